@@ -1,0 +1,251 @@
+"""The command line: parse options, read the file, call the core, print. Nothing else.
+
+Errors from the core become `cgraph: error: FILE:LINE:COL: message` in one
+place (`_Cli.main`): exit 1 for a bad graph, 2 for a bad command line.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CgraphError, GraphError, RequestError
+
+DEFAULT_FILE = "cgraph.yaml"
+
+
+def color_enabled(stream) -> bool:
+    """Colour only on a terminal; never with NO_COLOR set, always with FORCE_COLOR set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _terminal_width(stream) -> int | None:
+    """The terminal's width when writing to one; None (no wrapping) for a pipe or file."""
+    if hasattr(stream, "isatty") and stream.isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _report(message: str) -> None:
+    stream = click.get_text_stream("stderr")
+    prefix = click.style("cgraph: error:", fg="red", bold=True) if color_enabled(stream) else "cgraph: error:"
+    click.echo(f"{prefix} {message}", file=stream, color=color_enabled(stream))
+
+
+class _Cli(click.Group):
+    """The `cgraph` group; turns every error into one line on stderr and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except click.UsageError as e:
+            hint = f"\nTry '{e.ctx.command_path} --help' for help." if e.ctx is not None else ""
+            _report(e.format_message() + hint)
+            code = e.exit_code
+        except click.ClickException as e:
+            _report(e.format_message())
+            code = e.exit_code
+        except click.Abort:
+            click.echo("", err=True)
+            code = 130
+        except CgraphError as e:
+            _report(str(e))
+            code = 2 if isinstance(e, RequestError) else 1
+        except RecursionError:
+            _report("the input is nested too deeply")
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+class SetValue(click.ParamType):
+    """`NAME=VALUE` with VALUE a number as YAML 1.2 reads one (1e3, -0.5, 0x10)."""
+
+    name = "NAME=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from .yamltree import NotANumber, parse_number
+
+        name, sep, text = value.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            self.fail(f"'{value}' is not NAME=VALUE", param, ctx)
+        try:
+            return name, parse_number(text)
+        except NotANumber as e:
+            self.fail(f"'{value}': {e}", param, ctx)
+
+
+def graph_options(func):
+    """FILE, --set, --of and --json: what every command that reads a graph takes."""
+
+    @click.argument("file", required=False, metavar="[FILE]")
+    @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE",
+                  help="Override an input for this run (repeatable).")
+    @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
+    @functools.wraps(func)
+    def wrapper(file, sets, of, as_json, **kwargs):
+        return func(_read_graph(file), dict(sets), of, as_json, **kwargs)
+
+    return wrapper
+
+
+precision_option = click.option("--precision", type=click.IntRange(1, 17), metavar="N",
+                                help="Print N significant digits in tables (default: all, as Python does).")
+
+
+def _read_graph(file: str | None):
+    """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml."""
+    from .loader import load_bytes
+
+    if file is None:
+        file = os.environ.get("CGRAPH_FILE") or DEFAULT_FILE
+        if not os.path.exists(file):
+            raise click.UsageError(f"no FILE given and {file} does not exist"
+                                   + ("" if "CGRAPH_FILE" in os.environ else
+                                      " (name a file, use - for standard input, or set $CGRAPH_FILE)"))
+    if file == "-":
+        return load_bytes(click.get_binary_stream("stdin").read(), "<stdin>", "stdin")
+    try:
+        data = Path(file).read_bytes()
+    except OSError as e:
+        raise click.UsageError(f"cannot read {file}: {e.strerror or e}") from None
+    return load_bytes(data, file, Path(file).stem)
+
+
+def _emit(text: str) -> None:
+    out = click.get_text_stream("stdout")
+    click.echo(text.rstrip("\n"), file=out, color=color_enabled(out))
+
+
+def _stdout_style():
+    out = click.get_text_stream("stdout")
+    return {"color": color_enabled(out), "width": _terminal_width(out)}
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cgraph", message="%(prog)s %(version)s")
+def cli():
+    """Evaluate a computational graph forward and backward, node by node.
+
+    A YAML file declares inputs and operation nodes; cgraph computes every
+    node's value (forward pass) and its gradient (backward pass, by the chain rule).
+
+    \b
+    Examples:
+      cgraph run graphs/apples.yaml
+      cgraph grad graphs/apples.yaml --wrt apple
+      cgraph run graphs/apples.yaml --set apple=150 --json | jq .value
+    """
+
+
+@cli.command()
+@graph_options
+@precision_option
+def run(graph, sets, of, as_json, precision):
+    """Run forward and backward; print every node's value and gradient.
+
+    One row per node in evaluation order: name, op, operands, value, and the
+    gradient d(of)/d(node).
+
+    \b
+    Examples:
+      cgraph run graphs/apples.yaml
+      cgraph run graphs/apples.yaml --set apple=150 --precision 4
+      cgraph run graphs/neuron.yaml --of z --json
+      cat graphs/apples.yaml | cgraph run -
+    """
+    from . import render
+    from .engine import evaluate
+
+    result = evaluate(graph, sets, of)
+    _emit(render.run_json(result) if as_json else render.run_table(result, precision, **_stdout_style()))
+
+
+@cli.command()
+@graph_options
+@click.option("--wrt", multiple=True, metavar="NAME",
+              help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
+@precision_option
+def grad(graph, sets, of, as_json, wrt, precision):
+    """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
+
+    \b
+    Examples:
+      cgraph grad graphs/apples.yaml --wrt apple
+      cgraph grad graphs/apples_oranges.yaml --wrt apple --wrt tax --json
+      cgraph grad graphs/apples.yaml --of apple_price
+    """
+    from . import render
+    from .engine import evaluate
+    from .model import compile_graph
+
+    plan = compile_graph(graph)
+    names = list(dict.fromkeys(wrt)) or [d.name for d in graph.inputs]
+    for name in names:
+        plan.position(name, "--wrt")
+    result = evaluate(plan, sets, of)
+    _emit(render.grad_json(result, names) if as_json else render.grad_table(result, names, precision,
+                                                                             **_stdout_style()))
+
+
+@cli.command()
+@graph_options
+def validate(graph, sets, of, as_json):
+    """Check a graph file without evaluating it, and say what it holds.
+
+    \b
+    Examples:
+      cgraph validate graphs/apples.yaml
+      cgraph validate graphs/apples.yaml --json
+    """
+    from . import render
+    from .model import compile_graph
+
+    plan = compile_graph(graph)
+    for name in sets:
+        plan.input_position(name)
+    if of is not None:
+        plan.position(of, "--of")
+    output = of if of is not None else graph.output
+    if output is None and len(plan.sinks) == 1:
+        output = plan.sinks[0]
+    sinks = list(plan.sinks)
+    source = graph.source or graph.name
+    _emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
+def ops(as_json):
+    """List the operations with their values and local derivatives.
+
+    \b
+    Examples:
+      cgraph ops
+      cgraph ops --json | jq '.[].op'
+    """
+    from . import render
+
+    _emit(render.ops_json() if as_json else render.ops_table(**_stdout_style()))
+
+
+def main() -> None:
+    """The `cgraph` console script."""
+    cli.main(prog_name="cgraph")

@@ -1,0 +1,114 @@
+"""Forward and backward passes over a compiled graph: values, then gradients by the chain rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .model import Graph, Plan, compile_graph
+from .ops import Number, OpDomainError, is_finite
+
+_MATH_ERRORS = (ArithmeticError, ValueError)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Every node's value and its gradient d(of)/d(node), by evaluation position."""
+
+    plan: Plan
+    values: list  # positions 0..n-1 are nodes, n.. the constants
+    grads: list  # positions 0..n-1
+    of: int
+
+    @property
+    def of_name(self) -> str:
+        """The name of the node that was differentiated."""
+        return self.plan.decls[self.of].name
+
+    @property
+    def value(self) -> Number:
+        """The value of the node that was differentiated."""
+        return self.values[self.of]
+
+    def value_of(self, name: str) -> Number:
+        """The value of a named node."""
+        return self.values[self.plan.index[name]]
+
+    def grad_of(self, name: str) -> Number:
+        """d(of)/d(name) for a named node."""
+        return self.grads[self.plan.index[name]]
+
+
+def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
+             of: str | None = None) -> Result:
+    """Run the forward pass, then the backward pass from `of` (default: the graph's output)."""
+    plan = graph if isinstance(graph, Plan) else compile_graph(graph)
+    target = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
+    values = forward(plan, overrides or {})
+    return Result(plan, values, backward(plan, values, target), target)
+
+
+def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
+    """Every node's value in evaluation order, the constants after them."""
+    decls = plan.decls
+    for name in overrides:
+        plan.input_position(name)
+    values: list = [None] * plan.size + list(plan.constants)
+    ops, args = plan.ops, plan.args
+    for i, d in enumerate(decls):
+        op = ops[i]
+        if op is None:
+            values[i] = overrides.get(d.name, d.value)
+            continue
+        xs = [values[j] for j in args[i]]
+        try:
+            v = op.forward(xs)
+        except _MATH_ERRORS as e:
+            raise _node_error(plan, i, xs, _reason(e)) from None
+        if not is_finite(v):
+            raise _node_error(plan, i, xs, "the value is not a finite number (overflow)")
+        values[i] = v
+    return values
+
+
+def backward(plan: Plan, values: list, of: int) -> list:
+    """d(values[of])/d(node) for every node: upstream gradient times local derivative, summed."""
+    grads: list = [None] * plan.size
+    grads[of] = 1
+    ops, args, wanted = plan.ops, plan.args, plan.wanted
+    for i in range(of, -1, -1):  # reverse evaluation order: consumers before their operands
+        dout = grads[i]
+        op = ops[i]
+        if dout is None or op is None:
+            continue
+        xs = [values[j] for j in args[i]]
+        try:
+            local = op.local_grads(xs, values[i], wanted[i])
+            for j, w, d in zip(args[i], wanted[i], local):
+                if not w:
+                    continue  # a constant takes no gradient
+                g = dout * d  # the book's order: dx = dout * y
+                if grads[j] is not None:
+                    g = grads[j] + g  # used by several consumers: the contributions add up
+                if not is_finite(g):
+                    raise OverflowError
+                grads[j] = g
+        except _MATH_ERRORS as e:
+            raise _node_error(plan, i, xs, "gradient: " + _reason(e)) from None
+    return [0 if g is None else g for g in grads]
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, OpDomainError):
+        return str(e)
+    if isinstance(e, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(e, OverflowError):
+        return "the value is not a finite number (overflow)"
+    return f"not a real number ({e})"
+
+
+def _node_error(plan: Plan, i: int, xs: list, reason: str):
+    d = plan.decls[i]
+    shown = ", ".join(repr(x) for x in xs)
+    return plan.graph.error(f"node '{d.name}' = {d.op}({shown}): {reason}", d.loc)

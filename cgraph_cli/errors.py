@@ -1,0 +1,48 @@
+"""The one error type of cgraph: a message with the place in the file it is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A 1-based line and column in a graph file."""
+
+    line: int
+    col: int
+
+
+class CgraphError(Exception):
+    """Something cgraph cannot do, with where (file, line, column) when known."""
+
+    def __init__(self, message: str, loc: Loc | None = None, source: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.source = source
+
+    def __str__(self) -> str:
+        where = []
+        if self.source is not None:
+            where.append(self.source)
+        if self.loc is not None:
+            where += [str(self.loc.line), str(self.loc.col)]
+        prefix = ":".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class GraphError(CgraphError):
+    """The graph file is invalid, or its graph cannot be evaluated."""
+
+
+class RequestError(CgraphError):
+    """The caller asked for a name or value the graph does not have (a command-line mistake)."""
+
+
+def did_you_mean(word: str, choices) -> str:
+    """'; did you mean 'x'?' for the closest choice, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,296 @@
+"""Graph file text (YAML or JSON) to a validated Graph, every error located."""
+
+from __future__ import annotations
+
+import codecs
+
+from .errors import GraphError, Loc, did_you_mean
+from .model import Graph, Input, Node, compile_graph
+from .ops import OPS
+from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, plain_kind, to_number
+
+TOP_KEYS = ("name", "description", "inputs", "nodes", "edges", "output")
+INPUT_KEYS = ("value", "label")
+NODE_KEYS = ("op", "inputs", "label")
+_FORBIDDEN_IN_NAMES = ("=", ",", "->")
+
+
+def load_bytes(data: bytes, source: str, stem: str | None = None) -> Graph:
+    """A graph from the raw bytes of a file; `stem` names it when the file has no `name:`."""
+    return load_text(_decode(data, source), source, stem)
+
+
+def load_text(text: str, source: str = "<string>", stem: str | None = None) -> Graph:
+    """A graph from YAML or JSON text, validated: names resolve, counts fit, no cycle."""
+    root = compose(text, source)
+    graph = _Builder(source, len(text)).build(root, stem)
+    compile_graph(graph)  # the cycle check, with its path
+    return graph
+
+
+def _decode(data: bytes, source: str) -> str:
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            break
+    else:
+        encoding = "utf-8"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise GraphError(f"the file is not {encoding.upper().replace('-SIG', '')} text "
+                         f"(byte 0x{data[e.start]:02x} cannot be decoded)", Loc(line, col), source) from None
+
+
+class _Builder:
+    """Walks the YAML tree into a Graph, raising the first problem with its place."""
+
+    def __init__(self, source: str, text_size: int):
+        self.source = source
+        # Aliases may repeat a subtree many times; bound the values walked so a
+        # "billion laughs" file fails fast instead of expanding.
+        self.budget = 4 * text_size + 10_000
+
+    def fail(self, message: str, loc: Loc | None) -> GraphError:
+        return GraphError(message, loc, self.source)
+
+    # -- walking helpers ---------------------------------------------------
+
+    def mapping(self, node, what: str, allowed: tuple[str, ...] | None = None) -> dict:
+        """A mapping's entries as {key text: (key node, value node)}, keys checked."""
+        if type(node) is not Map:
+            raise self.fail(f"{what} must be a mapping, not {_describe(node)}", node.loc)
+        self.spend(len(node.pairs))
+        entries: dict = {}
+        for key, value in node.pairs:
+            name = self.key(key, what)
+            if name in entries:
+                first = entries[name][0].loc
+                raise self.fail(f"duplicate key '{name}' in {what} (first at line {first.line})", key.loc)
+            if allowed is not None and name not in allowed:
+                raise self.fail(f"unknown key '{name}' in {what}{did_you_mean(name, allowed)}"
+                                f" (known keys: {', '.join(allowed)})", key.loc)
+            entries[name] = (key, value)
+        return entries
+
+    def key(self, node, what: str) -> str:
+        if type(node) is not Scalar:
+            raise self.fail(f"a key in {what} must be a name, not {KIND[type(node)]}", node.loc)
+        if node.plain:
+            kind = self._plain_kind(node)
+            if kind in ("null", "bool"):
+                shown = node.text or "(empty)"
+                raise self.fail(f"key {shown} in {what} is read as {'null' if kind == 'null' else 'a boolean'}"
+                                f"; quote it (\"{node.text}\") to use it as a name", node.loc)
+            if kind == "number":
+                raise self.fail(f"key {node.text} in {what} is a number; names cannot be numbers", node.loc)
+        return node.text
+
+    def _plain_kind(self, node: Scalar) -> str:
+        try:
+            return plain_kind(node.text)
+        except NotANumber:
+            return "number"  # looks like a number; as a name it is refused all the same
+
+    def spend(self, count: int) -> None:
+        self.budget -= count
+        if self.budget < 0:
+            raise self.fail("anchors and aliases expand this file too far; write the graph out", None)
+
+    def text(self, node, what: str) -> str:
+        if type(node) is not Scalar or (node.plain and node.text in ("", "~", "null", "Null", "NULL")):
+            raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
+        return node.text
+
+    def name(self, node: Scalar, what: str) -> str:
+        """A name checked against the naming rules."""
+        name = node.text
+        if name == "":
+            raise self.fail(f"{what} must not be empty", node.loc)
+        if any(c.isspace() for c in name):
+            raise self.fail(f"{what} '{name}' contains whitespace; names cannot", node.loc)
+        for bad in _FORBIDDEN_IN_NAMES:
+            if bad in name:
+                raise self.fail(f"{what} '{name}' contains '{bad}'; names cannot", node.loc)
+        if not node.plain and self._plain_kind(node) == "number":
+            raise self.fail(f"{what} '{name}' is a number; names cannot be numbers", node.loc)
+        return name
+
+    def number(self, node, what: str):
+        """A plain scalar that is a number, else an error that says what it is instead."""
+        if type(node) is not Scalar:
+            raise self.fail(f"{what} must be a number, not {KIND[type(node)]}", node.loc)
+        if not node.plain:
+            raise self.fail(f"{what} must be a number, not quoted text '{node.text}'", node.loc)
+        try:
+            kind = plain_kind(node.text)
+            if kind == "number":
+                return to_number(node.text)
+        except NotANumber as e:
+            raise self.fail(f"{what}: {e}", node.loc) from None
+        shown = {"null": "empty (null)", "bool": f"{node.text}, a boolean"}.get(kind, f"'{node.text}'")
+        raise self.fail(f"{what} must be a number, not {shown}", node.loc)
+
+    def operand(self, node, what: str):
+        """A name (str) or a number literal."""
+        if type(node) is not Scalar:
+            raise self.fail(f"{what} must be a name or a number, not {KIND[type(node)]}", node.loc)
+        if node.plain:
+            try:
+                kind = plain_kind(node.text)
+            except NotANumber as e:
+                raise self.fail(f"{what}: {e}", node.loc) from None
+            if kind == "number":
+                return self.number(node, what)
+            if kind != "string":
+                raise self.fail(f"{what} must be a name or a number, not "
+                                f"{'null' if kind == 'null' else 'the boolean ' + node.text}", node.loc)
+        return node.text
+
+    # -- the graph ---------------------------------------------------------
+
+    def build(self, root, stem: str | None) -> Graph:
+        if root is None:
+            raise self.fail("the file is empty; a graph needs inputs and nodes", None)
+        top = self.mapping(root, "the graph file", TOP_KEYS)
+        entries = {k: v for k, (_, v) in top.items()}
+        self.decls: dict[str, Input | Node] = {}
+        self.operands: dict[str, list] = {}  # node name -> [(operand, loc)]
+        self.from_edges: set[str] = set()  # nodes that take their operands from edges
+
+        if "inputs" in entries:
+            for key, value in self.mapping(entries["inputs"], "inputs").values():
+                self.add(self.input(key, value))
+        if "nodes" in entries:
+            for key, value in self.mapping(entries["nodes"], "nodes").values():
+                self.add(self.node(key, value))
+        nodes = self.with_edges(entries.get("edges"))
+        self.check_operands(nodes)
+        if not nodes:
+            raise self.fail("the graph has no inputs and no nodes", root.loc)
+
+        output, output_loc = None, None
+        if "output" in entries:
+            node = entries["output"]
+            output, output_loc = self.text(node, "output"), node.loc
+            if output not in self.decls:
+                raise self.fail(f"output '{output}' is not an input or node{did_you_mean(output, self.decls)}",
+                                node.loc)
+        name = self.text(entries["name"], "name") if "name" in entries else stem or "graph"
+        description = self.text(entries["description"], "description") if "description" in entries else None
+        return Graph(name, nodes, output, description, self.source, output_loc)
+
+    def add(self, decl) -> None:
+        other = self.decls.get(decl.name)
+        if other is not None:
+            raise self.fail(f"name '{decl.name}' is used twice (first at line {other.loc.line}); "
+                            "names are unique across inputs and nodes", decl.loc)
+        self.decls[decl.name] = decl
+
+    def input(self, key: Scalar, value) -> Input:
+        name = self.name(key, "input name")
+        what = f"input '{name}'"
+        label = None
+        if type(value) is Map:
+            fields = self.mapping(value, what, INPUT_KEYS)
+            if "value" not in fields:
+                raise self.fail(f"{what} needs a value: {{value: NUMBER}}", value.loc)
+            if "label" in fields:
+                label = self.text(fields["label"][1], f"the label of {what}")
+            value = fields["value"][1]
+        return Input(name, self.number(value, what), label, key.loc)
+
+    def node(self, key: Scalar, value) -> Node:
+        name = self.name(key, "node name")
+        what = f"node '{name}'"
+        label, operands = None, None
+        if type(value) is Map:
+            fields = self.mapping(value, what, NODE_KEYS)
+            if "op" not in fields:
+                raise self.fail(f"{what} needs an op: {{op: OP, inputs: [...]}}", value.loc)
+            op_node = fields["op"][1]
+            if "label" in fields:
+                label = self.text(fields["label"][1], f"the label of {what}")
+            if "inputs" in fields:
+                items = fields["inputs"][1]
+                if type(items) is not Seq:
+                    raise self.fail(f"the inputs of {what} must be a list, not {_describe(items)}", items.loc)
+                self.spend(len(items.items))
+                operands = [(self.operand(o, f"an operand of {what}"), o.loc) for o in items.items]
+        else:
+            op_node = value
+        op = self.text(op_node, f"the op of {what}")
+        if op not in OPS:
+            raise self.fail(f"{what}: unknown op '{op}'{did_you_mean(op, OPS)} "
+                            f"(known ops: {', '.join(OPS)})", op_node.loc)
+        if operands is None:
+            self.from_edges.add(name)
+        self.operands[name] = operands or []
+        return Node(name, op, (), label, key.loc)
+
+    def with_edges(self, edges) -> tuple:
+        """Inputs and nodes in file order, the edges' operands filled in."""
+        if edges is not None:
+            if type(edges) is not Seq:
+                raise self.fail(f"edges must be a list of \"src -> dst\" or [src, dst], not {_describe(edges)}",
+                                edges.loc)
+            self.spend(len(edges.items))
+            for edge in edges.items:
+                self.edge(edge)
+        decls = []
+        for d in self.decls.values():
+            if isinstance(d, Node):
+                d = Node(d.name, d.op, tuple(o for o, _ in self.operands[d.name]), d.label, d.loc)
+            decls.append(d)
+        decls.sort(key=lambda d: (d.loc.line, d.loc.col))
+        return tuple(decls)
+
+    def edge(self, edge) -> None:
+        if type(edge) is Scalar and not (edge.plain and edge.text in ("", "~", "null", "Null", "NULL")):
+            parts = edge.text.split("->")
+            if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+                raise self.fail(f"edge '{edge.text}' must be \"src -> dst\"", edge.loc)
+            src_text, dst = parts[0].strip(), parts[1].strip()
+            src = self.operand(Scalar(src_text, True, edge.loc), f"the source of edge '{edge.text}'")
+            dst_loc = edge.loc
+        elif type(edge) is Seq and len(edge.items) == 2:
+            src = self.operand(edge.items[0], "the source of an edge")
+            dst_node = edge.items[1]
+            if type(dst_node) is not Scalar:
+                raise self.fail(f"the target of an edge must be a name, not {KIND[type(dst_node)]}", dst_node.loc)
+            dst, dst_loc = dst_node.text, dst_node.loc
+        else:
+            raise self.fail(f"an edge must be \"src -> dst\" or [src, dst], not {_describe(edge)}", edge.loc)
+        target = self.decls.get(dst)
+        if target is None:
+            raise self.fail(f"edge to unknown node '{dst}'{did_you_mean(dst, self.decls)}", dst_loc)
+        if isinstance(target, Input):
+            raise self.fail(f"edge to '{dst}', which is an input; only nodes take operands", dst_loc)
+        if dst not in self.from_edges:
+            raise self.fail(f"edge to node '{dst}', which lists its operands under inputs:; "
+                            "a node takes operands from inputs: or from edges, not both", dst_loc)
+        self.operands[dst].append((src, edge.loc))
+
+    def check_operands(self, decls) -> None:
+        for d in decls:
+            if not isinstance(d, Node):
+                continue
+            for operand, loc in self.operands[d.name]:
+                if isinstance(operand, str) and operand not in self.decls:
+                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'"
+                                    f"{did_you_mean(operand, self.decls)}", loc)
+            op = OPS[d.op]
+            if not op.accepts(len(d.operands)):
+                raise self.fail(f"node '{d.name}': {d.op} takes {op.arity_text()} operand"
+                                f"{'' if op.arity_text() == '1' else 's'}, got {len(d.operands)}", d.loc)
+
+
+def _describe(node) -> str:
+    if type(node) is Scalar:
+        if node.plain and node.text in ("", "~", "null", "Null", "NULL"):
+            return "null (nothing)"
+        return f"'{node.text}'"
+    return KIND[type(node)]

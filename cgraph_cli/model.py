@@ -1,0 +1,202 @@
+"""The graph as frozen records, and its compiled, topologically ordered form."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from .errors import GraphError, Loc, RequestError, did_you_mean
+from .ops import OPS, Number, Op
+
+# An operand is the name of an input or node (str), or a constant (a number).
+Operand = str | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A leaf of the graph: a named number that gets a gradient."""
+
+    name: str
+    value: Number
+    label: str | None = None
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """An operation applied to operands (names or constants), in order, duplicates kept."""
+
+    name: str
+    op: str
+    operands: tuple[Operand, ...]
+    label: str | None = None
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A whole graph file: inputs and nodes in file order, and the chosen output."""
+
+    name: str
+    nodes: tuple[Input | Node, ...]
+    output: str | None = None
+    description: str | None = None
+    source: str | None = field(default=None, compare=False)
+    output_loc: Loc | None = field(default=None, compare=False)
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        """The inputs, in file order."""
+        return tuple(n for n in self.nodes if isinstance(n, Input))
+
+    def error(self, message: str, loc: Loc | None = None) -> GraphError:
+        """A GraphError located in this graph's file."""
+        return GraphError(message, loc, self.source)
+
+
+def is_constant(operand: Operand) -> bool:
+    """Whether an operand is a number literal rather than a name."""
+    return not isinstance(operand, str)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A graph compiled for evaluation: parallel lists indexed by evaluation position.
+
+    Positions 0..n-1 are the graph's inputs and nodes in evaluation order;
+    positions n.. hold the constants, so every operand is just a position.
+    """
+
+    graph: Graph
+    decls: tuple[Input | Node, ...]  # in evaluation order
+    ops: tuple[Op | None, ...]  # None for an input
+    args: tuple[tuple[int, ...], ...]  # operand positions
+    wanted: tuple[tuple[bool, ...], ...]  # whether each operand takes a gradient
+    constants: tuple[Number, ...]
+    index: dict[str, int]
+    sinks: tuple[str, ...]  # op nodes nothing consumes, in evaluation order
+
+    @property
+    def size(self) -> int:
+        """How many inputs and nodes the graph has."""
+        return len(self.decls)
+
+    def position(self, name: str, what: str) -> int:
+        """The evaluation position of `name`, or a RequestError that suggests a close name."""
+        try:
+            return self.index[name]
+        except KeyError:
+            raise RequestError(f"{what}: the graph has no node '{name}'"
+                               f"{did_you_mean(name, self.index)}", source=self.graph.source) from None
+
+    def input_position(self, name: str) -> int:
+        """The position of an input that --set may override; a RequestError for anything else."""
+        i = self.position(name, "--set")
+        if not isinstance(self.decls[i], Input):
+            raise RequestError(f"--set: '{name}' is a node, not an input; only inputs can be set",
+                               source=self.graph.source)
+        return i
+
+    def output(self) -> str:
+        """The node to differentiate when no other is asked for."""
+        graph = self.graph
+        if graph.output is not None:
+            return graph.output
+        if len(self.sinks) == 1:
+            return self.sinks[0]
+        if not self.sinks:
+            raise graph.error("the graph has no nodes")
+        raise graph.error("several nodes are consumed by nothing, so the output is ambiguous: "
+                          + ", ".join(self.sinks) + "; add 'output:' to the file or pass --of")
+
+
+def compile_graph(graph: Graph) -> Plan:
+    """Order the graph topologically (ties in file order) and index its operands.
+
+    The order is Kahn's algorithm that always takes the ready node that comes
+    first in the file, so a file written in dependency order evaluates in its
+    own order. Iterative: a chain a million deep is fine.
+    """
+    decls = graph.nodes
+    where = {d.name: i for i, d in enumerate(decls)}
+    operand_pos = [tuple(where[o] for o in d.operands if not is_constant(o)) if isinstance(d, Node) else ()
+                   for d in decls]
+
+    if all(p < i for i, ps in enumerate(operand_pos) for p in ps):
+        order = list(range(len(decls)))  # already in dependency order: the common case, kept cheap
+    else:
+        order = _kahn(graph, operand_pos)
+
+    rank = [0] * len(decls)
+    for r, i in enumerate(order):
+        rank[i] = r
+    constants: list[Number] = []
+    args, wanted, ops = [], [], []
+    consumed = [False] * len(decls)
+    n = len(decls)
+    for i in order:
+        d = decls[i]
+        if isinstance(d, Input):
+            ops.append(None)
+            args.append(())
+            wanted.append(())
+            continue
+        positions = []
+        for o in d.operands:
+            if is_constant(o):
+                positions.append(n + len(constants))
+                constants.append(o)
+            else:
+                positions.append(rank[where[o]])
+                consumed[where[o]] = True
+        ops.append(OPS[d.op])
+        args.append(tuple(positions))
+        wanted.append(tuple(p < n for p in positions))
+    ordered = tuple(decls[i] for i in order)
+    sinks = tuple(decls[i].name for i in order if isinstance(decls[i], Node) and not consumed[i])
+    if not any(isinstance(d, Node) for d in decls):
+        sinks = tuple(d.name for d in ordered)  # only inputs: an input is its own output
+    return Plan(graph, ordered, tuple(ops), tuple(args), tuple(wanted), tuple(constants),
+                {d.name: r for r, d in enumerate(ordered)}, sinks)
+
+
+def _kahn(graph, operand_pos) -> list[int]:
+    decls = graph.nodes
+    pending = [len(set(ps)) for ps in operand_pos]
+    consumers: list[list[int]] = [[] for _ in decls]
+    for i, ps in enumerate(operand_pos):
+        for p in set(ps):
+            consumers[p].append(i)
+    ready = [i for i, c in enumerate(pending) if c == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for c in consumers[i]:
+            pending[c] -= 1
+            if pending[c] == 0:
+                heapq.heappush(ready, c)
+    if len(order) < len(decls):
+        raise _cycle_error(graph, operand_pos, pending)
+    return order
+
+
+def _cycle_error(graph, operand_pos, pending) -> GraphError:
+    decls = graph.nodes
+    # Every node left pending has an operand that is pending too, so walking
+    # operands from one of them must come back to a node already seen.
+    start = next(i for i, c in enumerate(pending) if c > 0)
+    seen: dict[int, int] = {}
+    walk = []
+    i = start
+    while i not in seen:
+        seen[i] = len(walk)
+        walk.append(i)
+        i = next(p for p in operand_pos[i] if pending[p] > 0)
+    cycle = walk[seen[i]:]
+    cycle.reverse()  # walked against the data; turn it to the direction data flows
+    first = cycle.index(min(cycle))  # start at the node that comes first in the file
+    cycle = cycle[first:] + cycle[:first]
+    path = " -> ".join(decls[j].name for j in cycle + cycle[:1])
+    return graph.error(f"the graph has a cycle: {path}", decls[cycle[0]].loc)

@@ -1,0 +1,225 @@
+"""YAML text to a small tree of marked nodes, read with YAML 1.2's core schema.
+
+PyYAML alone resolves plain scalars by YAML 1.1, keeps the last of duplicate
+keys, and composes recursively (deep nesting overflows the C stack of its
+libyaml binding). So we take only its parser's events and compose them here,
+iteratively, with every node keeping its line and column. Nothing in a file
+can construct an object: tags are refused and scalars stay text until the
+loader asks what they mean.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+
+import yaml
+from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent, MappingStartEvent,
+                         ScalarEvent, SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
+
+from .errors import GraphError, Loc
+
+# A graph file needs four levels; far more is hostile or a mistake.
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Scalar:
+    """A scalar as written: its text, whether it was plain (unquoted), and where."""
+
+    __slots__ = ("text", "plain", "loc")
+
+    def __init__(self, text: str, plain: bool, loc: Loc):
+        self.text, self.plain, self.loc = text, plain, loc
+
+
+class Seq:
+    """A sequence of nodes."""
+
+    __slots__ = ("items", "loc")
+
+    def __init__(self, loc: Loc):
+        self.items: list = []
+        self.loc = loc
+
+
+class Map:
+    """A mapping, as (key, value) pairs in file order, duplicates not yet checked."""
+
+    __slots__ = ("pairs", "loc", "_key")
+
+    def __init__(self, loc: Loc):
+        self.pairs: list = []
+        self.loc = loc
+        self._key = None
+
+
+KIND = {Scalar: "a scalar", Seq: "a list", Map: "a mapping"}
+
+
+def _loc(mark) -> Loc:
+    return Loc(mark.line + 1, mark.column + 1)
+
+
+def compose(text: str, source: str):
+    """The single document in `text` as a tree, or None when there is none."""
+    was_enabled = gc.isenabled()
+    gc.disable()  # the parse makes many objects and no cycles; collecting during it only costs time
+    try:
+        return _compose(text, source)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise GraphError(f"invalid YAML: {e.problem or e.context}",
+                         _loc(mark) if mark else None, source) from None
+    except yaml.reader.ReaderError as e:
+        raise GraphError(f"invalid YAML: {e.reason} (character {e.character!r})",
+                         _position_loc(text, e.position), source) from None
+    except yaml.YAMLError as e:
+        raise GraphError(f"invalid YAML: {e}", None, source) from None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _position_loc(text: str, position: int) -> Loc:
+    line = text.count("\n", 0, position)
+    return Loc(line + 1, position - (text.rfind("\n", 0, position) + 1) + 1)
+
+
+def _compose(text: str, source: str):
+    loader = _Loader(text)
+    try:
+        root = None
+        stack: list = []
+        anchors: dict = {}
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is StreamEndEvent:
+                return root
+            if kind is DocumentStartEvent and root is not None:
+                raise GraphError("the file holds more than one YAML document; a graph file is one",
+                                 _loc(event.start_mark), source)
+            if kind is ScalarEvent:
+                _check_tag(event, source)
+                node = Scalar(event.value, event.implicit[0], _loc(event.start_mark))
+            elif kind is AliasEvent:
+                node = anchors.get(event.anchor)
+                if node is None:
+                    raise GraphError(f"alias *{event.anchor} names no anchor defined before it "
+                                     "(an anchor cannot be used inside itself)", _loc(event.start_mark), source)
+            elif kind is SequenceStartEvent or kind is MappingStartEvent:
+                _check_tag(event, source)
+                if len(stack) >= MAX_DEPTH:
+                    raise GraphError(f"the file nests deeper than {MAX_DEPTH} levels",
+                                     _loc(event.start_mark), source)
+                stack.append(((Seq if kind is SequenceStartEvent else Map)(_loc(event.start_mark)), event.anchor))
+                continue
+            elif kind is SequenceEndEvent or kind is MappingEndEvent:
+                node, anchor = stack.pop()
+                if anchor is not None:
+                    anchors[anchor] = node  # only now: so an anchor never contains itself
+                _attach_done = _attach(stack, node)
+                if _attach_done is None:
+                    root = node
+                continue
+            else:
+                continue  # stream and document boundaries
+            if kind is ScalarEvent and event.anchor is not None:
+                anchors[event.anchor] = node
+            if _attach(stack, node) is None:
+                root = node
+    finally:
+        loader.dispose()
+
+
+def _attach(stack, node):
+    """Put node into the open collection; None when it is the document's root."""
+    if not stack:
+        return None
+    parent = stack[-1][0]
+    if type(parent) is Seq:
+        parent.items.append(node)
+    elif parent._key is None:
+        parent._key = node
+    else:
+        parent.pairs.append((parent._key, node))
+        parent._key = None
+    return parent
+
+
+def _check_tag(event, source: str) -> None:
+    if event.tag not in (None, "!"):
+        raise GraphError(f"YAML tags such as {event.tag} are not allowed: a graph file is plain data",
+                         _loc(event.start_mark), source)
+
+
+# YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution
+_NULL = {"", "~", "null", "Null", "NULL"}
+_BOOL = {"true", "True", "TRUE", "false", "False", "FALSE"}
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_YAML11 = yaml.resolver.Resolver()
+_YAML11_NUMBER = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+class NotANumber(ValueError):
+    """Text that looks like a number but is not one cgraph accepts, with the reason."""
+
+
+def plain_kind(text: str) -> str:
+    """What a plain scalar is by YAML 1.2: 'null', 'bool', 'number' or 'string'.
+
+    Raises NotANumber for number-like text cgraph refuses (.inf, .nan, and what
+    YAML 1.1 would read as another number than YAML 1.2 does).
+    """
+    if text in _NULL:
+        return "null"
+    if text in _BOOL:
+        return "bool"
+    if _INF_NAN.fullmatch(text):
+        raise NotANumber(f"{text} is not a finite number")
+    if _LEADING_ZERO.fullmatch(text):
+        raise NotANumber(f"{text} has a leading zero, which YAML 1.1 reads as octal "
+                         f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)")
+    if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text) or _FLOAT.fullmatch(text):
+        return "number"
+    if _YAML11.resolve(yaml.ScalarNode, text, (True, False)) in _YAML11_NUMBER:
+        raise NotANumber(f"{text} is a number in YAML 1.1 but text in YAML 1.2 "
+                         "(digit separators, base 60, binary or signed hex); write it as a plain decimal")
+    return "string"
+
+
+def to_number(text: str):
+    """The number a plain scalar of kind 'number' stands for; NotANumber if it overflows."""
+    if _OCT.fullmatch(text):
+        value = int(text[2:], 8)
+    elif _HEX.fullmatch(text):
+        value = int(text[2:], 16)
+    elif _INT.fullmatch(text):
+        if not math.isfinite(float(text)):  # before int(): no huge digit strings
+            raise NotANumber(f"{text} overflows a float")
+        value = int(text)
+    else:
+        value = float(text)
+    try:
+        if math.isfinite(value):
+            return value
+    except OverflowError:
+        pass
+    raise NotANumber(f"{text} overflows a float")
+
+
+def parse_number(text: str):
+    """A number from text as a plain YAML 1.2 scalar would give it; ValueError if it is not one."""
+    text = text.strip()
+    kind = plain_kind(text)
+    if kind != "number":
+        raise NotANumber(f"'{text}' is not a number" + (" (it is a boolean)" if kind == "bool" else ""))
+    return to_number(text)
