@@ -38,7 +38,7 @@ def _terminal_width(stream) -> int | None:
 
 
 def _report(message: str) -> None:
-    stream = click.get_text_stream("stderr")
+    stream = sys.stderr
     prefix = click.style("cgraph: error:", fg="red", bold=True) if color_enabled(stream) else "cgraph: error:"
     click.echo(f"{prefix} {message}", file=stream, color=color_enabled(stream))
 
@@ -121,7 +121,7 @@ def _read_graph(file: str | None):
                                    + ("" if "CGRAPH_FILE" in os.environ else
                                       " (name a file, use - for standard input, or set $CGRAPH_FILE)"))
     if file == "-":
-        return load_bytes(click.get_binary_stream("stdin").read(), "<stdin>", "stdin")
+        return load_bytes(sys.stdin.buffer.read(), "<stdin>", "stdin")
     try:
         data = Path(file).read_bytes()
     except OSError as e:
@@ -130,16 +130,16 @@ def _read_graph(file: str | None):
 
 
 def _emit(text: str) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     click.echo(text.rstrip("\n"), file=out, color=color_enabled(out))
 
 
 def _stdout_style():
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     return {"color": color_enabled(out), "width": _terminal_width(out)}
 
 
-@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="cgraph", cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="cgraph", message="%(prog)s %(version)s")
 def cli():
     """Evaluate a computational graph forward and backward, node by node.

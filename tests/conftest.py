@@ -1,0 +1,40 @@
+"""Shared helpers: load a graph from text, and run the CLI in-process."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cgraph_cli.cli import cli
+from cgraph_cli.loader import load_text
+
+ROOT = Path(__file__).resolve().parent.parent
+GRAPHS = ROOT / "graphs"
+
+
+def graph_of(text: str, source: str = "test.yaml"):
+    """A Graph from (dedented) YAML text."""
+    return load_text(textwrap.dedent(text), source, "test")
+
+
+@pytest.fixture
+def invoke():
+    """Run `cgraph ARGS` in-process; returns click's Result with stdout and stderr apart."""
+    def run(*args, input=None, env=None):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def graph_file(tmp_path):
+    """Write (dedented) YAML to a file and return its path."""
+    def write(text: str, name: str = "g.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write

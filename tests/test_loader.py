@@ -1,0 +1,214 @@
+"""The loader: both file forms, YAML 1.2 numbers, and a located error for every bad file."""
+
+from __future__ import annotations
+
+import pytest
+
+from cgraph_cli.errors import GraphError
+from cgraph_cli.loader import load_bytes, load_text
+from cgraph_cli.model import Input, Node
+
+from .conftest import graph_of
+
+
+def error_of(text: str) -> GraphError:
+    with pytest.raises(GraphError) as e:
+        graph_of(text)
+    return e.value
+
+
+def test_operands_listed_under_each_node():
+    graph = graph_of("""
+        inputs: {apple: 100, apple_num: 2, tax: 1.1}
+        nodes:
+          apple_price: {op: mul, inputs: [apple, apple_num]}
+          price: {op: mul, inputs: [apple_price, tax], label: what we pay}
+    """)
+    assert graph.nodes == (Input("apple", 100), Input("apple_num", 2), Input("tax", 1.1),
+                           Node("apple_price", "mul", ("apple", "apple_num")),
+                           Node("price", "mul", ("apple_price", "tax"), "what we pay"))
+    assert graph.name == "test"  # no name: key, so the file's stem
+
+
+def test_edges_give_the_same_graph_as_listed_operands():
+    listed = graph_of("""
+        inputs: {apple: 100, apple_num: 2, tax: 1.1}
+        nodes: {apple_price: {op: mul, inputs: [apple, apple_num]}, price: {op: mul, inputs: [apple_price, tax]}}
+    """)
+    edges = graph_of("""
+        inputs: {apple: 100, apple_num: 2, tax: 1.1}
+        nodes: {apple_price: mul, price: {op: mul}}
+        edges:
+          - apple -> apple_price
+          - [apple_num, apple_price]
+          - apple_price->price
+          - tax -> price
+    """)
+    assert listed.nodes == edges.nodes
+
+
+def test_number_literals_are_constants_and_duplicates_are_kept():
+    graph = graph_of("""
+        inputs: {x: 3}
+        nodes: {y: {op: mul, inputs: [x, x, 2.5, -1, 1e3, 0x10, 0o17]}}
+    """)
+    assert graph.nodes[1].operands == ("x", "x", 2.5, -1, 1000.0, 16, 15)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1e3", 1000.0), ("2.5e3", 2500.0), ("1e+3", 1000.0), ("-.5", -0.5), ("+7", 7), ("1.", 1.0), ("0", 0),
+])
+def test_yaml_1_2_numbers(text, value):
+    graph = graph_of(f"inputs: {{x: {text}}}")
+    assert graph.nodes[0].value == value and type(graph.nodes[0].value) is type(value)
+
+
+def test_yaml_1_1_booleans_are_plain_names():
+    graph = graph_of("""
+        inputs: {on: 1, off: 2, yes: 3, no: 4}
+        nodes: {s: {op: add, inputs: [on, off, yes, no]}}
+    """)
+    assert [d.name for d in graph.inputs] == ["on", "off", "yes", "no"]
+
+
+def test_any_script_is_fine_in_names():
+    graph = graph_of("""
+        inputs: {사과: 100, 개수: 2}
+        nodes: {가격: {op: mul, inputs: [사과, 개수]}}
+    """)
+    assert graph.nodes[2].operands == ("사과", "개수")
+
+
+def test_quoted_keys_that_look_like_booleans_are_names():
+    graph = graph_of("""
+        inputs: {"true": 1, 'null': 2}
+        nodes: {s: {op: add, inputs: ["true", "null"]}}
+    """)
+    assert graph.nodes[2].operands == ("true", "null")
+
+
+def test_input_with_value_and_label():
+    graph = graph_of("inputs: {x: {value: 2, label: the x}}")
+    assert graph.nodes[0] == Input("x", 2, "the x")
+
+
+def test_json_is_accepted():
+    graph = load_text('{"inputs": {"a": 1, "b": 2}, "nodes": {"s": {"op": "add", "inputs": ["a", "b"]}}}')
+    assert graph.nodes[2] == Node("s", "add", ("a", "b"))
+
+
+def test_anchors_and_aliases_within_bounds():
+    graph = graph_of("""
+        inputs: {a: 1, b: 2}
+        nodes:
+          s: {op: add, inputs: &pair [a, b]}
+          m: {op: mul, inputs: *pair}
+          t: {op: add, inputs: [s, m]}
+    """)
+    assert graph.nodes[3].operands == ("a", "b")
+
+
+def test_utf8_bom_and_utf16_are_read():
+    text = "inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\n"
+    assert load_bytes(b"\xef\xbb\xbf" + text.encode(), "f").nodes == load_bytes(text.encode("utf-16"), "f").nodes
+
+
+# Every bad file: (text, words the message must hold, line, column).
+BAD = [
+    ("inputs: {x: 1}\nnodse: {}\n", "unknown key 'nodse' in the graph file; did you mean 'nodes'?", 2, 1),
+    ("inputs: {apple: 1}\nnodes: {y: {op: neg, inputs: [appel]}}\n",
+     "node 'y': unknown operand 'appel'; did you mean 'apple'?", 2, 31),
+    ("inputs:\n  x: 1\n  x: 2\n", "duplicate key 'x' in inputs (first at line 2)", 3, 3),
+    ("inputs: {x: 1}\ninputs: {y: 1}\n", "duplicate key 'inputs'", 2, 1),
+    ("inputs: {x: {value: 1, value: 2}}\n", "duplicate key 'value'", 1, 24),
+    ("inputs: {true: 1}\n", "key true in inputs is read as a boolean; quote it", 1, 10),
+    ("inputs: {null: 1}\n", "is read as null; quote it", 1, 10),
+    ("inputs: {12: 1}\n", "key 12 in inputs is a number; names cannot be numbers", 1, 10),
+    ("inputs: {\"1e3\": 1}\n", "names cannot be numbers", 1, 10),
+    ("inputs: {x: abc}\n", "input 'x' must be a number, not 'abc'", 1, 13),
+    ("inputs: {x: true}\n", "input 'x' must be a number, not true, a boolean", 1, 13),
+    ("inputs: {x: \"100\"}\n", "input 'x' must be a number, not quoted text '100'", 1, 13),
+    ("inputs: {x: }\n", "input 'x' must be a number, not empty (null)", 1, 13),
+    ("inputs: {x: [1]}\n", "input 'x' must be a number, not a list", 1, 13),
+    ("inputs: {x: .inf}\n", ".inf is not a finite number", 1, 13),
+    ("inputs: {x: .nan}\n", ".nan is not a finite number", 1, 13),
+    ("inputs: {x: 1e400}\n", "1e400 overflows a float", 1, 13),
+    ("inputs: {x: 012}\n", "leading zero", 1, 13),
+    ("inputs: {x: 1_000}\n", "YAML 1.1", 1, 13),
+    ("inputs: {x: 1:30}\n", "YAML 1.1", 1, 13),
+    ("inputs: {x: 0b101}\n", "YAML 1.1", 1, 13),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x, x]}}\n", "node 'y': neg takes 1 operand, got 2", 2, 9),
+    ("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x]}}\n", "add takes 2 or more operands, got 1", 2, 9),
+    ("inputs: {x: 1}\nnodes: {y: mul}\n", "mul takes 2 or more operands, got 0", 2, 9),
+    ("inputs: {x: 1}\nnodes: {y: {op: mull, inputs: [x, x]}}\n", "unknown op 'mull'; did you mean 'mul'?", 2, 17),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\nedges: [x -> y]\n",
+     "a node takes operands from inputs: or from edges, not both", 3, 9),
+    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [x -> z]\n", "edge to unknown node 'z'", 3, 9),
+    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [y -> x]\n", "which is an input", 3, 9),
+    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [x => y]\n", "must be \"src -> dst\"", 3, 9),
+    ("nodes:\n  a: {op: neg, inputs: [c]}\n  b: {op: neg, inputs: [a]}\n  c: {op: neg, inputs: [b]}\n",
+     "the graph has a cycle: a -> b -> c -> a", 2, 3),
+    ("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x, y]}}\n", "the graph has a cycle: y -> y", 2, 9),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\noutput: z\n", "output 'z' is not an input or node", 3, 9),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\noutput: yy\n", "did you mean 'y'?", 3, 9),
+    ("", "the file is empty", None, None),
+    ("# only a comment\n", "the file is empty", None, None),
+    ("- a\n- b\n", "the graph file must be a mapping, not a list", 1, 1),
+    ("just text\n", "the graph file must be a mapping, not 'just text'", 1, 1),
+    ("inputs: {x: 1\n", "invalid YAML", 2, 1),
+    ("inputs: [x: 1]]\n", "invalid YAML", 1, 15),
+    ("inputs: !!python/object/apply:os.system [echo hi]\n", "YAML tags such as", 1, 9),
+    ("a: &a [*a]\n", "names no anchor", 1, 8),
+    ("inputs: {x: 1}\n---\ninputs: {y: 1}\n", "more than one YAML document", 2, 1),
+    ("inputs: {\"a b\": 1}\n", "contains whitespace", 1, 10),
+    ("inputs: {\"a=b\": 1}\n", "contains '='", 1, 10),
+    ("inputs: {\"a,b\": 1}\n", "contains ','", 1, 10),
+    ("inputs: {\"a->b\": 1}\n", "contains '->'", 1, 10),
+    ("inputs: {\"\": 1}\n", "must not be empty", 1, 10),
+    ("inputs: {x: 1}\nnodes: {x: {op: neg, inputs: [x]}}\n", "name 'x' is used twice", 2, 9),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: x}}\n", "must be a list", 2, 30),
+    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [true]}}\n", "not the boolean true", 2, 31),
+    ("inputs: {x: 1}\nnodes: {y: {inputs: [x]}}\n", "node 'y' needs an op", 2, 12),
+    ("inputs: []\n", "inputs must be a mapping, not a list", 1, 9),
+    ("inputs: {}\n", "the graph has no inputs and no nodes", 1, 1),
+    ("[" * 200 + "]" * 200, "nests deeper than", 1, 65),
+]
+
+
+@pytest.mark.parametrize("text, words, line, col", BAD)
+def test_bad_files_get_a_located_error(text, words, line, col):
+    e = error_of(text)
+    assert words in e.message
+    assert e.source == "test.yaml"
+    if line is None:
+        assert e.loc is None
+    else:
+        assert (e.loc.line, e.loc.col) == (line, col)
+
+
+def test_undecodable_bytes_are_located():
+    with pytest.raises(GraphError) as e:
+        load_bytes(b"inputs:\n  x: \xff\n", "bad.yaml")
+    assert str(e.value) == "bad.yaml:2:6: the file is not UTF-8 text (byte 0xff cannot be decoded)"
+
+
+def test_control_characters_are_an_error():
+    e = error_of("inputs: {x: 1}\x01\n")
+    assert "invalid YAML" in e.message
+
+
+def test_billion_laughs_fails_fast():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append("inputs: {x: 1}")
+    lines.append("nodes: {y: {op: add, inputs: *a8}}")
+    e = error_of("\n".join(lines))
+    assert "unknown key 'a0'" in e.message  # unknown keys stop it before any expansion
+
+
+def test_aliases_that_expand_too_far_are_refused():
+    lines = ["inputs: {x: 1}", "nodes:", "  n0: {op: add, inputs: &ops [" + ", ".join(["x"] * 1000) + "]}"]
+    lines += [f"  n{i}: {{op: add, inputs: *ops}}" for i in range(1, 2000)]
+    e = error_of("\n".join(lines))
+    assert "anchors and aliases expand this file too far" in e.message
