@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import CgraphError, GraphError, RequestError
+from .errors import CgraphError, RequestError
 
 DEFAULT_FILE = "cgraph.yaml"
 
@@ -92,7 +92,7 @@ class SetValue(click.ParamType):
 
 
 def graph_options(func):
-    """FILE, --set, --of and --json: what every command that reads a graph takes."""
+    """FILE, --set, --of and --json: what every command that reads a graph takes (as a compiled plan)."""
 
     @click.argument("file", required=False, metavar="[FILE]")
     @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE",
@@ -158,7 +158,7 @@ def cli():
 @cli.command()
 @graph_options
 @precision_option
-def run(graph, sets, of, as_json, precision):
+def run(plan, sets, of, as_json, precision):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -174,7 +174,7 @@ def run(graph, sets, of, as_json, precision):
     from . import render
     from .engine import evaluate
 
-    result = evaluate(graph, sets, of)
+    result = evaluate(plan, sets, of)
     _emit(render.run_json(result) if as_json else render.run_table(result, precision, **_stdout_style()))
 
 
@@ -183,7 +183,7 @@ def run(graph, sets, of, as_json, precision):
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
 @precision_option
-def grad(graph, sets, of, as_json, wrt, precision):
+def grad(plan, sets, of, as_json, wrt, precision):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
     \b
@@ -194,10 +194,8 @@ def grad(graph, sets, of, as_json, wrt, precision):
     """
     from . import render
     from .engine import evaluate
-    from .model import compile_graph
 
-    plan = compile_graph(graph)
-    names = list(dict.fromkeys(wrt)) or [d.name for d in graph.inputs]
+    names = list(dict.fromkeys(wrt)) or [d.name for d in plan.graph.inputs]
     for name in names:
         plan.position(name, "--wrt")
     result = evaluate(plan, sets, of)
@@ -207,7 +205,7 @@ def grad(graph, sets, of, as_json, wrt, precision):
 
 @cli.command()
 @graph_options
-def validate(graph, sets, of, as_json):
+def validate(plan, sets, of, as_json):
     """Check a graph file without evaluating it, and say what it holds.
 
     \b
@@ -216,9 +214,8 @@ def validate(graph, sets, of, as_json):
       cgraph validate graphs/apples.yaml --json
     """
     from . import render
-    from .model import compile_graph
 
-    plan = compile_graph(graph)
+    graph = plan.graph
     for name in sets:
         plan.input_position(name)
     if of is not None:

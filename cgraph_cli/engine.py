@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from .model import Graph, Plan, compile_graph
+from .model import Graph, Plan, compile_graph, paused_gc
 from .ops import Number, OpDomainError, is_finite
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
@@ -44,8 +44,9 @@ def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
     """Run the forward pass, then the backward pass from `of` (default: the graph's output)."""
     plan = graph if isinstance(graph, Plan) else compile_graph(graph)
     target = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
-    values = forward(plan, overrides or {})
-    return Result(plan, values, backward(plan, values, target), target)
+    with paused_gc():
+        values = forward(plan, overrides or {})
+        return Result(plan, values, backward(plan, values, target), target)
 
 
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 
 from .errors import GraphError, Loc, did_you_mean
-from .model import Graph, Input, Node, compile_graph
+from .model import Graph, Input, Node, Plan, compile_graph, paused_gc
 from .ops import OPS
 from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, plain_kind, to_number
 
@@ -15,17 +15,17 @@ NODE_KEYS = ("op", "inputs", "label")
 _FORBIDDEN_IN_NAMES = ("=", ",", "->")
 
 
-def load_bytes(data: bytes, source: str, stem: str | None = None) -> Graph:
-    """A graph from the raw bytes of a file; `stem` names it when the file has no `name:`."""
+def load_bytes(data: bytes, source: str, stem: str | None = None) -> Plan:
+    """A compiled graph from the raw bytes of a file; `stem` names it when the file has no `name:`."""
     return load_text(_decode(data, source), source, stem)
 
 
-def load_text(text: str, source: str = "<string>", stem: str | None = None) -> Graph:
-    """A graph from YAML or JSON text, validated: names resolve, counts fit, no cycle."""
-    root = compose(text, source)
-    graph = _Builder(source, len(text)).build(root, stem)
-    compile_graph(graph)  # the cycle check, with its path
-    return graph
+def load_text(text: str, source: str = "<string>", stem: str | None = None) -> Plan:
+    """A compiled graph from YAML or JSON text, validated: names resolve, counts fit, no cycle."""
+    with paused_gc():
+        root = compose(text, source)
+        graph = _Builder(source, len(text)).build(root, stem)
+        return compile_graph(graph)  # orders it, or reports a cycle with its path
 
 
 def _decode(data: bytes, source: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import GraphError, Loc, RequestError, did_you_mean
@@ -110,6 +112,22 @@ class Plan:
                           + ", ".join(self.sinks) + "; add 'output:' to the file or pass --of")
 
 
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector while building many small objects that form no cycles.
+
+    It would otherwise walk them again and again: loading a 100,000-node file
+    takes 2.4x as long with it running (bench/load_gc.py). Nests safely.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_graph(graph: Graph) -> Plan:
     """Order the graph topologically (ties in file order) and index its operands.
 
@@ -117,6 +135,11 @@ def compile_graph(graph: Graph) -> Plan:
     first in the file, so a file written in dependency order evaluates in its
     own order. Iterative: a chain a million deep is fine.
     """
+    with paused_gc():
+        return _compile(graph)
+
+
+def _compile(graph: Graph) -> Plan:
     decls = graph.nodes
     where = {d.name: i for i, d in enumerate(decls)}
     operand_pos = [tuple(where[o] for o in d.operands if not is_constant(o)) if isinstance(d, Node) else ()

@@ -61,75 +61,117 @@ def ops_json() -> str:
                     for op in OPS.values()])
 
 
-def _console(color: bool, width: int | None):
-    from io import StringIO
+# rich spends about 0.3 ms a row; past this many rows we lay the table out ourselves,
+# in the same columns, so a 100,000-node graph prints in seconds rather than minutes.
+RICH_MAX_ROWS = 2000
 
-    from rich.console import Console
-
-    return Console(file=StringIO(), force_terminal=color, no_color=not color,
-                   color_system="standard" if color else None, width=width or 100_000,
-                   highlight=False, emoji=False, markup=False, soft_wrap=False)
+_STYLES = {"bold": "1", "green": "32", "red": "31", "dim": "2", "bold cyan": "1;36"}
 
 
-def _draw(renderables, color: bool, width: int | None) -> str:
-    console = _console(color, width)
-    for r in renderables:
-        console.print(r)
-    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+class _Table:
+    """Columns and rows of text; drawn by rich, or plainly in the same layout when large."""
+
+    def __init__(self):
+        self.columns: list[tuple[str, str, str | None]] = []  # (header, justify, style)
+        self.rows: list[list[str]] = []
+
+    def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
+        self.columns.append((header, justify, style))
+
+    def draw(self, headline: str | None, color: bool, width: int | None) -> str:
+        if len(self.rows) > RICH_MAX_ROWS:
+            return self._draw_plain(headline, color)
+        return self._draw_rich(headline, color, width)
+
+    def _draw_rich(self, headline, color, width) -> str:
+        from io import StringIO
+
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(file=StringIO(), force_terminal=color, no_color=not color,
+                          color_system="standard" if color else None, width=width or 100_000,
+                          highlight=False, emoji=False, markup=False, soft_wrap=False)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for i, (header, justify, style) in enumerate(self.columns):
+            # Numbers never break or lose digits on a narrow terminal; names and labels fold.
+            widest = max((len(row[i]) for row in self.rows), default=0) if justify == "right" else None
+            table.add_column(header, justify=justify, style=style, overflow="fold", min_width=widest)
+        for row in self.rows:
+            table.add_row(*row)
+        if headline is not None:
+            console.print(Text(headline, style="bold"))
+        console.print(table)
+        return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+
+    def _draw_plain(self, headline, color) -> str:
+        from rich.cells import cell_len
+
+        widths = [cell_len(h) for h, _, _ in self.columns]
+        for row in self.rows:
+            for i, cell in enumerate(row):
+                n = cell_len(cell)
+                if n > widths[i]:
+                    widths[i] = n
+
+        def line(cells, styles):
+            parts = []
+            for cell, (_, justify, _), w, style in zip(cells, self.columns, widths, styles):
+                pad = " " * (w - cell_len(cell))
+                text = pad + cell if justify == "right" else cell + pad
+                parts.append(f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and style and cell else text)
+            return "   ".join(parts).rstrip()
+
+        out = [] if headline is None else [f"\x1b[1m{headline}\x1b[0m" if color else headline]
+        out.append(line([h for h, _, _ in self.columns], ["bold"] * len(widths)))
+        out.append("─" * (sum(widths) + 3 * (len(widths) - 1)))
+        styles = [s for _, _, s in self.columns]
+        out.extend(line(row, styles) for row in self.rows)
+        return "\n".join(out)
 
 
-def _headline(result: Result, precision: int | None):
-    from rich.text import Text
-
-    line = Text()
-    line.append(result.plan.graph.name, style="bold")
-    line.append(": ")
-    line.append(result.of_name, style="bold cyan")
-    line.append(" = " + format_number(result.value, precision), style="bold")
-    return line
+def _headline(result: Result, precision: int | None) -> str:
+    return f"{result.plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}"
 
 
 def run_table(result: Result, precision: int | None = None, color: bool = False,
               width: int | None = None) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
-    from rich import box
-    from rich.table import Table
-
     plan = result.plan
     has_labels = any(d.label for d in plan.decls)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("node", style="bold", overflow="fold")
-    table.add_column("op")
-    table.add_column("operands", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True, style="green")
-    table.add_column(f"grad d({result.of_name})/d(node)", justify="right", no_wrap=True, style="red")
+    table = _Table()
+    table.column("node", style="bold")
+    table.column("op")
+    table.column("operands")
+    table.column("value", "right", "green")
+    table.column(f"grad d({result.of_name})/d(node)", "right", "red")
     if has_labels:
-        table.add_column("label", overflow="fold", style="dim")
+        table.column("label", style="dim")
+    values, grads = result.values, result.grads
     for i, d in enumerate(plan.decls):
         is_input = isinstance(d, Input)
         row = [d.name, "input" if is_input else d.op,
-               "" if is_input else ", ".join(_operand_text(o) for o in d.operands),
-               format_number(result.values[i], precision), format_number(result.grads[i], precision)]
+               "" if is_input else ", ".join(map(_operand_text, d.operands)),
+               format_number(values[i], precision), format_number(grads[i], precision)]
         if has_labels:
             row.append(d.label or "")
-        table.add_row(*row)
-    return _draw([_headline(result, precision), table], color, width)
+        table.rows.append(row)
+    return table.draw(_headline(result, precision), color, width)
 
 
 def grad_table(result: Result, wrt: Iterable[str], precision: int | None = None, color: bool = False,
                width: int | None = None) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("wrt", style="bold", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True, style="green")
-    table.add_column(f"d({result.of_name})/d(wrt)", justify="right", no_wrap=True, style="red")
+    table = _Table()
+    table.column("wrt", style="bold")
+    table.column("value", "right", "green")
+    table.column(f"d({result.of_name})/d(wrt)", "right", "red")
     for name in wrt:
-        table.add_row(name, format_number(result.value_of(name), precision),
-                      format_number(result.grad_of(name), precision))
-    return _draw([_headline(result, precision), table], color, width)
+        table.rows.append([name, format_number(result.value_of(name), precision),
+                           format_number(result.grad_of(name), precision)])
+    return table.draw(_headline(result, precision), color, width)
 
 
 def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str]) -> str:
@@ -162,12 +204,9 @@ def _short_list(names: list[str], most: int = 10) -> str:
 
 def ops_table(color: bool = False, width: int | None = None) -> str:
     """`cgraph ops`: every op with its operand count, value and local derivatives."""
-    from rich import box
-    from rich.table import Table
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("op", "symbol", "operands", "value", "local derivative(s)"):
-        table.add_column(name)
+    table = _Table()
+    for header in ("op", "symbol", "operands", "value", "local derivative(s)"):
+        table.column(header)
     for op in OPS.values():
-        table.add_row(op.name, op.symbol, op.arity_text(), op.formula, op.derivative)
-    return _draw([table], color, width)
+        table.rows.append([op.name, op.symbol, op.arity_text(), op.formula, op.derivative])
+    return table.draw(None, color, width)

@@ -10,7 +10,6 @@ loader asks what they mean.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 
@@ -65,8 +64,6 @@ def _loc(mark) -> Loc:
 
 def compose(text: str, source: str):
     """The single document in `text` as a tree, or None when there is none."""
-    was_enabled = gc.isenabled()
-    gc.disable()  # the parse makes many objects and no cycles; collecting during it only costs time
     try:
         return _compose(text, source)
     except yaml.MarkedYAMLError as e:
@@ -78,9 +75,6 @@ def compose(text: str, source: str):
                          _position_loc(text, e.position), source) from None
     except yaml.YAMLError as e:
         raise GraphError(f"invalid YAML: {e}", None, source) from None
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _position_loc(text: str, position: int) -> Loc:
@@ -165,6 +159,7 @@ _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_NUMBER_START = frozenset("-+.0123456789~")  # every number, 1.1 or 1.2, starts with one of these (and ~)
 _YAML11 = yaml.resolver.Resolver()
 _YAML11_NUMBER = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
@@ -179,6 +174,8 @@ def plain_kind(text: str) -> str:
     Raises NotANumber for number-like text cgraph refuses (.inf, .nan, and what
     YAML 1.1 would read as another number than YAML 1.2 does).
     """
+    if text and text[0] not in _NUMBER_START:  # most scalars are names: decide them fast
+        return "string" if text not in _BOOL and text not in _NULL else ("bool" if text in _BOOL else "null")
     if text in _NULL:
         return "null"
     if text in _BOOL:

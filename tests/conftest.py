@@ -17,7 +17,7 @@ GRAPHS = ROOT / "graphs"
 
 def graph_of(text: str, source: str = "test.yaml"):
     """A Graph from (dedented) YAML text."""
-    return load_text(textwrap.dedent(text), source, "test")
+    return load_text(textwrap.dedent(text), source, "test").graph
 
 
 @pytest.fixture

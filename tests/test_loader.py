@@ -93,7 +93,7 @@ def test_input_with_value_and_label():
 
 
 def test_json_is_accepted():
-    graph = load_text('{"inputs": {"a": 1, "b": 2}, "nodes": {"s": {"op": "add", "inputs": ["a", "b"]}}}')
+    graph = load_text('{"inputs": {"a": 1, "b": 2}, "nodes": {"s": {"op": "add", "inputs": ["a", "b"]}}}').graph
     assert graph.nodes[2] == Node("s", "add", ("a", "b"))
 
 
@@ -110,7 +110,7 @@ def test_anchors_and_aliases_within_bounds():
 
 def test_utf8_bom_and_utf16_are_read():
     text = "inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\n"
-    assert load_bytes(b"\xef\xbb\xbf" + text.encode(), "f").nodes == load_bytes(text.encode("utf-16"), "f").nodes
+    assert load_bytes(b"\xef\xbb\xbf" + text.encode(), "f").graph == load_bytes(text.encode("utf-16"), "f").graph
 
 
 # Every bad file: (text, words the message must hold, line, column).
