@@ -56,11 +56,6 @@ class Graph:
         return GraphError(message, loc, self.source)
 
 
-def is_constant(operand: Operand) -> bool:
-    """Whether an operand is a number literal rather than a name."""
-    return not isinstance(operand, str)
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A graph compiled for evaluation: parallel lists indexed by evaluation position.
@@ -141,52 +136,70 @@ def compile_graph(graph: Graph) -> Plan:
 
 def _compile(graph: Graph) -> Plan:
     decls = graph.nodes
-    where = {d.name: i for i, d in enumerate(decls)}
-    operand_pos = [tuple(where[o] for o in d.operands if not is_constant(o)) if isinstance(d, Node) else ()
-                   for d in decls]
-
-    if all(p < i for i, ps in enumerate(operand_pos) for p in ps):
-        order = list(range(len(decls)))  # already in dependency order: the common case, kept cheap
-    else:
-        order = _kahn(graph, operand_pos)
-
-    rank = [0] * len(decls)
-    for r, i in enumerate(order):
-        rank[i] = r
-    constants: list[Number] = []
-    args, wanted, ops = [], [], []
-    consumed = [False] * len(decls)
     n = len(decls)
-    for i in order:
-        d = decls[i]
-        if isinstance(d, Input):
+    where = {d.name: i for i, d in enumerate(decls)}
+    if len(where) != n:
+        raise graph.error("names must be unique across inputs and nodes")
+    constants: list[Number] = []
+    ops: list[Op | None] = []
+    file_args: list[tuple[int, ...]] = []  # operand positions in file order; constants at n..
+    in_order = True  # every operand declared before its consumer: file order is the evaluation order
+    for i, d in enumerate(decls):
+        if type(d) is Input:
             ops.append(None)
-            args.append(())
-            wanted.append(())
+            file_args.append(())
             continue
-        positions = []
+        args = []
         for o in d.operands:
-            if is_constant(o):
-                positions.append(n + len(constants))
-                constants.append(o)
+            if type(o) is str:
+                p = where.get(o)
+                if p is None:
+                    raise graph.error(f"node '{d.name}': unknown operand '{o}'{did_you_mean(o, where)}", d.loc)
+                in_order = in_order and p < i
             else:
-                positions.append(rank[where[o]])
-                consumed[where[o]] = True
-        ops.append(OPS[d.op])
-        args.append(tuple(positions))
-        wanted.append(tuple(p < n for p in positions))
+                p = n + len(constants)
+                constants.append(o)
+            args.append(p)
+        op = OPS.get(d.op)
+        if op is None or not op.accepts(len(args)):
+            raise graph.error(f"node '{d.name}': op '{d.op}' does not take {len(args)} operands", d.loc)
+        ops.append(op)
+        file_args.append(tuple(args))
+
+    if in_order:
+        order = range(n)
+        args_in_order = file_args
+    else:
+        order = _kahn(graph, file_args)
+        rank = [0] * n
+        for r, i in enumerate(order):
+            rank[i] = r
+        args_in_order = [tuple(rank[p] if p < n else p for p in file_args[i]) for i in order]
+        ops = [ops[i] for i in order]
+
+    consumed = [False] * n
+    wanted_forms: dict = {}  # one shared tuple per pattern: a million nodes share a few
+    wanted = []
+    for args in args_in_order:
+        w = tuple(p < n for p in args)
+        wanted.append(wanted_forms.setdefault(w, w))
+        for p in args:
+            if p < n:
+                consumed[p] = True
     ordered = tuple(decls[i] for i in order)
-    sinks = tuple(decls[i].name for i in order if isinstance(decls[i], Node) and not consumed[i])
-    if not any(isinstance(d, Node) for d in decls):
+    if any(op is not None for op in ops):
+        sinks = tuple(d.name for d, op, c in zip(ordered, ops, consumed) if op is not None and not c)
+    else:
         sinks = tuple(d.name for d in ordered)  # only inputs: an input is its own output
-    return Plan(graph, ordered, tuple(ops), tuple(args), tuple(wanted), tuple(constants),
+    return Plan(graph, ordered, tuple(ops), tuple(args_in_order), tuple(wanted), tuple(constants),
                 {d.name: r for r, d in enumerate(ordered)}, sinks)
 
 
-def _kahn(graph, operand_pos) -> list[int]:
-    decls = graph.nodes
+def _kahn(graph, file_args) -> list[int]:
+    n = len(graph.nodes)
+    operand_pos = [[p for p in ps if p < n] for ps in file_args]
     pending = [len(set(ps)) for ps in operand_pos]
-    consumers: list[list[int]] = [[] for _ in decls]
+    consumers: list[list[int]] = [[] for _ in range(n)]
     for i, ps in enumerate(operand_pos):
         for p in set(ps):
             consumers[p].append(i)
@@ -200,7 +213,7 @@ def _kahn(graph, operand_pos) -> list[int]:
             pending[c] -= 1
             if pending[c] == 0:
                 heapq.heappush(ready, c)
-    if len(order) < len(decls):
+    if len(order) < n:
         raise _cycle_error(graph, operand_pos, pending)
     return order
 
