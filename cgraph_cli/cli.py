@@ -28,15 +28,6 @@ def color_enabled(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def _terminal_width(stream) -> int | None:
-    """The terminal's width when writing to one; None (no wrapping) for a pipe or file."""
-    if hasattr(stream, "isatty") and stream.isatty():
-        import shutil
-
-        return shutil.get_terminal_size().columns
-    return None
-
-
 def _report(message: str) -> None:
     stream = sys.stderr
     prefix = click.style("cgraph: error:", fg="red", bold=True) if color_enabled(stream) else "cgraph: error:"
@@ -63,9 +54,9 @@ class _Cli(click.Group):
         except CgraphError as e:
             _report(str(e))
             code = 2 if isinstance(e, RequestError) else 1
-        except RecursionError:
-            _report("the input is nested too deeply")
-            code = 1
+        except Exception as e:  # a bug of ours: still one line, never a traceback
+            _report(f"internal error: {type(e).__name__}: {e} (please report this with the file)")
+            code = 70
         if standalone_mode:
             sys.exit(code)
         return code
@@ -135,8 +126,7 @@ def _emit(text: str) -> None:
 
 
 def _stdout_style():
-    out = sys.stdout
-    return {"color": color_enabled(out), "width": _terminal_width(out)}
+    return {"color": color_enabled(sys.stdout)}
 
 
 @click.group(name="cgraph", cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})

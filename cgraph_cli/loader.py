@@ -280,12 +280,21 @@ class _Builder:
                 continue
             for operand, loc in self.operands[d.name]:
                 if isinstance(operand, str) and operand not in self.decls:
-                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'"
-                                    f"{did_you_mean(operand, self.decls)}", loc)
+                    hint = did_you_mean(operand, self.decls)
+                    if not hint and _looks_like_number(operand):
+                        hint = f"; it is quoted, so it is a name: write {operand} unquoted for a constant"
+                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'{hint}", loc)
             op = OPS[d.op]
             if not op.accepts(len(d.operands)):
                 raise self.fail(f"node '{d.name}': {d.op} takes {op.arity_text()} operand"
                                 f"{'' if op.arity_text() == '1' else 's'}, got {len(d.operands)}", d.loc)
+
+
+def _looks_like_number(text: str) -> bool:
+    try:
+        return plain_kind(text) == "number"
+    except NotANumber:
+        return False
 
 
 def _describe(node) -> str:

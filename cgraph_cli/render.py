@@ -78,12 +78,12 @@ class _Table:
     def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
         self.columns.append((header, justify, style))
 
-    def draw(self, headline: str | None, color: bool, width: int | None) -> str:
+    def draw(self, headline: str | None, color: bool) -> str:
         if len(self.rows) > RICH_MAX_ROWS:
             return self._draw_plain(headline, color)
-        return self._draw_rich(headline, color, width)
+        return self._draw_rich(headline, color)
 
-    def _draw_rich(self, headline, color, width) -> str:
+    def _draw_rich(self, headline, color) -> str:
         from io import StringIO
 
         from rich import box
@@ -91,14 +91,14 @@ class _Table:
         from rich.table import Table
         from rich.text import Text
 
-        console = Console(file=StringIO(), force_terminal=color, no_color=not color,
-                          color_system="standard" if color else None, width=width or 100_000,
-                          highlight=False, emoji=False, markup=False, soft_wrap=False)
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for i, (header, justify, style) in enumerate(self.columns):
-            # Numbers never break or lose digits on a narrow terminal; names and labels fold.
-            widest = max((len(row[i]) for row in self.rows), default=0) if justify == "right" else None
-            table.add_column(header, justify=justify, style=style, overflow="fold", min_width=widest)
+        for header, justify, style in self.columns:
+            table.add_column(header, justify=justify, style=style, no_wrap=True)
+        # Never narrower than the table's natural width: a narrow terminal wraps the long
+        # lines itself, where rich would squeeze columns and crop digits and labels.
+        console = Console(file=StringIO(), force_terminal=color, no_color=not color,
+                          color_system="standard" if color else None, width=100_000,
+                          highlight=False, emoji=False, markup=False, soft_wrap=False)
         for row in self.rows:
             table.add_row(*row)
         if headline is not None:
@@ -136,8 +136,7 @@ def _headline(result: Result, precision: int | None) -> str:
     return f"{result.plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}"
 
 
-def run_table(result: Result, precision: int | None = None, color: bool = False,
-              width: int | None = None) -> str:
+def run_table(result: Result, precision: int | None = None, color: bool = False) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
     has_labels = any(d.label for d in plan.decls)
@@ -158,11 +157,10 @@ def run_table(result: Result, precision: int | None = None, color: bool = False,
         if has_labels:
             row.append(d.label or "")
         table.rows.append(row)
-    return table.draw(_headline(result, precision), color, width)
+    return table.draw(_headline(result, precision), color)
 
 
-def grad_table(result: Result, wrt: Iterable[str], precision: int | None = None, color: bool = False,
-               width: int | None = None) -> str:
+def grad_table(result: Result, wrt: Iterable[str], precision: int | None = None, color: bool = False) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for."""
     table = _Table()
     table.column("wrt", style="bold")
@@ -171,7 +169,7 @@ def grad_table(result: Result, wrt: Iterable[str], precision: int | None = None,
     for name in wrt:
         table.rows.append([name, format_number(result.value_of(name), precision),
                            format_number(result.grad_of(name), precision)])
-    return table.draw(_headline(result, precision), color, width)
+    return table.draw(_headline(result, precision), color)
 
 
 def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str]) -> str:
@@ -202,11 +200,11 @@ def _short_list(names: list[str], most: int = 10) -> str:
     return ", ".join(names[:most]) + f", ... {len(names) - most} more"
 
 
-def ops_table(color: bool = False, width: int | None = None) -> str:
+def ops_table(color: bool = False) -> str:
     """`cgraph ops`: every op with its operand count, value and local derivatives."""
     table = _Table()
     for header in ("op", "symbol", "operands", "value", "local derivative(s)"):
         table.column(header)
     for op in OPS.values():
         table.rows.append([op.name, op.symbol, op.arity_text(), op.formula, op.derivative])
-    return table.draw(None, color, width)
+    return table.draw(None, color)

@@ -191,3 +191,15 @@ def test_no_colour_in_pipes_and_forced_colour(invoke):
     assert "\x1b[" not in invoke("run", APPLES).stdout
     assert "\x1b[" in invoke("run", APPLES, env={"FORCE_COLOR": "1"}).stdout
     assert "\x1b[" not in invoke("run", APPLES, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(invoke, monkeypatch):
+    from cgraph_cli import engine
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(engine, "evaluate", broken)
+    result = invoke("run", APPLES)
+    assert result.exit_code == 70 and result.stdout == ""
+    assert result.stderr == "cgraph: error: internal error: KeyError: 'boom' (please report this with the file)\n"

@@ -212,3 +212,8 @@ def test_aliases_that_expand_too_far_are_refused():
     lines += [f"  n{i}: {{op: add, inputs: *ops}}" for i in range(1, 2000)]
     e = error_of("\n".join(lines))
     assert "anchors and aliases expand this file too far" in e.message
+
+
+def test_a_quoted_number_operand_is_a_name_and_the_error_says_so():
+    e = error_of("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x, \"2\"]}}\n")
+    assert "unknown operand '2'; it is quoted, so it is a name: write 2 unquoted" in e.message
