@@ -17,6 +17,8 @@ from . import __version__
 from .errors import CgraphError, RequestError
 
 DEFAULT_FILE = "cgraph.yaml"
+# click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def color_enabled(stream) -> bool:
@@ -41,6 +43,9 @@ class _Cli(click.Group):
         try:
             rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
+        except _NoArgsIsHelp as e:  # bare `cgraph`: the help, which is not an error message
+            click.echo(e.format_message(), err=True)
+            code = e.exit_code
         except click.UsageError as e:
             hint = f"\nTry '{e.ctx.command_path} --help' for help." if e.ctx is not None else ""
             _report(e.format_message() + hint)

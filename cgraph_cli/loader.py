@@ -69,7 +69,8 @@ class _Builder:
             name = self.key(key, what)
             if name in entries:
                 first = entries[name][0].loc
-                raise self.fail(f"duplicate key '{name}' in {what} (first at line {first.line})", key.loc)
+                raise self.fail(f"duplicate key '{name}' in {what} (first at line {first.line}, "
+                                f"column {first.col})", key.loc)
             if allowed is not None and name not in allowed:
                 raise self.fail(f"unknown key '{name}' in {what}{did_you_mean(name, allowed)}"
                                 f" (known keys: {', '.join(allowed)})", key.loc)

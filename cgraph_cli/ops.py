@@ -142,6 +142,8 @@ def _pow_grads(xs, out, wanted):
     grads = [None, None]
     if wanted[0]:
         # d(x**0)/dx is 0 everywhere, x = 0 included (as PyTorch has it).
+        if x == 0 and 0 < y < 1:
+            raise OpDomainError("the base's gradient y * x**(y-1) is infinite at x = 0 for 0 < y < 1")
         grads[0] = 0 if y == 0 else y * _power(x, y - 1)
     if wanted[1]:
         if x > 0:

@@ -203,3 +203,9 @@ def test_an_internal_error_is_one_line_not_a_traceback(invoke, monkeypatch):
     result = invoke("run", APPLES)
     assert result.exit_code == 70 and result.stdout == ""
     assert result.stderr == "cgraph: error: internal error: KeyError: 'boom' (please report this with the file)\n"
+
+
+def test_bare_cgraph_prints_help_on_stderr_and_exits_2(invoke):
+    result = invoke()
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("Usage: cgraph") and "cgraph: error" not in result.stderr

@@ -118,7 +118,7 @@ BAD = [
     ("inputs: {x: 1}\nnodse: {}\n", "unknown key 'nodse' in the graph file; did you mean 'nodes'?", 2, 1),
     ("inputs: {apple: 1}\nnodes: {y: {op: neg, inputs: [appel]}}\n",
      "node 'y': unknown operand 'appel'; did you mean 'apple'?", 2, 31),
-    ("inputs:\n  x: 1\n  x: 2\n", "duplicate key 'x' in inputs (first at line 2)", 3, 3),
+    ("inputs:\n  x: 1\n  x: 2\n", "duplicate key 'x' in inputs (first at line 2, column 3)", 3, 3),
     ("inputs: {x: 1}\ninputs: {y: 1}\n", "duplicate key 'inputs'", 2, 1),
     ("inputs: {x: {value: 1, value: 2}}\n", "duplicate key 'value'", 1, 24),
     ("inputs: {true: 1}\n", "key true in inputs is read as a boolean; quote it", 1, 10),

@@ -112,3 +112,8 @@ def test_huge_integer_power_is_refused_quickly():
 def test_every_op_documents_itself():
     for op in OPS.values():
         assert op.symbol and op.formula and op.derivative and op.doc
+
+
+def test_pow_base_gradient_at_zero_with_a_small_exponent_is_infinite():
+    with pytest.raises(OpDomainError, match="infinite"):
+        OPS["pow"].local_grads([0, 0.5], 0.0, [True, False])
