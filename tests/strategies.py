@@ -27,3 +27,22 @@ OP_DOMAINS = {
     "relu": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
     "tanh": st.lists(reals(-4, 4), min_size=1, max_size=1),
 }
+
+
+SMOOTH_OPS = {"add": 2, "mul": 2, "sub": 2, "neg": 1, "tanh": 1, "sigmoid": 1}
+
+
+@st.composite
+def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12):
+    """A random DAG of smooth, bounded ops over a few inputs, as YAML text; its last node is the output."""
+    n_inputs = draw(st.integers(1, max_inputs))
+    names = [f"x{i}" for i in range(n_inputs)]
+    lines = ["inputs:"] + [f"  {n}: {draw(reals(-2, 2))!r}" for n in names] + ["nodes:"]
+    for i in range(draw(st.integers(1, max_nodes))):
+        op = draw(st.sampled_from(sorted(SMOOTH_OPS)))
+        operands = [draw(st.sampled_from(names)) for _ in range(SMOOTH_OPS[op])]
+        name = f"n{i}"
+        lines.append(f"  {name}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
+        names.append(name)
+    lines.append(f"output: {names[-1]}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,49 @@
+"""Properties over random graphs: backprop agrees with central differences of the whole graph."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cgraph_cli.engine import evaluate
+from cgraph_cli.loader import load_text
+
+from .strategies import smooth_graphs
+
+
+@settings(max_examples=150, deadline=None)
+@given(smooth_graphs())
+def test_every_input_gradient_matches_a_central_difference(text):
+    plan = load_text(text)
+    result = evaluate(plan)
+    for inp in plan.graph.inputs:
+        x = float(inp.value)
+        h = 1e-6
+        numeric = (evaluate(plan, {inp.name: x + h}).value - evaluate(plan, {inp.name: x - h}).value) / (2 * h)
+        assert math.isclose(result.grad_of(inp.name), numeric, rel_tol=1e-4, abs_tol=1e-6), (inp.name, text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(smooth_graphs())
+def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
+    import json
+
+    from cgraph_cli.render import run_json
+
+    result = evaluate(load_text(text))
+    assert result.grads[result.of] == 1
+    data = json.loads(run_json(result))
+    assert [n["grad"] for n in data["nodes"]] == result.grads
+
+
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**18, 10**18)))
+def test_numbers_written_as_python_prints_them_load_back_exactly(x):
+    from cgraph_cli.yamltree import parse_number
+
+    text = repr(x)
+    if "inf" in text or "nan" in text:
+        return
+    assert parse_number(text) == x
+    assert load_text(f"inputs: {{v: {text}}}\n").graph.inputs[0].value == x
