@@ -7,7 +7,7 @@ import codecs
 from .errors import GraphError, Loc, did_you_mean
 from .model import Graph, Input, Node, Plan, compile_graph, paused_gc
 from .ops import OPS
-from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, plain_kind, to_number
+from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, looks_like_number, plain_kind, to_number
 
 TOP_KEYS = ("name", "description", "inputs", "nodes", "edges", "output")
 INPUT_KEYS = ("value", "label")
@@ -53,6 +53,9 @@ class _Builder:
         # Aliases may repeat a subtree many times; bound the values walked so a
         # "billion laughs" file fails fast instead of expanding.
         self.budget = 4 * text_size + 10_000
+        self.decls: dict[str, Input | Node] = {}
+        self.operands: dict[str, list] = {}  # node name -> [(operand, loc)]
+        self.from_edges: set[str] = set()  # nodes that take their operands from edges
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -81,20 +84,13 @@ class _Builder:
         if type(node) is not Scalar:
             raise self.fail(f"a key in {what} must be a name, not {KIND[type(node)]}", node.loc)
         if node.plain:
-            kind = self._plain_kind(node)
-            if kind in ("null", "bool"):
+            if node.is_null or node.is_bool:
                 shown = node.text or "(empty)"
-                raise self.fail(f"key {shown} in {what} is read as {'null' if kind == 'null' else 'a boolean'}"
+                raise self.fail(f"key {shown} in {what} is read as {'null' if node.is_null else 'a boolean'}"
                                 f"; quote it (\"{node.text}\") to use it as a name", node.loc)
-            if kind == "number":
+            if looks_like_number(node.text):
                 raise self.fail(f"key {node.text} in {what} is a number; names cannot be numbers", node.loc)
         return node.text
-
-    def _plain_kind(self, node: Scalar) -> str:
-        try:
-            return plain_kind(node.text)
-        except NotANumber:
-            return "number"  # looks like a number; as a name it is refused all the same
 
     def spend(self, count: int) -> None:
         self.budget -= count
@@ -102,7 +98,7 @@ class _Builder:
             raise self.fail("anchors and aliases expand this file too far; write the graph out", None)
 
     def text(self, node, what: str) -> str:
-        if type(node) is not Scalar or (node.plain and node.text in ("", "~", "null", "Null", "NULL")):
+        if type(node) is not Scalar or node.is_null:
             raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
         return node.text
 
@@ -116,7 +112,7 @@ class _Builder:
         for bad in _FORBIDDEN_IN_NAMES:
             if bad in name:
                 raise self.fail(f"{what} '{name}' contains '{bad}'; names cannot", node.loc)
-        if not node.plain and self._plain_kind(node) == "number":
+        if not node.plain and looks_like_number(name):
             raise self.fail(f"{what} '{name}' is a number; names cannot be numbers", node.loc)
         return name
 
@@ -158,9 +154,6 @@ class _Builder:
             raise self.fail("the file is empty; a graph needs inputs and nodes", None)
         top = self.mapping(root, "the graph file", TOP_KEYS)
         entries = {k: v for k, (_, v) in top.items()}
-        self.decls: dict[str, Input | Node] = {}
-        self.operands: dict[str, list] = {}  # node name -> [(operand, loc)]
-        self.from_edges: set[str] = set()  # nodes that take their operands from edges
 
         if "inputs" in entries:
             for key, value in self.mapping(entries["inputs"], "inputs").values():
@@ -173,16 +166,16 @@ class _Builder:
         if not nodes:
             raise self.fail("the graph has no inputs and no nodes", root.loc)
 
-        output, output_loc = None, None
+        output = None
         if "output" in entries:
             node = entries["output"]
-            output, output_loc = self.text(node, "output"), node.loc
+            output = self.text(node, "output")
             if output not in self.decls:
                 raise self.fail(f"output '{output}' is not an input or node{did_you_mean(output, self.decls)}",
                                 node.loc)
         name = self.text(entries["name"], "name") if "name" in entries else stem or "graph"
         description = self.text(entries["description"], "description") if "description" in entries else None
-        return Graph(name, nodes, output, description, self.source, output_loc)
+        return Graph(name, nodes, output, description, self.source)
 
     def add(self, decl) -> None:
         other = self.decls.get(decl.name)
@@ -250,7 +243,7 @@ class _Builder:
         return tuple(decls)
 
     def edge(self, edge) -> None:
-        if type(edge) is Scalar and not (edge.plain and edge.text in ("", "~", "null", "Null", "NULL")):
+        if type(edge) is Scalar and not edge.is_null:
             parts = edge.text.split("->")
             if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
                 raise self.fail(f"edge '{edge.text}' must be \"src -> dst\"", edge.loc)
@@ -282,25 +275,17 @@ class _Builder:
             for operand, loc in self.operands[d.name]:
                 if isinstance(operand, str) and operand not in self.decls:
                     hint = did_you_mean(operand, self.decls)
-                    if not hint and _looks_like_number(operand):
+                    if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {operand} unquoted for a constant"
                     raise self.fail(f"node '{d.name}': unknown operand '{operand}'{hint}", loc)
-            op = OPS[d.op]
-            if not op.accepts(len(d.operands)):
-                raise self.fail(f"node '{d.name}': {d.op} takes {op.arity_text()} operand"
-                                f"{'' if op.arity_text() == '1' else 's'}, got {len(d.operands)}", d.loc)
-
-
-def _looks_like_number(text: str) -> bool:
-    try:
-        return plain_kind(text) == "number"
-    except NotANumber:
-        return False
+            problem = OPS[d.op].arity_problem(len(d.operands))
+            if problem:
+                raise self.fail(f"node '{d.name}': {problem}", d.loc)
 
 
 def _describe(node) -> str:
     if type(node) is Scalar:
-        if node.plain and node.text in ("", "~", "null", "Null", "NULL"):
+        if node.is_null:
             return "null (nothing)"
         return f"'{node.text}'"
     return KIND[type(node)]

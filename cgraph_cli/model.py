@@ -44,7 +44,6 @@ class Graph:
     output: str | None = None
     description: str | None = None
     source: str | None = field(default=None, compare=False)
-    output_loc: Loc | None = field(default=None, compare=False)
 
     @property
     def inputs(self) -> tuple[Input, ...]:
@@ -161,8 +160,11 @@ def _compile(graph: Graph) -> Plan:
                 constants.append(o)
             args.append(p)
         op = OPS.get(d.op)
-        if op is None or not op.accepts(len(args)):
-            raise graph.error(f"node '{d.name}': op '{d.op}' does not take {len(args)} operands", d.loc)
+        if op is None:
+            raise graph.error(f"node '{d.name}': unknown op '{d.op}'{did_you_mean(d.op, OPS)}", d.loc)
+        problem = op.arity_problem(len(args))
+        if problem:
+            raise graph.error(f"node '{d.name}': {problem}", d.loc)
         ops.append(op)
         file_args.append(tuple(args))
 

@@ -41,9 +41,12 @@ class Op:
             return f"{self.min_args} or more"
         return str(self.min_args)
 
-    def accepts(self, count: int) -> bool:
-        """Whether this op takes `count` operands."""
-        return count >= self.min_args and (self.max_args is None or count <= self.max_args)
+    def arity_problem(self, count: int) -> str | None:
+        """Why this op cannot take `count` operands, or None when it can."""
+        if count >= self.min_args and (self.max_args is None or count <= self.max_args):
+            return None
+        plural = "" if self.arity_text() == "1" else "s"
+        return f"{self.name} takes {self.arity_text()} operand{plural}, got {count}"
 
 
 class OpDomainError(ArithmeticError):

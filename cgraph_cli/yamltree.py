@@ -33,6 +33,16 @@ class Scalar:
     def __init__(self, text: str, plain: bool, loc: Loc):
         self.text, self.plain, self.loc = text, plain, loc
 
+    @property
+    def is_null(self) -> bool:
+        """Whether YAML reads this scalar as null (empty, ~, null)."""
+        return self.plain and self.text in _NULL
+
+    @property
+    def is_bool(self) -> bool:
+        """Whether YAML 1.2 reads this scalar as a boolean (true, False, ...; not yes or on)."""
+        return self.plain and self.text in _BOOL
+
 
 class Seq:
     """A sequence of nodes."""
@@ -191,6 +201,14 @@ def plain_kind(text: str) -> str:
         raise NotANumber(f"{text} is a number in YAML 1.1 but text in YAML 1.2 "
                          "(digit separators, base 60, binary or signed hex); write it as a plain decimal")
     return "string"
+
+
+def looks_like_number(text: str) -> bool:
+    """Whether text reads as a number, or as number-like text cgraph refuses (so no name may be it)."""
+    try:
+        return plain_kind(text) == "number"
+    except NotANumber:
+        return True
 
 
 def to_number(text: str):
