@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from enum import IntEnum
 from pathlib import Path
 
 import click
@@ -17,6 +18,17 @@ from . import __version__
 from .errors import CgraphError, RequestError
 
 DEFAULT_FILE = "cgraph.yaml"
+
+
+class Exit(IntEnum):
+    """cgraph's exit statuses."""
+
+    OK = 0
+    BAD_GRAPH = 1  # the graph file is invalid or cannot be evaluated
+    USAGE = 2  # the command line is wrong
+    INTERNAL = 70  # a bug of ours (EX_SOFTWARE)
+    INTERRUPTED = 130
+
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -42,7 +54,7 @@ class _Cli(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
-            code = rv if isinstance(rv, int) else 0
+            code = rv if isinstance(rv, int) else Exit.OK
         except _NoArgsIsHelp as e:  # bare `cgraph`: the help, which is not an error message
             click.echo(e.format_message(), err=True)
             code = e.exit_code
@@ -53,18 +65,17 @@ class _Cli(click.Group):
         except click.ClickException as e:
             _report(e.format_message())
             code = e.exit_code
-        except click.Abort:
-            click.echo("", err=True)
-            code = 130
+        except click.Abort:  # Ctrl-C; click has already ended the line
+            code = Exit.INTERRUPTED
         except CgraphError as e:
             _report(str(e))
-            code = 2 if isinstance(e, RequestError) else 1
+            code = Exit.USAGE if isinstance(e, RequestError) else Exit.BAD_GRAPH
         except Exception as e:  # a bug of ours: still one line, never a traceback
             _report(f"internal error: {type(e).__name__}: {e} (please report this with the file)")
-            code = 70
+            code = Exit.INTERNAL
         if standalone_mode:
-            sys.exit(code)
-        return code
+            sys.exit(int(code))
+        return int(code)
 
 
 class SetValue(click.ParamType):

@@ -1,4 +1,10 @@
-"""Forward and backward passes over a compiled graph: values, then gradients by the chain rule."""
+"""Forward and backward passes over a compiled graph: values, then gradients by the chain rule.
+
+The engine only moves values between positions and asks the op table to
+compute: it never looks inside a value but through `is_finite`, `*` and `+`.
+So values could become arrays by giving the op table array functions (and
+seeding the backward pass with ones) without rewriting these loops.
+"""
 
 from __future__ import annotations
 
@@ -111,5 +117,5 @@ def _reason(e: Exception) -> str:
 
 def _node_error(plan: Plan, i: int, xs: list, reason: str):
     d = plan.decls[i]
-    shown = ", ".join(repr(x) for x in xs)
+    shown = ", ".join(repr(x) for x in xs[:8]) + (f", ... ({len(xs)} operands)" if len(xs) > 8 else "")
     return plan.graph.error(f"node '{d.name}' = {d.op}({shown}): {reason}", d.loc)

@@ -96,19 +96,16 @@ def _compose(text: str, source: str):
     loader = _Loader(text)
     try:
         root = None
-        stack: list = []
+        stack: list = []  # open collections, each with its anchor
         anchors: dict = {}
         while True:
             event = loader.get_event()
             kind = type(event)
-            if kind is StreamEndEvent:
-                return root
-            if kind is DocumentStartEvent and root is not None:
-                raise GraphError("the file holds more than one YAML document; a graph file is one",
-                                 _loc(event.start_mark), source)
             if kind is ScalarEvent:
                 _check_tag(event, source)
                 node = Scalar(event.value, event.implicit[0], _loc(event.start_mark))
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
             elif kind is AliasEvent:
                 node = anchors.get(event.anchor)
                 if node is None:
@@ -124,26 +121,26 @@ def _compose(text: str, source: str):
             elif kind is SequenceEndEvent or kind is MappingEndEvent:
                 node, anchor = stack.pop()
                 if anchor is not None:
-                    anchors[anchor] = node  # only now: so an anchor never contains itself
-                _attach_done = _attach(stack, node)
-                if _attach_done is None:
-                    root = node
+                    anchors[anchor] = node  # only once complete: an anchor never contains itself
+            elif kind is DocumentStartEvent:
+                if root is not None:
+                    raise GraphError("the file holds more than one YAML document; a graph file is one",
+                                     _loc(event.start_mark), source)
                 continue
+            elif kind is StreamEndEvent:
+                return root
             else:
-                continue  # stream and document boundaries
-            if kind is ScalarEvent and event.anchor is not None:
-                anchors[event.anchor] = node
-            if _attach(stack, node) is None:
+                continue  # the stream's start, a document's end
+            if stack:
+                _attach(stack[-1][0], node)
+            else:
                 root = node
     finally:
         loader.dispose()
 
 
-def _attach(stack, node):
-    """Put node into the open collection; None when it is the document's root."""
-    if not stack:
-        return None
-    parent = stack[-1][0]
+def _attach(parent, node) -> None:
+    """Put a finished node into its open parent collection."""
     if type(parent) is Seq:
         parent.items.append(node)
     elif parent._key is None:
@@ -151,7 +148,6 @@ def _attach(stack, node):
     else:
         parent.pairs.append((parent._key, node))
         parent._key = None
-    return parent
 
 
 def _check_tag(event, source: str) -> None:
