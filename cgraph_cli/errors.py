@@ -43,5 +43,10 @@ def did_you_mean(word: str, choices) -> str:
     """'; did you mean 'x'?' for the closest choice, or '' when none is close."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    # A close match differs little in length; past 50,000 candidates the comparison
+    # would take seconds, so a huge graph gets no suggestion rather than a slow error.
+    candidates = [c for c in choices if abs(len(c) - len(word)) <= 3]
+    if len(candidates) > 50_000:
+        return ""
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
