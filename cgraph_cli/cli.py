@@ -226,9 +226,7 @@ def validate(plan, sets, of, as_json):
         plan.input_position(name)
     if of is not None:
         plan.position(of, "--of")
-    output = of if of is not None else graph.output
-    if output is None and len(plan.sinks) == 1:
-        output = plan.sinks[0]
+    output = of if of is not None else plan.default_output()
     sinks = list(plan.sinks)
     source = graph.source or graph.name
     _emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks))

@@ -93,17 +93,21 @@ class Plan:
                                source=self.graph.source)
         return i
 
+    def default_output(self) -> str | None:
+        """The file's output, else the one node nothing consumes; None when that is ambiguous."""
+        if self.graph.output is not None:
+            return self.graph.output
+        return self.sinks[0] if len(self.sinks) == 1 else None
+
     def output(self) -> str:
-        """The node to differentiate when no other is asked for."""
-        graph = self.graph
-        if graph.output is not None:
-            return graph.output
-        if len(self.sinks) == 1:
-            return self.sinks[0]
+        """The node to differentiate when no other is asked for; an error listing the candidates."""
+        name = self.default_output()
+        if name is not None:
+            return name
         if not self.sinks:
-            raise graph.error("the graph has no nodes")
-        raise graph.error("several nodes are consumed by nothing, so the output is ambiguous: "
-                          + ", ".join(self.sinks) + "; add 'output:' to the file or pass --of")
+            raise self.graph.error("the graph is empty")
+        raise self.graph.error("several nodes are consumed by nothing, so the output is ambiguous: "
+                               + ", ".join(self.sinks) + "; add 'output:' to the file or pass --of")
 
 
 @contextmanager

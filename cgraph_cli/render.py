@@ -65,7 +65,7 @@ def ops_json() -> str:
 # in the same columns, so a 100,000-node graph prints in seconds rather than minutes.
 RICH_MAX_ROWS = 2000
 
-_STYLES = {"bold": "1", "green": "32", "red": "31", "dim": "2", "bold cyan": "1;36"}
+_STYLES = {"bold": "1", "green": "32", "red": "31", "dim": "2"}  # as ANSI codes, for the plain layout
 
 
 class _Table:
