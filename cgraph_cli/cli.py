@@ -10,7 +10,6 @@ import functools
 import os
 import sys
 from enum import IntEnum
-from pathlib import Path
 
 import click
 
@@ -130,10 +129,11 @@ def _read_graph(file: str | None):
     if file == "-":
         return load_bytes(sys.stdin.buffer.read(), "<stdin>", "stdin")
     try:
-        data = Path(file).read_bytes()
+        with open(file, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise click.UsageError(f"cannot read {file}: {e.strerror or e}") from None
-    return load_bytes(data, file, Path(file).stem)
+    return load_bytes(data, file, os.path.splitext(os.path.basename(file))[0])
 
 
 def _emit(text: str) -> None:
