@@ -8,6 +8,7 @@ import pytest
 
 from cgraph_cli.cli import cli
 
+from .bad_files import BAD
 from .conftest import GRAPHS
 
 APPLES = GRAPHS / "apples.yaml"
@@ -209,3 +210,11 @@ def test_bare_cgraph_prints_help_on_stderr_and_exits_2(invoke):
     result = invoke()
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("Usage: cgraph") and "cgraph: error" not in result.stderr
+
+
+@pytest.mark.parametrize("text, words, line, col", BAD)
+def test_every_bad_file_exits_1_with_its_located_message(invoke, graph_file, text, words, line, col):
+    path = graph_file(text)
+    where = f"{path}:{line}:{col}: " if line is not None else f"{path}: "
+    assert_error(invoke("validate", path), 1, where, words)
+    assert_error(invoke("run", path, "--json"), 1, where, words)

@@ -8,6 +8,7 @@ from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_bytes, load_text
 from cgraph_cli.model import Input, Node
 
+from .bad_files import BAD
 from .conftest import graph_of
 
 
@@ -111,68 +112,6 @@ def test_anchors_and_aliases_within_bounds():
 def test_utf8_bom_and_utf16_are_read():
     text = "inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\n"
     assert load_bytes(b"\xef\xbb\xbf" + text.encode(), "f").graph == load_bytes(text.encode("utf-16"), "f").graph
-
-
-# Every bad file: (text, words the message must hold, line, column).
-BAD = [
-    ("inputs: {x: 1}\nnodse: {}\n", "unknown key 'nodse' in the graph file; did you mean 'nodes'?", 2, 1),
-    ("inputs: {apple: 1}\nnodes: {y: {op: neg, inputs: [appel]}}\n",
-     "node 'y': unknown operand 'appel'; did you mean 'apple'?", 2, 31),
-    ("inputs:\n  x: 1\n  x: 2\n", "duplicate key 'x' in inputs (first at line 2, column 3)", 3, 3),
-    ("inputs: {x: 1}\ninputs: {y: 1}\n", "duplicate key 'inputs'", 2, 1),
-    ("inputs: {x: {value: 1, value: 2}}\n", "duplicate key 'value'", 1, 24),
-    ("inputs: {true: 1}\n", "key true in inputs is read as a boolean; quote it", 1, 10),
-    ("inputs: {null: 1}\n", "is read as null; quote it", 1, 10),
-    ("inputs: {12: 1}\n", "key 12 in inputs is a number; names cannot be numbers", 1, 10),
-    ("inputs: {\"1e3\": 1}\n", "names cannot be numbers", 1, 10),
-    ("inputs: {x: abc}\n", "input 'x' must be a number, not 'abc'", 1, 13),
-    ("inputs: {x: true}\n", "input 'x' must be a number, not true, a boolean", 1, 13),
-    ("inputs: {x: \"100\"}\n", "input 'x' must be a number, not quoted text '100'", 1, 13),
-    ("inputs: {x: }\n", "input 'x' must be a number, not empty (null)", 1, 13),
-    ("inputs: {x: [1]}\n", "input 'x' must be a number, not a list", 1, 13),
-    ("inputs: {x: .inf}\n", ".inf is not a finite number", 1, 13),
-    ("inputs: {x: .nan}\n", ".nan is not a finite number", 1, 13),
-    ("inputs: {x: 1e400}\n", "1e400 overflows a float", 1, 13),
-    ("inputs: {x: 012}\n", "leading zero", 1, 13),
-    ("inputs: {x: 1_000}\n", "YAML 1.1", 1, 13),
-    ("inputs: {x: 1:30}\n", "YAML 1.1", 1, 13),
-    ("inputs: {x: 0b101}\n", "YAML 1.1", 1, 13),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x, x]}}\n", "node 'y': neg takes 1 operand, got 2", 2, 9),
-    ("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x]}}\n", "add takes 2 or more operands, got 1", 2, 9),
-    ("inputs: {x: 1}\nnodes: {y: mul}\n", "mul takes 2 or more operands, got 0", 2, 9),
-    ("inputs: {x: 1}\nnodes: {y: {op: mull, inputs: [x, x]}}\n", "unknown op 'mull'; did you mean 'mul'?", 2, 17),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\nedges: [x -> y]\n",
-     "a node takes operands from inputs: or from edges, not both", 3, 9),
-    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [x -> z]\n", "edge to unknown node 'z'", 3, 9),
-    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [y -> x]\n", "which is an input", 3, 9),
-    ("inputs: {x: 1}\nnodes: {y: neg}\nedges: [x => y]\n", "must be \"src -> dst\"", 3, 9),
-    ("nodes:\n  a: {op: neg, inputs: [c]}\n  b: {op: neg, inputs: [a]}\n  c: {op: neg, inputs: [b]}\n",
-     "the graph has a cycle: a -> b -> c -> a", 2, 3),
-    ("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x, y]}}\n", "the graph has a cycle: y -> y", 2, 9),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\noutput: z\n", "output 'z' is not an input or node", 3, 9),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\noutput: yy\n", "did you mean 'y'?", 3, 9),
-    ("", "the file is empty", None, None),
-    ("# only a comment\n", "the file is empty", None, None),
-    ("- a\n- b\n", "the graph file must be a mapping, not a list", 1, 1),
-    ("just text\n", "the graph file must be a mapping, not 'just text'", 1, 1),
-    ("inputs: {x: 1\n", "invalid YAML", 2, 1),
-    ("inputs: [x: 1]]\n", "invalid YAML", 1, 15),
-    ("inputs: !!python/object/apply:os.system [echo hi]\n", "YAML tags such as", 1, 9),
-    ("a: &a [*a]\n", "names no anchor", 1, 8),
-    ("inputs: {x: 1}\n---\ninputs: {y: 1}\n", "more than one YAML document", 2, 1),
-    ("inputs: {\"a b\": 1}\n", "contains whitespace", 1, 10),
-    ("inputs: {\"a=b\": 1}\n", "contains '='", 1, 10),
-    ("inputs: {\"a,b\": 1}\n", "contains ','", 1, 10),
-    ("inputs: {\"a->b\": 1}\n", "contains '->'", 1, 10),
-    ("inputs: {\"\": 1}\n", "must not be empty", 1, 10),
-    ("inputs: {x: 1}\nnodes: {x: {op: neg, inputs: [x]}}\n", "name 'x' is used twice", 2, 9),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: x}}\n", "must be a list", 2, 30),
-    ("inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [true]}}\n", "not the boolean true", 2, 31),
-    ("inputs: {x: 1}\nnodes: {y: {inputs: [x]}}\n", "node 'y' needs an op", 2, 12),
-    ("inputs: []\n", "inputs must be a mapping, not a list", 1, 9),
-    ("inputs: {}\n", "the graph has no inputs and no nodes", 1, 1),
-    ("[" * 200 + "]" * 200, "nests deeper than", 1, 65),
-]
 
 
 @pytest.mark.parametrize("text, words, line, col", BAD)
