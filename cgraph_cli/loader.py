@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import unicodedata
 
 from .errors import GraphError, Loc, did_you_mean
 from .model import Graph, Input, Node, Plan, compile_graph, paused_gc
@@ -100,6 +101,9 @@ class _Builder:
     def text(self, node, what: str) -> str:
         if type(node) is not Scalar or node.is_null:
             raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
+        bad = next((c for c in node.text if _unprintable(c) and c not in "\n\t"), None)
+        if bad is not None:
+            raise self.fail(f"{what} contains the control or invalid character {bad!r}", node.loc)
         return node.text
 
     def name(self, node: Scalar, what: str) -> str:
@@ -108,7 +112,11 @@ class _Builder:
         if name == "":
             raise self.fail(f"{what} must not be empty", node.loc)
         if any(c.isspace() for c in name):
-            raise self.fail(f"{what} '{name}' contains whitespace; names cannot", node.loc)
+            raise self.fail(f"{what} {name!r} contains whitespace; names cannot", node.loc)
+        bad = next((c for c in name if _unprintable(c)), None)
+        if bad is not None:
+            raise self.fail(f"{what} {name!r} contains the control or invalid character {bad!r}; names cannot",
+                            node.loc)
         for bad in _FORBIDDEN_IN_NAMES:
             if bad in name:
                 raise self.fail(f"{what} '{name}' contains '{bad}'; names cannot", node.loc)
@@ -281,6 +289,11 @@ class _Builder:
             problem = OPS[d.op].arity_problem(len(d.operands))
             if problem:
                 raise self.fail(f"node '{d.name}': {problem}", d.loc)
+
+
+def _unprintable(c: str) -> bool:
+    # Control characters could steer a terminal; lone surrogates cannot be written out as UTF-8.
+    return unicodedata.category(c) in ("Cc", "Cs")
 
 
 def _describe(node) -> str:

@@ -59,4 +59,7 @@ BAD = [
     ("inputs: []\n", "inputs must be a mapping, not a list", 1, 9),
     ("inputs: {}\n", "the graph has no inputs and no nodes", 1, 1),
     ("[" * 200 + "]" * 200, "nests deeper than", 1, 65),
+    ("inputs: {\"a\\ud800\": 1}\n", "invalid YAML: found invalid Unicode character escape code", 1, 14),
+    ("inputs: {\"a\\x1b[2J\": 1}\n", "contains the control or invalid character '\\x1b'", 1, 10),
+    ("inputs: {x: {value: 1, label: \"\\x1b]0;pwned\\x07\"}}\n", "the label of input 'x' contains the control", 1, 31),
 ]
