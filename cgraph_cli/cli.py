@@ -41,7 +41,16 @@ def color_enabled(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
+def _visible(text: str) -> str:
+    """Control characters (which a file or argument may smuggle into a message) shown as escapes."""
+    import unicodedata
+
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if c != "\n" and unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
+
+
 def _report(message: str) -> None:
+    message = _visible(message)
     stream = sys.stderr
     prefix = click.style("cgraph: error:", fg="red", bold=True) if color_enabled(stream) else "cgraph: error:"
     click.echo(f"{prefix} {message}", file=stream, color=color_enabled(stream))

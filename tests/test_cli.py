@@ -218,3 +218,10 @@ def test_every_bad_file_exits_1_with_its_located_message(invoke, graph_file, tex
     where = f"{path}:{line}:{col}: " if line is not None else f"{path}: "
     assert_error(invoke("validate", path), 1, where, words)
     assert_error(invoke("run", path, "--json"), 1, where, words)
+
+
+def test_control_characters_in_messages_are_shown_escaped(invoke, graph_file):
+    result = invoke("run", graph_file('"\\x1b[2J": 1\n'))
+    assert result.exit_code == 1 and "\x1b" not in result.stderr and "\\x1b[2J" in result.stderr
+    result = invoke("grad", GRAPHS / "apples.yaml", "--wrt", "\x1b[31mred")
+    assert result.exit_code == 2 and "\x1b" not in result.stderr
