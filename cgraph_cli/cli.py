@@ -131,7 +131,7 @@ def _read_graph(file: str | None):
 
     if file is None:
         file = os.environ.get("CGRAPH_FILE") or DEFAULT_FILE
-        if not os.path.exists(file):
+        if file != "-" and not os.path.exists(file):
             raise click.UsageError(f"no FILE given and {file} does not exist"
                                    + ("" if "CGRAPH_FILE" in os.environ else
                                       " (name a file, use - for standard input, or set $CGRAPH_FILE)"))

@@ -225,3 +225,8 @@ def test_control_characters_in_messages_are_shown_escaped(invoke, graph_file):
     assert result.exit_code == 1 and "\x1b" not in result.stderr and "\\x1b[2J" in result.stderr
     result = invoke("grad", GRAPHS / "apples.yaml", "--wrt", "\x1b[31mred")
     assert result.exit_code == 2 and "\x1b" not in result.stderr
+
+
+def test_cgraph_file_may_name_standard_input(invoke):
+    result = invoke("run", "--json", input=(GRAPHS / "apples.yaml").read_text(), env={"CGRAPH_FILE": "-"})
+    assert json.loads(result.stdout)["value"] == 220.00000000000003
