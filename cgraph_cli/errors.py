@@ -50,3 +50,11 @@ def did_you_mean(word: str, choices) -> str:
         return ""
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def short_list(names, most: int = 10) -> str:
+    """'a, b, c', or the first `most` names and how many more."""
+    names = list(names)
+    if len(names) <= most:
+        return ", ".join(names)
+    return ", ".join(names[:most]) + f", and {len(names) - most} more"

@@ -7,7 +7,7 @@ import heapq
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .errors import GraphError, Loc, RequestError, did_you_mean
+from .errors import GraphError, Loc, RequestError, did_you_mean, short_list
 from .ops import OPS, Number, Op
 
 # An operand is the name of an input or node (str), or a constant (a number).
@@ -107,7 +107,7 @@ class Plan:
         if not self.sinks:
             raise self.graph.error("the graph is empty")
         raise self.graph.error("several nodes are consumed by nothing, so the output is ambiguous: "
-                               + ", ".join(self.sinks) + "; add 'output:' to the file or pass --of")
+                               + short_list(self.sinks) + "; add 'output:' to the file or pass --of")
 
 
 @contextmanager
@@ -115,7 +115,7 @@ def paused_gc():
     """Pause the cyclic garbage collector while building many small objects that form no cycles.
 
     It would otherwise walk them again and again: loading a 100,000-node file
-    takes 2.4x as long with it running (bench/load_gc.py). Nests safely.
+    takes twice as long with it running (bench/load_gc.py). Nests safely.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -9,6 +9,7 @@ import json
 from typing import Iterable
 
 from .engine import Result
+from .errors import short_list
 from .model import Input, Plan
 from .ops import OPS
 
@@ -183,21 +184,15 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
     lines = [f"{source}: valid graph '{graph.name}'"]
     if graph.description:
         lines.append(f"  {graph.description}")
-    lines.append(f"  inputs: {len(inputs)}" + (f" ({_short_list([d.name for d in inputs])})" if inputs else ""))
+    lines.append(f"  inputs: {len(inputs)}" + (f" ({short_list([d.name for d in inputs])})" if inputs else ""))
     lines.append(f"  nodes: {len(nodes)}" + (" (" + ", ".join(f"{n} {op}" for op, n in counts.items()) + ")"
                                               if nodes else ""))
     if output is not None:
         lines.append(f"  output: {output}")
     else:
-        lines.append(f"  output: ambiguous, several nodes are consumed by nothing ({_short_list(sinks)}); "
+        lines.append(f"  output: ambiguous, several nodes are consumed by nothing ({short_list(sinks)}); "
                      "add 'output:' or pass --of")
     return "\n".join(lines)
-
-
-def _short_list(names: list[str], most: int = 10) -> str:
-    if len(names) <= most:
-        return ", ".join(names)
-    return ", ".join(names[:most]) + f", ... {len(names) - most} more"
 
 
 def ops_table(color: bool = False) -> str:
