@@ -55,7 +55,7 @@ class _Builder:
         # "billion laughs" file fails fast instead of expanding.
         self.budget = 4 * text_size + 10_000
         self.decls: dict[str, Input | Node] = {}
-        self.operands: dict[str, list] = {}  # node name -> [(operand, loc)]
+        self.operands: dict[str, list] = {}  # node name -> [(operand, the YAML node it came from)]
         self.from_edges: set[str] = set()  # nodes that take their operands from edges
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
@@ -101,7 +101,8 @@ class _Builder:
     def text(self, node, what: str) -> str:
         if type(node) is not Scalar or node.is_null:
             raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
-        bad = next((c for c in node.text if _unprintable(c) and c not in "\n\t"), None)
+        text = node.text
+        bad = None if text.isprintable() else next((c for c in text if _unprintable(c) and c not in "\n\t"), None)
         if bad is not None:
             raise self.fail(f"{what} contains the control or invalid character {bad!r}", node.loc)
         return node.text
@@ -113,7 +114,7 @@ class _Builder:
             raise self.fail(f"{what} must not be empty", node.loc)
         if any(c.isspace() for c in name):
             raise self.fail(f"{what} {name!r} contains whitespace; names cannot", node.loc)
-        bad = next((c for c in name if _unprintable(c)), None)
+        bad = None if name.isprintable() else next((c for c in name if _unprintable(c)), None)
         if bad is not None:
             raise self.fail(f"{what} {name!r} contains the control or invalid character {bad!r}; names cannot",
                             node.loc)
@@ -221,7 +222,7 @@ class _Builder:
                 if type(items) is not Seq:
                     raise self.fail(f"the inputs of {what} must be a list, not {_describe(items)}", items.loc)
                 self.spend(len(items.items))
-                operands = [(self.operand(o, f"an operand of {what}"), o.loc) for o in items.items]
+                operands = [(self.operand(o, f"an operand of {what}"), o) for o in items.items]
         else:
             op_node = value
         op = self.text(op_node, f"the op of {what}")
@@ -256,7 +257,7 @@ class _Builder:
             if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
                 raise self.fail(f"edge '{edge.text}' must be \"src -> dst\"", edge.loc)
             src_text, dst = parts[0].strip(), parts[1].strip()
-            src = self.operand(Scalar(src_text, True, edge.loc), f"the source of edge '{edge.text}'")
+            src = self.operand(Scalar(src_text, True, edge.mark), f"the source of edge '{edge.text}'")
             dst_loc = edge.loc
         elif type(edge) is Seq and len(edge.items) == 2:
             src = self.operand(edge.items[0], "the source of an edge")
@@ -274,18 +275,18 @@ class _Builder:
         if dst not in self.from_edges:
             raise self.fail(f"edge to node '{dst}', which lists its operands under inputs:; "
                             "a node takes operands from inputs: or from edges, not both", dst_loc)
-        self.operands[dst].append((src, edge.loc))
+        self.operands[dst].append((src, edge))
 
     def check_operands(self, decls) -> None:
         for d in decls:
             if not isinstance(d, Node):
                 continue
-            for operand, loc in self.operands[d.name]:
+            for operand, source in self.operands[d.name]:
                 if isinstance(operand, str) and operand not in self.decls:
                     hint = did_you_mean(operand, self.decls)
                     if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {operand} unquoted for a constant"
-                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'{hint}", loc)
+                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'{hint}", source.loc)
             problem = OPS[d.op].arity_problem(len(d.operands))
             if problem:
                 raise self.fail(f"node '{d.name}': {problem}", d.loc)

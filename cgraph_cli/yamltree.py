@@ -25,13 +25,24 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class Scalar:
+class _Marked:
+    """A node that knows where it starts; the Loc is made only when asked for (most never are)."""
+
+    __slots__ = ("mark",)
+
+    @property
+    def loc(self) -> Loc:
+        """1-based line and column."""
+        return Loc(self.mark.line + 1, self.mark.column + 1)
+
+
+class Scalar(_Marked):
     """A scalar as written: its text, whether it was plain (unquoted), and where."""
 
-    __slots__ = ("text", "plain", "loc")
+    __slots__ = ("text", "plain")
 
-    def __init__(self, text: str, plain: bool, loc: Loc):
-        self.text, self.plain, self.loc = text, plain, loc
+    def __init__(self, text: str, plain: bool, mark):
+        self.text, self.plain, self.mark = text, plain, mark
 
     @property
     def is_null(self) -> bool:
@@ -44,24 +55,24 @@ class Scalar:
         return self.plain and self.text in _BOOL
 
 
-class Seq:
+class Seq(_Marked):
     """A sequence of nodes."""
 
-    __slots__ = ("items", "loc")
+    __slots__ = ("items",)
 
-    def __init__(self, loc: Loc):
+    def __init__(self, mark):
         self.items: list = []
-        self.loc = loc
+        self.mark = mark
 
 
-class Map:
+class Map(_Marked):
     """A mapping, as (key, value) pairs in file order, duplicates not yet checked."""
 
-    __slots__ = ("pairs", "loc", "_key")
+    __slots__ = ("pairs", "_key")
 
-    def __init__(self, loc: Loc):
+    def __init__(self, mark):
         self.pairs: list = []
-        self.loc = loc
+        self.mark = mark
         self._key = None
 
 
@@ -103,7 +114,7 @@ def _compose(text: str, source: str):
             kind = type(event)
             if kind is ScalarEvent:
                 _check_tag(event, source)
-                node = Scalar(event.value, event.implicit[0], _loc(event.start_mark))
+                node = Scalar(event.value, event.implicit[0], event.start_mark)
                 if event.anchor is not None:
                     anchors[event.anchor] = node
             elif kind is AliasEvent:
@@ -116,7 +127,7 @@ def _compose(text: str, source: str):
                 if len(stack) >= MAX_DEPTH:
                     raise GraphError(f"the file nests deeper than {MAX_DEPTH} levels",
                                      _loc(event.start_mark), source)
-                stack.append(((Seq if kind is SequenceStartEvent else Map)(_loc(event.start_mark)), event.anchor))
+                stack.append(((Seq if kind is SequenceStartEvent else Map)(event.start_mark), event.anchor))
                 continue
             elif kind is SequenceEndEvent or kind is MappingEndEvent:
                 node, anchor = stack.pop()
