@@ -107,20 +107,20 @@ class SetValue(click.ParamType):
 
 
 def graph_options(func):
-    """FILE, --set, --of and --json: what every command that reads a graph takes (as a compiled plan)."""
+    """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
 
     @click.argument("file", required=False, metavar="[FILE]")
     @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE",
                   help="Override an input for this run (repeatable).")
     @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
     @functools.wraps(func)
-    def wrapper(file, sets, of, as_json, **kwargs):
-        return func(_read_graph(file), dict(sets), of, as_json, **kwargs)
+    def wrapper(file, sets, of, **kwargs):
+        return func(_read_graph(file), dict(sets), of, **kwargs)
 
     return wrapper
 
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
 precision_option = click.option("--precision", type=click.IntRange(1, 17), metavar="N",
                                 help="Print N significant digits in tables (default: all, as Python does).")
 
@@ -172,6 +172,7 @@ def cli():
 
 @cli.command()
 @graph_options
+@json_option
 @precision_option
 def run(plan, sets, of, as_json, precision):
     """Run forward and backward; print every node's value and gradient.
@@ -195,6 +196,7 @@ def run(plan, sets, of, as_json, precision):
 
 @cli.command()
 @graph_options
+@json_option
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
 @precision_option
@@ -220,6 +222,7 @@ def grad(plan, sets, of, as_json, wrt, precision):
 
 @cli.command()
 @graph_options
+@json_option
 def validate(plan, sets, of, as_json):
     """Check a graph file without evaluating it, and say what it holds.
 
@@ -242,7 +245,7 @@ def validate(plan, sets, of, as_json):
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
+@json_option
 def ops(as_json):
     """List the operations with their values and local derivatives.
 
@@ -254,6 +257,94 @@ def ops(as_json):
     from . import render
 
     _emit(render.ops_json() if as_json else render.ops_table(**_stdout_style()))
+
+
+@cli.command()
+@graph_options
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]), default="svg",
+              show_default=True, help="svg and png are rendered by Graphviz's dot; dot and mermaid are text.")
+@click.option("-o", "--output", "out", metavar="OUT",
+              help="Where to write (- for stdout). Default: FILE's stem + .svg/.png; dot and mermaid to stdout.")
+@click.option("--no-grad", is_flag=True, help="Forward values only, no gradients.")
+@precision_option
+def draw(plan, sets, of, fmt, out, no_grad, precision):
+    """Draw the graph like the book's figures: values above the edges, gradients below in red.
+
+    Inputs stand at the left as plain labels, operations are circles with
+    their symbol (×, +, −, ÷, exp, σ, ...), and data flows left to right.
+
+    \b
+    Examples:
+      cgraph draw graphs/apples.yaml                      # writes apples.svg
+      cgraph draw graphs/apples.yaml --format png -o apples.png
+      cgraph draw graphs/apples.yaml --format mermaid     # paste into GitHub Markdown
+      cgraph draw graphs/neuron.yaml --format dot | dot -Tpdf -o neuron.pdf
+    """
+    from . import draw as pictures
+    from .engine import evaluate
+
+    result = evaluate(plan, sets, of)
+    if fmt == "mermaid":
+        data = pictures.to_mermaid(result, not no_grad, precision).encode("utf-8")
+    else:
+        data = pictures.to_dot(result, not no_grad, precision).encode("utf-8")
+        if fmt in pictures.GRAPHVIZ_FORMATS:
+            data = pictures.graphviz(data.decode("utf-8"), fmt)
+    if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
+        source = plan.graph.source or "graph"
+        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
+        out = f"{stem}.{fmt}"
+    if out is None or out == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    click.echo(f"cgraph: wrote {out}", err=True)
+
+
+@cli.command()
+@graph_options
+@json_option
+@click.option("--wrt", metavar="NAME", help="The input or node to explain d(of)/d(NAME) for.")
+@click.option("--steps", is_flag=True, help="Show the backward pass node by node instead of paths.")
+@click.option("--max-paths", type=click.IntRange(0), default=20, show_default=True,
+              help="List at most this many paths; all are still counted.")
+@precision_option
+def explain(plan, sets, of, as_json, wrt, steps, max_paths, precision):
+    """Spell out the chain rule: every path from the output back to NAME.
+
+    Each path shows the local derivative on each edge and their product;
+    the products add up to `cgraph grad`'s number. With --steps, the
+    backward pass as it runs: each node's upstream gradient times its local
+    derivatives, and what every operand receives.
+
+    \b
+    Examples:
+      cgraph explain graphs/apples.yaml --wrt apple
+      cgraph explain graphs/apples_oranges.yaml --steps
+      cgraph explain graphs/neuron.yaml --wrt w1 --json
+    """
+    from . import explain as chain_rule
+    from . import render
+    from .engine import evaluate
+
+    if wrt is None and not steps:
+        raise click.UsageError("explain needs --wrt NAME (or --steps)")
+    if wrt is not None:
+        plan.position(wrt, "--wrt")
+    result = evaluate(plan, sets, of)
+    if steps:
+        taken = chain_rule.steps(result)
+        _emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, precision))
+        return
+    explanation = chain_rule.explain(result, wrt, max_paths)
+    _emit(render.explain_json(plan.graph.name, result.value, explanation) if as_json
+          else render.explain_text(explanation, precision))
 
 
 def main() -> None:

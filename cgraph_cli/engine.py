@@ -44,6 +44,19 @@ class Result:
         """d(of)/d(name) for a named node."""
         return self.grads[self.plan.index[name]]
 
+    def edge_grads(self, i: int) -> list:
+        """What each operand of node i receives from it: upstream gradient x local derivative.
+
+        (local, received) per operand, None for a constant; a node with no
+        gradient passes nothing, so its operands receive 0.
+        """
+        if self.plan.ops[i] is None:
+            return []
+        dout = self.grads[i]
+        locals_ = local_grads(self.plan, self.values, i) if dout != 0 else [None] * len(self.plan.args[i])
+        return [None if not w else (d, dout * d if d is not None else 0)
+                for w, d in zip(self.plan.wanted[i], locals_)]
+
 
 def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
              of: str | None = None) -> Result:
@@ -85,24 +98,28 @@ def backward(plan: Plan, values: list, of: int) -> list:
     ops, args, wanted = plan.ops, plan.args, plan.wanted
     for i in range(of, -1, -1):  # reverse evaluation order: consumers before their operands
         dout = grads[i]
-        op = ops[i]
-        if dout is None or op is None:
+        if dout is None or ops[i] is None:
             continue
-        xs = [values[j] for j in args[i]]
-        try:
-            local = op.local_grads(xs, values[i], wanted[i])
-            for j, w, d in zip(args[i], wanted[i], local):
-                if not w:
-                    continue  # a constant takes no gradient
-                g = dout * d  # the book's order: dx = dout * y
-                if grads[j] is not None:
-                    g = grads[j] + g  # used by several consumers: the contributions add up
-                if not is_finite(g):
-                    raise OverflowError
-                grads[j] = g
-        except _MATH_ERRORS as e:
-            raise _node_error(plan, i, xs, "gradient: " + _reason(e)) from None
+        for j, w, d in zip(args[i], wanted[i], local_grads(plan, values, i)):
+            if not w:
+                continue  # a constant takes no gradient
+            g = dout * d  # the book's order: dx = dout * y
+            if grads[j] is not None:
+                g = grads[j] + g  # used by several consumers: the contributions add up
+            if not is_finite(g):
+                raise _node_error(plan, i, [values[k] for k in args[i]],
+                                  "gradient: the value is not a finite number (overflow)")
+            grads[j] = g
     return [0 if g is None else g for g in grads]
+
+
+def local_grads(plan: Plan, values: list, i: int) -> list:
+    """Node i's local derivative for each operand (None for a constant): its op's backward step."""
+    xs = [values[j] for j in plan.args[i]]
+    try:
+        return plan.ops[i].local_grads(xs, values[i], plan.wanted[i])
+    except _MATH_ERRORS as e:
+        raise _node_error(plan, i, xs, "gradient: " + _reason(e)) from None
 
 
 def _reason(e: Exception) -> str:

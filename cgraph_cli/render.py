@@ -203,3 +203,59 @@ def ops_table(color: bool = False) -> str:
     for op in OPS.values():
         table.rows.append([op.name, op.symbol, op.arity_text(), op.formula, op.derivative])
     return table.draw(None, color)
+
+
+def _times(factors) -> str:
+    return " × ".join(factors)
+
+
+def explain_text(explanation, precision: int | None = None) -> str:
+    """`cgraph explain`: each path from the output back to the node, its local derivatives and product."""
+    e = explanation
+    num = lambda v: format_number(v, precision)  # noqa: E731
+    total = e.path_count
+    lines = [f"d{e.of}/d{e.wrt} = {num(e.gradient)}  (backprop)",
+             f"{total} path{'' if total == 1 else 's'} from {e.of} back to {e.wrt}; along each, "
+             "the product of the local derivatives (d(output)/d(output) = 1 first):"]
+    for p in e.paths:
+        route = " → ".join(p.nodes)
+        lines.append(f"  {route}:  {_times(['1'] + [num(d) for d in p.locals])} = {num(p.product)}")
+    if len(e.paths) < total:
+        lines.append(f"  ... {total - len(e.paths)} more path{'' if total - len(e.paths) == 1 else 's'} "
+                     f"not listed (--max-paths); the total comes from backprop")
+    elif total:
+        lines.append(f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
+                     + ("" if e.paths_sum == e.gradient else
+                        f"  (backprop's {num(e.gradient)} adds the same terms in another order)"))
+    else:
+        lines.append(f"  none: {e.of} does not depend on {e.wrt}, so the gradient is 0")
+    return "\n".join(lines)
+
+
+def explain_json(graph_name: str, value, explanation) -> str:
+    """`cgraph explain --json`: the paths, how many there are, and the totals."""
+    e = explanation
+    return to_json({"graph": graph_name, "of": e.of, "wrt": e.wrt, "value": value, "gradient": e.gradient,
+                    "path_count": e.path_count, "paths_listed": len(e.paths),
+                    "paths_sum": e.paths_sum,
+                    "paths": [{"nodes": list(p.nodes), "operand_slots": list(p.slots), "locals": list(p.locals),
+                               "product": p.product} for p in e.paths]})
+
+
+def steps_text(result: Result, steps, precision: int | None = None) -> str:
+    """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
+    num = lambda v: format_number(v, precision)  # noqa: E731
+    lines = [f"backward pass from {result.of_name}, d{result.of_name}/d{result.of_name} = 1; "
+             "each node sends dout × local derivative to its operands:"]
+    for s in steps:
+        sends = ",  ".join(f"{to} += {num(s.upstream)} × {num(local)} = {num(got)}" for to, local, got in s.sends)
+        lines.append(f"  {s.node} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
+    return "\n".join(lines)
+
+
+def steps_json(result: Result, steps) -> str:
+    """`cgraph explain --steps --json`."""
+    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+                    "steps": [{"node": s.node, "op": s.op, "upstream": s.upstream,
+                               "sends": [{"to": to, "local": local, "receives": got}
+                                         for to, local, got in s.sends]} for s in steps]})

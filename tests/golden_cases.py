@@ -1,7 +1,8 @@
 """Golden outputs for every graph in graphs/: what each command prints, kept in tests/golden/.
 
-Regenerate after an intended change with `python -m tests.golden_cases`, then
-read the diff: every changed number must be explained.
+Regenerate after an intended change with `python -m tests.golden_cases` (it
+also redraws the README's pictures in docs/, with Graphviz), then read the
+diff: every changed number must be explained.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cgraph_cli.cli import cli
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 COMMANDS = {"run.txt": ["run"], "run.json": ["run", "--json"], "grad.json": ["grad", "--json"]}
+PICTURES = ["apples", "apples_oranges"]  # drawn into docs/ for the README
 
 
 def graph_files() -> list[Path]:
@@ -42,3 +44,8 @@ if __name__ == "__main__":
         for suffix, args in COMMANDS.items():
             golden_path(graph, suffix).write_text(render(graph, args), encoding="utf-8")
             print("wrote", golden_path(graph, suffix).relative_to(ROOT))
+    for stem in PICTURES:  # needs Graphviz's dot
+        result = CliRunner().invoke(cli, ["draw", f"graphs/{stem}.yaml", "--precision", "6",
+                                          "-o", f"docs/{stem}.svg"])
+        assert result.exit_code == 0, result.stderr
+        print("wrote", f"docs/{stem}.svg")
