@@ -109,8 +109,12 @@ def dot_digest(dot: str) -> str:
 
 
 def _mermaid(text: str) -> str:
-    # Mermaid's entity codes keep quotes and brackets from ending a label early.
-    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
+    # Mermaid's entity codes (#code;) keep quotes, pipes and brackets from ending a label early;
+    # '#' goes first, so a name's own '#' cannot start an entity.
+    for char, code in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"),
+                       ("|", "#124;")):
+        text = text.replace(char, code)
+    return text
 
 
 def to_mermaid(result: Result, show_grad: bool = True, precision: int | None = None) -> str:

@@ -5,6 +5,7 @@ Pure computation over an evaluated Result; render.py turns it into text.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from .engine import Result
@@ -32,6 +33,7 @@ class Explanation:
     path_count: int  # all paths, counted without listing them
     paths_sum: Number | None  # the sum over the listed paths, when they are all the paths
     gradient: Number  # what backprop gives
+    repeated: dict[str, frozenset[str]]  # node -> operands it takes more than once (on listed paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,14 @@ def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
             total = total + p.product
     elif complete:
         total = 0
-    return Explanation(plan.decls[of].name, wrt, tuple(paths), counts[of], total, result.grads[target])
+    repeated = {}
+    for name in {n for p in paths for n in p.nodes}:
+        i = plan.index[name]
+        uses = Counter(j for j in plan.args[i] if j < plan.size)
+        twice = frozenset(plan.decls[j].name for j, n in uses.items() if n > 1)
+        if twice:
+            repeated[name] = twice
+    return Explanation(plan.decls[of].name, wrt, tuple(paths), counts[of], total, result.grads[target], repeated)
 
 
 def _path(plan, of: int, link, product) -> Path:

@@ -209,6 +209,11 @@ def _times(factors) -> str:
     return " × ".join(factors)
 
 
+def _slot_note(e, p, k) -> str:
+    """' (operand 2)' where the consumer takes this operand more than once, so two paths differ visibly."""
+    return f" (operand {p.slots[k] + 1})" if p.nodes[k + 1] in e.repeated.get(p.nodes[k], ()) else ""
+
+
 def explain_text(explanation, precision: int | None = None) -> str:
     """`cgraph explain`: each path from the output back to the node, its local derivatives and product."""
     e = explanation
@@ -218,7 +223,7 @@ def explain_text(explanation, precision: int | None = None) -> str:
              f"{total} path{'' if total == 1 else 's'} from {e.of} back to {e.wrt}; along each, "
              "the product of the local derivatives (d(output)/d(output) = 1 first):"]
     for p in e.paths:
-        route = " → ".join(p.nodes)
+        route = p.nodes[0] + "".join(f" → {name}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:]))
         lines.append(f"  {route}:  {_times(['1'] + [num(d) for d in p.locals])} = {num(p.product)}")
     if len(e.paths) < total:
         lines.append(f"  ... {total - len(e.paths)} more path{'' if total - len(e.paths) == 1 else 's'} "

@@ -139,3 +139,9 @@ def test_readme_pictures_are_up_to_date(stem):
     digest = draw.dot_digest(draw.to_dot(result, precision=6))
     svg = (ROOT / "docs" / f"{stem}.svg").read_text(encoding="utf-8")
     assert f"<!-- cgraph {digest} -->" in svg, "regenerate with: python -m tests.golden_cases"
+
+
+def test_mermaid_escapes_pipes_and_hashes():
+    text = draw.to_mermaid(evaluate(graph_of('inputs: {"a|b": 1, "c#quot;": 2}\n'
+                                             'nodes: {s: {op: add, inputs: ["a|b", "c#quot;"]}}\n')))
+    assert "a#124;b" in text and "c#35;quot;" in text and "a|b" not in text

@@ -119,3 +119,11 @@ def test_cli_explain_needs_wrt_or_steps_and_a_known_name(invoke):
     assert result.exit_code == 2 and "--wrt" in result.stderr and result.stdout == ""
     result = invoke("explain", GRAPHS / "apples.yaml", "--wrt", "appel")
     assert result.exit_code == 2 and "did you mean 'apple'?" in result.stderr
+
+
+def test_cli_text_tells_repeated_operands_apart(invoke):
+    result = invoke("explain", "-", "--wrt", "x",
+                    input="inputs: {x: 3}\nnodes:\n  a: {op: mul, inputs: [x, x]}\n  b: {op: add, inputs: [a, x]}\n")
+    assert "b → a → x (operand 1):  1 × 1 × 3 = 3" in result.stdout
+    assert "b → a → x (operand 2):  1 × 1 × 3 = 3" in result.stdout
+    assert "b → x:  1 × 1 = 1" in result.stdout and "sum over all 3 paths: 7" in result.stdout
