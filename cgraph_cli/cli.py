@@ -199,15 +199,21 @@ def run(plan, sets, of, as_json, precision):
 @json_option
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="2: the matrix of second derivatives (Hessian) with respect to the --wrt inputs.")
 @precision_option
-def grad(plan, sets, of, as_json, wrt, precision):
+def grad(plan, sets, of, as_json, wrt, order, precision):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
+
+    With --order 2, the Hessian: d²(of)/d(a)d(b) for every pair of --wrt
+    inputs, by backprop through the derived gradient graphs (cgraph derive).
 
     \b
     Examples:
       cgraph grad graphs/apples.yaml --wrt apple
       cgraph grad graphs/apples_oranges.yaml --wrt apple --wrt tax --json
       cgraph grad graphs/apples.yaml --of apple_price
+      cgraph grad graphs/neuron.yaml --order 2 --wrt w1 --wrt w2
     """
     from . import render
     from .engine import evaluate
@@ -216,6 +222,13 @@ def grad(plan, sets, of, as_json, wrt, precision):
     for name in names:
         plan.position(name, "--wrt")
     result = evaluate(plan, sets, of)
+    if order == 2:
+        from .derive import hessian
+
+        matrix = hessian(plan, names, sets, of)
+        _emit(render.hessian_json(result, matrix) if as_json
+              else render.hessian_table(result, matrix, precision, **_stdout_style()))
+        return
     _emit(render.grad_json(result, names) if as_json else render.grad_table(result, names, precision,
                                                                              **_stdout_style()))
 
@@ -345,6 +358,81 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, precision):
     explanation = chain_rule.explain(result, wrt, max_paths)
     _emit(render.explain_json(plan.graph.name, result.value, explanation) if as_json
           else render.explain_text(explanation, precision))
+
+
+@cli.command()
+@graph_options
+@json_option
+@click.option("--wrt", multiple=True, metavar="NAME", help="Check this input (repeatable; default: every input).")
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6, show_default=True,
+              help="Relative step: h = eps * max(1, |x|).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-8, show_default=True, help="Absolute tolerance.")
+def check(plan, sets, of, as_json, wrt, eps, rtol, atol):
+    """Check backprop against numerical differentiation (central differences).
+
+    For every input x, the gradient is estimated as (f(x+h) - f(x-h)) / 2h
+    with h = eps * max(1, |x|): a step relative to the input's size, so a
+    large input is not nudged below its own rounding error, and an absolute
+    one near zero. eps = 1e-6 balances the difference's truncation error
+    (about h²) against rounding error (about 1e-16 / h). A gradient passes
+    when |backprop - numeric| <= atol + rtol * max(|backprop|, |numeric|).
+    Exit status 1 when any fails. An input whose step crosses a kink (relu
+    at 0) is reported as "kink", not as a failure; one where f is not defined
+    at x ± h as "undefined".
+
+    \b
+    Examples:
+      cgraph check graphs/neuron.yaml
+      cgraph check graphs/subscription_profit.yaml --wrt price --json
+      cgraph check model.yaml --rtol 1e-4 && echo gradients ok
+    """
+    from . import render
+    from .check import check as check_gradients
+
+    for name in wrt:
+        plan.position(name, "--wrt")
+    result, checks = check_gradients(plan, list(dict.fromkeys(wrt)), sets, of, eps=eps, rtol=rtol, atol=atol)
+    _emit(render.check_json(result, checks) if as_json else render.check_table(result, checks, **_stdout_style()))
+    return Exit.BAD_GRAPH if any(c.status == "FAIL" for c in checks) else Exit.OK
+
+
+@cli.command()
+@graph_options
+@click.option("--wrt", required=True, metavar="NAME", help="Differentiate with respect to NAME.")
+@click.option("-o", "--output", "out", metavar="OUT", help="Write the derived graph here (default: stdout).")
+def derive(plan, sets, of, wrt, out):
+    """Write a graph file that computes d(of)/d(NAME): the backward pass as nodes.
+
+    Reverse mode, source to source: the derived file has the original inputs,
+    the forward nodes it needs, and a node per backward step, named like
+    d_price__d_apple_price. `cgraph run` on it gives `cgraph grad`'s number
+    exactly; deriving it again gives the second derivative. --set changes
+    the inputs' values written into the file.
+
+    \b
+    Examples:
+      cgraph derive graphs/apples.yaml --wrt apple
+      cgraph derive graphs/neuron.yaml --wrt w1 -o dy_dw1.yaml && cgraph run dy_dw1.yaml
+      cgraph derive graphs/chain_rule.yaml --wrt x | cgraph derive - --wrt x | cgraph run -
+    """
+    from . import __version__, render
+    from .derive import derive as derive_graph
+
+    graph = derive_graph(plan, wrt, of, sets)
+    text = render.graph_yaml(graph, [
+        f"{graph.description}: {plan.graph.source or plan.graph.name},",
+        f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
+        "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative."])
+    if out is None or out == "-":
+        _emit(text)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    click.echo(f"cgraph: wrote {out}", err=True)
 
 
 def main() -> None:

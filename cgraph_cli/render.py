@@ -264,3 +264,96 @@ def steps_json(result: Result, steps) -> str:
                     "steps": [{"node": s.node, "op": s.op, "upstream": s.upstream,
                                "sends": [{"to": to, "local": local, "receives": got}
                                          for to, local, got in s.sends]} for s in steps]})
+
+
+_PLAIN_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def _yaml_name(name: str) -> str:
+    """A name as YAML that cgraph reads back as that name: plain where safe, else double-quoted."""
+    from .yamltree import plain_kind
+
+    if _PLAIN_NAME.fullmatch(name) and plain_kind(name) == "string":
+        return name
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _yaml_operand(operand) -> str:
+    return _yaml_name(operand) if isinstance(operand, str) else repr(operand)
+
+
+def graph_yaml(graph, header: list[str]) -> str:
+    """A Graph as a cgraph YAML file (numbers as Python writes them, so they read back exactly)."""
+    lines = [f"# {h}" for h in header]
+    lines.append(f"name: {_yaml_name(graph.name)}")
+    if graph.description:
+        lines.append(f"description: {json.dumps(graph.description, ensure_ascii=False)}")
+    inputs = graph.inputs
+    if inputs:
+        lines.append("inputs:")
+        for d in inputs:
+            value = repr(d.value)
+            if d.label:
+                value = f"{{value: {value}, label: {json.dumps(d.label, ensure_ascii=False)}}}"
+            lines.append(f"  {_yaml_name(d.name)}: {value}")
+    nodes = [d for d in graph.nodes if not isinstance(d, Input)]
+    if nodes:
+        lines.append("nodes:")
+        for d in nodes:
+            label = f", label: {json.dumps(d.label, ensure_ascii=False)}" if d.label else ""
+            operands = ", ".join(map(_yaml_operand, d.operands))
+            lines.append(f"  {_yaml_name(d.name)}: {{op: {d.op}, inputs: [{operands}]{label}}}")
+    if graph.output is not None:
+        lines.append(f"output: {_yaml_name(graph.output)}")
+    return "\n".join(lines) + "\n"
+
+
+def check_table(result: Result, checks, color: bool = False) -> str:
+    """`cgraph check`: each input's gradient by backprop and by central difference, and the verdict."""
+    table = _Table()
+    table.column("input", style="bold")
+    table.column("value", "right")
+    table.column("h", "right")
+    table.column("backprop", "right", "green")
+    table.column("numeric", "right")
+    table.column("abs error", "right")
+    table.column("rel error", "right")
+    table.column("status", style="bold")
+    blank = "-"
+    for c in checks:
+        table.rows.append([c.name, format_number(c.value), f"{c.step:.3g}", format_number(c.backprop),
+                           blank if c.numeric is None else format_number(c.numeric),
+                           blank if c.abs_error is None else f"{c.abs_error:.2e}",
+                           blank if c.rel_error is None else f"{c.rel_error:.2e}",
+                           c.status + (f" ({c.note})" if c.note else "")])
+    failed = sum(c.status == "FAIL" for c in checks)
+    headline = (f"{result.plan.graph.name}: d{result.of_name}/d(input), backprop vs central difference: "
+                + (f"{failed} FAILED" if failed else "all agree"))
+    return table.draw(headline, color)
+
+
+def check_json(result: Result, checks) -> str:
+    """`cgraph check --json`."""
+    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+                    "passed": not any(c.status == "FAIL" for c in checks),
+                    "checks": [{"name": c.name, "value": c.value, "step": c.step, "backprop": c.backprop,
+                                "numeric": c.numeric, "abs_error": c.abs_error, "rel_error": c.rel_error,
+                                "status": c.status, "note": c.note} for c in checks]})
+
+
+def hessian_table(result: Result, hessian: dict, precision: int | None = None, color: bool = False) -> str:
+    """`cgraph grad --order 2`: the matrix of second derivatives."""
+    names = list(hessian)
+    table = _Table()
+    table.column(f"d²{result.of_name}/d(row)d(col)", style="bold")
+    for name in names:
+        table.column(name, "right")
+    for a in names:
+        table.rows.append([a] + [format_number(hessian[a][b], precision) for b in names])
+    return table.draw(_headline(result, precision), color)
+
+
+def hessian_json(result: Result, hessian: dict) -> str:
+    """`cgraph grad --order 2 --json`: {"hessian": {"x": {"x": .., "y": ..}, ...}}."""
+    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+                    "hessian": hessian})

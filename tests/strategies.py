@@ -26,6 +26,7 @@ OP_DOMAINS = {
     "sigmoid": st.lists(reals(-8, 8), min_size=1, max_size=1),
     "relu": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
     "tanh": st.lists(reals(-4, 4), min_size=1, max_size=1),
+    "step": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
 }
 
 

@@ -56,6 +56,9 @@ def test_local_derivatives_match_central_differences(name):
     ("relu", [-3.5], 0.0),
     ("relu", [2], 2),
     ("tanh", [0], 0.0),
+    ("step", [0], 0),
+    ("step", [0.5], 1),
+    ("step", [-2], 0),
 ])
 def test_forward_values(name, xs, expected):
     assert OPS[name].forward(xs) == expected
