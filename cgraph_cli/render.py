@@ -326,9 +326,13 @@ def check_table(result: Result, checks, color: bool = False) -> str:
                            blank if c.abs_error is None else f"{c.abs_error:.2e}",
                            blank if c.rel_error is None else f"{c.rel_error:.2e}",
                            c.status + (f" ({c.note})" if c.note else "")])
-    failed = sum(c.status == "FAIL" for c in checks)
+    counts = {status: sum(c.status == status for c in checks) for status in ("FAIL", "kink", "undefined")}
+    verdict = f"{counts['FAIL']} FAILED" if counts["FAIL"] else "all agree"
+    others = [f"{n} {status}" for status, n in counts.items() if n and status != "FAIL"]
+    if others:
+        verdict += f" ({', '.join(others)}: not checked)" if not counts["FAIL"] else f", {', '.join(others)}"
     headline = (f"{result.plan.graph.name}: d{result.of_name}/d(input), backprop vs central difference: "
-                + (f"{failed} FAILED" if failed else "all agree"))
+                + verdict)
     return table.draw(headline, color)
 
 

@@ -1,0 +1,137 @@
+"""Derived graphs: derive -> run equals grad exactly, higher derivatives, and the Hessian."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from cgraph_cli.derive import derive, hessian
+from cgraph_cli.engine import evaluate
+from cgraph_cli.loader import load_text
+from cgraph_cli.model import compile_graph
+from cgraph_cli.render import graph_yaml
+
+from .conftest import GRAPHS
+from .golden_cases import graph_files
+
+
+def derived_value(plan, wrt, of=None):
+    """Derive, write the file, read it back, run it: the whole round trip a user makes."""
+    text = graph_yaml(derive(plan, wrt, of), ["test"])
+    return load_text(text, "derived.yaml")
+
+
+@pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
+def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
+    plan = load_text(graph.read_text(encoding="utf-8"))
+    result = evaluate(plan)
+    for inp in plan.graph.inputs:
+        derived = derived_value(plan, inp.name)
+        assert derived.graph.inputs == plan.graph.inputs  # its inputs are the original inputs
+        assert evaluate(derived).value == result.grad_of(inp.name), inp.name
+
+
+def test_derive_with_respect_to_a_node_and_of_another_node():
+    plan = load_text((GRAPHS / "apples_oranges.yaml").read_text())
+    assert evaluate(derived_value(plan, "all_price")).value == 1.1
+    assert evaluate(derived_value(plan, "orange", of="orange_price")).value == 3
+
+
+def nth_derivative(text: str, wrt: str, n: int):
+    plan = load_text(text)
+    for _ in range(n):
+        plan = derived_value(plan, wrt)
+    return evaluate(plan).value
+
+
+@pytest.mark.parametrize("text, x, first, second", [
+    ("nodes: {y: {op: pow, inputs: [x, 3]}}", 2.0, lambda x: 3 * x ** 2, lambda x: 6 * x),
+    ("nodes: {y: {op: mul, inputs: [x, x, x]}}", -1.5, lambda x: 3 * x ** 2, lambda x: 6 * x),
+    ("nodes: {y: {op: exp, inputs: [x]}}", 0.7, math.exp, math.exp),
+    ("nodes: {y: {op: sigmoid, inputs: [x]}}", 0.3,
+     lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s), lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s) * (1 - 2 * s)),
+    ("nodes: {y: {op: tanh, inputs: [x]}}", 0.4, lambda x: 1 - math.tanh(x) ** 2,
+     lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2)),
+    ("nodes: {y: {op: log, inputs: [x]}}", 1.7, lambda x: 1 / x, lambda x: -1 / x ** 2),
+    ("nodes: {y: {op: div, inputs: [1, x]}}", 1.3, lambda x: -1 / x ** 2, lambda x: 2 / x ** 3),
+    ("nodes: {y: {op: relu, inputs: [x]}}", 0.5, lambda x: 1, lambda x: 0),
+    ("nodes: {y: {op: relu, inputs: [x]}}", -0.5, lambda x: 0, lambda x: 0),
+])
+def test_second_derivatives_of_known_functions(text, x, first, second):
+    text = f"inputs: {{x: {x!r}}}\n{text}\n"
+    assert math.isclose(nth_derivative(text, "x", 1), first(x), rel_tol=1e-12, abs_tol=1e-15)
+    assert math.isclose(nth_derivative(text, "x", 2), second(x), rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_third_derivative_of_x_cubed_is_six_and_fourth_is_zero():
+    text = "inputs: {x: 1.5}\nnodes: {y: {op: pow, inputs: [x, 3]}}\n"
+    assert nth_derivative(text, "x", 3) == 6
+    assert nth_derivative(text, "x", 4) == 0
+
+
+def test_mixed_partials_of_x_times_y():
+    plan = load_text("inputs: {x: 3, y: 5}\nnodes: {z: {op: mul, inputs: [x, y]}}\n")
+    dz_dx = derived_value(plan, "x")
+    assert evaluate(dz_dx).value == 5
+    assert evaluate(derived_value(dz_dx, "y")).value == 1
+    assert evaluate(derived_value(dz_dx, "x")).value == 0  # linear in x: 0, not an error
+
+
+def test_constant_and_unrelated_parts_derive_to_zero():
+    plan = load_text("inputs: {x: 2, y: 3}\nnodes:\n  c: {op: add, inputs: [1, 2]}\n"
+                     "  z: {op: mul, inputs: [y, c]}\noutput: z\n")
+    assert evaluate(derived_value(plan, "x")).value == 0
+    assert evaluate(derived_value(plan, "y")).value == 3
+    assert evaluate(derived_value(plan, "z")).value == 1  # d z / d z
+
+
+def test_derived_names_are_readable_and_simplified():
+    plan = load_text((GRAPHS / "neuron.yaml").read_text())
+    graph = derive(plan, "w1")
+    names = [d.name for d in graph.nodes]
+    assert graph.output == "d_y__d_w1" and "d_y__d_z" in names
+    assert all(not (d.op == "mul" and 1 in d.operands) for d in graph.nodes if hasattr(d, "op"))
+
+
+def test_a_repeated_operand_gives_both_contributions():
+    plan = load_text("inputs: {x: 3.0}\nnodes: {y: {op: mul, inputs: [x, x]}}\n")
+    graph = derive(plan, "x")
+    assert evaluate(compile_graph(graph)).value == 6.0 == evaluate(plan).grad_of("x")
+
+
+def test_hessian_matches_finite_differences_of_the_gradient():
+    plan = load_text((GRAPHS / "neuron.yaml").read_text())
+    names = [d.name for d in plan.graph.inputs]
+    matrix = hessian(plan, names)
+    base = {d.name: d.value for d in plan.graph.inputs}
+    for b in names:
+        h = 1e-6
+        up = evaluate(plan, {b: base[b] + h})
+        down = evaluate(plan, {b: base[b] - h})
+        for a in names:
+            numeric = (up.grad_of(a) - down.grad_of(a)) / (2 * h)
+            assert math.isclose(matrix[a][b], numeric, rel_tol=1e-5, abs_tol=1e-8), (a, b)
+            assert matrix[a][b] == pytest.approx(matrix[b][a], rel=1e-12)  # symmetric
+
+
+def test_cli_derive_round_trip_and_second_derivative(invoke, tmp_path):
+    out = tmp_path / "d.yaml"
+    result = invoke("derive", GRAPHS / "apples.yaml", "--wrt", "apple", "-o", out)
+    assert result.exit_code == 0 and result.stdout == ""
+    text = out.read_text()
+    assert text.startswith("# d(price)/d(apple) of apples: ")
+    assert json.loads(invoke("run", out, "--json").stdout)["value"] == 2.2
+    first = invoke("derive", GRAPHS / "chain_rule.yaml", "--wrt", "x").stdout
+    second = invoke("derive", "-", "--wrt", "x", input=first).stdout
+    assert json.loads(invoke("run", "-", "--json", input=second).stdout)["value"] == 2
+
+
+def test_cli_grad_order_2(invoke):
+    data = json.loads(invoke("grad", GRAPHS / "chain_rule.yaml", "--order", "2", "--json").stdout)
+    assert data["hessian"] == {"x": {"x": 2, "y": 2}, "y": {"x": 2, "y": 2}}
+    result = invoke("grad", GRAPHS / "chain_rule.yaml", "--order", "2")
+    assert result.exit_code == 0 and "d²z/d(row)d(col)" in result.stdout
+    bad = invoke("grad", GRAPHS / "chain_rule.yaml", "--order", "2", "--wrt", "t")
+    assert bad.exit_code == 2 and "inputs" in bad.stderr
