@@ -47,3 +47,33 @@ def test_numbers_written_as_python_prints_them_load_back_exactly(x):
         return
     assert parse_number(text) == x
     assert load_text(f"inputs: {{v: {text}}}\n").graph.inputs[0].value == x
+
+
+@settings(max_examples=100, deadline=None)
+@given(smooth_graphs())
+def test_derived_graphs_run_to_backprops_number_exactly(text):
+    from cgraph_cli.derive import derive
+    from cgraph_cli.render import graph_yaml
+
+    plan = load_text(text)
+    result = evaluate(plan)
+    for inp in plan.graph.inputs:
+        derived = load_text(graph_yaml(derive(plan, inp.name), []))
+        assert evaluate(derived).value == result.grad_of(inp.name), (inp.name, text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(smooth_graphs(max_inputs=3, max_nodes=8))
+def test_second_derivatives_match_differences_of_the_gradient(text):
+    from cgraph_cli.derive import hessian
+
+    plan = load_text(text)
+    names = [d.name for d in plan.graph.inputs]
+    matrix = hessian(plan, names)
+    for b in names:
+        x = float(plan.graph.inputs[names.index(b)].value)
+        h = 1e-5
+        up, down = evaluate(plan, {b: x + h}), evaluate(plan, {b: x - h})
+        for a in names:
+            numeric = (up.grad_of(a) - down.grad_of(a)) / (2 * h)
+            assert math.isclose(matrix[a][b], numeric, rel_tol=1e-4, abs_tol=1e-6), (a, b, text)
