@@ -58,10 +58,11 @@ class _Emitter:
         self.nodes.append([name, op, args])
         return name
 
-    def rename(self, old: str, want: str) -> str:
+    def rename(self, old: str, want: str, since: int = 0) -> str:
+        """Give node `old` a better name; only nodes from `since` on may refer to it."""
         new = self.unique(want)
         self.taken.discard(old)
-        for node in self.nodes:
+        for node in self.nodes[since:]:
             if node[0] == old:
                 node[0] = new
             node[2] = tuple(new if a == old else a for a in node[2])
@@ -113,10 +114,11 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         wanted = [j < n and bool(between[j]) for j in args[i]]
         prefix = f"d_{decls[i].name}__local"
         local_names = itertools.count(1)
+        start = len(emitter.nodes)
         locals_ = op.symbolic(lambda o, *a: emitter.emit(f"{prefix}{next(local_names)}", o, *a),
                               refs, decls[i].name, wanted)
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
-        locals_ = _name_locals(emitter, prefix, decls, i, args[i], wanted, locals_, repeated)
+        locals_ = _name_locals(emitter, start, decls, i, args[i], wanted, locals_, repeated)
         for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
             if not w:
                 continue
@@ -139,10 +141,10 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     return _assemble(plan, emitter, result, of_name, wrt, overrides or {})
 
 
-def _name_locals(emitter, prefix, decls, i, operands, wanted, locals_, repeated) -> list:
-    """Rename the local derivatives just made after what they are: d_y__d_z is dy/dz, and
-    the nodes made on the way to it d_y__d_z__1, ... (each op makes one operand's at a time)."""
-    fresh = [node[0] for node in emitter.nodes if node[0].startswith(prefix)]
+def _name_locals(emitter, start, decls, i, operands, wanted, locals_, repeated) -> list:
+    """Rename the local derivatives just made (nodes from `start` on) after what they are: d_y__d_z
+    is dy/dz, and the nodes made on the way to it d_y__d_z__1, ... (an op makes one operand's at a time)."""
+    fresh = [node[0] for node in emitter.nodes[start:]]
     named = []
     for slot, (j, w, d) in enumerate(zip(operands, wanted, locals_)):
         if w and isinstance(d, str) and d in fresh:
@@ -150,8 +152,8 @@ def _name_locals(emitter, prefix, decls, i, operands, wanted, locals_, repeated)
             helpers = fresh[:fresh.index(d)]
             fresh = fresh[fresh.index(d) + 1:]
             for k, helper in enumerate(helpers, start=1):
-                emitter.rename(helper, f"{want}__{k}")
-            d = emitter.rename(d, want)
+                emitter.rename(helper, f"{want}__{k}", start)
+            d = emitter.rename(d, want, start)
         named.append(d)
     return named
 
