@@ -11,7 +11,6 @@ import hashlib
 
 from .engine import Result
 from .errors import CgraphError
-from .model import Input
 from .render import format_number
 
 GRAPHVIZ_FORMATS = ("svg", "png")
@@ -22,30 +21,37 @@ class ToolMissing(CgraphError):
     """An external program cgraph needs is not installed."""
 
 
-def _edges(result: Result, show_grad: bool):
-    """(source id, source label or None, target position, value, gradient or None) per operand slot.
+def _scene(result: Result, show_grad: bool):
+    """What a picture shows, in no format yet: nodes as (id, kind, name, symbol), kind one of
+    input, op, constant, output; edges as (source id, target id, value, gradient or None).
 
-    A constant operand gets its own source id and label (it is drawn as plain
-    text where it is used); a node operand is drawn from the node itself.
+    An edge's gradient is what flows back along it: the operand's share from that consumer.
+    A constant is drawn as plain text where it is used; every node whose value leaves the
+    graph (the one differentiated, and any nothing consumes) gets an arrow to its name.
     """
     plan = result.plan
     n = plan.size
+    nodes, edges = [], []
+    for i, d in enumerate(plan.decls):
+        op = plan.ops[i]
+        nodes.append((f"n{i}", "input" if op is None else "op", d.name, None if op is None else op.symbol))
+    consumed = set()
     for i in range(n):
         if plan.ops[i] is None:
             continue
-        received = result.edge_grads(i) if show_grad else [None] * len(plan.args[i])
-        for slot, (j, edge) in enumerate(zip(plan.args[i], received)):
+        shares = result.edge_grads(i) if show_grad else [None] * len(plan.args[i])
+        for slot, (j, share) in enumerate(zip(plan.args[i], shares)):
             if j < n:
-                yield f"n{j}", None, i, result.values[j], (edge[1] if edge is not None else None)
+                consumed.add(j)
+                edges.append((f"n{j}", f"n{i}", result.values[j], None if share is None else share[1]))
             else:
-                yield f"c{i}_{slot}", result.values[j], i, result.values[j], None
-
-
-def _sinks(result: Result) -> list[int]:
-    """The nodes whose value leaves the picture on an arrow of its own: `of`, and what nothing consumes."""
-    plan = result.plan
-    consumed = {j for args in plan.args for j in args}
-    return [i for i in range(plan.size) if i == result.of or (plan.ops[i] is not None and i not in consumed)]
+                nodes.append((f"c{i}_{slot}", "constant", format_number(result.values[j]), None))
+                edges.append((f"c{i}_{slot}", f"n{i}", result.values[j], None))
+    for i in range(n):
+        if i == result.of or (plan.ops[i] is not None and i not in consumed):
+            nodes.append((f"out{i}", "output", plan.decls[i].name, None))
+            edges.append((f"n{i}", f"out{i}", result.values[i], result.grads[i] if show_grad else None))
+    return nodes, edges
 
 
 def _html(text: str) -> str:
@@ -55,33 +61,20 @@ def _html(text: str) -> str:
 
 def to_dot(result: Result, show_grad: bool = True, precision: int | None = None) -> str:
     """The graph as Graphviz DOT, laid out left to right like the book's figures."""
-    plan = result.plan
     num = lambda v: _html(format_number(v, precision))  # noqa: E731
-
-    def edge_label(value, grad):
-        text = num(value)
-        if grad is not None:
-            text += f'<br/><font color="#d62728">{num(grad)}</font>'
-        return f"<{text}>"
-
-    lines = []
-    inputs = []
-    for i, d in enumerate(plan.decls):
-        if isinstance(d, Input):
-            inputs.append(f"n{i}")
-            lines.append(f'  n{i} [shape=plaintext, label=<<b>{_html(d.name)}</b>>];')
-        else:
-            symbol = _html(plan.ops[i].symbol)
-            lines.append(f'  n{i} [shape=circle, label=<<font point-size="16">{symbol}</font>>, '
-                         f'xlabel=<<font point-size="10" color="#555555">{_html(d.name)}</font>>];')
-    for source, constant, i, value, grad in _edges(result, show_grad):
-        if constant is not None:
-            lines.append(f'  {source} [shape=plaintext, fontcolor="#555555", label=<{num(constant)}>];')
-        lines.append(f"  {source} -> n{i} [label={edge_label(value, grad)}];")
-    for i in _sinks(result):
-        grad = result.grads[i] if show_grad else None
-        lines.append(f'  out{i} [shape=plaintext, label=<{_html(plan.decls[i].name)}>];')
-        lines.append(f"  n{i} -> out{i} [label={edge_label(result.values[i], grad)}];")
+    nodes, edges = _scene(result, show_grad)
+    shapes = {
+        "input": lambda name, _: f"shape=plaintext, label=<<b>{_html(name)}</b>>",
+        "op": lambda name, symbol: (f'shape=circle, label=<<font point-size="16">{_html(symbol)}</font>>, '
+                                    f'xlabel=<<font point-size="10" color="#555555">{_html(name)}</font>>'),
+        "constant": lambda name, _: f'shape=plaintext, fontcolor="#555555", label=<{_html(name)}>',
+        "output": lambda name, _: f"shape=plaintext, label=<{_html(name)}>",
+    }
+    lines = [f"  {node_id} [{shapes[kind](name, symbol)}];" for node_id, kind, name, symbol in nodes]
+    for source, target, value, grad in edges:
+        label = num(value) + ("" if grad is None else f'<br/><font color="#d62728">{num(grad)}</font>')
+        lines.append(f"  {source} -> {target} [label=<{label}>];")
+    inputs = [node_id for node_id, kind, _, _ in nodes if kind == "input"]
     if inputs:
         # Inputs down the left edge in file order, as the book lists them; invisible edges fix the order.
         lines.append("  { rank=source; " + " ".join(inputs) + "; }")
@@ -89,7 +82,7 @@ def to_dot(result: Result, show_grad: bool = True, precision: int | None = None)
             lines.append("  " + " -> ".join(inputs) + " [style=invis];")
     body = "\n".join(lines)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-    title = _html(f"{plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}")
+    title = _html(f"{result.plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}")
     return "\n".join([
         "digraph cgraph {",
         f'  graph [rankdir=LR, nodesep=0.35, ranksep=0.9, fontname="Helvetica", labelloc=t, '
@@ -119,31 +112,20 @@ def _mermaid(text: str) -> str:
 
 def to_mermaid(result: Result, show_grad: bool = True, precision: int | None = None) -> str:
     """The graph as a Mermaid flowchart (GitHub renders it in Markdown)."""
-    plan = result.plan
     num = lambda v: _mermaid(format_number(v, precision))  # noqa: E731
-
-    def label(value, grad):
-        return num(value) if grad is None else f"{num(value)}<br/>grad {num(grad)}"
-
+    nodes, edges = _scene(result, show_grad)
     lines = ["flowchart LR"]
-    for i, d in enumerate(plan.decls):
-        name = _mermaid(d.name)
-        if isinstance(d, Input):
-            lines.append(f'  n{i}["{name}"]')
+    plain = []
+    for node_id, kind, name, symbol in nodes:
+        if kind == "op":
+            lines.append(f'  {node_id}(("{_mermaid(symbol)}<br/>{_mermaid(name)}"))')
         else:
-            lines.append(f'  n{i}(("{_mermaid(plan.ops[i].symbol)}<br/>{name}"))')
-    for source, constant, i, value, grad in _edges(result, show_grad):
-        if constant is not None:
-            lines.append(f'  {source}["{num(constant)}"]')
-        lines.append(f'  {source} -->|"{label(value, grad)}"| n{i}')
-    for i in _sinks(result):
-        grad = result.grads[i] if show_grad else None
-        lines.append(f'  out{i}["{_mermaid(plan.decls[i].name)}"]')
-        lines.append(f'  n{i} -->|"{label(result.values[i], grad)}"| out{i}')
-        lines.append(f"  style out{i} fill:none,stroke:none")
-    for i, d in enumerate(plan.decls):
-        if isinstance(d, Input):
-            lines.append(f"  style n{i} fill:none,stroke:none")
+            lines.append(f'  {node_id}["{_mermaid(name)}"]')
+            plain.append(node_id)
+    for source, target, value, grad in edges:
+        label = num(value) + ("" if grad is None else f"<br/>grad {num(grad)}")
+        lines.append(f'  {source} -->|"{label}"| {target}')
+    lines += [f"  style {node_id} fill:none,stroke:none" for node_id in plain]  # labels, not boxes
     return "\n".join(lines) + "\n"
 
 
