@@ -122,7 +122,7 @@ def graph_options(func):
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
 precision_option = click.option("--precision", type=click.IntRange(1, 17), metavar="N",
-                                help="Print N significant digits in tables (default: all, as Python does).")
+                                help="Show numbers with N significant digits (default: all, as Python prints them).")
 
 
 def _read_graph(file: str | None):
