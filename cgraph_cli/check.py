@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .engine import Result, evaluate, forward
 from .errors import CgraphError, RequestError
-from .model import Input, Plan
+from .model import Input, Plan, path_counts
 from .ops import Number
 
 
@@ -66,9 +66,7 @@ def check_gradients(result: Result, names: list[str], overrides: dict, eps: floa
 
 def _kink_crossed(plan: Plan, result: Result, target: int, up: list, down: list) -> str | None:
     """A node on the way from the input to the output whose operand meets its op's kink within ±h."""
-    from .explain import count_paths
-
-    on_path = count_paths(result, target)
+    on_path = path_counts(plan, target, result.of)
     for i in range(target + 1, result.of + 1):
         op = plan.ops[i]
         if op is None or op.kink is None or not on_path[i]:

@@ -150,6 +150,21 @@ def _emit(text: str) -> None:
     click.echo(text.rstrip("\n"), file=out, color=color_enabled(out))
 
 
+def _write(out: str | None, data: bytes) -> None:
+    """Bytes to the file OUT (saying so on stderr), or to stdout when OUT is None or -."""
+    if out is None or out == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
+    click.echo(f"cgraph: wrote {out}", err=True)
+
+
 def _stdout_style():
     return {"color": color_enabled(sys.stdout)}
 
@@ -307,17 +322,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
         source = plan.graph.source or "graph"
         stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
         out = f"{stem}.{fmt}"
-    if out is None or out == "-":
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    try:
-        with open(out, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"cgraph: wrote {out}", err=True)
+    _write(out, data)
 
 
 @cli.command()
@@ -424,15 +429,7 @@ def derive(plan, sets, of, wrt, out):
         f"{graph.description}: {plan.graph.source or plan.graph.name},",
         f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
         "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative."])
-    if out is None or out == "-":
-        _emit(text)
-        return
-    try:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"cgraph: wrote {out}", err=True)
+    _write(out, text.encode("utf-8"))
 
 
 def main() -> None:

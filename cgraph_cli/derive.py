@@ -12,7 +12,7 @@ import itertools
 from collections import Counter
 
 from .errors import RequestError
-from .model import Graph, Input, Node, Plan
+from .model import Graph, Input, Node, Plan, path_counts
 from .ops import OPS
 
 
@@ -81,7 +81,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     out = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
     decls, args, n = plan.decls, plan.args, plan.size
     of_name = decls[out].name
-    between = _between(plan, target, out)
+    between = path_counts(plan, target, out)  # nonzero where d(out)/d(target) flows
     emitter = _Emitter(d.name for d in decls)
 
     def d_name(i: int) -> str:
@@ -156,23 +156,6 @@ def _name_locals(emitter, start, decls, i, operands, wanted, locals_, repeated) 
             d = emitter.rename(d, want, start)
         named.append(d)
     return named
-
-
-def _between(plan: Plan, target: int, out: int) -> list[bool]:
-    """Nodes that depend on `target` and lead to `out`: where d(out)/d(target) flows."""
-    n = plan.size
-    depends = [False] * n
-    depends[target] = True
-    for i in range(target + 1, out + 1):
-        depends[i] = any(j < n and depends[j] for j in plan.args[i])
-    leads = [False] * n
-    leads[out] = True
-    for i in range(out, target - 1, -1):
-        if leads[i]:
-            for j in plan.args[i]:
-                if j < n:
-                    leads[j] = True
-    return [a and b for a, b in zip(depends, leads)]
 
 
 def _assemble(plan: Plan, emitter: _Emitter, result: str, of_name: str, wrt: str, overrides: dict) -> Graph:

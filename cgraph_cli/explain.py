@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .engine import Result
-from .model import Input
+from .model import Input, path_counts
 from .ops import Number
 
 
@@ -51,7 +51,7 @@ def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
     plan = result.plan
     target = plan.position(wrt, "--wrt")
     of = result.of
-    counts = count_paths(result, target)
+    counts = path_counts(plan, target, of)
     paths: list[Path] = []
     if counts[of]:
         # Depth first from the output towards `wrt`, through nodes that lead there; an explicit
@@ -94,29 +94,6 @@ def _path(plan, of: int, link, product) -> Path:
     edges.reverse()
     return Path((plan.decls[of].name,) + tuple(plan.decls[j].name for _, j, _ in edges),
                 tuple(slot for slot, _, _ in edges), tuple(local for _, _, local in edges), product)
-
-
-def count_paths(result: Result, target: int) -> list[int]:
-    """For each node, how many paths lead from `target` to it (an edge per operand slot).
-
-    Counted forward in evaluation order, so a lattice of diamonds with 2^n
-    paths costs n steps, not 2^n.
-    """
-    plan = result.plan
-    counts = [0] * plan.size
-    counts[target] = 1
-    for i in range(target + 1, result.of + 1):
-        if plan.ops[i] is not None:
-            counts[i] = sum(counts[j] for j in plan.args[i] if j < plan.size)
-    # From the output's side: only nodes on some path matter when walking back.
-    back = [0] * plan.size
-    back[result.of] = 1
-    for i in range(result.of, target - 1, -1):
-        if back[i] and plan.ops[i] is not None:
-            for j in plan.args[i]:
-                if j < plan.size:
-                    back[j] = 1
-    return [c if back[i] else 0 for i, c in enumerate(counts)]
 
 
 def steps(result: Result) -> list[Step]:

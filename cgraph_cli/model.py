@@ -110,6 +110,29 @@ class Plan:
                                + short_list(self.sinks) + "; add 'output:' to the file or pass --of")
 
 
+def path_counts(plan: Plan, source: int, sink: int) -> list[int]:
+    """For each node, how many paths lead from `source` through it to `sink` (0: it is on none).
+
+    A path is a chain of operand slots, so `mul: [x, x]` is two. Counted forward
+    from `source` in evaluation order, so a lattice of n diamonds with 2^n paths
+    costs n steps; nodes that do not lead on to `sink` are then set to 0.
+    """
+    n = plan.size
+    counts = [0] * n
+    counts[source] = 1
+    for i in range(source + 1, sink + 1):
+        if plan.ops[i] is not None:
+            counts[i] = sum(counts[j] for j in plan.args[i] if j < n)
+    leads = [False] * n
+    leads[sink] = True
+    for i in range(sink, source - 1, -1):
+        if leads[i]:
+            for j in plan.args[i]:
+                if j < n:
+                    leads[j] = True
+    return [c if lead else 0 for c, lead in zip(counts, leads)]
+
+
 @contextmanager
 def paused_gc():
     """Pause the cyclic garbage collector while building many small objects that form no cycles.

@@ -38,3 +38,15 @@ def graph_file(tmp_path):
         return path
 
     return write
+
+
+def central_difference(graph, name: str, h: float, read=lambda result: result.value):
+    """(read(at name + h) - read(at name - h)) / 2h: what a derivative should be, worked out apart.
+
+    `read` picks what to difference from each evaluation: the output's value by
+    default, or e.g. a gradient, for second derivatives.
+    """
+    from cgraph_cli.engine import evaluate
+
+    x = evaluate(graph).value_of(name)
+    return (read(evaluate(graph, {name: x + h})) - read(evaluate(graph, {name: x - h}))) / (2 * h)

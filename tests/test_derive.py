@@ -13,7 +13,7 @@ from cgraph_cli.loader import load_text
 from cgraph_cli.model import compile_graph
 from cgraph_cli.render import graph_yaml
 
-from .conftest import GRAPHS
+from .conftest import GRAPHS, central_difference
 from .golden_cases import graph_files
 
 
@@ -106,13 +106,9 @@ def test_hessian_matches_finite_differences_of_the_gradient():
     plan = load_text((GRAPHS / "neuron.yaml").read_text())
     names = [d.name for d in plan.graph.inputs]
     matrix = hessian(plan, names)
-    base = {d.name: d.value for d in plan.graph.inputs}
     for b in names:
-        h = 1e-6
-        up = evaluate(plan, {b: base[b] + h})
-        down = evaluate(plan, {b: base[b] - h})
         for a in names:
-            numeric = (up.grad_of(a) - down.grad_of(a)) / (2 * h)
+            numeric = central_difference(plan, b, 1e-6, lambda result: result.grad_of(a))
             assert math.isclose(matrix[a][b], numeric, rel_tol=1e-5, abs_tol=1e-8), (a, b)
             assert matrix[a][b] == pytest.approx(matrix[b][a], rel=1e-12)  # symmetric
 
@@ -152,10 +148,8 @@ def test_every_op_derives_to_backprops_number_and_derives_again(op, operands):
         assert evaluate(first).value == result.grad_of(name)
         # the second derivative through the derived graph agrees with a difference of the first
         second = evaluate(derived_value(first, name)).value
-        h = 1e-6
-        up = evaluate(plan, {name: evaluate(plan).value_of(name) + h}).grad_of(name)
-        down = evaluate(plan, {name: evaluate(plan).value_of(name) - h}).grad_of(name)
-        assert math.isclose(second, (up - down) / (2 * h), rel_tol=1e-5, abs_tol=1e-7), name
+        numeric = central_difference(plan, name, 1e-6, lambda result: result.grad_of(name))
+        assert math.isclose(second, numeric, rel_tol=1e-5, abs_tol=1e-7), name
 
 
 def test_derived_files_quote_names_so_they_read_back():

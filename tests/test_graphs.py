@@ -10,7 +10,7 @@ import pytest
 
 from cgraph_cli.engine import evaluate
 
-from .conftest import ROOT, graph_of
+from .conftest import ROOT, central_difference, graph_of
 from .golden_cases import COMMANDS, golden_path, graph_files, render
 
 GRAPH_FILES = graph_files()
@@ -39,11 +39,7 @@ def test_input_gradients_agree_with_central_differences(graph):
     g = graph_of(graph.read_text(encoding="utf-8"))
     result = evaluate(g)
     for inp in g.inputs:
-        x = float(inp.value)
-        h = 1e-6 * max(1.0, abs(x))
-        up = evaluate(g, {inp.name: x + h}).value
-        down = evaluate(g, {inp.name: x - h}).value
-        numeric = (up - down) / (2 * h)
+        numeric = central_difference(g, inp.name, 1e-6 * max(1.0, abs(inp.value)))
         assert math.isclose(result.grad_of(inp.name), numeric, rel_tol=1e-5, abs_tol=1e-6), inp.name
 
 

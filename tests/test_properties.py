@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from cgraph_cli.engine import evaluate
 from cgraph_cli.loader import load_text
 
+from .conftest import central_difference
 from .strategies import smooth_graphs
 
 
@@ -19,9 +20,7 @@ def test_every_input_gradient_matches_a_central_difference(text):
     plan = load_text(text)
     result = evaluate(plan)
     for inp in plan.graph.inputs:
-        x = float(inp.value)
-        h = 1e-6
-        numeric = (evaluate(plan, {inp.name: x + h}).value - evaluate(plan, {inp.name: x - h}).value) / (2 * h)
+        numeric = central_difference(plan, inp.name, 1e-6)
         assert math.isclose(result.grad_of(inp.name), numeric, rel_tol=1e-4, abs_tol=1e-6), (inp.name, text)
 
 
@@ -71,9 +70,6 @@ def test_second_derivatives_match_differences_of_the_gradient(text):
     names = [d.name for d in plan.graph.inputs]
     matrix = hessian(plan, names)
     for b in names:
-        x = float(plan.graph.inputs[names.index(b)].value)
-        h = 1e-5
-        up, down = evaluate(plan, {b: x + h}), evaluate(plan, {b: x - h})
         for a in names:
-            numeric = (up.grad_of(a) - down.grad_of(a)) / (2 * h)
+            numeric = central_difference(plan, b, 1e-5, lambda result: result.grad_of(a))
             assert math.isclose(matrix[a][b], numeric, rel_tol=1e-4, abs_tol=1e-6), (a, b, text)
