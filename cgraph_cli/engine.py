@@ -25,6 +25,7 @@ class Result:
     values: list  # positions 0..n-1 are nodes, n.. the constants
     grads: list  # positions 0..n-1
     of: int
+    reached: bytearray  # 1 where the backward pass ran: the node leads to `of`
 
     @property
     def of_name(self) -> str:
@@ -47,15 +48,16 @@ class Result:
     def edge_grads(self, i: int) -> list:
         """What each operand of node i receives from it: upstream gradient x local derivative.
 
-        (local, received) per operand, None for a constant; a node with no
-        gradient passes nothing, so its operands receive 0.
+        (local, received) per operand, None for a constant. A node the backward
+        pass never reached (it does not lead to `of`) sends nothing: (None, 0).
         """
-        if self.plan.ops[i] is None:
+        plan = self.plan
+        if plan.ops[i] is None:
             return []
+        if not self.reached[i]:
+            return [(None, 0) if w else None for w in plan.wanted[i]]
         dout = self.grads[i]
-        locals_ = local_grads(self.plan, self.values, i) if dout != 0 else [None] * len(self.plan.args[i])
-        return [None if not w else (d, dout * d if d is not None else 0)
-                for w, d in zip(self.plan.wanted[i], locals_)]
+        return [(d, dout * d) if w else None for w, d in zip(plan.wanted[i], local_grads(plan, self.values, i))]
 
 
 def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
@@ -65,7 +67,9 @@ def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
     target = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
     with paused_gc():
         values = forward(plan, overrides or {})
-        return Result(plan, values, backward(plan, values, target), target)
+        grads = backward(plan, values, target)
+        reached = bytearray(g is not None for g in grads)
+        return Result(plan, values, [0 if g is None else g for g in grads], target, reached)
 
 
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
@@ -92,7 +96,10 @@ def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
 
 
 def backward(plan: Plan, values: list, of: int) -> list:
-    """d(values[of])/d(node) for every node: upstream gradient times local derivative, summed."""
+    """d(values[of])/d(node) for every node: upstream gradient times local derivative, summed.
+
+    None where the pass never reached (the node does not lead to `of`); its gradient is 0.
+    """
     grads: list = [None] * plan.size
     grads[of] = 1
     ops, args, wanted = plan.ops, plan.args, plan.wanted
@@ -110,7 +117,7 @@ def backward(plan: Plan, values: list, of: int) -> list:
                 raise _node_error(plan, i, [values[k] for k in args[i]],
                                   "gradient: the value is not a finite number (overflow)")
             grads[j] = g
-    return [0 if g is None else g for g in grads]
+    return grads
 
 
 def local_grads(plan: Plan, values: list, i: int) -> list:

@@ -127,3 +127,13 @@ def test_cli_text_tells_repeated_operands_apart(invoke):
     assert "b → a → x (operand 1):  1 × 1 × 3 = 3" in result.stdout
     assert "b → a → x (operand 2):  1 × 1 × 3 = 3" in result.stdout
     assert "b → x:  1 × 1 = 1" in result.stdout and "sum over all 3 paths: 7" in result.stdout
+
+
+def test_paths_through_a_node_whose_gradient_is_zero_still_show_their_locals():
+    # relu blocks the gradient at x < 0: the path is there, its product is 0
+    result = evaluated("inputs: {x: -1.0}\nnodes:\n  r: {op: relu, inputs: [x]}\n  z: {op: mul, inputs: [r, 3]}\n")
+    e = explain(result, "x")
+    assert [(p.nodes, p.locals, p.product) for p in e.paths] == [(("z", "r", "x"), (3, 0), 0)]
+    assert e.gradient == 0
+    blocked = evaluated("inputs: {x: 2.0}\nnodes:\n  s: {op: step, inputs: [x]}\n  z: {op: mul, inputs: [s, x]}\n")
+    assert [p.product for p in explain(blocked, "x").paths] == [0, 1]
