@@ -14,7 +14,6 @@ from .errors import CgraphError
 from .render import format_number
 
 GRAPHVIZ_FORMATS = ("svg", "png")
-TEXT_FORMATS = ("dot", "mermaid")
 
 
 class ToolMissing(CgraphError):

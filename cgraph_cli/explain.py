@@ -66,7 +66,7 @@ def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
             branches = []
             for slot, (j, edge) in enumerate(zip(plan.args[i], result.edge_grads(i))):
                 if edge is not None and j < plan.size and counts[j]:
-                    branches.append((j, (link, i, slot, j, edge[0]), product * edge[0]))
+                    branches.append((j, (link, slot, j, edge[0]), product * edge[0]))
             stack.extend(reversed(branches))
     complete = len(paths) == counts[of]
     total = None
@@ -89,7 +89,7 @@ def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
 def _path(plan, of: int, link, product) -> Path:
     edges = []
     while link is not None:
-        link, consumer, slot, operand, local = link
+        link, slot, operand, local = link
         edges.append((slot, operand, local))
     edges.reverse()
     return Path((plan.decls[of].name,) + tuple(plan.decls[j].name for _, j, _ in edges),
