@@ -92,7 +92,7 @@ def test_steps_are_the_books_layer_calls_in_reverse():
 def test_cli_explain_text_and_json(invoke):
     result = invoke("explain", GRAPHS / "apples.yaml", "--wrt", "apple")
     assert result.exit_code == 0
-    assert "price → apple_price → apple:  1 × 1.1 × 2 = 2.2" in result.stdout
+    assert "price → apple_price → apple: 1 × 1.1 × 2 = 2.2" in result.stdout
     data = json.loads(invoke("explain", GRAPHS / "apples.yaml", "--wrt", "apple", "--json").stdout)
     assert data["gradient"] == 2.2 and data["path_count"] == 1
     assert data["paths"] == [{"nodes": ["price", "apple_price", "apple"], "operand_slots": [0, 0],
@@ -124,9 +124,9 @@ def test_cli_explain_needs_wrt_or_steps_and_a_known_name(invoke):
 def test_cli_text_tells_repeated_operands_apart(invoke):
     result = invoke("explain", "-", "--wrt", "x",
                     input="inputs: {x: 3}\nnodes:\n  a: {op: mul, inputs: [x, x]}\n  b: {op: add, inputs: [a, x]}\n")
-    assert "b → a → x (operand 1):  1 × 1 × 3 = 3" in result.stdout
-    assert "b → a → x (operand 2):  1 × 1 × 3 = 3" in result.stdout
-    assert "b → x:  1 × 1 = 1" in result.stdout and "sum over all 3 paths: 7" in result.stdout
+    assert "b → a → x (operand 1): 1 × 1 × 3 = 3" in result.stdout
+    assert "b → a → x (operand 2): 1 × 1 × 3 = 3" in result.stdout
+    assert "b → x: 1 × 1 = 1" in result.stdout and "sum over all 3 paths: 7" in result.stdout
 
 
 def test_paths_through_a_node_whose_gradient_is_zero_still_show_their_locals():
