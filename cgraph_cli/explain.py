@@ -102,7 +102,7 @@ def steps(result: Result) -> list[Step]:
     out = []
     for i in range(result.of, -1, -1):
         d = plan.decls[i]
-        if isinstance(d, Input) or (result.grads[i] == 0 and i != result.of):
+        if isinstance(d, Input) or not result.reached[i]:  # what the backward pass did not visit
             continue
         sends = tuple((plan.decls[j].name, edge[0], edge[1])
                       for j, edge in zip(plan.args[i], result.edge_grads(i)) if edge is not None)
