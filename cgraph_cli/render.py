@@ -205,10 +205,6 @@ def ops_table(color: bool = False) -> str:
     return table.draw(None, color)
 
 
-def _times(factors) -> str:
-    return " × ".join(factors)
-
-
 def _slot_note(e, p, k) -> str:
     """' (operand 2)' where the consumer takes this operand more than once, so two paths differ visibly."""
     return f" (operand {p.slots[k] + 1})" if p.nodes[k + 1] in e.repeated.get(p.nodes[k], ()) else ""
@@ -224,7 +220,7 @@ def explain_text(explanation, precision: int | None = None) -> str:
              "the product of the local derivatives (d(output)/d(output) = 1 first):"]
     for p in e.paths:
         route = p.nodes[0] + "".join(f" → {name}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:]))
-        lines.append(f"  {route}: {_times(['1'] + [num(d) for d in p.locals])} = {num(p.product)}")
+        lines.append(f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}")
     if len(e.paths) < total:
         lines.append(f"  ... {total - len(e.paths)} more path{'' if total - len(e.paths) == 1 else 's'} "
                      f"not listed (--max-paths); the total comes from backprop")
