@@ -1,12 +1,13 @@
 """The command line: parse options, read the file, call the core, print. Nothing else.
 
-Errors from the core become `cgraph: error: FILE:LINE:COL: message` in one
-place (`_Cli.main`): exit 1 for a bad graph, 2 for a bad command line.
+Errors become `cgraph: error: FILE:LINE:COL: message` in one place
+(`_Cli.main`): exit 1 for a bad graph or a failed run, 2 for a bad command line.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from enum import IntEnum
@@ -14,16 +15,18 @@ from enum import IntEnum
 import click
 
 from . import __version__
-from .errors import CgraphError, RequestError
+from .errors import CgraphError, RequestError, RunError, printable
 
 DEFAULT_FILE = "cgraph.yaml"
+MAX_FILE_BYTES = 1 << 30  # no graph file is larger; /dev/zero is refused, not read until memory runs out
+MAX_WARNINGS = 20
 
 
 class Exit(IntEnum):
     """cgraph's exit statuses."""
 
     OK = 0
-    BAD_GRAPH = 1  # the graph file is invalid or cannot be evaluated
+    FAILED = 1  # the graph file is invalid or cannot be evaluated, or the run failed
     USAGE = 2  # the command line is wrong
     INTERNAL = 70  # a bug of ours (EX_SOFTWARE)
     INTERRUPTED = 130
@@ -41,49 +44,170 @@ def color_enabled(stream) -> bool:
     return hasattr(stream, "isatty") and stream.isatty()
 
 
-def _visible(text: str) -> str:
-    """Control characters (which a file or argument may smuggle into a message) shown as escapes."""
-    import unicodedata
+# -- writing to the terminal, whatever it can take ------------------------------------
 
-    return "".join(c.encode("unicode_escape").decode("ascii")
-                   if c != "\n" and unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
+# Where a stream cannot encode cgraph's symbols (PYTHONIOENCODING=ascii), their ASCII forms.
+_ASCII_FORMS = str.maketrans({"─": "-", "×": "x", "→": "->", "÷": "/", "−": "-", "σ": "sigmoid", "…": "...",
+                              "²": "^2", "±": "+/-", "≤": "<=", "≥": ">="})
 
 
-def _report(message: str) -> None:
-    message = _visible(message)
+def _encodable(text: str, stream, is_json: bool = False) -> str:
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf16", "utf32"):
+        return text
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        pass
+    if is_json:  # JSON's own escapes keep the data exact
+        return "".join(c if ord(c) < 128 else _json_escape(c) for c in text)
+    return text.translate(_ASCII_FORMS).encode(encoding, "backslashreplace").decode(encoding)
+
+
+def _json_escape(c: str) -> str:
+    code = ord(c)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xd800 + (code >> 10):04x}\\u{0xdc00 + (code & 0x3ff):04x}"
+
+
+def _write_text(stream, chunks, is_json: bool = False) -> None:
+    """Text to stdout or stderr; an OSError becomes a RunError saying which stream failed."""
+    name = "standard output" if stream is sys.stdout else "standard error"
+    if stream is None:
+        raise RunError(f"{name} is closed")
+    try:
+        for chunk in chunks:
+            stream.write(_encodable(chunk, stream, is_json))
+        stream.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: quietly done (see _Cli.main)
+    except OSError as e:
+        _drop_pending(stream)
+        raise RunError(f"cannot write to {name}: {e.strerror or e}") from None
+
+
+def _drop_pending(stream) -> None:
+    """Point a failed stream at /dev/null, so what is left in its buffer cannot fail again at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def emit(text, is_json: bool = False) -> None:
+    """Output on stdout: one text, or text chunks written as they are made (explain's paths)."""
+    chunks = [text] if isinstance(text, str) else text
+    _write_text(sys.stdout, _ending_in_newline(chunks), is_json)
+
+
+def _ending_in_newline(chunks):
+    last = ""
+    for chunk in chunks:
+        if last:
+            yield last
+        last = chunk
+    yield last.rstrip("\n") + "\n"
+
+
+def _say(kind: str, style: str, message: str) -> None:
     stream = sys.stderr
-    prefix = click.style("cgraph: error:", fg="red", bold=True) if color_enabled(stream) else "cgraph: error:"
-    click.echo(f"{prefix} {message}", file=stream, color=color_enabled(stream))
+    if stream is None:
+        return
+    prefix = click.style(f"cgraph: {kind}:", fg=style, bold=True) if color_enabled(stream) else f"cgraph: {kind}:"
+    try:
+        _write_text(stream, [f"{prefix} {printable(message, keep=chr(10))}\n"])
+    except (RunError, BrokenPipeError):
+        pass  # nowhere left to say it
+
+
+def report(message: str) -> None:
+    """An error, on stderr, as one line (control characters shown as escapes)."""
+    _say("error", "red", message)
+
+
+def warn(message: str) -> None:
+    """A warning, on stderr."""
+    _say("warning", "yellow", message)
+
+
+def warn_undefined(items, source: str | None, also: int = 0) -> None:
+    """One located warning per (Loc, message), at most MAX_WARNINGS, then how many more."""
+    items = list(items)
+    for loc, message in items[:MAX_WARNINGS]:
+        where = f"{source}:{loc.line}:{loc.col}: " if source and loc else ""
+        warn(where + message)
+    more = len(items) - MAX_WARNINGS + also
+    if more > 0:
+        warn(f"… and {more:,} more undefined gradients")
+
+
+def _warn_result(result, names=None) -> None:
+    """Warn of every undefined gradient of `result` (or of the named nodes only)."""
+    plan = result.plan
+    wanted = None if names is None else {plan.index[n] for n in names}
+    items = [(plan.decls[i].loc, f"d({result.of_name})/d({plan.decls[i].name}) is undefined: {u.reason}")
+             for i, u in result.undefined() if wanted is None or i in wanted]
+    warn_undefined(items, plan.graph.source)
 
 
 class _Cli(click.Group):
     """The `cgraph` group; turns every error into one line on stderr and an exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _tolerate_encodings()
         try:
             rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else Exit.OK
         except _NoArgsIsHelp as e:  # bare `cgraph`: the help, which is not an error message
-            click.echo(e.format_message(), err=True)
+            _write_text(sys.stderr, [e.format_message() + "\n"])
             code = e.exit_code
         except click.UsageError as e:
             hint = f"\nTry '{e.ctx.command_path} --help' for help." if e.ctx is not None else ""
-            _report(e.format_message() + hint)
+            report(e.format_message() + hint)
             code = e.exit_code
         except click.ClickException as e:
-            _report(e.format_message())
+            report(e.format_message())
             code = e.exit_code
         except click.Abort:  # Ctrl-C; click has already ended the line
             code = Exit.INTERRUPTED
         except CgraphError as e:
-            _report(str(e))
-            code = Exit.USAGE if isinstance(e, RequestError) else Exit.BAD_GRAPH
+            report(str(e))
+            code = Exit.USAGE if isinstance(e, RequestError) else Exit.FAILED
+        except BrokenPipeError:  # `cgraph run big.yaml | head`: the reader has all it wanted
+            _drop_pending(sys.stdout)
+            code = Exit.FAILED
+        except MemoryError:
+            report("out of memory")
+            code = Exit.FAILED
+        except OSError as e:  # the machine, not the graph or a bug: a full disk, a closed stream
+            report(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+            code = Exit.FAILED
         except Exception as e:  # a bug of ours: still one line, never a traceback
-            _report(f"internal error: {type(e).__name__}: {e} (please report this with the file)")
+            report(f"internal error: {type(e).__name__}: {e} (please report this with the file)")
             code = Exit.INTERNAL
         if standalone_mode:
             sys.exit(int(code))
         return int(code)
+
+
+def _tolerate_encodings() -> None:
+    """Streams that cannot encode a character write it as an escape instead of failing (click's
+    help and messages are written by click itself)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+# -- options -------------------------------------------------------------------------------
 
 
 class SetValue(click.ParamType):
@@ -106,67 +230,151 @@ class SetValue(click.ParamType):
             self.fail(f"'{value}': {e}", param, ctx)
 
 
-def graph_options(func):
+class FiniteFloat(click.ParamType):
+    """A finite number, at least 0 (or above 0): NaN, infinities and negatives mean nothing here."""
+
+    def __init__(self, metavar: str, positive: bool):
+        self.name, self.positive = metavar, positive
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"'{value}' is not a number", param, ctx)
+        if not math.isfinite(number) or number < 0 or (self.positive and number == 0):
+            self.fail(f"'{value}' must be a finite number {'above' if self.positive else 'at least'} 0", param, ctx)
+        return number
+
+
+def graph_options(set_help: str = "Override an input for this run (repeatable)."):
     """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
-
-    @click.argument("file", required=False, metavar="[FILE]")
-    @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE",
-                  help="Override an input for this run (repeatable).")
-    @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
-    @functools.wraps(func)
-    def wrapper(file, sets, of, **kwargs):
-        return func(_read_graph(file), dict(sets), of, **kwargs)
-
-    return wrapper
+    def decorate(func):
+        @click.argument("file", required=False, metavar="[FILE]")
+        @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help=set_help)
+        @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
+        @functools.wraps(func)
+        def wrapper(file, sets, of, **kwargs):
+            names = [name for name, _ in sets]
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:
+                raise click.UsageError(f"--set {printable(twice)} is given more than once")
+            return func(read_graph(file), dict(sets), of, **kwargs)
+        return wrapper
+    return decorate
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
-precision_option = click.option("--precision", type=click.IntRange(1, 17), metavar="N",
-                                help="Show numbers with N significant digits (default: all, as Python prints them).")
+all_option = click.option("--all", "all_rows", is_flag=True,
+                          help="Print every row of a table (past 2,000 rows, only the first and last are shown).")
 
 
-def _read_graph(file: str | None):
+def number_options(func):
+    """--precision N and --decimals N; the command gets `num`, the number format they ask for."""
+    @click.option("--precision", type=click.IntRange(1, 17), metavar="N",
+                  help="Show numbers with N significant digits (default: all, as Python prints them).")
+    @click.option("--decimals", type=click.IntRange(0, 20), metavar="N",
+                  help="Show numbers with N decimal places (for money: --decimals 2).")
+    @functools.wraps(func)
+    def wrapper(*args, precision, decimals, **kwargs):
+        from .render import number_format
+
+        if precision is not None and decimals is not None:
+            raise click.UsageError("--precision and --decimals cannot be used together")
+        return func(*args, num=number_format(precision, decimals), **kwargs)
+    return wrapper
+
+
+# -- reading the graph and writing files ------------------------------------------------------
+
+
+def read_graph(file: str | None):
     """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml."""
     from .loader import load_bytes
 
     if file is None:
-        file = os.environ.get("CGRAPH_FILE") or DEFAULT_FILE
+        from_env = os.environ.get("CGRAPH_FILE")
+        file = from_env or DEFAULT_FILE
         if file != "-" and not os.path.exists(file):
-            raise click.UsageError(f"no FILE given and {file} does not exist"
-                                   + ("" if "CGRAPH_FILE" in os.environ else
-                                      " (name a file, use - for standard input, or set $CGRAPH_FILE)"))
+            if from_env:
+                raise click.UsageError(f"$CGRAPH_FILE names {printable(file)}, which does not exist")
+            raise click.UsageError(f"no FILE given and {file} does not exist "
+                                   "(name a file, use - for standard input, or set $CGRAPH_FILE)")
     if file == "-":
-        return load_bytes(sys.stdin.buffer.read(), "<stdin>", "stdin")
+        if sys.stdin is None:
+            raise RunError("cannot read standard input: it is closed")
+        data = _read_all(sys.stdin.buffer, "standard input")
+        _remember_input(sys.stdin)
+        return load_bytes(data, "<stdin>", "stdin")
     try:
-        with open(file, "rb") as f:
-            data = f.read()
+        f = open(file, "rb")
     except OSError as e:
-        raise click.UsageError(f"cannot read {file}: {e.strerror or e}") from None
+        raise click.UsageError(f"cannot read {printable(file)}: {e.strerror or e}") from None
+    with f:
+        _remember_input(f)
+        data = _read_all(f, printable(file))
     return load_bytes(data, file, os.path.splitext(os.path.basename(file))[0])
 
 
-def _emit(text: str) -> None:
-    out = sys.stdout
-    click.echo(text.rstrip("\n"), file=out, color=color_enabled(out))
-
-
-def _write(out: str | None, data: bytes) -> None:
-    """Bytes to the file OUT (saying so on stderr), or to stdout when OUT is None or -."""
-    if out is None or out == "-":
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
+def _read_all(f, name: str) -> bytes:
+    """All of a file, stream or device, refusing more than MAX_FILE_BYTES."""
+    chunks, size = [], 0
     try:
-        with open(out, "wb") as f:
-            f.write(data)
+        while size <= MAX_FILE_BYTES:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
     except OSError as e:
-        raise click.UsageError(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"cgraph: wrote {out}", err=True)
+        raise RunError(f"cannot read {name}: {e.strerror or e}") from None
+    raise CgraphError(f"{name} is larger than {MAX_FILE_BYTES >> 30} GiB; no graph file is that large")
 
 
-def _stdout_style():
-    return {"color": color_enabled(sys.stdout)}
+def _remember_input(stream) -> None:
+    """Note which file the graph came from, so that nothing cgraph writes can replace it."""
+    try:
+        st = os.fstat(stream.fileno())
+        click.get_current_context().meta["cgraph.input"] = (st.st_dev, st.st_ino)
+    except (OSError, ValueError, RuntimeError):  # not a real file (a test's stream), or no context
+        pass
+
+
+def write_output(out: str | None, data: bytes) -> None:
+    """Bytes to the file OUT, atomically (saying so on stderr); to stdout when OUT is None or -."""
+    if out is None or out == "-":
+        if sys.stdout is None:
+            raise RunError("standard output is closed")
+        try:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            _drop_pending(sys.stdout)
+            raise RunError(f"cannot write to standard output: {e.strerror or e}") from None
+        return
+    from .files import SameFile, write_atomically
+
+    source = click.get_current_context().meta.get("cgraph.input")
+    try:
+        write_atomically(out, data, source)
+    except SameFile:
+        raise click.UsageError(f"{printable(out)} is the input file; cgraph will not write over its input "
+                               "(choose another file with -o)") from None
+    except OSError as e:
+        raise RunError(f"cannot write {printable(out)}: {e.strerror or e}") from None
+    try:
+        _write_text(sys.stderr, [f"cgraph: wrote {printable(out)}\n"])
+    except (RunError, BrokenPipeError):
+        pass  # the file is written; only the note about it is lost
+
+
+def _stdout_color() -> bool:
+    return color_enabled(sys.stdout)
+
+
+# -- the commands -----------------------------------------------------------------------------
 
 
 @click.group(name="cgraph", cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,19 +394,22 @@ def cli():
 
 
 @cli.command()
-@graph_options
+@graph_options()
 @json_option
-@precision_option
-def run(plan, sets, of, as_json, precision):
+@number_options
+@all_option
+def run(plan, sets, of, as_json, num, all_rows):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
-    gradient d(of)/d(node).
+    gradient d(of)/d(node). A gradient that is not a number (ln of a negative
+    base in pow's exponent gradient) is shown as "undefined", with a warning.
 
     \b
     Examples:
       cgraph run graphs/apples.yaml
       cgraph run graphs/apples.yaml --set apple=150 --precision 4
+      cgraph run graphs/subscription_profit.yaml --decimals 2
       cgraph run graphs/neuron.yaml --of z --json
       cat graphs/apples.yaml | cgraph run -
     """
@@ -206,20 +417,25 @@ def run(plan, sets, of, as_json, precision):
     from .engine import evaluate
 
     result = evaluate(plan, sets, of)
-    _emit(render.run_json(result) if as_json else render.run_table(result, precision, **_stdout_style()))
+    text = render.run_json(result) if as_json else render.run_table(result, num, _stdout_color(), all_rows)
+    _warn_result(result)
+    emit(text, as_json)
 
 
 @cli.command()
-@graph_options
+@graph_options()
 @json_option
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
-@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True, metavar="N",
               help="2: the matrix of second derivatives (Hessian) with respect to the --wrt inputs.")
-@precision_option
-def grad(plan, sets, of, as_json, wrt, order, precision):
+@number_options
+@all_option
+def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
+    A gradient asked for with --wrt must be a number; without --wrt, one that
+    is not is shown as "undefined" (null in JSON), with a warning.
     With --order 2, the Hessian: d²(of)/d(a)d(b) for every pair of --wrt
     inputs, by backprop through the derived gradient graphs (cgraph derive).
 
@@ -241,15 +457,23 @@ def grad(plan, sets, of, as_json, wrt, order, precision):
         from .derive import hessian
 
         matrix = hessian(plan, names, sets, of)
-        _emit(render.hessian_json(result, matrix) if as_json
-              else render.hessian_table(result, matrix, precision, **_stdout_style()))
+        text = (render.hessian_json(result, matrix) if as_json
+                else render.hessian_table(result, matrix, num, _stdout_color()))
+        warn_undefined([(plan.decls[g.origin].loc, g.reason) for row in matrix.values() for g in row.values()
+                        if type(g) is not int and type(g) is not float], plan.graph.source)
+        emit(text, as_json)
         return
-    _emit(render.grad_json(result, names) if as_json else render.grad_table(result, names, precision,
-                                                                             **_stdout_style()))
+    if wrt:
+        for name in names:
+            result.needed_grad(name)
+    else:
+        _warn_result(result, names)
+    emit(render.grad_json(result, names) if as_json
+         else render.grad_table(result, names, num, _stdout_color(), all_rows), as_json)
 
 
 @cli.command()
-@graph_options
+@graph_options(set_help="Check that NAME is an input and VALUE a number (repeatable).")
 @json_option
 def validate(plan, sets, of, as_json):
     """Check a graph file without evaluating it, and say what it holds.
@@ -269,7 +493,8 @@ def validate(plan, sets, of, as_json):
     output = of if of is not None else plan.default_output()
     sinks = list(plan.sinks)
     source = graph.source or graph.name
-    _emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks))
+    emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks),
+         as_json)
 
 
 @cli.command()
@@ -284,22 +509,25 @@ def ops(as_json):
     """
     from . import render
 
-    _emit(render.ops_json() if as_json else render.ops_table(**_stdout_style()))
+    emit(render.ops_json() if as_json else render.ops_table(_stdout_color()), as_json)
 
 
 @cli.command()
-@graph_options
+@graph_options()
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]), default="svg",
               show_default=True, help="svg and png are rendered by Graphviz's dot; dot and mermaid are text.")
 @click.option("-o", "--output", "out", metavar="OUT",
               help="Where to write (- for stdout). Default: FILE's stem + .svg/.png; dot and mermaid to stdout.")
-@click.option("--no-grad", is_flag=True, help="Forward values only, no gradients.")
-@precision_option
+@click.option("--no-grad", is_flag=True, help="Forward values only: no backward pass, no gradients.")
+@click.option("--precision", type=click.IntRange(1, 17), metavar="N",
+              help="Show numbers with N significant digits (default: all, as Python prints them).")
 def draw(plan, sets, of, fmt, out, no_grad, precision):
     """Draw the graph like the book's figures: values above the edges, gradients below in red.
 
     Inputs stand at the left as plain labels, operations are circles with
     their symbol (×, +, −, ÷, exp, σ, ...), and data flows left to right.
+    A file is written to a temporary name and renamed into place; the input
+    file itself is never a target.
 
     \b
     Examples:
@@ -311,40 +539,43 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
     from . import draw as pictures
     from .engine import evaluate
 
-    result = evaluate(plan, sets, of)
+    result = evaluate(plan, sets, of, gradients=not no_grad)
     if fmt == "mermaid":
-        data = pictures.to_mermaid(result, not no_grad, precision).encode("utf-8")
+        data = pictures.to_mermaid(result, precision).encode("utf-8")
     else:
-        data = pictures.to_dot(result, not no_grad, precision).encode("utf-8")
+        data = pictures.to_dot(result, precision).encode("utf-8")
         if fmt in pictures.GRAPHVIZ_FORMATS:
             data = pictures.graphviz(data.decode("utf-8"), fmt)
     if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
         source = plan.graph.source or "graph"
         stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
         out = f"{stem}.{fmt}"
-    _write(out, data)
+    _warn_result(result)
+    write_output(out, data)
 
 
 @cli.command()
-@graph_options
+@graph_options()
 @json_option
 @click.option("--wrt", metavar="NAME", help="The input or node to explain d(of)/d(NAME) for.")
-@click.option("--steps", is_flag=True, help="Show the backward pass node by node instead of paths.")
-@click.option("--max-paths", type=click.IntRange(0), default=20, show_default=True,
-              help="List at most this many paths; all are still counted.")
-@precision_option
-def explain(plan, sets, of, as_json, wrt, steps, max_paths, precision):
+@click.option("--steps", is_flag=True, help="Show the backward pass node by node (with --wrt: on the way to NAME).")
+@click.option("--max-paths", type=click.IntRange(0), default=20, show_default=True, metavar="N",
+              help="List at most N paths; all are still counted.")
+@number_options
+def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
     """Spell out the chain rule: every path from the output back to NAME.
 
     Each path shows the local derivative on each edge and their product;
     the products add up to `cgraph grad`'s number. With --steps, the
     backward pass as it runs: each node's upstream gradient times its local
-    derivatives, and what every operand receives.
+    derivatives, and what every operand receives (with --wrt, only the steps
+    on the way to NAME).
 
     \b
     Examples:
       cgraph explain graphs/apples.yaml --wrt apple
       cgraph explain graphs/apples_oranges.yaml --steps
+      cgraph explain graphs/neuron.yaml --steps --wrt w1
       cgraph explain graphs/neuron.yaml --wrt w1 --json
     """
     from . import explain as chain_rule
@@ -356,35 +587,46 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, precision):
     if wrt is not None:
         plan.position(wrt, "--wrt")
     result = evaluate(plan, sets, of)
+    if wrt is not None:
+        result.needed_grad(wrt)
+    else:
+        _warn_result(result)
     if steps:
-        taken = chain_rule.steps(result)
-        _emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, precision))
+        taken = chain_rule.steps(result, wrt)
+        emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, num), as_json)
         return
     explanation = chain_rule.explain(result, wrt, max_paths)
-    _emit(render.explain_json(plan.graph.name, result.value, explanation) if as_json
-          else render.explain_text(explanation, precision))
+    emit(render.explain_json(plan.graph.name, result.value, explanation) if as_json
+         else render.explain_text(explanation, num), as_json)
 
 
 @cli.command()
-@graph_options
+@graph_options()
 @json_option
 @click.option("--wrt", multiple=True, metavar="NAME", help="Check this input (repeatable; default: every input).")
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=1e-6, show_default=True,
-              help="Relative step: h = eps * max(1, |x|).")
-@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="Relative tolerance.")
-@click.option("--atol", type=click.FloatRange(min=0), default=1e-8, show_default=True, help="Absolute tolerance.")
-def check(plan, sets, of, as_json, wrt, eps, rtol, atol):
+@click.option("--eps", type=FiniteFloat("E", positive=True), default=1e-2, show_default=True,
+              help="The first relative step: h starts at E * max(1, |x|) and shrinks.")
+@click.option("--rtol", type=FiniteFloat("R", positive=False), default=1e-5, show_default=True,
+              help="Relative tolerance.")
+@click.option("--atol", type=FiniteFloat("A", positive=False), default=1e-8, show_default=True,
+              help="Absolute tolerance.")
+@all_option
+def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
     """Check backprop against numerical differentiation (central differences).
 
-    For every input x, the gradient is estimated as (f(x+h) - f(x-h)) / 2h
-    with h = eps * max(1, |x|): a step relative to the input's size, so a
-    large input is not nudged below its own rounding error, and an absolute
-    one near zero. eps = 1e-6 balances the difference's truncation error
-    (about h²) against rounding error (about 1e-16 / h). A gradient passes
-    when |backprop - numeric| <= atol + rtol * max(|backprop|, |numeric|).
-    Exit status 1 when any fails. An input whose step crosses a kink (relu
-    at 0) is reported as "kink", not as a failure; one where f is not defined
-    at x ± h as "undefined".
+    For each input x, the derivative is estimated from central differences
+    (f(x+h) - f(x-h)) / 2h over shrinking steps h, extrapolated to h = 0
+    (Ridders' method), which also estimates the estimate's own error; the
+    rounding of f (large where big values cancel) is added to that error.
+
+    \b
+    Verdicts, per input:
+      pass          |backprop - numeric| <= atol + rtol * max(|backprop|, |numeric|)
+      FAIL          they differ by more, and by more than the numeric error
+      inconclusive  they differ, but the difference is too inexact to say
+      kink          every step crosses a point where an op has a kink (relu at 0)
+      undefined     backprop's gradient, or f near x, is not a number
+    Exit status 1 when any FAILs, or when nothing could be compared.
 
     \b
     Examples:
@@ -394,18 +636,24 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol):
     """
     from . import render
     from .check import check as check_gradients
+    from .check import passed
 
-    for name in wrt:
+    names = list(dict.fromkeys(wrt))
+    for name in names:
         plan.position(name, "--wrt")
-    result, checks = check_gradients(plan, list(dict.fromkeys(wrt)), sets, of, eps=eps, rtol=rtol, atol=atol)
-    _emit(render.check_json(result, checks) if as_json else render.check_table(result, checks, **_stdout_style()))
-    return Exit.BAD_GRAPH if any(c.status == "FAIL" for c in checks) else Exit.OK
+    result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol)
+    for name in names:
+        result.needed_grad(name)
+    emit(render.check_json(result, checks) if as_json
+         else render.check_table(result, checks, _stdout_color(), all_rows), as_json)
+    return Exit.OK if passed(checks) else Exit.FAILED
 
 
 @cli.command()
-@graph_options
+@graph_options(set_help="Set an input's value in the derived file (repeatable).")
 @click.option("--wrt", required=True, metavar="NAME", help="Differentiate with respect to NAME.")
-@click.option("-o", "--output", "out", metavar="OUT", help="Write the derived graph here (default: stdout).")
+@click.option("-o", "--output", "out", metavar="OUT",
+              help="Write the derived graph here (default: stdout); never over the input file.")
 def derive(plan, sets, of, wrt, out):
     """Write a graph file that computes d(of)/d(NAME): the backward pass as nodes.
 
@@ -429,7 +677,7 @@ def derive(plan, sets, of, wrt, out):
         f"{graph.description}: {plan.graph.source or plan.graph.name},",
         f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
         "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative."])
-    _write(out, text.encode("utf-8"))
+    write_output(out, text.encode("utf-8"))
 
 
 def main() -> None:

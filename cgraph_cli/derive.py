@@ -1,88 +1,138 @@
 """Reverse mode, source to source: the backward pass written out as a graph of its own.
 
-`derive(plan, wrt)` returns a Graph whose output is d(of)/d(wrt). Its nodes do
-the engine's arithmetic in the engine's order (each op's symbolic local
-derivatives mirror its numeric ones), so running it gives backprop's number to
-the last digit, and deriving it again gives the second derivative.
+`derive(plan, wrt)` returns a Graph whose output is d(of)/d(wrt). It runs each
+op's own `local` code (ops.py) on symbols instead of numbers: arithmetic on a
+`Sym` adds a node to the new graph. So the derived graph does exactly the
+engine's arithmetic in the engine's order, and running it gives backprop's
+number to the last digit, wherever backprop gives one; deriving it again gives
+the second derivative.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 
-from .errors import RequestError
+from . import ops
+from .errors import GraphError, RequestError
 from .model import Graph, Input, Node, Plan, path_counts
-from .ops import OPS
+from .ops import Undefined
 
 
-class _Emitter:
-    """Collects new nodes with unique, readable names; folds operations on constants."""
+class Sym:
+    """A node of the graph being written: an existing one (by name), or a new one (op and operands)."""
 
-    def __init__(self, taken):
-        self.taken = set(taken)
-        self.nodes: list[list] = []  # [name, op, operands]; names may be changed until the end
+    __slots__ = ("emitter", "name", "want", "op", "args")
 
-    def unique(self, want: str) -> str:
-        name, k = want, 2
-        while name in self.taken:
-            name, k = f"{want}_{k}", k + 1
-        self.taken.add(name)
-        return name
+    def __init__(self, emitter, name=None, want=None, op=None, args=()):
+        self.emitter, self.name, self.want, self.op, self.args = emitter, name, want, op, args
 
-    def emit(self, want: str, op: str, *args):
-        """A node `op(*args)`, or what it reduces to: the simplifications here change no value
-        (x * 1 and x + 0 are x exactly in floating point; operands are finite, so x * 0 is 0)."""
-        if op == "mul":
+    def apply(self, op, args):
+        """What ops.Op calls when one of its operands is a symbol: a node, or what it simplifies to."""
+        return self.emitter.emit(op, args)
+
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+
+def _key(op, args) -> tuple:
+    return (op.name,) + tuple(id(a) if type(a) is Sym else repr(a) for a in args)
+
+
+def _is(ref, number) -> bool:
+    return type(ref) is not Sym and ref == number
+
+
+class Emitter:
+    """Collects the new nodes, each with a wanted name; simplifies where no number changes."""
+
+    def __init__(self):
+        self.nodes: list[Sym] = []
+        self.prefix = "d"  # wanted names of nodes made by arithmetic: prefix1, prefix2, ...
+        self.made: dict = {}  # (op, operands) -> the node that computes it, so none is made twice
+
+    def known(self, node: Sym, op, args) -> None:
+        """Record that `node` computes op(*args) (an existing node, to be reused rather than repeated)."""
+        self.made[_key(op, args)] = node
+
+    def emit(self, op, args, want: str | None = None):
+        """The node op(*args), or what it reduces to. The reductions change no value: x * 1 and
+        x + 0 are x exactly in floating point, and operands are finite, so x * 0 is 0."""
+        args = tuple(args)
+        name = op.name
+        if name == "mul":
             if any(_is(a, 0) for a in args):
                 return 0
             args = tuple(a for a in args if not _is(a, 1))
             if len(args) < 2:
                 return args[0] if args else 1
             if len(args) == 2 and (_is(args[0], -1) or _is(args[1], -1)):
-                return self.emit(want, "neg", args[1] if _is(args[0], -1) else args[0])
-        elif op == "add":
+                return ops.neg(args[1] if _is(args[0], -1) else args[0])
+        elif name == "add":
             args = tuple(a for a in args if not _is(a, 0))
             if len(args) < 2:
                 return args[0] if args else 0
-        elif (op == "sub" and _is(args[1], 0)) or (op in ("div", "pow") and _is(args[1], 1)):
+        elif (name == "sub" and _is(args[1], 0)) or (name in ("div", "pow") and _is(args[1], 1)):
             return args[0]
-        elif op == "pow" and _is(args[1], 0):
-            return 1
-        if all(not isinstance(a, str) for a in args):
-            try:
-                return OPS[op].forward(list(args))  # the same arithmetic the node would do
-            except (ArithmeticError, ValueError):
-                pass  # leave it to fail when the derived graph runs, as backprop would
-        name = self.unique(want)
-        self.nodes.append([name, op, args])
-        return name
-
-    def rename(self, old: str, want: str, since: int = 0) -> str:
-        """Give node `old` a better name; only nodes from `since` on may refer to it."""
-        new = self.unique(want)
-        self.taken.discard(old)
-        for node in self.nodes[since:]:
-            if node[0] == old:
-                node[0] = new
-            node[2] = tuple(new if a == old else a for a in node[2])
-        return new
-
-
-def _is(ref, number) -> bool:
-    return not isinstance(ref, str) and ref == number
+        elif name == "mulpow":
+            a, x, b = args
+            if _is(a, 0) or _is(b, 0):
+                return a  # a * x**0 is a; 0 where a is 0
+            if _is(b, 1):
+                return ops.mul(a, x)
+            if _is(a, 1):
+                return ops.pow_(x, b)
+        if all(type(a) is not Sym for a in args):
+            value = op(*args)  # the same arithmetic the node would do
+            if type(value) is not Undefined:
+                return value  # else a node, to fail when the derived graph runs, as backprop does
+        key = _key(op, args)
+        node = self.made.get(key)
+        if node is None:  # the same op on the same operands gives the same number: made once
+            node = self.made[key] = Sym(self, want=want or f"{self.prefix}{len(self.nodes) + 1}", op=op, args=args)
+            self.nodes.append(node)
+        return node
 
 
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Graph:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
-    for name in overrides or {}:
-        plan.input_position(name)
+    from .engine import forward
+
+    overrides = overrides or {}
+    forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
     target = plan.position(wrt, "--wrt")
     out = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
     decls, args, n = plan.decls, plan.args, plan.size
     of_name = decls[out].name
     between = path_counts(plan, target, out)  # nonzero where d(out)/d(target) flows
-    emitter = _Emitter(d.name for d in decls)
+    emitter = Emitter()
+    refs = [Sym(emitter, name=d.name) for d in decls] + list(plan.constants)
+    for i, op in enumerate(plan.ops):
+        if op is not None:
+            emitter.known(refs[i], op, [refs[j] for j in args[i]])
 
     def d_name(i: int) -> str:
         return f"d_{of_name}__d_{decls[i].name}"
@@ -94,7 +144,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                 if j < n and between[j]:
                     uses[j] += 1
     received: list[list] = [[] for _ in range(n)]
-    grads: dict[int, object] = {}
+    result = 0
 
     for i in range(out, target - 1, -1):  # reverse evaluation order, as backward() runs
         if not between[i]:
@@ -105,20 +155,23 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
             dout = received[i][0]
             for k, g in enumerate(received[i][1:], start=1):  # contributions add up in arrival order
                 last = k == len(received[i]) - 1
-                dout = emitter.emit(d_name(i) if last else f"{d_name(i)}__sum{k}", "add", dout, g)
-        grads[i] = dout
+                dout = emitter.emit(ops.add, (dout, g), d_name(i) if last else f"{d_name(i)}__sum{k}")
+        if i == target:
+            result = dout
+            break
         op = plan.ops[i]
-        if i == target or op is None:
+        if op is None:
             continue
-        refs = [decls[j].name if j < n else plan.constants[j - n] for j in args[i]]
-        wanted = [j < n and bool(between[j]) for j in args[i]]
-        prefix = f"d_{decls[i].name}__local"
-        local_names = itertools.count(1)
+        emitter.prefix = f"d_{decls[i].name}__local"
         start = len(emitter.nodes)
-        locals_ = op.symbolic(lambda o, *a: emitter.emit(f"{prefix}{next(local_names)}", o, *a),
-                              refs, decls[i].name, wanted)
+        try:
+            locals_ = op.local(refs[i], *[refs[j] for j in args[i]])
+        except (ArithmeticError, ValueError) as e:
+            raise GraphError(f"node '{decls[i].name}': its local derivatives cannot be written: "
+                             f"{ops.domain_reason(e)}", decls[i].loc, plan.graph.source) from None
+        wanted = [j < n and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
-        locals_ = _name_locals(emitter, start, decls, i, args[i], wanted, locals_, repeated)
+        _name_locals(emitter.nodes[start:], decls, i, args[i], wanted, locals_, repeated)
         for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
             if not w:
                 continue
@@ -126,56 +179,76 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                 want = d_name(j)
             else:
                 want = f"{d_name(j)}__via_{decls[i].name}" + (f"_{slot + 1}" if j in repeated else "")
-            received[j].append(emitter.emit(want, "mul", dout, local))  # the book's dx = dout * local
+            received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 
-    result = grads.get(target, 0)
     final = f"d_{of_name}__d_{wrt}"
-    original = {d.name for d in decls}
-    if isinstance(result, str) and result not in original and result != final:
-        result = emitter.rename(result, final)
-    elif not isinstance(result, str) or result in original:
-        # A constant or an existing node: the output still needs a node of its own.
-        name = emitter.unique(final)
-        emitter.nodes.append([name, "add", (result, 0)])
-        result = name
-    return _assemble(plan, emitter, result, of_name, wrt, overrides or {})
+    if type(result) is Sym and result.name is None:
+        result.want = final
+    else:  # a constant or an existing node: the output still needs a node of its own
+        result = Sym(emitter, want=final, op=ops.add, args=(result, 0))
+        emitter.nodes.append(result)
+    return _assemble(plan, emitter, result, of_name, wrt, overrides)
 
 
-def _name_locals(emitter, start, decls, i, operands, wanted, locals_, repeated) -> list:
-    """Rename the local derivatives just made (nodes from `start` on) after what they are: d_y__d_z
-    is dy/dz, and the nodes made on the way to it d_y__d_z__1, ... (an op makes one operand's at a time)."""
-    fresh = [node[0] for node in emitter.nodes[start:]]
-    named = []
+def _name_locals(fresh: list, decls, i, operands, wanted, locals_, repeated) -> None:
+    """Name the local derivatives just made after what they are: d_y__d_z is dy/dz, and the
+    nodes made on the way to it d_y__d_z__1, ... (a node shared by two goes with the first)."""
+    claimed = set()
     for slot, (j, w, d) in enumerate(zip(operands, wanted, locals_)):
-        if w and isinstance(d, str) and d in fresh:
-            want = f"d_{decls[i].name}__d_{decls[j].name}" + (f"_{slot + 1}" if j in repeated else "")
-            helpers = fresh[:fresh.index(d)]
-            fresh = fresh[fresh.index(d) + 1:]
-            for k, helper in enumerate(helpers, start=1):
-                emitter.rename(helper, f"{want}__{k}", start)
-            d = emitter.rename(d, want, start)
-        named.append(d)
-    return named
+        if not (w and type(d) is Sym and d.name is None and id(d) not in claimed):
+            continue
+        d.want = f"d_{decls[i].name}__d_{decls[j].name}" + (f"_{slot + 1}" if j in repeated else "")
+        claimed.add(id(d))
+        # The fresh nodes this derivative depends on, in the order they were made.
+        needed, stack = set(), [d]
+        while stack:
+            for a in stack.pop().args:
+                if type(a) is Sym and a.name is None and id(a) not in needed and id(a) not in claimed:
+                    needed.add(id(a))
+                    stack.append(a)
+        helpers = [s for s in fresh if id(s) in needed]
+        for k, helper in enumerate(helpers, start=1):
+            helper.want = f"{d.want}__{k}"
+            claimed.add(id(helper))
 
 
-def _assemble(plan: Plan, emitter: _Emitter, result: str, of_name: str, wrt: str, overrides: dict) -> Graph:
-    """The original inputs, the forward nodes the new nodes need, then the new nodes."""
-    needed = {result}
-    for name, _, operands in emitter.nodes:
-        needed.update(a for a in operands if isinstance(a, str))
+def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str, overrides: dict) -> Graph:
+    """The original inputs, the forward nodes the new nodes need, then the new nodes (unused ones left out)."""
+    used, stack = {id(result)}, [result]
+    needed = set()  # names of existing nodes the new ones use
+    while stack:
+        for a in stack.pop().args:
+            if type(a) is Sym:
+                if a.name is not None:
+                    needed.add(a.name)
+                elif id(a) not in used:
+                    used.add(id(a))
+                    stack.append(a)
     for d in reversed(plan.decls):  # forward nodes the needed ones use, transitively
         if d.name in needed and isinstance(d, Node):
             needed.update(o for o in d.operands if isinstance(o, str))
+    taken = {d.name for d in plan.decls}
+    for node in emitter.nodes:  # names are given in order, so the first of two alike keeps the plain one
+        if id(node) in used:
+            name, k = node.want, 2
+            while name in taken:
+                name, k = f"{node.want}_{k}", k + 1
+            taken.add(name)
+            node.name = name
     kept = [Input(d.name, overrides[d.name], d.label, d.loc) if isinstance(d, Input) and d.name in overrides else d
             for d in plan.decls if isinstance(d, Input) or d.name in needed]
-    new = [Node(name, op, tuple(operands)) for name, op, operands in emitter.nodes]
-    return Graph(f"d_{of_name}__d_{wrt}", tuple(kept + new), output=result,
+    new = [Node(s.name, s.op.name, tuple(a.name if type(a) is Sym else a for a in s.args))
+           for s in emitter.nodes if id(s) in used]
+    return Graph(f"d_{of_name}__d_{wrt}", tuple(kept + new), output=result.name,
                  description=f"d({of_name})/d({wrt}) of {plan.graph.name}",
                  source=plan.graph.source)
 
 
 def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None) -> dict:
-    """Second derivatives d²(of)/d(a)d(b) for inputs a, b: backprop through each derived gradient."""
+    """Second derivatives d²(of)/d(a)d(b) for inputs a, b: backprop through each derived gradient.
+
+    An entry is Undefined where the gradient it differentiates is (its graph cannot be evaluated).
+    """
     from .engine import evaluate
     from .model import compile_graph
 
@@ -183,8 +256,18 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
         if not isinstance(plan.decls[plan.position(name, "--wrt")], Input):
             raise RequestError(f"--order 2: '{name}' is a node; second derivatives are taken "
                                "with respect to inputs", source=plan.graph.source)
+    of_name = plan.decls[plan.position(of, "--of") if of is not None else plan.index[plan.output()]].name
     rows = {}
     for a in names:
-        derived = evaluate(compile_graph(derive(plan, a, of)), overrides)
-        rows[a] = {b: derived.grad_of(b) for b in names}
+        try:
+            derived = evaluate(compile_graph(derive(plan, a, of, overrides)), overrides)
+        except GraphError as e:  # the first derivative itself is not a number here
+            derived, first = None, e.message
+        rows[a] = {}
+        for b in names:
+            g = None if derived is None else derived.grad_of(b)
+            if derived is None or type(g) is Undefined:
+                reason = first if derived is None else g.reason
+                g = Undefined(f"d²({of_name})/d({a})d({b}) is undefined: {reason}", plan.index[b])
+            rows[a][b] = g
     return rows

@@ -20,7 +20,7 @@ class ToolMissing(CgraphError):
     """An external program cgraph needs is not installed."""
 
 
-def _scene(result: Result, show_grad: bool):
+def _scene(result: Result):
     """What a picture shows, in no format yet: nodes as (id, kind, name, symbol), kind one of
     input, op, constant, output; edges as (source id, target id, value, gradient or None).
 
@@ -30,6 +30,7 @@ def _scene(result: Result, show_grad: bool):
     """
     plan = result.plan
     n = plan.size
+    show_grad = result.grads is not None
     nodes, edges = [], []
     for i, d in enumerate(plan.decls):
         op = plan.ops[i]
@@ -58,10 +59,11 @@ def _html(text: str) -> str:
             .replace('"', "&quot;"))
 
 
-def to_dot(result: Result, show_grad: bool = True, precision: int | None = None) -> str:
-    """The graph as Graphviz DOT, laid out left to right like the book's figures."""
+def to_dot(result: Result, precision: int | None = None) -> str:
+    """The graph as Graphviz DOT, laid out left to right like the book's figures (gradients
+    only where the result has them)."""
     num = lambda v: _html(format_number(v, precision))  # noqa: E731
-    nodes, edges = _scene(result, show_grad)
+    nodes, edges = _scene(result)
     shapes = {
         "input": lambda name, _: f"shape=plaintext, label=<<b>{_html(name)}</b>>",
         "op": lambda name, symbol: (f'shape=circle, label=<<font point-size="16">{_html(symbol)}</font>>, '
@@ -109,10 +111,10 @@ def _mermaid(text: str) -> str:
     return text
 
 
-def to_mermaid(result: Result, show_grad: bool = True, precision: int | None = None) -> str:
+def to_mermaid(result: Result, precision: int | None = None) -> str:
     """The graph as a Mermaid flowchart (GitHub renders it in Markdown)."""
     num = lambda v: _mermaid(format_number(v, precision))  # noqa: E731
-    nodes, edges = _scene(result, show_grad)
+    nodes, edges = _scene(result)
     lines = ["flowchart LR"]
     plain = []
     for node_id, kind, name, symbol in nodes:

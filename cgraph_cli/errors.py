@@ -39,22 +39,44 @@ class RequestError(CgraphError):
     """The caller asked for a name or value the graph does not have (a command-line mistake)."""
 
 
+class RunError(CgraphError):
+    """The run itself failed: output cannot be written, input cannot be read, memory ran out."""
+
+
+def printable(text: str, keep: str = "") -> str:
+    """Text with every character that could steer a terminal or hide itself shown as an escape
+    (control, format such as bidi overrides, line separators, surrogates); `keep` lists exceptions."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def shorten(text: str, most: int = 40) -> str:
+    """Text of at most about `most` characters: a long name or number keeps its ends, the middle goes."""
+    if len(text) <= most:
+        return text
+    keep = (most - 1) // 2
+    return f"{text[:keep]}…{text[-keep:]}"
+
+
 def did_you_mean(word: str, choices) -> str:
-    """'; did you mean 'x'?' for the closest choice, or '' when none is close."""
+    """'; did you mean 'x'?' for the closest choice (case aside), or '' when none is close."""
     import difflib
 
-    # A close match differs little in length; past 50,000 candidates the comparison
-    # would take seconds, so a huge graph gets no suggestion rather than a slow error.
-    candidates = [c for c in choices if abs(len(c) - len(word)) <= 3]
+    # A close match differs little in length; past 50,000 candidates, or for a very long
+    # word, the comparison would take seconds, so that error gets no suggestion instead.
+    if len(word) > 200:
+        return ""
+    candidates = {c.casefold(): c for c in choices if abs(len(c) - len(word)) <= 3}
     if len(candidates) > 50_000:
         return ""
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    close = difflib.get_close_matches(word.casefold(), candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{shorten(candidates[close[0]])}'?" if close else ""
 
 
 def short_list(names, most: int = 10) -> str:
-    """'a, b, c', or the first `most` names and how many more."""
+    """'a, b, c', or the first `most` names and how many more; each name shortened."""
     names = list(names)
-    if len(names) <= most:
-        return ", ".join(names)
-    return ", ".join(names[:most]) + f", and {len(names) - most} more"
+    shown = ", ".join(shorten(n) for n in names[:most])
+    return shown if len(names) <= most else f"{shown}, and {len(names) - most:,} more"

@@ -1,12 +1,14 @@
 """The chain rule spelled out: every path from the output back to a node, and the backward pass step by step.
 
-Pure computation over an evaluated Result; render.py turns it into text.
+Pure computation over an evaluated Result; render.py turns it into text. Paths
+are found one at a time, as they are printed: their number can explode (a
+lattice of n diamonds has 2^n), so memory never holds more than one.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
+from typing import Iterator
 
 from .engine import Result
 from .model import Input, path_counts
@@ -23,67 +25,57 @@ class Path:
     product: Number  # 1 x locals[0] x locals[1] x ..., left to right as backprop multiplies
 
 
-@dataclass(frozen=True, slots=True)
 class Explanation:
-    """All the ways d(of)/d(wrt) is made up: the paths (up to a limit), how many there are, and the total."""
+    """All the ways d(of)/d(wrt) is made up: the paths (found lazily, up to a limit), how many
+    there are, and, once they have all been listed, their sum."""
 
-    of: str
-    wrt: str
-    paths: tuple[Path, ...]
-    path_count: int  # all paths, counted without listing them
-    paths_sum: Number | None  # the sum over the listed paths, when they are all the paths
-    gradient: Number  # what backprop gives
-    repeated: dict[str, frozenset[str]]  # node -> operands it takes more than once (on listed paths)
+    def __init__(self, result: Result, wrt: str, max_paths: int):
+        plan = result.plan
+        self.result = result
+        self.target = plan.position(wrt, "--wrt")
+        self.of, self.wrt = plan.decls[result.of].name, wrt
+        self.counts = path_counts(plan, self.target, result.of)
+        self.path_count: int = self.counts[result.of]  # all paths, counted without listing them
+        self.gradient = result.grads[self.target]  # what backprop gives
+        self.max_paths = max_paths
+        self.listed = 0  # how many paths have been listed so far
+        self.paths_sum = None  # the sum over the listed paths, once they are all the paths
+        if self.path_count == 0:
+            self.paths_sum = 0
 
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One node's backward step: its upstream gradient, and what each operand receives."""
-
-    node: str
-    op: str
-    upstream: Number
-    sends: tuple[tuple[str, Number, Number], ...]  # (operand, local derivative, received)
-
-
-def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
-    """The paths from the output back to `wrt` (at most `max_paths`), their count, and their sum."""
-    plan = result.plan
-    target = plan.position(wrt, "--wrt")
-    of = result.of
-    counts = path_counts(plan, target, of)
-    paths: list[Path] = []
-    if counts[of]:
-        # Depth first from the output towards `wrt`, through nodes that lead there; an explicit
-        # stack (no recursion), operands in their order so the listing is deterministic, and
-        # each path kept as links back to its start so a long chain is not copied at every step.
-        stack = [(of, None, 1)]  # (node, link to the path so far, product so far)
-        while stack and len(paths) < max_paths:
+    @property
+    def paths(self) -> Iterator[Path]:
+        """The paths, depth first from the output, operands in order: deterministic, no recursion,
+        each kept as links back to its start so a long chain is not copied at every step."""
+        result, plan, counts = self.result, self.result.plan, self.counts
+        total = None
+        stack = [(result.of, None, 1)] if self.path_count else []  # (node, link to the path so far, product)
+        while stack and self.listed < self.max_paths:
             i, link, product = stack.pop()
-            if i == target:
-                paths.append(_path(plan, of, link, product))
+            if i == self.target:
+                path = _path(plan, result.of, link, product)
+                total = path.product if total is None else total + path.product
+                self.listed += 1
+                if self.listed == self.path_count:
+                    self.paths_sum = total
+                yield path
                 continue
             branches = []
             for slot, (j, edge) in enumerate(zip(plan.args[i], result.edge_grads(i))):
                 if edge is not None and j < plan.size and counts[j]:
                     branches.append((j, (link, slot, j, edge[0]), product * edge[0]))
             stack.extend(reversed(branches))
-    complete = len(paths) == counts[of]
-    total = None
-    if complete and paths:
-        total = paths[0].product
-        for p in paths[1:]:
-            total = total + p.product
-    elif complete:
-        total = 0
-    repeated = {}
-    for name in {n for p in paths for n in p.nodes}:
-        i = plan.index[name]
-        uses = Counter(j for j in plan.args[i] if j < plan.size)
-        twice = frozenset(plan.decls[j].name for j, n in uses.items() if n > 1)
-        if twice:
-            repeated[name] = twice
-    return Explanation(plan.decls[of].name, wrt, tuple(paths), counts[of], total, result.grads[target], repeated)
+
+    def repeated(self, node: str, operand: str) -> bool:
+        """Whether `node` takes `operand` more than once (so its paths need telling apart)."""
+        plan = self.result.plan
+        j = plan.index[operand]
+        return sum(1 for k in plan.args[plan.index[node]] if k == j) > 1
+
+
+def explain(result: Result, wrt: str, max_paths: int = 20) -> Explanation:
+    """The paths from the output back to `wrt` (at most `max_paths`), their count, and their sum."""
+    return Explanation(result, wrt, max_paths)
 
 
 def _path(plan, of: int, link, product) -> Path:
@@ -96,15 +88,29 @@ def _path(plan, of: int, link, product) -> Path:
                 tuple(slot for slot, _, _ in edges), tuple(local for _, _, local in edges), product)
 
 
-def steps(result: Result) -> list[Step]:
-    """The backward pass as it runs: for each node from the output back, what its operands receive."""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node's backward step: its upstream gradient, and what each operand receives."""
+
+    node: str
+    op: str
+    upstream: Number
+    sends: tuple[tuple[str, Number, Number], ...]  # (operand, local derivative, received)
+
+
+def steps(result: Result, wrt: str | None = None) -> list[Step]:
+    """The backward pass as it runs: for each node from the output back, what its operands receive;
+    with `wrt`, only the steps on the way to that node, and only what is sent towards it."""
     plan = result.plan
+    on_way = None if wrt is None else path_counts(plan, plan.position(wrt, "--wrt"), result.of)
     out = []
     for i in range(result.of, -1, -1):
         d = plan.decls[i]
-        if isinstance(d, Input) or not result.reached[i]:  # what the backward pass did not visit
-            continue
+        if isinstance(d, Input) or not result.reached[i] or (on_way is not None and not on_way[i]):
+            continue  # what the backward pass did not visit, or what does not lead to wrt
         sends = tuple((plan.decls[j].name, edge[0], edge[1])
-                      for j, edge in zip(plan.args[i], result.edge_grads(i)) if edge is not None)
-        out.append(Step(d.name, d.op, result.grads[i], sends))
+                      for j, edge in zip(plan.args[i], result.edge_grads(i))
+                      if edge is not None and (on_way is None or on_way[j]))
+        if sends:
+            out.append(Step(d.name, d.op, result.grads[i], sends))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import unicodedata
 
-from .errors import GraphError, Loc, did_you_mean
+from .errors import GraphError, Loc, did_you_mean, shorten
 from .model import Graph, Input, Node, Plan, compile_graph, paused_gc
 from .ops import OPS
 from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, looks_like_number, plain_kind, to_number
@@ -73,10 +73,10 @@ class _Builder:
             name = self.key(key, what)
             if name in entries:
                 first = entries[name][0].loc
-                raise self.fail(f"duplicate key '{name}' in {what} (first at line {first.line}, "
+                raise self.fail(f"duplicate key '{shorten(name)}' in {what} (first at line {first.line}, "
                                 f"column {first.col})", key.loc)
             if allowed is not None and name not in allowed:
-                raise self.fail(f"unknown key '{name}' in {what}{did_you_mean(name, allowed)}"
+                raise self.fail(f"unknown key '{shorten(name)}' in {what}{did_you_mean(name, allowed)}"
                                 f" (known keys: {', '.join(allowed)})", key.loc)
             entries[name] = (key, value)
         return entries
@@ -88,9 +88,9 @@ class _Builder:
             if node.is_null or node.is_bool:
                 shown = node.text or "(empty)"
                 raise self.fail(f"key {shown} in {what} is read as {'null' if node.is_null else 'a boolean'}"
-                                f"; quote it (\"{node.text}\") to use it as a name", node.loc)
+                                f"; quote it (\"{shorten(node.text)}\") to use it as a name", node.loc)
             if looks_like_number(node.text):
-                raise self.fail(f"key {node.text} in {what} is a number; names cannot be numbers", node.loc)
+                raise self.fail(f"key {shorten(node.text)} in {what} is a number; names cannot be numbers", node.loc)
         return node.text
 
     def spend(self, count: int) -> None:
@@ -102,9 +102,9 @@ class _Builder:
         if type(node) is not Scalar or node.is_null:
             raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
         text = node.text
-        bad = None if text.isprintable() else next((c for c in text if _unprintable(c) and c not in "\n\t"), None)
+        bad = None if text.isprintable() else next((c for c in text if _steers(c)), None)
         if bad is not None:
-            raise self.fail(f"{what} contains the control or invalid character {bad!r}", node.loc)
+            raise self.fail(f"{what} contains the control, bidi or invalid character {_char(bad)}", node.loc)
         return node.text
 
     def name(self, node: Scalar, what: str) -> str:
@@ -113,16 +113,17 @@ class _Builder:
         if name == "":
             raise self.fail(f"{what} must not be empty", node.loc)
         if any(c.isspace() for c in name):
-            raise self.fail(f"{what} {name!r} contains whitespace; names cannot", node.loc)
-        bad = None if name.isprintable() else next((c for c in name if _unprintable(c)), None)
+            raise self.fail(f"{what} {shorten(repr(name))} contains whitespace; names cannot", node.loc)
+        # Invisible and direction-changing characters would let a printed graph lie about itself.
+        bad = None if name.isprintable() else next(c for c in name if not c.isprintable())
         if bad is not None:
-            raise self.fail(f"{what} {name!r} contains the control or invalid character {bad!r}; names cannot",
-                            node.loc)
+            raise self.fail(f"{what} {shorten(repr(name))} contains the control, invisible or bidi "
+                            f"character {_char(bad)}; names cannot", node.loc)
         for bad in _FORBIDDEN_IN_NAMES:
             if bad in name:
-                raise self.fail(f"{what} '{name}' contains '{bad}'; names cannot", node.loc)
+                raise self.fail(f"{what} '{shorten(name)}' contains '{bad}'; names cannot", node.loc)
         if not node.plain and looks_like_number(name):
-            raise self.fail(f"{what} '{name}' is a number; names cannot be numbers", node.loc)
+            raise self.fail(f"{what} '{shorten(name)}' is a number; names cannot be numbers", node.loc)
         return name
 
     def number(self, node, what: str):
@@ -130,14 +131,14 @@ class _Builder:
         if type(node) is not Scalar:
             raise self.fail(f"{what} must be a number, not {KIND[type(node)]}", node.loc)
         if not node.plain:
-            raise self.fail(f"{what} must be a number, not quoted text '{node.text}'", node.loc)
+            raise self.fail(f"{what} must be a number, not quoted text '{shorten(node.text)}'", node.loc)
         try:
             kind = plain_kind(node.text)
             if kind == "number":
                 return to_number(node.text)
         except NotANumber as e:
             raise self.fail(f"{what}: {e}", node.loc) from None
-        shown = {"null": "empty (null)", "bool": f"{node.text}, a boolean"}.get(kind, f"'{node.text}'")
+        shown = {"null": "empty (null)", "bool": f"{shorten(node.text)}, a boolean"}.get(kind, f"'{shorten(node.text)}'")
         raise self.fail(f"{what} must be a number, not {shown}", node.loc)
 
     def operand(self, node, what: str):
@@ -153,7 +154,7 @@ class _Builder:
                 return self.number(node, what)
             if kind != "string":
                 raise self.fail(f"{what} must be a name or a number, not "
-                                f"{'null' if kind == 'null' else 'the boolean ' + node.text}", node.loc)
+                                f"{'null' if kind == 'null' else 'the boolean ' + shorten(node.text)}", node.loc)
         return node.text
 
     # -- the graph ---------------------------------------------------------
@@ -189,13 +190,13 @@ class _Builder:
     def add(self, decl) -> None:
         other = self.decls.get(decl.name)
         if other is not None:
-            raise self.fail(f"name '{decl.name}' is used twice (first at line {other.loc.line}); "
+            raise self.fail(f"name '{shorten(decl.name)}' is used twice (first at line {other.loc.line}); "
                             "names are unique across inputs and nodes", decl.loc)
         self.decls[decl.name] = decl
 
     def input(self, key: Scalar, value) -> Input:
         name = self.name(key, "input name")
-        what = f"input '{name}'"
+        what = f"input '{shorten(name)}'"
         label = None
         if type(value) is Map:
             fields = self.mapping(value, what, INPUT_KEYS)
@@ -208,7 +209,7 @@ class _Builder:
 
     def node(self, key: Scalar, value) -> Node:
         name = self.name(key, "node name")
-        what = f"node '{name}'"
+        what = f"node '{shorten(name)}'"
         label, operands = None, None
         if type(value) is Map:
             fields = self.mapping(value, what, NODE_KEYS)
@@ -227,7 +228,7 @@ class _Builder:
             op_node = value
         op = self.text(op_node, f"the op of {what}")
         if op not in OPS:
-            raise self.fail(f"{what}: unknown op '{op}'{did_you_mean(op, OPS)} "
+            raise self.fail(f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} "
                             f"(known ops: {', '.join(OPS)})", op_node.loc)
         if operands is None:
             self.from_edges.add(name)
@@ -255,9 +256,9 @@ class _Builder:
         if type(edge) is Scalar and not edge.is_null:
             parts = edge.text.split("->")
             if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-                raise self.fail(f"edge '{edge.text}' must be \"src -> dst\"", edge.loc)
+                raise self.fail(f"edge '{shorten(edge.text)}' must be \"src -> dst\"", edge.loc)
             src_text, dst = parts[0].strip(), parts[1].strip()
-            src = self.operand(Scalar(src_text, True, edge.mark), f"the source of edge '{edge.text}'")
+            src = self.operand(Scalar(src_text, True, edge.mark), f"the source of edge '{shorten(edge.text)}'")
             dst_loc = edge.loc
         elif type(edge) is Seq and len(edge.items) == 2:
             src = self.operand(edge.items[0], "the source of an edge")
@@ -269,11 +270,11 @@ class _Builder:
             raise self.fail(f"an edge must be \"src -> dst\" or [src, dst], not {_describe(edge)}", edge.loc)
         target = self.decls.get(dst)
         if target is None:
-            raise self.fail(f"edge to unknown node '{dst}'{did_you_mean(dst, self.decls)}", dst_loc)
+            raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
         if isinstance(target, Input):
-            raise self.fail(f"edge to '{dst}', which is an input; only nodes take operands", dst_loc)
+            raise self.fail(f"edge to '{shorten(dst)}', which is an input; only nodes take operands", dst_loc)
         if dst not in self.from_edges:
-            raise self.fail(f"edge to node '{dst}', which lists its operands under inputs:; "
+            raise self.fail(f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
                             "a node takes operands from inputs: or from edges, not both", dst_loc)
         self.operands[dst].append((src, edge))
 
@@ -285,21 +286,30 @@ class _Builder:
                 if isinstance(operand, str) and operand not in self.decls:
                     hint = did_you_mean(operand, self.decls)
                     if not hint and looks_like_number(operand):
-                        hint = f"; it is quoted, so it is a name: write {operand} unquoted for a constant"
-                    raise self.fail(f"node '{d.name}': unknown operand '{operand}'{hint}", source.loc)
+                        hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
+                    raise self.fail(f"node '{shorten(d.name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)
             problem = OPS[d.op].arity_problem(len(d.operands))
             if problem:
-                raise self.fail(f"node '{d.name}': {problem}", d.loc)
+                raise self.fail(f"node '{shorten(d.name)}': {problem}", d.loc)
 
 
-def _unprintable(c: str) -> bool:
-    # Control characters could steer a terminal; lone surrogates cannot be written out as UTF-8.
-    return unicodedata.category(c) in ("Cc", "Cs")
+# Bidi embeddings, overrides, isolates and marks: they reorder what a terminal shows.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _steers(c: str) -> bool:
+    """Whether a character may not stand in text: controls (but newline and tab) steer a terminal,
+    bidi controls reorder what it shows, lone surrogates cannot be written out as UTF-8."""
+    return c in _BIDI or (unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t")
+
+
+def _char(c: str) -> str:
+    return f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})"
 
 
 def _describe(node) -> str:
     if type(node) is Scalar:
         if node.is_null:
             return "null (nothing)"
-        return f"'{node.text}'"
+        return f"'{shorten(node.text)}'"
     return KIND[type(node)]

@@ -7,7 +7,7 @@ import heapq
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .errors import GraphError, Loc, RequestError, did_you_mean, short_list
+from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten
 from .ops import OPS, Number, Op
 
 # An operand is the name of an input or node (str), or a constant (a number).
@@ -82,14 +82,18 @@ class Plan:
         try:
             return self.index[name]
         except KeyError:
-            raise RequestError(f"{what}: the graph has no node '{name}'"
+            raise RequestError(f"{what}: the graph has no node '{shorten(name)}'"
                                f"{did_you_mean(name, self.index)}", source=self.graph.source) from None
 
     def input_position(self, name: str) -> int:
         """The position of an input that --set may override; a RequestError for anything else."""
-        i = self.position(name, "--set")
+        i = self.index.get(name)
+        if i is None:
+            inputs = [d.name for d in self.graph.inputs]
+            raise RequestError(f"--set: the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}",
+                               source=self.graph.source)
         if not isinstance(self.decls[i], Input):
-            raise RequestError(f"--set: '{name}' is a node, not an input; only inputs can be set",
+            raise RequestError(f"--set: '{shorten(name)}' is a node, not an input; only inputs can be set",
                                source=self.graph.source)
         return i
 
@@ -180,7 +184,8 @@ def _compile(graph: Graph) -> Plan:
             if type(o) is str:
                 p = where.get(o)
                 if p is None:
-                    raise graph.error(f"node '{d.name}': unknown operand '{o}'{did_you_mean(o, where)}", d.loc)
+                    raise graph.error(f"node '{shorten(d.name)}': unknown operand '{shorten(o)}'"
+                                      f"{did_you_mean(o, where)}", d.loc)
                 in_order = in_order and p < i
             else:
                 p = n + len(constants)
@@ -188,10 +193,11 @@ def _compile(graph: Graph) -> Plan:
             args.append(p)
         op = OPS.get(d.op)
         if op is None:
-            raise graph.error(f"node '{d.name}': unknown op '{d.op}'{did_you_mean(d.op, OPS)}", d.loc)
+            raise graph.error(f"node '{shorten(d.name)}': unknown op '{shorten(d.op)}'{did_you_mean(d.op, OPS)}",
+                              d.loc)
         problem = op.arity_problem(len(args))
         if problem:
-            raise graph.error(f"node '{d.name}': {problem}", d.loc)
+            raise graph.error(f"node '{shorten(d.name)}': {problem}", d.loc)
         ops.append(op)
         file_args.append(tuple(args))
 
@@ -263,5 +269,8 @@ def _cycle_error(graph, operand_pos, pending) -> GraphError:
     cycle.reverse()  # walked against the data; turn it to the direction data flows
     first = cycle.index(min(cycle))  # start at the node that comes first in the file
     cycle = cycle[first:] + cycle[:first]
-    path = " -> ".join(decls[j].name for j in cycle + cycle[:1])
+    names = [shorten(decls[j].name) for j in cycle + cycle[:1]]
+    if len(names) > 8:  # a long cycle: its start and end, and how many nodes between
+        names = names[:3] + [f"… ({len(names) - 6:,} more) …"] + names[-3:]
+    path = " -> ".join(names)
     return graph.error(f"the graph has a cycle: {path}", decls[cycle[0]].loc)

@@ -1,47 +1,102 @@
-"""The op table: every operation's forward step and local derivatives, in one place.
+"""The ops: each one's forward step and local derivatives, written once, side by side.
 
-Each op is local computation, as in the book's MulLayer and AddLayer: the
-forward step sees only its operands; the local derivatives see only the
-operands and the value the forward step produced. The engine multiplies them
-by the upstream gradient (``dx = dout * local``), so that is done in one place.
+An op is local computation, as in the book's MulLayer and AddLayer: `forward`
+sees only the operands; `local` sees the operands and the value `forward`
+produced, and returns d(out)/d(operand) for each operand. The engine
+multiplies those by the upstream gradient (``dx = dout * local``).
 
-Values are Python numbers today. Nothing here depends on that but the few
-``math`` calls, so an array backend can swap in its own functions per op.
+`local` is ordinary arithmetic (``+ - * /`` and unary minus) and calls of ops
+(``sigmoid(-x)``). On numbers it computes the derivative; on the symbols
+`cgraph derive` passes in, the same code writes the derivative out as graph
+nodes. So a derived graph does backprop's arithmetic by construction. Rules
+that keep the two in step: use ops, not `math`, for anything but ``+ - * /``;
+never divide by a value `local` computed (x / inf would hide an overflow).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Sequence
 
 Number = int | float
-Forward = Callable[[Sequence[Number]], Number]
-# (operands, output, wanted) -> one local derivative per operand; None where not wanted.
-LocalGrads = Callable[[Sequence[Number], Number, Sequence[bool]], list]
-# The same local derivatives written as graph nodes, for `cgraph derive`:
-# (emit, operand refs, output ref, wanted) -> one ref per operand (None where not wanted),
-# where a ref is a node name or a number and emit(op, *refs) adds a node and returns its ref.
-# Each must do the arithmetic of its LocalGrads in the same order, so that a derived
-# graph computes backprop's numbers exactly.
-SymbolicGrads = Callable[[Callable, Sequence, object, Sequence[bool]], list]
+
+# Integers stay exact (the book's 2 apples at 100 are 200, not 200.0) while a float
+# holds them exactly; past that they become floats, so no product of huge integers
+# can cost time quadratic in the file (10,000 factors of 10**300 would).
+EXACT_INT = 2 ** 53
 
 
-@dataclass(frozen=True, slots=True)
+class OpDomainError(ArithmeticError):
+    """A value that is not a finite real number, with the reason why."""
+
+
+def exact(value):
+    """An int past ±2**53 as a float (OverflowError past a float's range); anything else unchanged."""
+    if type(value) is int and not -EXACT_INT <= value <= EXACT_INT:
+        return float(value)
+    return value
+
+
+def is_finite(value) -> bool:
+    """Whether a value is a finite real number (an int too large for a float is not)."""
+    try:
+        return math.isfinite(value)
+    except (OverflowError, TypeError):
+        return False
+
+
+class Undefined:
+    """A local derivative that is not a finite number, and why. Arithmetic on it stays undefined,
+    so an op can return all its local derivatives and the engine use only those it needs."""
+
+    __slots__ = ("reason", "origin")
+
+    def __init__(self, reason: str, origin: int | None = None):
+        self.reason = reason
+        self.origin = origin  # the node whose local derivative it was, once the engine knows
+
+    def _same(self, *_):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
+    __truediv__ = __rtruediv__ = __neg__ = _same
+
+    def __repr__(self) -> str:
+        return f"Undefined({self.reason!r})"
+
+
 class Op:
-    """One operation: its arity, forward step, local derivatives and how to write it."""
+    """One operation: its forward step, its local derivatives, and how the docs write it."""
 
-    name: str
-    min_args: int
-    max_args: int | None  # None: no upper bound
-    forward: Forward
-    local_grads: LocalGrads
-    symbol: str
-    formula: str
-    derivative: str
-    doc: str
-    symbolic: SymbolicGrads
-    kink: float | None = None  # where the op is not differentiable in its operand (relu: 0)
+    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None):
+        self.forward = forward  # (*operands) -> value; raises for a value that is not real
+        self.local = None  # (out, *operands) -> one local derivative per operand
+        self.name = name
+        self.min_args, self.max_args = arity if isinstance(arity, tuple) else (arity, arity)
+        self.symbol = symbol
+        self.formula = value
+        self.derivative = derivatives
+        self.doc = (forward.__doc__ or "").strip()
+        self.kink = kink  # where the op is not differentiable in its operand (relu: 0)
+
+    def __call__(self, *args):
+        """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
+        for a in args:
+            if type(a) is Undefined:
+                return a
+            if type(a) not in (int, float):
+                return a.apply(self, args)  # a symbol of `cgraph derive`
+            if not is_finite(a):
+                return Undefined(f"{self.name} of a value that is not a finite number")
+        try:
+            value = exact(self.forward(*args))
+        except (ArithmeticError, ValueError) as e:
+            return Undefined(domain_reason(e))
+        return value if is_finite(value) else Undefined("not a finite number (overflow)")
+
+    def derivatives(self, local):
+        """Decorator: set the op's local derivatives (written below its forward step)."""
+        self.local = local
+        return self
 
     def arity_text(self) -> str:
         """'2', '1' or '2 or more', as the docs write the operand count."""
@@ -56,102 +111,254 @@ class Op:
         plural = "" if self.arity_text() == "1" else "s"
         return f"{self.name} takes {self.arity_text()} operand{plural}, got {count}"
 
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
 
-class OpDomainError(ArithmeticError):
-    """A value or derivative that is not a finite real number, with the reason why."""
+
+OPS: dict[str, Op] = {}
 
 
-def _add(xs):
+def op(name, arity, symbol, value, derivatives, kink=None):
+    """Decorator: register a forward step as an op of the table."""
+    def register(forward) -> Op:
+        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink)
+        return OPS[name]
+    return register
+
+
+def domain_reason(e: Exception) -> str:
+    """Why a value is not a finite real number, from the exception computing it raised."""
+    if isinstance(e, OpDomainError):
+        return str(e)
+    if isinstance(e, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(e, OverflowError):
+        return "not a finite number (overflow)"
+    return f"not a real number ({e})"
+
+
+# --- the ops, each forward step followed by its local derivatives -------------------------
+
+
+@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each")
+def add(*xs):
+    """Sum of the operands, left to right."""
     total = xs[0]
     for x in xs[1:]:
         total = total + x
     return total
 
 
-def _add_grads(xs, out, wanted):
-    return [1 if w else None for w in wanted]
+@add.derivatives
+def add(out, *xs):
+    return (1,) * len(xs)
 
 
-def _add_sym(emit, xs, out, wanted):
-    return [1 if w else None for w in wanted]
+@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others")
+def mul(*xs):
+    """Product of the operands, left to right."""
+    return product(xs)
 
 
-def _product(xs):
-    result = xs[0]
-    for x in xs[1:]:
-        result = result * x
-    return result
+# Past this many operands the product of the others, one operand at a time, is quadratic
+# work; products of the operands before and after each one keep it linear.
+MUL_EXACT_LIMIT = 64
 
 
-# Above this many operands a product of the others per operand is quadratic work;
-# prefix and suffix products keep it linear at the cost of a different rounding order.
-_MUL_EXACT_LIMIT = 64
-
-
-def _mul_grads(xs, out, wanted):
+@mul.derivatives
+def mul(out, *xs):
     n = len(xs)
-    if n == 2:  # the book's MulLayer: x gets y, y gets x
-        return [xs[1] if wanted[0] else None, xs[0] if wanted[1] else None]
-    if n <= _MUL_EXACT_LIMIT:
-        return [_product([x for j, x in enumerate(xs) if j != i]) if w else None
-                for i, w in enumerate(wanted)]
-    prefix = [1] * n
+    if n == 2:
+        x, y = xs
+        return y, x  # the book's MulLayer: dx = dout * y, dy = dout * x
+    if n <= MUL_EXACT_LIMIT:
+        return tuple(mul(*xs[:i], *xs[i + 1:]) for i in range(n))  # the others, left to right
+    before, after = [1] * n, [1] * n
     for i in range(1, n):
-        prefix[i] = prefix[i - 1] * xs[i - 1]
-    suffix = [1] * n
+        before[i] = mul(before[i - 1], xs[i - 1])
     for i in range(n - 2, -1, -1):
-        suffix[i] = xs[i + 1] * suffix[i + 1]
-    return [prefix[i] * suffix[i] if w else None for i, w in enumerate(wanted)]
+        after[i] = mul(xs[i + 1], after[i + 1])
+    return tuple(mul(b, a) for b, a in zip(before, after))
 
 
-def _mul_sym(emit, xs, out, wanted):
-    if len(xs) == 2:
-        return [xs[1] if wanted[0] else None, xs[0] if wanted[1] else None]
-    # Left to right, as _mul_grads does up to _MUL_EXACT_LIMIT operands (past it, the last
-    # digit may differ from the engine's prefix/suffix products).
-    return [emit("mul", *[x for j, x in enumerate(xs) if j != i]) if w else None for i, w in enumerate(wanted)]
+@op("sub", 2, "−", "x - y", "1, -1")
+def sub(x, y):
+    """Difference."""
+    return x - y
 
 
-def _sub(xs):
-    return xs[0] - xs[1]
+@sub.derivatives
+def sub(out, x, y):
+    return 1, -1
 
 
-def _sub_grads(xs, out, wanted):
-    return [1 if wanted[0] else None, -1 if wanted[1] else None]
-
-
-def _sub_sym(emit, xs, out, wanted):
-    return [1 if wanted[0] else None, -1 if wanted[1] else None]
-
-
-def _div(xs):
-    x, y = xs
+@op("div", 2, "÷", "x / y", "1/y, -x/y^2")
+def div(x, y):
+    """Quotient."""
     if y == 0:
         raise OpDomainError("division by zero")
     return x / y
 
 
-def _div_grads(xs, out, wanted):
-    x, y = xs
-    return [1 / y if wanted[0] else None, -x / y ** 2 if wanted[1] else None]
+@div.derivatives
+def div(out, x, y):
+    # -(x/y)/y, not -x/y**2: y**2 leaves the float range long before the quotient does
+    # (as PyTorch computes it); out is x/y.
+    return 1 / y, -out / y
 
 
-def _div_sym(emit, xs, out, wanted):
-    x, y = xs
-    return [emit("div", 1, y) if wanted[0] else None,
-            emit("div", emit("neg", x), emit("pow", y, 2)) if wanted[1] else None]
+@op("neg", 1, "−", "-x", "-1")
+def neg(x):
+    """Negation."""
+    return -x
 
 
-def _neg(xs):
-    return -xs[0]
+@neg.derivatives
+def neg(out, x):
+    return (-1,)
 
 
-def _neg_grads(xs, out, wanted):
-    return [-1]
+@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x")
+def pow_(x, y):
+    """Power; the exponent's gradient needs x > 0 (0 at x = 0)."""
+    return power(x, y)
 
 
-def _neg_sym(emit, xs, out, wanted):
-    return [-1]
+@pow_.derivatives
+def pow_(out, x, y):
+    # At the kinks, PyTorch's conventions: d(x**0)/dx = 0 everywhere (mulpow is 0 where its
+    # first operand is), and the exponent's gradient is 0 at x = 0 (xlogy(0, 0) = 0).
+    return mulpow(y, x, y - 1), out * xlogy(step(x), x)
+
+
+@op("exp", 1, "exp", "e^x", "e^x")
+def exp(x):
+    """Exponential."""
+    return math.exp(x)
+
+
+@exp.derivatives
+def exp(out, x):
+    return (out,)
+
+
+@op("log", 1, "log", "ln x", "1/x")
+def log(x):
+    """Natural logarithm, x > 0."""
+    if x <= 0:
+        raise OpDomainError("log of a non-positive number")
+    return math.log(x)
+
+
+@log.derivatives
+def log(out, x):
+    return (1 / x,)
+
+
+@op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)")
+def sigmoid(x):
+    """Logistic sigmoid, computed without overflow."""
+    if x >= 0:
+        return 1 / (1 + math.exp(-x))
+    e = math.exp(x)  # so that exp never overflows: sigmoid(-1000) is 0, not an error
+    return e / (1 + e)
+
+
+@sigmoid.derivatives
+def sigmoid(out, x):
+    # y * (1 - y) written as σ(x)·σ(-x): 1 - y cancels where y is near 1 (at x = 40 it is 0,
+    # the derivative 4.2e-18).
+    return (out * sigmoid(-x),)
+
+
+@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=0)
+def relu(x):
+    """Rectified linear unit; its derivative at 0 is 0."""
+    return x if x > 0 else x - x  # x - x: a zero of x's own type
+
+
+@relu.derivatives
+def relu(out, x):
+    return (step(x),)  # relu'(0) = 0, as PyTorch has it
+
+
+@op("tanh", 1, "tanh", "tanh x", "1 - y^2")
+def tanh(x):
+    """Hyperbolic tangent."""
+    return math.tanh(x)
+
+
+@tanh.derivatives
+def tanh(out, x):
+    # 1 - y**2 = (1 - y)(1 + y) = 2σ(-2x)·2σ(2x), without the cancellation of 1 - y*y near |y| = 1.
+    return (4 * sigmoid(2 * x) * sigmoid(-2 * x),)
+
+
+@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=0)
+def step(x):
+    """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
+    return 1 if x > 0 else 0
+
+
+@step.derivatives
+def step(out, x):
+    return (0,)
+
+
+@op("xlogy", 2, "xlogy", "x * ln y, 0 where x = 0", "ln y, x/y")
+def xlogy(x, y):
+    """x·ln y, and 0 where x = 0 (as PyTorch and SciPy); y < 0 has no real log, even there."""
+    if y < 0:
+        raise OpDomainError("ln of a negative number")
+    if x == 0:
+        return x * 0
+    if y == 0:
+        raise OpDomainError("ln 0 is not finite")
+    return x * math.log(y)
+
+
+@xlogy.derivatives
+def xlogy(out, x, y):
+    return log(y), div(x, y)
+
+
+@op("mulpow", 3, "mulpow", "a * x ** b, 0 where a = 0", "x**b, a*b * x**(b-1), a * x**b * ln x")
+def mulpow(a, x, b):
+    """a·x^b, and 0 where a = 0: pow's base gradient y·x^(y-1), with d(x**0)/dx = 0 at x = 0 too."""
+    if a == 0:
+        return a * 0
+    return a * power(x, b)
+
+
+@mulpow.derivatives
+def mulpow(out, a, x, b):
+    return pow_(x, b), mulpow(a * b, x, b - 1), out * xlogy(step(x), x)
+
+
+# --- arithmetic the forward steps share ---------------------------------------------------
+
+
+def product(xs):
+    """x1 * x2 * ... left to right, exact while integers stay small.
+
+    Where a partial product leaves the float range but the whole does not
+    (1e200 * 1e200 * 1e-200), it is taken again with the exponents kept apart.
+    """
+    p = xs[0]
+    for x in xs[1:]:
+        p = exact(p * x)
+    if (p == 0 or not math.isfinite(p)) and len(xs) > 2 and all(xs):
+        return _scaled_product(xs)
+    return p
+
+
+def _scaled_product(xs) -> float:
+    mantissa, exponent = 1.0, 0
+    for x in xs:
+        m, e = math.frexp(x)
+        mantissa, e2 = math.frexp(mantissa * m)
+        exponent += e + e2
+    return math.ldexp(mantissa, exponent)  # OverflowError where the product itself is too large
 
 
 def _int_power_too_big(x, y) -> bool:
@@ -160,7 +367,8 @@ def _int_power_too_big(x, y) -> bool:
             and y * math.log2(abs(x)) > 1100)
 
 
-def _power(x, y):
+def power(x, y):
+    """x ** y where it is a finite real number; OpDomainError where it is not."""
     if x == 0 and y < 0:
         raise OpDomainError("zero to a negative power")
     if x < 0 and not float(y).is_integer():
@@ -168,146 +376,3 @@ def _power(x, y):
     if _int_power_too_big(x, y):
         raise OverflowError("result too large")
     return x ** y
-
-
-def _pow(xs):
-    return _power(xs[0], xs[1])
-
-
-def _pow_grads(xs, out, wanted):
-    x, y = xs
-    grads = [None, None]
-    if wanted[0]:
-        # d(x**0)/dx is 0 everywhere, x = 0 included (as PyTorch has it).
-        if x == 0 and 0 < y < 1:
-            raise OpDomainError("the base's gradient y * x**(y-1) is infinite at x = 0 for 0 < y < 1")
-        grads[0] = 0 if y == 0 else y * _power(x, y - 1)
-    if wanted[1]:
-        if x > 0:
-            grads[1] = out * math.log(x)
-        elif x == 0 and y >= 0:
-            grads[1] = 0  # the limit from the right; PyTorch's choice too
-        else:
-            raise OpDomainError("the exponent's gradient needs ln of the base, which is not positive")
-    return grads
-
-
-def _pow_sym(emit, xs, out, wanted):
-    x, y = xs
-    grads = [None, None]
-    if wanted[0]:
-        grads[0] = 0 if y == 0 else emit("mul", y, emit("pow", x, emit("sub", y, 1)))
-    if wanted[1]:
-        grads[1] = emit("mul", out, emit("log", x))
-    return grads
-
-
-def _exp(xs):
-    return math.exp(xs[0])
-
-
-def _exp_grads(xs, out, wanted):
-    return [out]
-
-
-def _exp_sym(emit, xs, out, wanted):
-    return [out]
-
-
-def _log(xs):
-    if xs[0] <= 0:
-        raise OpDomainError("log of a non-positive number")
-    return math.log(xs[0])
-
-
-def _log_grads(xs, out, wanted):
-    return [1 / xs[0]]
-
-
-def _log_sym(emit, xs, out, wanted):
-    return [emit("div", 1, xs[0])]
-
-
-def _sigmoid(xs):
-    x = xs[0]
-    # Two forms so that exp never overflows: sigmoid(-1000) is 0, not an error.
-    if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1 + e)
-
-
-def _sigmoid_grads(xs, out, wanted):
-    return [out * (1 - out)]
-
-
-def _sigmoid_sym(emit, xs, out, wanted):
-    return [emit("mul", out, emit("sub", 1, out))]
-
-
-def _relu(xs):
-    x = xs[0]
-    return x if x > 0 else x - x  # x - x: a zero of x's own type
-
-
-def _relu_grads(xs, out, wanted):
-    return [1 if xs[0] > 0 else 0]  # relu'(0) = 0, as PyTorch has it
-
-
-def _relu_sym(emit, xs, out, wanted):
-    return [emit("step", xs[0])]
-
-
-def _step(xs):
-    return 1 if xs[0] > 0 else 0
-
-
-def _step_grads(xs, out, wanted):
-    return [0]
-
-
-def _step_sym(emit, xs, out, wanted):
-    return [0]
-
-
-def _tanh(xs):
-    return math.tanh(xs[0])
-
-
-def _tanh_grads(xs, out, wanted):
-    return [1 - out * out]
-
-
-def _tanh_sym(emit, xs, out, wanted):
-    return [emit("sub", 1, emit("mul", out, out))]
-
-
-OPS: dict[str, Op] = {op.name: op for op in [
-    Op("add", 2, None, _add, _add_grads, "+", "x1 + x2 + ...", "1 for each",
-       "Sum of the operands, left to right.", _add_sym),
-    Op("mul", 2, None, _product, _mul_grads, "×", "x1 * x2 * ...", "the product of the others",
-       "Product of the operands, left to right.", _mul_sym),
-    Op("sub", 2, 2, _sub, _sub_grads, "−", "x - y", "1, -1", "Difference.", _sub_sym),
-    Op("div", 2, 2, _div, _div_grads, "÷", "x / y", "1/y, -x/y^2", "Quotient.", _div_sym),
-    Op("neg", 1, 1, _neg, _neg_grads, "−", "-x", "-1", "Negation.", _neg_sym),
-    Op("pow", 2, 2, _pow, _pow_grads, "^", "x ** y", "y * x**(y-1), x**y * ln x",
-       "Power; the exponent's gradient needs x > 0 (0 at x = 0 for y >= 0).", _pow_sym),
-    Op("exp", 1, 1, _exp, _exp_grads, "exp", "e^x", "e^x", "Exponential.", _exp_sym),
-    Op("log", 1, 1, _log, _log_grads, "log", "ln x", "1/x", "Natural logarithm, x > 0.", _log_sym),
-    Op("sigmoid", 1, 1, _sigmoid, _sigmoid_grads, "σ", "1 / (1 + e^-x)", "y * (1 - y)",
-       "Logistic sigmoid, computed without overflow.", _sigmoid_sym),
-    Op("relu", 1, 1, _relu, _relu_grads, "relu", "max(0, x)", "1 if x > 0 else 0",
-       "Rectified linear unit; its derivative at 0 is 0.", _relu_sym, kink=0),
-    Op("tanh", 1, 1, _tanh, _tanh_grads, "tanh", "tanh x", "1 - y^2", "Hyperbolic tangent.", _tanh_sym),
-    Op("step", 1, 1, _step, _step_grads, "step", "1 if x > 0 else 0", "0",
-       "Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0.",
-       _step_sym, kink=0),
-]}
-
-
-def is_finite(value) -> bool:
-    """Whether a value is a finite real number (an int too large for a float is not)."""
-    try:
-        return math.isfinite(value)
-    except (OverflowError, TypeError):
-        return False

@@ -1,40 +1,65 @@
-"""Results to text: rich tables for people, JSON for scripts. Nothing here computes.
+"""Results to text: rich tables for people, JSON for scripts, YAML for derived graphs. Nothing here computes.
 
 rich is imported only inside the table functions, so `--json` never pays for it.
+Tables stay bounded whatever the graph holds: long cells are shortened in the
+middle, and past a few thousand rows only the first and last are shown.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Iterable
+import re
+from decimal import Decimal
+from typing import Callable, Iterable, Iterator
 
 from .engine import Result
-from .errors import short_list
+from .errors import printable, short_list, shorten
 from .model import Input, Plan
-from .ops import OPS
+from .ops import OPS, Undefined
 
 
-def format_number(value, precision: int | None = None) -> str:
-    """Python's shortest round-trip form, or `precision` significant digits."""
+def format_number(value, precision: int | None = None, decimals: int | None = None) -> str:
+    """Python's shortest round-trip form; or `precision` significant digits, in exponent form only
+    outside 1e-4 <= |x| < 1e15 (so money reads 1270, not 1.27e+03); or `decimals` fixed places."""
+    if type(value) is Undefined:
+        return "undefined"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     if precision is None:
         return repr(value)
-    return f"{value:.{precision}g}"
+    text = f"{value:.{precision}g}"
+    if "e" in text and 1e-4 <= abs(float(text)) < 1e15:
+        text = format(Decimal(text), "f")
+    return text
 
 
-def _operand_text(operand) -> str:
-    return operand if isinstance(operand, str) else repr(operand)
+Format = Callable[[object], str]
+
+
+def number_format(precision: int | None = None, decimals: int | None = None) -> Format:
+    """format_number with the digits a command line asked for."""
+    return lambda value: format_number(value, precision, decimals)
+
+
+def _json_default(value):
+    if type(value) is Undefined:
+        return None  # an undefined gradient is null in JSON
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def to_json(data) -> str:
     """JSON text; refuses NaN and infinities (the engine never lets them through)."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, default=_json_default)
+
+
+def _operands(d) -> list:
+    return [] if isinstance(d, Input) else list(d.operands)
 
 
 def run_json(result: Result) -> str:
     """`cgraph run --json`: the graph, the node differentiated, and every node's value and gradient."""
     plan = result.plan
-    nodes = [{"name": d.name, "op": "input" if isinstance(d, Input) else d.op,
-              "inputs": [] if isinstance(d, Input) else list(d.operands),
+    nodes = [{"name": d.name, "op": "input" if isinstance(d, Input) else d.op, "inputs": _operands(d),
               "value": result.values[i], "grad": result.grads[i]}
              for i, d in enumerate(plan.decls)]
     return to_json({"graph": plan.graph.name, "of": result.of_name, "value": result.value, "nodes": nodes})
@@ -62,11 +87,26 @@ def ops_json() -> str:
                     for op in OPS.values()])
 
 
-# rich spends about 0.3 ms a row; past this many rows we lay the table out ourselves,
-# in the same columns, so a 100,000-node graph prints in seconds rather than minutes.
+# rich spends about 0.3 ms a row; past this many rows we lay the table out ourselves, in
+# the same columns, and show only the first and last rows unless every row is asked for.
 RICH_MAX_ROWS = 2000
+SUMMARY_ROWS = 50  # shown at each end of a summarized table
+CELL_WIDTH = 60  # a longer name or operand list is shortened in the middle
 
 _STYLES = {"bold": "1", "green": "32", "red": "31", "dim": "2"}  # as ANSI codes, for the plain layout
+
+
+def cell(text: str, most: int = CELL_WIDTH) -> str:
+    """Text fit for a table cell: nothing that steers the terminal, and bounded in width."""
+    return shorten(printable(text), most)
+
+
+def operand_list(operands) -> str:
+    """'a, b, c', or for a long list 'x1, x2, x3, … (997 more)'."""
+    texts = [o if isinstance(o, str) else repr(o) for o in operands[:4]]
+    if len(operands) > 4:
+        texts = texts[:3] + [f"… ({len(operands) - 3:,} more)"]
+    return ", ".join(texts)
 
 
 class _Table:
@@ -79,10 +119,14 @@ class _Table:
     def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
         self.columns.append((header, justify, style))
 
-    def draw(self, headline: str | None, color: bool) -> str:
-        if len(self.rows) > RICH_MAX_ROWS:
-            return self._draw_plain(headline, color)
-        return self._draw_rich(headline, color)
+    def draw(self, headline: str | None, color: bool, all_rows: bool = False) -> str:
+        if len(self.rows) <= RICH_MAX_ROWS:
+            return self._draw_rich(headline, color)
+        if all_rows:
+            return self._draw_plain(headline, color, self.rows)
+        left_out = len(self.rows) - 2 * SUMMARY_ROWS
+        note = f"… {left_out:,} more rows (--all prints every row) …"
+        return self._draw_plain(headline, color, self.rows[:SUMMARY_ROWS] + [note] + self.rows[-SUMMARY_ROWS:])
 
     def _draw_rich(self, headline, color) -> str:
         from io import StringIO
@@ -107,37 +151,36 @@ class _Table:
         console.print(table)
         return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
 
-    def _draw_plain(self, headline, color) -> str:
+    def _draw_plain(self, headline, color, rows) -> str:
         from rich.cells import cell_len
 
         widths = [cell_len(h) for h, _, _ in self.columns]
-        for row in self.rows:
-            for i, cell in enumerate(row):
-                n = cell_len(cell)
-                if n > widths[i]:
-                    widths[i] = n
+        for row in rows:
+            if isinstance(row, list):
+                for i, text in enumerate(row):
+                    widths[i] = max(widths[i], cell_len(text))
 
         def line(cells, styles):
             parts = []
-            for cell, (_, justify, _), w, style in zip(cells, self.columns, widths, styles):
-                pad = " " * (w - cell_len(cell))
-                text = pad + cell if justify == "right" else cell + pad
-                parts.append(f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and style and cell else text)
+            for text, (_, justify, _), w, style in zip(cells, self.columns, widths, styles):
+                pad = " " * (w - cell_len(text))
+                text = pad + text if justify == "right" else text + pad
+                parts.append(f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and style and text.strip() else text)
             return "   ".join(parts).rstrip()
 
         out = [] if headline is None else [f"\x1b[1m{headline}\x1b[0m" if color else headline]
         out.append(line([h for h, _, _ in self.columns], ["bold"] * len(widths)))
         out.append("─" * (sum(widths) + 3 * (len(widths) - 1)))
         styles = [s for _, _, s in self.columns]
-        out.extend(line(row, styles) for row in self.rows)
+        out.extend(line(row, styles) if isinstance(row, list) else row for row in rows)
         return "\n".join(out)
 
 
-def _headline(result: Result, precision: int | None) -> str:
-    return f"{result.plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}"
+def _headline(result: Result, num: Format) -> str:
+    return f"{cell(result.plan.graph.name)}: {cell(result.of_name)} = {num(result.value)}"
 
 
-def run_table(result: Result, precision: int | None = None, color: bool = False) -> str:
+def run_table(result: Result, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
     has_labels = any(d.label for d in plan.decls)
@@ -146,31 +189,33 @@ def run_table(result: Result, precision: int | None = None, color: bool = False)
     table.column("op")
     table.column("operands")
     table.column("value", "right", "green")
-    table.column(f"grad d({result.of_name})/d(node)", "right", "red")
+    grads = result.grads is not None
+    if grads:
+        table.column(f"grad d({cell(result.of_name)})/d(node)", "right", "red")
     if has_labels:
         table.column("label", style="dim")
-    values, grads = result.values, result.grads
     for i, d in enumerate(plan.decls):
         is_input = isinstance(d, Input)
-        row = [d.name, "input" if is_input else d.op,
-               "" if is_input else ", ".join(map(_operand_text, d.operands)),
-               format_number(values[i], precision), format_number(grads[i], precision)]
+        row = [cell(d.name), "input" if is_input else d.op,
+               "" if is_input else cell(operand_list(d.operands)), num(result.values[i])]
+        if grads:
+            row.append(num(result.grads[i]))
         if has_labels:
-            row.append(d.label or "")
+            row.append(cell(d.label or "", 80))
         table.rows.append(row)
-    return table.draw(_headline(result, precision), color)
+    return table.draw(_headline(result, num), color, all_rows)
 
 
-def grad_table(result: Result, wrt: Iterable[str], precision: int | None = None, color: bool = False) -> str:
+def grad_table(result: Result, wrt: Iterable[str], num: Format = format_number, color: bool = False,
+               all_rows: bool = False) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for."""
     table = _Table()
     table.column("wrt", style="bold")
     table.column("value", "right", "green")
-    table.column(f"d({result.of_name})/d(wrt)", "right", "red")
+    table.column(f"d({cell(result.of_name)})/d(wrt)", "right", "red")
     for name in wrt:
-        table.rows.append([name, format_number(result.value_of(name), precision),
-                           format_number(result.grad_of(name), precision)])
-    return table.draw(_headline(result, precision), color)
+        table.rows.append([cell(name), num(result.value_of(name)), num(result.grad_of(name))])
+    return table.draw(_headline(result, num), color, all_rows)
 
 
 def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str]) -> str:
@@ -181,18 +226,18 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
     counts: dict[str, int] = {}
     for d in nodes:
         counts[d.op] = counts.get(d.op, 0) + 1
-    lines = [f"{source}: valid graph '{graph.name}'"]
+    lines = [f"{cell(source)}: valid graph '{cell(graph.name)}'"]
     if graph.description:
-        lines.append(f"  {graph.description}")
-    lines.append(f"  inputs: {len(inputs)}" + (f" ({short_list([d.name for d in inputs])})" if inputs else ""))
-    lines.append(f"  nodes: {len(nodes)}" + (" (" + ", ".join(f"{n} {op}" for op, n in counts.items()) + ")"
-                                              if nodes else ""))
+        lines.append(f"  {cell(graph.description, 200)}")
+    lines.append(f"  inputs: {len(inputs):,}" + (f" ({short_list(d.name for d in inputs)})" if inputs else ""))
+    lines.append(f"  nodes: {len(nodes):,}" + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")"
+                                               if nodes else ""))
     if output is not None:
-        lines.append(f"  output: {output}")
+        lines.append(f"  output: {cell(output)}")
     else:
         lines.append(f"  output: ambiguous, several nodes are consumed by nothing ({short_list(sinks)}); "
                      "add 'output:' or pass --of")
-    return "\n".join(lines)
+    return printable("\n".join(lines), keep="\n")
 
 
 def ops_table(color: bool = False) -> str:
@@ -207,50 +252,57 @@ def ops_table(color: bool = False) -> str:
 
 def _slot_note(e, p, k) -> str:
     """' (operand 2)' where the consumer takes this operand more than once, so two paths differ visibly."""
-    return f" (operand {p.slots[k] + 1})" if p.nodes[k + 1] in e.repeated.get(p.nodes[k], ()) else ""
+    return f" (operand {p.slots[k] + 1})" if e.repeated(p.nodes[k], p.nodes[k + 1]) else ""
 
 
-def explain_text(explanation, precision: int | None = None) -> str:
-    """`cgraph explain`: each path from the output back to the node, its local derivatives and product."""
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
+    """`cgraph explain`, line by line (each ending in a newline) as the paths are found: each path from the output back to
+    the node, its local derivatives and their product; then the sum."""
     e = explanation
-    num = lambda v: format_number(v, precision)  # noqa: E731
     total = e.path_count
-    lines = [f"d{e.of}/d{e.wrt} = {num(e.gradient)}  (backprop)",
-             f"{total} path{'' if total == 1 else 's'} from {e.of} back to {e.wrt}; along each, "
-             "the product of the local derivatives (d(output)/d(output) = 1 first):"]
+    yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
+    if not total:
+        yield f"no path leads from {cell(e.of)} back to {cell(e.wrt)}: {cell(e.of)} does not depend on it, " \
+              "so the gradient is 0\n"
+        return
+    yield (f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along each, "
+           "the product of the local derivatives (d(output)/d(output) = 1 first):\n")
     for p in e.paths:
-        route = p.nodes[0] + "".join(f" → {name}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:]))
-        lines.append(f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}")
-    if len(e.paths) < total:
-        lines.append(f"  ... {total - len(e.paths)} more path{'' if total - len(e.paths) == 1 else 's'} "
-                     f"not listed (--max-paths); the total comes from backprop")
-    elif total:
-        lines.append(f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
-                     + ("" if e.paths_sum == e.gradient else
-                        f"  (backprop's {num(e.gradient)} adds the same terms in another order)"))
+        route = cell(p.nodes[0]) + "".join(f" → {cell(name)}{_slot_note(e, p, k)}"
+                                          for k, name in enumerate(p.nodes[1:]))
+        yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
+    if e.listed < total:
+        yield (f"  ... {_plural(total - e.listed, 'more path')} not listed (--max-paths); "
+               "the total comes from backprop\n")
     else:
-        lines.append(f"  none: {e.of} does not depend on {e.wrt}, so the gradient is 0")
-    return "\n".join(lines)
+        yield (f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
+               + ("" if e.paths_sum == e.gradient else
+                  f"  (backprop's {num(e.gradient)} adds the same terms in another order)") + "\n")
 
 
-def explain_json(graph_name: str, value, explanation) -> str:
-    """`cgraph explain --json`: the paths, how many there are, and the totals."""
+def explain_json(graph_name: str, value, explanation) -> Iterator[str]:
+    """`cgraph explain --json`, written as the paths are found (so memory is bounded by one path)."""
     e = explanation
-    return to_json({"graph": graph_name, "of": e.of, "wrt": e.wrt, "value": value, "gradient": e.gradient,
-                    "path_count": e.path_count, "paths_listed": len(e.paths),
-                    "paths_sum": e.paths_sum,
-                    "paths": [{"nodes": list(p.nodes), "operand_slots": list(p.slots), "locals": list(p.locals),
-                               "product": p.product} for p in e.paths]})
+    yield to_json({"graph": graph_name, "of": e.of, "wrt": e.wrt, "value": value, "gradient": e.gradient,
+                   "path_count": e.path_count})[:-1] + ', "paths": ['
+    for k, p in enumerate(e.paths):
+        yield ("" if k == 0 else ", ") + to_json({"nodes": list(p.nodes), "operand_slots": list(p.slots),
+                                                  "locals": list(p.locals), "product": p.product})
+    yield f'], "paths_listed": {e.listed}, "paths_sum": {to_json(e.paths_sum)}}}'
 
 
-def steps_text(result: Result, steps, precision: int | None = None) -> str:
+def steps_text(result: Result, steps, num: Format = format_number) -> str:
     """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
-    num = lambda v: format_number(v, precision)  # noqa: E731
-    lines = [f"backward pass from {result.of_name}, d{result.of_name}/d{result.of_name} = 1; "
+    lines = [f"backward pass from {cell(result.of_name)}, d{cell(result.of_name)}/d{cell(result.of_name)} = 1; "
              "each node sends dout × local derivative to its operands:"]
     for s in steps:
-        sends = ",  ".join(f"{to} += {num(s.upstream)} × {num(local)} = {num(got)}" for to, local, got in s.sends)
-        lines.append(f"  {s.node} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
+        sends = ",  ".join(f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}"
+                           for to, local, got in s.sends)
+        lines.append(f"  {cell(s.node)} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
     return "\n".join(lines)
 
 
@@ -262,49 +314,94 @@ def steps_json(result: Result, steps) -> str:
                                          for to, local, got in s.sends]} for s in steps]})
 
 
-_PLAIN_NAME = __import__("re").compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# -- derived graphs as YAML --------------------------------------------------------------
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_YAML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
-def _yaml_name(name: str) -> str:
-    """A name as YAML that cgraph reads back as that name: plain where safe, else double-quoted."""
+def yaml_escape(text: str) -> str:
+    """Text as it may stand inside a YAML double-quoted scalar or a comment: everything that is
+    not printable (controls, line and paragraph separators, bidi and other format characters,
+    NEL, BOM) as an escape, so the text can never start a line of its own."""
+    out = []
+    for c in text:
+        if c in _YAML_ESCAPES:
+            out.append(_YAML_ESCAPES[c])
+        elif c.isprintable():
+            out.append(c)
+        else:
+            code = ord(c)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def yaml_text(text: str) -> str:
+    """Any text as a YAML scalar that cgraph reads back as exactly that text."""
+    return f'"{yaml_escape(text)}"'
+
+
+def yaml_name(name: str) -> str:
+    """A name as YAML: plain where it reads back as that name, else double-quoted."""
     from .yamltree import plain_kind
 
     if _PLAIN_NAME.fullmatch(name) and plain_kind(name) == "string":
         return name
-    return json.dumps(name, ensure_ascii=False)
+    return yaml_text(name)
 
 
 def _yaml_operand(operand) -> str:
-    return _yaml_name(operand) if isinstance(operand, str) else repr(operand)
+    return yaml_name(operand) if isinstance(operand, str) else repr(operand)
 
 
 def graph_yaml(graph, header: list[str]) -> str:
     """A Graph as a cgraph YAML file (numbers as Python writes them, so they read back exactly)."""
-    lines = [f"# {h}" for h in header]
-    lines.append(f"name: {_yaml_name(graph.name)}")
+    lines = [f"# {yaml_escape(h)}" for h in header]
+    lines.append(f"name: {yaml_name(graph.name)}")
     if graph.description:
-        lines.append(f"description: {json.dumps(graph.description, ensure_ascii=False)}")
+        lines.append(f"description: {yaml_text(graph.description)}")
     inputs = graph.inputs
     if inputs:
         lines.append("inputs:")
         for d in inputs:
             value = repr(d.value)
             if d.label:
-                value = f"{{value: {value}, label: {json.dumps(d.label, ensure_ascii=False)}}}"
-            lines.append(f"  {_yaml_name(d.name)}: {value}")
+                value = f"{{value: {value}, label: {yaml_text(d.label)}}}"
+            lines.append(f"  {yaml_name(d.name)}: {value}")
     nodes = [d for d in graph.nodes if not isinstance(d, Input)]
     if nodes:
         lines.append("nodes:")
         for d in nodes:
-            label = f", label: {json.dumps(d.label, ensure_ascii=False)}" if d.label else ""
+            label = f", label: {yaml_text(d.label)}" if d.label else ""
             operands = ", ".join(map(_yaml_operand, d.operands))
-            lines.append(f"  {_yaml_name(d.name)}: {{op: {d.op}, inputs: [{operands}]{label}}}")
+            lines.append(f"  {yaml_name(d.name)}: {{op: {d.op}, inputs: [{operands}]{label}}}")
     if graph.output is not None:
-        lines.append(f"output: {_yaml_name(graph.output)}")
+        lines.append(f"output: {yaml_name(graph.output)}")
     return "\n".join(lines) + "\n"
 
 
-def check_table(result: Result, checks, color: bool = False) -> str:
+# -- check and the Hessian -----------------------------------------------------------------
+
+
+def check_verdict(checks) -> str:
+    """One line for the whole check: what failed, what agreed, and what could not be compared."""
+    from .check import summary
+
+    counts = summary(checks)
+    others = ", ".join(f"{n:,} {status}" for status, n in counts.items() if n and status not in ("pass", "FAIL"))
+    if not checks:
+        return "nothing to check: the graph has no inputs"
+    if counts["FAIL"]:
+        return f"{counts['FAIL']:,} FAILED" + (f", {counts['pass']:,} agree" if counts["pass"] else "") + \
+            (f", {others}" if others else "")
+    if not counts["pass"]:
+        return f"nothing could be compared ({others}): not a pass"
+    if others:
+        return f"{counts['pass']:,} agree ({others}: not compared)"
+    return "all agree"
+
+
+def check_table(result: Result, checks, color: bool = False, all_rows: bool = False) -> str:
     """`cgraph check`: each input's gradient by backprop and by central difference, and the verdict."""
     table = _Table()
     table.column("input", style="bold")
@@ -312,45 +409,47 @@ def check_table(result: Result, checks, color: bool = False) -> str:
     table.column("h", "right")
     table.column("backprop", "right", "green")
     table.column("numeric", "right")
+    table.column("± (its error)", "right")
     table.column("abs error", "right")
     table.column("rel error", "right")
     table.column("status", style="bold")
     blank = "-"
+
+    def short(x):
+        return blank if x is None else f"{x:.2e}"
+
     for c in checks:
-        table.rows.append([c.name, format_number(c.value), f"{c.step:.3g}", format_number(c.backprop),
+        table.rows.append([cell(c.name), format_number(c.value), blank if c.step is None else f"{c.step:.3g}",
+                           blank if c.backprop is None else format_number(c.backprop),
                            blank if c.numeric is None else format_number(c.numeric),
-                           blank if c.abs_error is None else f"{c.abs_error:.2e}",
-                           blank if c.rel_error is None else f"{c.rel_error:.2e}",
-                           c.status + (f" ({c.note})" if c.note else "")])
-    counts = {status: sum(c.status == status for c in checks) for status in ("FAIL", "kink", "undefined")}
-    verdict = f"{counts['FAIL']} FAILED" if counts["FAIL"] else "all agree"
-    others = [f"{n} {status}" for status, n in counts.items() if n and status != "FAIL"]
-    if others:
-        verdict += f" ({', '.join(others)}: not checked)" if not counts["FAIL"] else f", {', '.join(others)}"
-    headline = (f"{result.plan.graph.name}: d{result.of_name}/d(input), backprop vs central difference: "
-                + verdict)
-    return table.draw(headline, color)
+                           short(c.error), short(c.abs_error), short(c.rel_error),
+                           c.status + (f" ({cell(c.note, 200)})" if c.note else "")])
+    headline = (f"{cell(result.plan.graph.name)}: d{cell(result.of_name)}/d(input), "
+                f"backprop vs numerical difference: {check_verdict(checks)}")
+    return table.draw(headline, color, all_rows)
 
 
 def check_json(result: Result, checks) -> str:
     """`cgraph check --json`."""
+    from .check import passed, summary
+
     return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
-                    "passed": not any(c.status == "FAIL" for c in checks),
+                    "passed": passed(checks), "verdict": check_verdict(checks), "counts": summary(checks),
                     "checks": [{"name": c.name, "value": c.value, "step": c.step, "backprop": c.backprop,
-                                "numeric": c.numeric, "abs_error": c.abs_error, "rel_error": c.rel_error,
-                                "status": c.status, "note": c.note} for c in checks]})
+                                "numeric": c.numeric, "error": c.error, "abs_error": c.abs_error,
+                                "rel_error": c.rel_error, "status": c.status, "note": c.note} for c in checks]})
 
 
-def hessian_table(result: Result, hessian: dict, precision: int | None = None, color: bool = False) -> str:
+def hessian_table(result: Result, hessian: dict, num: Format = format_number, color: bool = False) -> str:
     """`cgraph grad --order 2`: the matrix of second derivatives."""
     names = list(hessian)
     table = _Table()
-    table.column(f"d²{result.of_name}/d(row)d(col)", style="bold")
+    table.column(f"d²{cell(result.of_name)}/d(row)d(col)", style="bold")
     for name in names:
-        table.column(name, "right")
+        table.column(cell(name), "right")
     for a in names:
-        table.rows.append([a] + [format_number(hessian[a][b], precision) for b in names])
-    return table.draw(_headline(result, precision), color)
+        table.rows.append([cell(a)] + [num(hessian[a][b]) for b in names])
+    return table.draw(_headline(result, num), color)
 
 
 def hessian_json(result: Result, hessian: dict) -> str:

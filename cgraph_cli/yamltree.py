@@ -17,7 +17,8 @@ import yaml
 from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent, MappingStartEvent,
                          ScalarEvent, SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 
-from .errors import GraphError, Loc
+from .errors import GraphError, Loc, shorten
+from .ops import exact
 
 # A graph file needs four levels; far more is hostile or a mistake.
 MAX_DEPTH = 64
@@ -198,14 +199,14 @@ def plain_kind(text: str) -> str:
     if text in _BOOL:
         return "bool"
     if _INF_NAN.fullmatch(text):
-        raise NotANumber(f"{text} is not a finite number")
+        raise NotANumber(f"{shorten(text)} is not a finite number")
     if _LEADING_ZERO.fullmatch(text):
-        raise NotANumber(f"{text} has a leading zero, which YAML 1.1 reads as octal "
+        raise NotANumber(f"{shorten(text)} has a leading zero, which YAML 1.1 reads as octal "
                          f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)")
     if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text) or _FLOAT.fullmatch(text):
         return "number"
     if _YAML11.resolve(yaml.ScalarNode, text, (True, False)) in _YAML11_NUMBER:
-        raise NotANumber(f"{text} is a number in YAML 1.1 but text in YAML 1.2 "
+        raise NotANumber(f"{shorten(text)} is a number in YAML 1.1 but text in YAML 1.2 "
                          "(digit separators, base 60, binary or signed hex); write it as a plain decimal")
     return "string"
 
@@ -226,16 +227,16 @@ def to_number(text: str):
         value = int(text[2:], 16)
     elif _INT.fullmatch(text):
         if not math.isfinite(float(text)):  # before int(): no huge digit strings
-            raise NotANumber(f"{text} overflows a float")
+            raise NotANumber(f"{shorten(text)} overflows a float")
         value = int(text)
     else:
         value = float(text)
     try:
         if math.isfinite(value):
-            return value
+            return exact(value)  # an integer too large to stay exact is a float from here on
     except OverflowError:
         pass
-    raise NotANumber(f"{text} overflows a float")
+    raise NotANumber(f"{shorten(text)} overflows a float")
 
 
 def parse_number(text: str):
@@ -243,5 +244,5 @@ def parse_number(text: str):
     text = text.strip()
     kind = plain_kind(text)
     if kind != "number":
-        raise NotANumber(f"'{text}' is not a number" + (" (it is a boolean)" if kind == "bool" else ""))
+        raise NotANumber(f"'{shorten(text)}' is not a number" + (" (it is a boolean)" if kind == "bool" else ""))
     return to_number(text)

@@ -60,6 +60,12 @@ BAD = [
     ("inputs: {}\n", "the graph has no inputs and no nodes", 1, 1),
     ("[" * 200 + "]" * 200, "nests deeper than", 1, 65),
     ("inputs: {\"a\\ud800\": 1}\n", "invalid YAML: found invalid Unicode character escape code", 1, 14),
-    ("inputs: {\"a\\x1b[2J\": 1}\n", "contains the control or invalid character '\\x1b'", 1, 10),
+    ("inputs: {\"a\\x1b[2J\": 1}\n", "contains the control, invisible or bidi character U+001B", 1, 10),
     ("inputs: {x: {value: 1, label: \"\\x1b]0;pwned\\x07\"}}\n", "the label of input 'x' contains the control", 1, 31),
+    ("inputs: {\"ab\\u202Ecd\": 1}\n", "character U+202E (RIGHT-TO-LEFT OVERRIDE); names cannot", 1, 10),
+    ("inputs: {\"a\\u2066b\": 1}\n", "U+2066 (LEFT-TO-RIGHT ISOLATE)", 1, 10),
+    ("inputs: {\"a\\u200Bb\": 1}\n", "U+200B (ZERO WIDTH SPACE)", 1, 10),
+    ("inputs: {\"a\\u200Db\": 1}\n", "U+200D (ZERO WIDTH JOINER)", 1, 10),
+    ("inputs: {\"a\\uFEFFb\": 1}\n", "U+FEFF (ZERO WIDTH NO-BREAK SPACE)", 1, 10),
+    ("inputs: {x: {value: 1, label: \"safe\\u202Eevil\"}}\n", "U+202E", 1, 31),
 ]

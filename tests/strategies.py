@@ -27,6 +27,8 @@ OP_DOMAINS = {
     "relu": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
     "tanh": st.lists(reals(-4, 4), min_size=1, max_size=1),
     "step": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
+    "xlogy": st.tuples(reals(-3, 3), reals(0.1, 20.0)).map(list),
+    "mulpow": st.tuples(reals(-3, 3), reals(0.2, 4.0), reals(-3.0, 3.0)).map(list),
 }
 
 

@@ -17,7 +17,7 @@ def test_plain_layout_matches_rich_layout(graph, color, monkeypatch):
     result = evaluate(graph_of(graph.read_text(encoding="utf-8")))
     by_rich = render.run_table(result, color=color)
     monkeypatch.setattr(render, "RICH_MAX_ROWS", 0)
-    by_hand = render.run_table(result, color=color)
+    by_hand = render.run_table(result, color=color, all_rows=True)
     if color:  # rich styles the padding too; compare what is shown, colour aside
         import re
         strip = re.compile(r"\x1b\[[0-9;]*m")
@@ -27,14 +27,27 @@ def test_plain_layout_matches_rich_layout(graph, color, monkeypatch):
     assert by_hand == by_rich
 
 
-def test_large_tables_keep_every_row_and_digit():
+def test_large_tables_show_their_ends_and_every_row_when_asked():
     n = render.RICH_MAX_ROWS + 500
     text = "inputs: {x0: 0.1}\nnodes:\n" + "".join(f"  x{i}: {{op: add, inputs: [x{i - 1}, 0.1]}}\n"
                                                   for i in range(1, n))
     result = evaluate(graph_of(text))
-    lines = render.run_table(result).splitlines()
+    lines = render.run_table(result, all_rows=True).splitlines()
     assert len(lines) == 3 + n
     assert lines[-1].split() == [f"x{n - 1}", "add", f"x{n - 2},", "0.1", repr(result.value), "1"]
+    summary = render.run_table(result).splitlines()
+    assert len(summary) == 3 + 2 * render.SUMMARY_ROWS + 1
+    assert summary[-1] == lines[-1] and summary[3] == lines[3]
+    assert f"… {n - 2 * render.SUMMARY_ROWS:,} more rows (--all prints every row) …" in summary
+
+
+def test_tables_stay_narrow_whatever_the_graph_holds():
+    # one node with 1,000 operands and a long name padded every row to their width
+    long_name = "n" * 1000
+    text = ("inputs: {x: 1.0}\nnodes:\n" + f"  {long_name}: {{op: add, inputs: [{', '.join(['x'] * 1000)}]}}\n")
+    table = render.run_table(evaluate(graph_of(text)))
+    assert max(len(line) for line in table.splitlines()) < 300
+    assert "x, x, x, … (997 more)" in table
 
 
 def test_precision_formats_significant_digits():
@@ -42,6 +55,21 @@ def test_precision_formats_significant_digits():
     assert render.format_number(220.00000000000003, 4) == "220"
     assert render.format_number(0.000123456, 2) == "0.00012"
     assert render.format_number(200) == "200"
+
+
+@pytest.mark.parametrize("value, precision, shown", [
+    (1272.7, 3, "1270"), (20000, 1, "20000"), (20000.0, 2, "20000"), (-1272.7, 3, "-1270"),
+    (123456789012345.6, 3, "123000000000000"), (0.0001234, 2, "0.00012"), (1e15, 3, "1e+15"),
+    (0.00001234, 2, "1.2e-05"), (999999.0, 2, "1000000"),
+])
+def test_precision_never_uses_exponent_form_for_ordinary_magnitudes(value, precision, shown):
+    assert render.format_number(value, precision) == shown
+
+
+def test_decimals_are_fixed_places():
+    assert render.format_number(1272.7312, decimals=2) == "1272.73"
+    assert render.format_number(20000, decimals=2) == "20000.00"
+    assert render.format_number(0.005, decimals=0) == "0"
 
 
 def test_json_never_holds_nan_or_infinity():
