@@ -78,63 +78,7 @@ def check(plan: Plan, names: list[str] | None = None, overrides: dict | None = N
         if not isinstance(plan.decls[plan.position(name, "--wrt")], Input):
             raise RequestError(f"--wrt: '{name}' is a node; gradients are checked with respect to inputs",
                                source=plan.graph.source)
-    noise = _rounding_noise(result)
-    return result, [_check_input(result, name, overrides, noise, eps, rtol, atol) for name in names]
-
-
-def _rounding_noise(result: Result) -> float:
-    """About how much rounding moves the output: each op rounds its value by up to ε relative,
-    and that error reaches the output times the node's gradient (first-order error analysis)."""
-    total = 0.0
-    for i, op in enumerate(result.plan.ops):
-        g = result.grads[i]
-        if op is not None and type(g) is not Undefined:
-            total += abs(float(result.values[i])) * abs(float(g))
-    return EPSILON * total
-
-
-def _check_input(result: Result, name: str, overrides: dict, noise: float, eps, rtol, atol) -> Check:
-    plan = result.plan
-    i = plan.index[name]
-    x = result.values[i]
-    bp = result.grads[i]
-    if type(bp) is Undefined:
-        return Check(name, x, None, None, None, None, None, None, "undefined", f"backprop: {bp.reason}")
-    best, last_problem, kinks = None, "", 0
-    for factor in _STARTS:
-        h0 = eps * max(1.0, abs(x)) * factor
-        try:
-            estimate = _ridders(result, i, x, h0, overrides)
-        except _Kink as e:
-            if e.at_x:
-                return Check(name, x, h0, bp, None, None, None, None, "kink", str(e))
-            last_problem, kinks = str(e), kinks + 1
-            continue
-        except CgraphError as e:
-            last_problem = f"f(x ± h): {e.message}"
-            continue
-        numeric, error, h = estimate
-        error += _NOISE_GAIN * noise / h
-        if best is None or error < best[1]:
-            best = (numeric, error, h)
-        if error <= 0.1 * (atol + rtol * abs(bp)):
-            break  # resolved well enough to judge; smaller steps only add rounding
-    if best is None:
-        status = "kink" if kinks else "undefined"
-        return Check(name, x, None, bp, None, None, None, None, status, last_problem)
-    numeric, error, h = best
-    abs_error = abs(bp - numeric)
-    scale = max(abs(bp), abs(numeric))
-    rel_error = abs_error / scale if scale else 0.0
-    if abs_error <= atol + rtol * scale:
-        status, note = "pass", ""
-    elif abs_error > _ERROR_MARGIN * error:
-        status, note = "FAIL", ""
-    else:
-        status = "inconclusive"
-        note = (f"the difference is only good to ±{error:.2g} here (rounding of an output of "
-                f"{float(result.value):.3g}); no step resolves it")
-    return Check(name, x, h, bp, numeric, error, abs_error, rel_error, status, note)
+    return result, [_check_input(result, name, overrides, eps, rtol, atol) for name in names]
 
 
 class _Kink(Exception):
@@ -145,39 +89,174 @@ class _Kink(Exception):
         self.at_x = at_x
 
 
-def _ridders(result: Result, i: int, x, h0: float, overrides: dict):
-    """(derivative, estimated error, step) by Ridders' extrapolation from step h0 down."""
-    plan = result.plan
-    on_path = path_counts(plan, i, result.of)
-    name = plan.decls[i].name
+class _Differences:
+    """Central differences of the output along one input, each with the rounding noise it carries."""
 
-    def difference(h):
+    def __init__(self, result: Result, i: int, overrides: dict):
+        self.result, self.i, self.overrides = result, i, overrides
+        plan = result.plan
+        self.on_path = path_counts(plan, i, result.of)
+        # The nodes whose rounding reaches the output, and how strongly (their gradients).
+        self.weights = [(k, abs(float(g))) for k, g in enumerate(result.grads)
+                        if plan.ops[k] is not None and type(g) is not Undefined and g]
+        self.evaluations = 0
+
+    def nonlinear_node(self, h: float) -> str | None:
+        """A node on the way to the output that is far from linear over x ± h (its value moves a lot,
+        and not in proportion): a difference over such a step says nothing of the derivative at x."""
+        result, plan = self.result, self.result.plan
+        x = result.values[self.i]
+        name = plan.decls[self.i].name
+        self.evaluations += 2
+        up = forward(plan, {**self.overrides, name: x + h})
+        down = forward(plan, {**self.overrides, name: x - h})
+        for k in range(self.i + 1, result.of + 1):
+            if not self.on_path[k]:
+                continue
+            a, b, m = float(up[k]), float(down[k]), float(result.values[k])
+            if abs(a - m) <= 0.01 * abs(m) and abs(b - m) <= 0.01 * abs(m):
+                continue  # barely moves
+            if abs(a + b - 2 * m) <= 0.1 * abs(a - b):
+                continue  # moves, but in proportion to the step
+            return plan.decls[k].name
+        return None
+
+    def __call__(self, h: float) -> tuple[float, float]:
+        """(the difference, its rounding error): each op rounds its value by up to ε relative, and that
+        error reaches the output times the node's gradient (first-order error analysis), at x ± h."""
+        result, plan = self.result, self.result.plan
+        x = result.values[self.i]
         up, down = x + h, x - h
-        values_up = forward(plan, {**overrides, name: up})
-        values_down = forward(plan, {**overrides, name: down})
-        _kink_crossed(plan, result, on_path, i, values_up, values_down)
-        return (values_up[result.of] - values_down[result.of]) / (up - down)
+        name = plan.decls[self.i].name
+        self.evaluations += 2
+        values_up = forward(plan, {**self.overrides, name: up})
+        values_down = forward(plan, {**self.overrides, name: down})
+        _kink_crossed(plan, result, self.on_path, self.i, values_up, values_down)
+        noise = EPSILON * sum(w * max(abs(float(values_up[k])), abs(float(values_down[k]))) for k, w in self.weights)
+        return (values_up[result.of] - values_down[result.of]) / (up - down), noise / (up - down)
 
-    table = [[difference(h0)]]
-    best, error, best_h, h = table[0][0], math.inf, h0, h0
+
+def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) -> Check:
+    plan = result.plan
+    i = plan.index[name]
+    x = result.values[i]
+    bp = result.grads[i]
+    if type(bp) is Undefined:
+        return Check(name, x, None, None, None, None, None, None, "undefined", f"backprop: {bp.reason}")
+    tolerance = atol + rtol * abs(bp)
+    difference = _Differences(result, i, overrides)
+    best, last_problem, kinks = None, "", 0
+    for factor in _STARTS:
+        try:
+            estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
+        except _Kink as e:
+            if e.at_x:
+                return Check(name, x, None, bp, None, None, None, None, "kink", str(e))
+            last_problem, kinks = str(e), kinks + 1
+            continue
+        except CgraphError as e:
+            last_problem = f"f(x ± h): {e.message}"
+            continue
+        if best is None or estimate[1] < best[1]:
+            best = estimate
+        if best[1] <= 0.1 * tolerance:
+            break  # resolved well enough to judge
+    if best is not None and abs(bp - best[0]) > atol + rtol * max(abs(bp), abs(best[0])):
+        # Before calling it a FAIL or inconclusive, look at every scale down to x's own rounding:
+        # f may change on a scale far finer than any step so far (x / (x + 1e-157) near 0).
+        step, resolved = _finest_resolved_step(difference, x, eps, tolerance)
+        if step is not None:
+            try:
+                estimate = _ridders(difference, step)
+                if resolved or estimate[1] < best[1]:
+                    best = estimate  # a finer resolved step is nearer the limit, whatever coarser ones said
+            except (_Kink, CgraphError):
+                pass
+    if best is None:
+        status = "kink" if kinks else "undefined"
+        return Check(name, x, None, bp, None, None, None, None, status, last_problem)
+    numeric, error, h = best
+    abs_error = abs(bp - numeric)
+    scale = max(abs(bp), abs(numeric))
+    rel_error = abs_error / scale if scale else 0.0
+    bent = None
+    if abs_error > atol + rtol * scale and abs_error > _ERROR_MARGIN * error:
+        bent = difference.nonlinear_node(h)
+    if abs_error <= atol + rtol * scale:
+        status, note = "pass", ""
+    elif bent is not None:
+        status = "inconclusive"
+        note = f"node '{bent}' is far from linear over every step that resolves the difference"
+    elif abs_error > _ERROR_MARGIN * error:
+        status, note = "FAIL", ""
+    else:
+        status = "inconclusive"
+        note = f"the difference is only good to ±{error:.2g} here (rounding); no step resolves it"
+    return Check(name, x, h, bp, numeric, error if math.isfinite(error) else None, abs_error, rel_error,
+                 status, note)
+
+
+# The scan for a finer scale: steps 1,000 times smaller each, within this many evaluations of f.
+_SCAN_FACTOR, _SCAN_BUDGET = 1e-3, 600
+
+
+def _finest_resolved_step(difference: _Differences, x, eps: float, tolerance: float) -> tuple[float | None, bool]:
+    """Among ever smaller steps down to x's own rounding: the finest whose difference is resolved
+    (its change from a half step, plus its rounding, well within tolerance), and True; else the
+    one least in doubt and False (None when no difference could be taken)."""
+    floor = abs(x) * 4 * EPSILON if x else sys.float_info.min
+    h = eps * max(1.0, abs(x))
+    least, least_h, finest = math.inf, None, None
+    while h > floor and difference.evaluations < _SCAN_BUDGET:
+        try:
+            d1, n1 = difference(h)
+            d2, n2 = difference(h / 2)
+        except (_Kink, CgraphError):
+            h *= _SCAN_FACTOR
+            continue
+        doubt = abs(d1 - d2) + _NOISE_GAIN * max(n1, n2)
+        if doubt < least:
+            least, least_h = doubt, h
+        if doubt <= 0.1 * tolerance and difference.nonlinear_node(h) is None:
+            finest = h  # the derivative is the limit as h shrinks: the finest resolved step is nearest
+        h *= _SCAN_FACTOR
+    return (finest, True) if finest is not None else (least_h, False)
+
+
+def _ridders(difference: _Differences, h0: float):
+    """(derivative, estimated error, step) by Ridders' extrapolation from step h0 down; the error
+    is the tableau's own estimate plus the rounding noise of the differences it used."""
+    first, noise = difference(h0)
+    table = [[first]]
+    best, error, best_h, h = first, math.inf, h0, h0
     for row in range(1, _ROWS):
         h /= _SHRINK
         try:
-            entries = [difference(h)]
+            entry, row_noise = difference(h)
         except (CgraphError, _Kink):
             break  # a smaller step meets trouble the larger ones did not: keep what we have
+        noise = max(noise, row_noise)
+        entries = [entry]
         factor = _SHRINK ** 2
         for col in range(1, row + 1):
             entries.append((entries[col - 1] * factor - table[row - 1][col - 1]) / (factor - 1))
             factor *= _SHRINK ** 2
+            if not math.isfinite(entries[col]):
+                break  # extrapolating this far leaves the float range
             e = max(abs(entries[col] - entries[col - 1]), abs(entries[col] - table[row - 1][col - 1]))
-            if e <= error:
-                best, error, best_h = entries[col], e, h
+            if e + _NOISE_GAIN * noise <= error:
+                best, error, best_h = entries[col], e + _NOISE_GAIN * noise, h
         table.append(entries)
-        if abs(entries[row] - table[row - 1][row - 1]) >= _SAFE * error:
+        if len(entries) <= row or abs(entries[row] - table[row - 1][row - 1]) >= _SAFE * error:
             break
     if math.isinf(error):  # a single difference: judge it by its own change from a half step
-        error = abs(best - difference(h0 / 2))
+        try:
+            half, half_noise = difference(h0 / 2)
+            error = abs(best - half) + _NOISE_GAIN * max(noise, half_noise)
+        except (CgraphError, _Kink):
+            pass
+    if not math.isfinite(best):
+        raise CgraphError("the difference is not a finite number")
     return best, error, best_h
 
 

@@ -114,20 +114,21 @@ def _ending_in_newline(chunks):
     yield last.rstrip("\n") + "\n"
 
 
-def _say(kind: str, style: str, message: str) -> None:
+def _say(kind: str, style: str, message: str, hint: str = "") -> None:
     stream = sys.stderr
     if stream is None:
         return
     prefix = click.style(f"cgraph: {kind}:", fg=style, bold=True) if color_enabled(stream) else f"cgraph: {kind}:"
     try:
-        _write_text(stream, [f"{prefix} {printable(message, keep=chr(10))}\n"])
+        _write_text(stream, [f"{prefix} {printable(message)}{hint}\n"])
     except (RunError, BrokenPipeError):
         pass  # nowhere left to say it
 
 
-def report(message: str) -> None:
-    """An error, on stderr, as one line (control characters shown as escapes)."""
-    _say("error", "red", message)
+def report(message: str, hint: str = "") -> None:
+    """An error, on stderr, as one line (control characters and line breaks shown as escapes),
+    then perhaps a hint line of our own."""
+    _say("error", "red", message, hint)
 
 
 def warn(message: str) -> None:
@@ -168,7 +169,7 @@ class _Cli(click.Group):
             code = e.exit_code
         except click.UsageError as e:
             hint = f"\nTry '{e.ctx.command_path} --help' for help." if e.ctx is not None else ""
-            report(e.format_message() + hint)
+            report(e.format_message(), hint)
             code = e.exit_code
         except click.ClickException as e:
             report(e.format_message())

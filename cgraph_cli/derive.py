@@ -82,6 +82,11 @@ class Emitter:
         """The node op(*args), or what it reduces to. The reductions change no value: x * 1 and
         x + 0 are x exactly in floating point, and operands are finite, so x * 0 is 0."""
         args = tuple(args)
+        for a in args:  # a part made of constants only that has no value: no node can compute it
+            if type(a) is Undefined:
+                return a
+            if type(a) is not Sym and not ops.is_finite(a):
+                return Undefined("not a finite number (overflow)")
         name = op.name
         if name == "mul":
             if any(_is(a, 0) for a in args):
@@ -182,6 +187,9 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
             received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 
     final = f"d_{of_name}__d_{wrt}"
+    if type(result) is Undefined:
+        raise GraphError(f"d({of_name})/d({wrt}) is undefined whatever the inputs: {result.reason}", None,
+                         plan.graph.source)
     if type(result) is Sym and result.name is None:
         result.want = final
     else:  # a constant or an existing node: the output still needs a node of its own

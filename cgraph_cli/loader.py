@@ -304,7 +304,7 @@ def _steers(c: str) -> bool:
 
 
 def _char(c: str) -> str:
-    return f"U+{ord(c):04X} ({unicodedata.name(c, 'unnamed')})"
+    return f"U+{ord(c):04X} ({unicodedata.name(c, 'a control character')})"
 
 
 def _describe(node) -> str:

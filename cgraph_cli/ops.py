@@ -81,10 +81,11 @@ class Op:
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
         for a in args:
+            if type(a) not in (int, float, Undefined):
+                return a.apply(self, args)  # a symbol of `cgraph derive`
+        for a in args:
             if type(a) is Undefined:
                 return a
-            if type(a) not in (int, float):
-                return a.apply(self, args)  # a symbol of `cgraph derive`
             if not is_finite(a):
                 return Undefined(f"{self.name} of a value that is not a finite number")
         try:
@@ -341,15 +342,23 @@ def mulpow(out, a, x, b):
 def product(xs):
     """x1 * x2 * ... left to right, exact while integers stay small.
 
-    Where a partial product leaves the float range but the whole does not
-    (1e200 * 1e200 * 1e-200), it is taken again with the exponents kept apart.
+    Where a partial product leaves the normal float range though the whole need not
+    (1e200 * 1e200 * 1e-200; a subnormal partial loses most of its digits), it is taken
+    again with the exponents kept apart: the same digits wherever the plain product keeps them.
     """
     p = xs[0]
-    for x in xs[1:]:
+    clean = True
+    for x in xs[1:-1]:
         p = exact(p * x)
-    if (p == 0 or not math.isfinite(p)) and len(xs) > 2 and all(xs):
+        if p and not _NORMAL_MIN <= abs(p) <= _NORMAL_MAX:
+            clean = False
+    p = exact(p * xs[-1]) if len(xs) > 1 else p
+    if not clean or (p == 0 and all(xs)) or not math.isfinite(p):
         return _scaled_product(xs)
     return p
+
+
+_NORMAL_MIN, _NORMAL_MAX = 2.2250738585072014e-308, 1.7976931348623157e308
 
 
 def _scaled_product(xs) -> float:

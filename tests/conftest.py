@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from cgraph_cli.cli import cli
 from cgraph_cli.loader import load_text
+
+# Property tests that set no count of their own (the fuzz suite) try this many examples; the "fuzz"
+# profile hunts longer: pytest tests/test_fuzz.py --hypothesis-profile=fuzz
+settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("fuzz", max_examples=20_000, deadline=None)
+settings.load_profile("default")
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPHS = ROOT / "graphs"

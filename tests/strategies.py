@@ -49,3 +49,52 @@ def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12):
         names.append(name)
     lines.append(f"output: {names[-1]}")
     return "\n".join(lines) + "\n"
+
+
+# -- for the fuzz suite: every op, hostile numbers, text that is almost YAML -------------------
+
+# Numbers where arithmetic goes wrong: zeros of both signs, the float range's ends, subnormals,
+# exp's overflow edge, integers past 2**53, kinks.
+HOSTILE_NUMBERS = [0, -0.0, 0.0, 1, -1, 2, 0.5, -0.5, 1e308, -1e308, 1e-308, 5e-324, -5e-324, 709.0, 710.0,
+                   -745.0, 1e150, 1e-150, 2 ** 53, 2 ** 53 + 1, 10 ** 300, 30.0, -30.0, 800.0, -800.0, 3, 1e-7]
+
+ARITY = {"add": (2, 4), "mul": (2, 4), "sub": (2, 2), "div": (2, 2), "neg": (1, 1), "pow": (2, 2),
+         "exp": (1, 1), "log": (1, 1), "sigmoid": (1, 1), "relu": (1, 1), "tanh": (1, 1), "step": (1, 1),
+         "xlogy": (2, 2), "mulpow": (3, 3)}
+
+
+def numbers(hostile: bool = True):
+    """Ordinary numbers, and the hostile ones."""
+    plain = st.one_of(reals(-5, 5), st.integers(-5, 5))
+    return st.one_of(plain, st.sampled_from(HOSTILE_NUMBERS)) if hostile else plain
+
+
+@st.composite
+def any_graphs(draw, max_inputs: int = 4, max_nodes: int = 10, hostile: bool = True, ops=None):
+    """A random DAG over every op (or `ops`), inputs and constants drawn from `numbers`, as YAML text."""
+    ops = sorted(ops or ARITY)
+    n_inputs = draw(st.integers(1, max_inputs))
+    names = [f"x{i}" for i in range(n_inputs)]
+    lines = ["inputs:"] + [f"  {n}: {draw(numbers(hostile))!r}" for n in names] + ["nodes:"]
+    for i in range(draw(st.integers(1, max_nodes))):
+        op = draw(st.sampled_from(ops))
+        low, high = ARITY[op]
+        operands = [draw(st.one_of(st.sampled_from(names), numbers(hostile).map(repr)))
+                    if k else draw(st.sampled_from(names)) for k in range(draw(st.integers(low, high)))]
+        lines.append(f"  n{i}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
+        names.append(f"n{i}")
+    lines.append(f"output: {names[-1]}")
+    return "\n".join(lines) + "\n"
+
+
+# Pieces of YAML and of cgraph's format, to be strung together into almost-valid files.
+_FRAGMENTS = ["inputs:", "nodes:", "edges:", "output:", "name:", "description:", "{", "}", "[", "]", ",", ":",
+              " ", "\n", "  ", "x", "y", "z", "1", "-0.0", "1e3", "012", "1_000", ".inf", ".nan", "true", "null",
+              "~", "&a", "*a", "!!str", "!!python/object:os.system", "---", "...", "#", "'", '"', "\\", "->",
+              "{op: add, inputs: [x, y]}", "{op: mul}", "mul", "pow", "log", "x -> y", "[x, y]", "\t", "\r\n",
+              "\ufeff", "\x00", "\u202e", "사과", "? ", "|", ">", "%YAML 1.2", "<<: *a", "1e400", "0x1F", "-"]
+
+
+def almost_yaml():
+    """Text strung together from YAML and cgraph fragments: mostly invalid, sometimes a graph."""
+    return st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join)

@@ -142,3 +142,21 @@ def test_check_wrt_an_input_whose_gradient_is_undefined_fails(invoke, graph_file
     assert result.exit_code == 1 and "d(z)/d(n) is undefined" in result.stderr and result.stdout == ""
     data = json.loads(invoke("check", path, "--json").stdout)
     assert [c["status"] for c in data["checks"]] == ["pass", "undefined"]
+
+
+@pytest.mark.parametrize("text", [
+    # found by the fuzz suite: f changes on a scale far finer than any first step (1e-157)
+    "inputs: {x0: 0.0}\nnodes:\n  n0: {op: add, inputs: [x0, 4.3404324714126366e-157]}\n"
+    "  n1: {op: div, inputs: [x0, n0]}\n",
+    # a step of 0.01 swamps x = 1.5e-189 itself: (x + h)**2 - (x - h)**2 rounds to 0
+    "inputs: {x0: 1.4818309317627393e-189}\nnodes: {n4: {op: mul, inputs: [x0, x0, 1e300]}}\n",
+])
+def test_a_correct_gradient_is_found_at_the_scale_where_f_changes(text):
+    _, checks = check(load_text(text))
+    assert [c.status for c in checks] == ["pass"], [(c.numeric, c.error, c.note) for c in checks]
+
+
+def test_json_never_holds_an_infinite_error(invoke, graph_file):
+    path = graph_file("inputs: {x0: 0.0, x1: 0.0}\nnodes: {n0: {op: div, inputs: [x0, 1e-308]}}\n")
+    result = invoke("check", path, "--json")
+    assert result.exit_code in (0, 1) and json.loads(result.stdout)["checks"]
