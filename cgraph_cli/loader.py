@@ -138,7 +138,8 @@ class _Builder:
                 return to_number(node.text)
         except NotANumber as e:
             raise self.fail(f"{what}: {e}", node.loc) from None
-        shown = {"null": "empty (null)", "bool": f"{shorten(node.text)}, a boolean"}.get(kind, f"'{shorten(node.text)}'")
+        text = shorten(node.text)
+        shown = {"null": "empty (null)", "bool": f"{text}, a boolean"}.get(kind, f"'{text}'")
         raise self.fail(f"{what} must be a number, not {shown}", node.loc)
 
     def operand(self, node, what: str):

@@ -260,8 +260,8 @@ def _plural(n: int, word: str) -> str:
 
 
 def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
-    """`cgraph explain`, line by line (each ending in a newline) as the paths are found: each path from the output back to
-    the node, its local derivatives and their product; then the sum."""
+    """`cgraph explain`, line by line (each ending in a newline) as the paths are found: each path
+    from the output back to the node, its local derivatives and their product; then the sum."""
     e = explanation
     total = e.path_count
     yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
@@ -269,7 +269,8 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
         yield f"no path leads from {cell(e.of)} back to {cell(e.wrt)}: {cell(e.of)} does not depend on it, " \
               "so the gradient is 0\n"
         return
-    yield (f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along each, "
+    along = "it" if total == 1 else "each"
+    yield (f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
            "the product of the local derivatives (d(output)/d(output) = 1 first):\n")
     for p in e.paths:
         route = cell(p.nodes[0]) + "".join(f" → {cell(name)}{_slot_note(e, p, k)}"

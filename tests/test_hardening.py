@@ -230,8 +230,8 @@ def test_an_ascii_only_stdout_still_gets_the_output():
     assert code == 0 and err == "" and "220.00000000000003" in out and "-----" in out
     code, out, err = cgraph("ops", env={"PYTHONIOENCODING": "ascii"})
     assert code == 0 and "sigmoid" in out
-    code, out, err = cgraph("run", "-", "--json", input='inputs: {사과: 2}\nnodes: {y: {op: neg, inputs: [사과]}}\n',
-                            env={"PYTHONIOENCODING": "ascii"})
+    korean = "inputs: {사과: 2}\nnodes: {y: {op: neg, inputs: [사과]}}\n"
+    code, out, err = cgraph("run", "-", "--json", input=korean, env={"PYTHONIOENCODING": "ascii"})
     assert code == 0 and json.loads(out)["nodes"][0]["name"] == "사과"
     code, out, err = cgraph("draw", "--help", env={"PYTHONIOENCODING": "ascii"})
     assert code == 0 and "Usage" in out
