@@ -100,25 +100,26 @@ class _Differences:
         self.weights = [(k, abs(float(g))) for k, g in enumerate(result.grads)
                         if plan.ops[k] is not None and type(g) is not Undefined and g]
         self.evaluations = 0
+        self.size = plan.size
 
     def nonlinear_node(self, h: float) -> str | None:
-        """A node on the way to the output that is far from linear over x ± h (its value moves a lot,
-        and not in proportion): a difference over such a step says nothing of the derivative at x."""
+        """A node on the way to the output that is far from linear over x ± h: its change over ±h is
+        not twice its change over ±h/2 (as it is for any smooth node once h is small). A difference
+        over such a step says nothing of the derivative at x."""
         result, plan = self.result, self.result.plan
         x = result.values[self.i]
         name = plan.decls[self.i].name
-        self.evaluations += 2
-        up = forward(plan, {**self.overrides, name: x + h})
-        down = forward(plan, {**self.overrides, name: x - h})
+        self.evaluations += 4
+        at = {step: forward(plan, {**self.overrides, name: x + step}) for step in (h, -h, h / 2, -h / 2)}
         for k in range(self.i + 1, result.of + 1):
             if not self.on_path[k]:
                 continue
-            a, b, m = float(up[k]), float(down[k]), float(result.values[k])
-            if abs(a - m) <= 0.01 * abs(m) and abs(b - m) <= 0.01 * abs(m):
-                continue  # barely moves
-            if abs(a + b - 2 * m) <= 0.1 * abs(a - b):
-                continue  # moves, but in proportion to the step
-            return plan.decls[k].name
+            m = float(result.values[k])
+            wide = float(at[h][k]) - float(at[-h][k])
+            narrow = float(at[h / 2][k]) - float(at[-h / 2][k])
+            noise = 8 * EPSILON * max(abs(float(at[s][k])) for s in at)
+            if abs(wide - 2 * narrow) > 0.1 * abs(wide) + noise and not (abs(wide) <= 0.01 * abs(m)):
+                return plan.decls[k].name
         return None
 
     def __call__(self, h: float) -> tuple[float, float]:
@@ -196,18 +197,20 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
                  status, note)
 
 
-# The scan for a finer scale: steps 1,000 times smaller each, within this many evaluations of f.
-_SCAN_FACTOR, _SCAN_BUDGET = 1e-3, 600
+# The scan for a finer scale: steps 10,000 times smaller each, within a budget of evaluations of f
+# (node evaluations, for a large graph: the scan is for a disagreement, never for a pass).
+_SCAN_FACTOR, _SCAN_EVALUATIONS, _SCAN_NODE_EVALUATIONS = 1e-4, 2000, 50_000_000
 
 
 def _finest_resolved_step(difference: _Differences, x, eps: float, tolerance: float) -> tuple[float | None, bool]:
     """Among ever smaller steps down to x's own rounding: the finest whose difference is resolved
     (its change from a half step, plus its rounding, well within tolerance), and True; else the
     one least in doubt and False (None when no difference could be taken)."""
-    floor = abs(x) * 4 * EPSILON if x else sys.float_info.min
+    floor = abs(x) * 4 * EPSILON if x else 1e-315  # at x = 0, into the subnormal floats
     h = eps * max(1.0, abs(x))
     least, least_h, finest = math.inf, None, None
-    while h > floor and difference.evaluations < _SCAN_BUDGET:
+    budget = difference.evaluations + max(200, min(_SCAN_EVALUATIONS, _SCAN_NODE_EVALUATIONS // difference.size))
+    while h > floor and difference.evaluations < budget:
         try:
             d1, n1 = difference(h)
             d2, n2 = difference(h / 2)

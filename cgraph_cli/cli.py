@@ -136,13 +136,13 @@ def warn(message: str) -> None:
     _say("warning", "yellow", message)
 
 
-def warn_undefined(items, source: str | None, also: int = 0) -> None:
+def warn_undefined(items, source: str | None) -> None:
     """One located warning per (Loc, message), at most MAX_WARNINGS, then how many more."""
     items = list(items)
     for loc, message in items[:MAX_WARNINGS]:
         where = f"{source}:{loc.line}:{loc.col}: " if source and loc else ""
         warn(where + message)
-    more = len(items) - MAX_WARNINGS + also
+    more = len(items) - MAX_WARNINGS
     if more > 0:
         warn(f"… and {more:,} more undefined gradients")
 

@@ -140,7 +140,12 @@ def test_random_command_lines_behave(tmp_path_factory, words):
         i = args.index("-o")
         if i + 1 < len(args) and args[i + 1] != "-":
             args[i + 1] = str(tmp_path_factory.mktemp("out") / "out.txt")
-    result = run_cli(args, input=graph)
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))  # draw writes FILE-stem.svg into the working directory
+    try:
+        result = run_cli(args, input=graph)
+    finally:
+        os.chdir(here)
     assert result.exit_code in (0, 1, 2), (args, result.stderr)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (args, result.stderr)
     if result.exit_code:
