@@ -6,10 +6,12 @@ what rounding adds to f (ε·|f| at best; far more where large intermediate
 values cancel, as revenue - cost does). So no single h suits every input. We
 take Ridders' extrapolation of central differences over shrinking steps
 (Numerical Recipes, dfridr), which also estimates its own error, add the
-rounding noise the graph's values imply, and judge:
+rounding noise the graph's values imply. Before calling a disagreement, steps
+down to x's own rounding are scanned, since f may change on a finer scale. Then:
 
 - pass: backprop and the difference agree within atol + rtol·max(|bp|, |fd|);
-- FAIL: they disagree by more than that and by more than the difference's error;
+- FAIL: they disagree by more than that and by more than the difference's error,
+  over a step where every node on the way is close to linear;
 - inconclusive: they disagree, but no step resolves the difference well enough to say;
 - kink: every step crosses a point where an op is not differentiable (relu at 0);
 - undefined: backprop's gradient, or f near x, is not a number.
