@@ -31,6 +31,9 @@ class Exit(IntEnum):
     INTERNAL = 70  # a bug of ours (EX_SOFTWARE)
     INTERRUPTED = 130
 
+# The option that made each kind of request the core may refuse.
+_OPTION_OF_ROLE = {"set": "--set", "of": "--of", "wrt": "--wrt", "hessian": "--order 2"}
+
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -137,10 +140,12 @@ def warn(message: str) -> None:
 
 
 def warn_undefined(items, source: str | None) -> None:
-    """One located warning per (Loc, message), at most MAX_WARNINGS, then how many more."""
+    """One located warning per (where, message), at most MAX_WARNINGS, then how many more; `where`
+    is called for the Loc (finding it may mean reading the file again)."""
     items = list(items)
-    for loc, message in items[:MAX_WARNINGS]:
-        where = f"{source}:{loc.line}:{loc.col}: " if source and loc else ""
+    for where_of, message in items[:MAX_WARNINGS]:
+        loc = where_of()
+        where = f"{source}:{loc.line}:{loc.col}: " if source and loc else (f"{source}: " if source else "")
         warn(where + message)
     more = len(items) - MAX_WARNINGS
     if more > 0:
@@ -151,9 +156,9 @@ def _warn_result(result, names=None) -> None:
     """Warn of every undefined gradient of `result` (or of the named nodes only)."""
     plan = result.plan
     wanted = None if names is None else {plan.index[n] for n in names}
-    items = [(plan.decls[i].loc, f"d({result.of_name})/d({plan.decls[i].name}) is undefined: {u.reason}")
-             for i, u in result.undefined() if wanted is None or i in wanted]
-    warn_undefined(items, plan.graph.source)
+    undefined = [(i, u) for i, u in result.undefined() if wanted is None or i in wanted]
+    warn_undefined([(lambda i=i: plan.loc(i), f"d({result.of_name})/d({plan.names[i]}) is undefined: {u.reason}")
+                    for i, u in undefined], plan.source)
 
 
 class _Cli(click.Group):
@@ -176,9 +181,14 @@ class _Cli(click.Group):
             code = e.exit_code
         except click.Abort:  # Ctrl-C; click has already ended the line
             code = Exit.INTERRUPTED
+        except RequestError as e:
+            if e.role is not None:  # the core names the request; the command line names its option
+                e.message = f"{_OPTION_OF_ROLE[e.role]}: {e.message}"
+            report(str(e))
+            code = Exit.USAGE
         except CgraphError as e:
             report(str(e))
-            code = Exit.USAGE if isinstance(e, RequestError) else Exit.FAILED
+            code = Exit.FAILED
         except BrokenPipeError:  # `cgraph run big.yaml | head`: the reader has all it wanted
             _drop_pending(sys.stdout)
             code = Exit.FAILED
@@ -450,18 +460,18 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
     from . import render
     from .engine import evaluate
 
-    names = list(dict.fromkeys(wrt)) or [d.name for d in plan.graph.inputs]
+    names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.inputs]
     for name in names:
-        plan.position(name, "--wrt")
+        plan.position(name, "wrt")
     result = evaluate(plan, sets, of)
     if order == 2:
-        from .derive import hessian
+        from .symbolic import hessian
 
         matrix = hessian(plan, names, sets, of)
         text = (render.hessian_json(result, matrix) if as_json
                 else render.hessian_table(result, matrix, num, _stdout_color()))
-        warn_undefined([(plan.decls[g.origin].loc, g.reason) for row in matrix.values() for g in row.values()
-                        if type(g) is not int and type(g) is not float], plan.graph.source)
+        warn_undefined([(lambda g=g: plan.loc(g.origin), g.reason) for row in matrix.values() for g in row.values()
+                        if type(g) is not int and type(g) is not float], plan.source)
         emit(text, as_json)
         return
     if wrt:
@@ -486,14 +496,13 @@ def validate(plan, sets, of, as_json):
     """
     from . import render
 
-    graph = plan.graph
     for name in sets:
         plan.input_position(name)
     if of is not None:
-        plan.position(of, "--of")
+        plan.position(of, "of")
     output = of if of is not None else plan.default_output()
     sinks = list(plan.sinks)
-    source = graph.source or graph.name
+    source = plan.source or plan.name
     emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks),
          as_json)
 
@@ -537,7 +546,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
       cgraph draw graphs/apples.yaml --format mermaid     # paste into GitHub Markdown
       cgraph draw graphs/neuron.yaml --format dot | dot -Tpdf -o neuron.pdf
     """
-    from . import draw as pictures
+    from . import pictures
     from .engine import evaluate
 
     result = evaluate(plan, sets, of, gradients=not no_grad)
@@ -548,7 +557,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
         if fmt in pictures.GRAPHVIZ_FORMATS:
             data = pictures.graphviz(data.decode("utf-8"), fmt)
     if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
-        source = plan.graph.source or "graph"
+        source = plan.source or "graph"
         stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
         out = f"{stem}.{fmt}"
     _warn_result(result)
@@ -579,25 +588,25 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
       cgraph explain graphs/neuron.yaml --steps --wrt w1
       cgraph explain graphs/neuron.yaml --wrt w1 --json
     """
-    from . import explain as chain_rule
+    from . import chainrule
     from . import render
     from .engine import evaluate
 
     if wrt is None and not steps:
         raise click.UsageError("explain needs --wrt NAME (or --steps)")
     if wrt is not None:
-        plan.position(wrt, "--wrt")
+        plan.position(wrt, "wrt")
     result = evaluate(plan, sets, of)
     if wrt is not None:
         result.needed_grad(wrt)
     else:
         _warn_result(result)
     if steps:
-        taken = chain_rule.steps(result, wrt)
+        taken = chainrule.steps(result, wrt)
         emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, num), as_json)
         return
-    explanation = chain_rule.explain(result, wrt, max_paths)
-    emit(render.explain_json(plan.graph.name, result.value, explanation) if as_json
+    explanation = chainrule.explain(result, wrt, max_paths)
+    emit(render.explain_json(plan.name, result.value, explanation) if as_json
          else render.explain_text(explanation, num), as_json)
 
 
@@ -636,12 +645,11 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
       cgraph check model.yaml --rtol 1e-4 && echo gradients ok
     """
     from . import render
-    from .check import check as check_gradients
-    from .check import passed
+    from .gradcheck import check_gradients, passed
 
     names = list(dict.fromkeys(wrt))
     for name in names:
-        plan.position(name, "--wrt")
+        plan.position(name, "wrt")
     result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol)
     for name in names:
         result.needed_grad(name)
@@ -671,11 +679,11 @@ def derive(plan, sets, of, wrt, out):
       cgraph derive graphs/chain_rule.yaml --wrt x | cgraph derive - --wrt x | cgraph run -
     """
     from . import __version__, render
-    from .derive import derive as derive_graph
+    from .symbolic import derive as derive_graph
 
-    graph = derive_graph(plan, wrt, of, sets)
-    text = render.graph_yaml(graph, [
-        f"{graph.description}: {plan.graph.source or plan.graph.name},",
+    draft = derive_graph(plan, wrt, of, sets)
+    text = render.graph_yaml(draft, [
+        f"{draft.description}: {plan.source or plan.name},",
         f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
         "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative."])
     write_output(out, text.encode("utf-8"))

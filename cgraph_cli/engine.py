@@ -5,34 +5,52 @@ error naming the node. Gradients are not: where a local derivative is not a
 finite number (ln of a negative base in pow's exponent gradient), the
 gradients it feeds are `Undefined`, carrying the reason, and only a command
 that needs one of them fails.
+
+The loops are flat and lean, and the engine knows no op by name. It learns
+the *shape* of each op's local derivatives by running the op's own `local`
+code on symbols once: "each operand gets dout" comes from add's definition,
+"each operand gets dout times the other" from mul's. Nodes whose derivatives
+have no such shape run their `local` on numbers. Finiteness is checked for a
+whole pass at once; only a failed check looks closer. Integers stay exact
+while small (the book's 2 apples), and only nodes that may hold integers pay
+for the check that keeps them small.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
+from operator import is_not
 from typing import Mapping
 
 from .errors import shorten
-from .model import Graph, Plan, compile_graph, paused_gc
-from .ops import Number, Undefined, domain_reason, exact, is_finite
+from .graph import Plan, paused_gc
+from .ops import EXACT_INT, Number, Undefined, domain_reason, exact, is_finite
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
+_IS_NOT_NONE = partial(is_not, None)
+
+# Local-derivative shapes the backward loop handles itself; OTHER runs the op's `local`.
+_ONES, _PLUS_MINUS, _MINUS, _SWAP, _OUT, _OTHER = range(6)
+_SHAPE_WORDS = {("1", "1"): _ONES, ("1", "-1"): _PLUS_MINUS, ("-1",): _MINUS, ("x1", "x0"): _SWAP,
+                ("out",): _OUT}
 
 
-@dataclass(frozen=True, slots=True)
 class Result:
     """Every node's value and its gradient d(of)/d(node), by evaluation position."""
 
-    plan: Plan
-    values: list  # positions 0..n-1 are nodes, n.. the constants
-    grads: list | None  # positions 0..n-1: a number, or Undefined; None without a backward pass
-    of: int
-    reached: bytearray  # 1 where the backward pass ran: the node leads to `of`
+    __slots__ = ("plan", "values", "grads", "of", "reached")
+
+    def __init__(self, plan: Plan, values: list, grads: list | None, of: int, reached: bytearray):
+        self.plan = plan
+        self.values = values  # positions 0..n-1 are nodes, n.. the constants
+        self.grads = grads  # positions 0..n-1: a number, or Undefined; None without a backward pass
+        self.of = of
+        self.reached = reached  # 1 where the backward pass ran: the node leads to `of`
 
     @property
     def of_name(self) -> str:
         """The name of the node that was differentiated."""
-        return self.plan.decls[self.of].name
+        return self.plan.names[self.of]
 
     @property
     def value(self) -> Number:
@@ -51,8 +69,8 @@ class Result:
         """d(of)/d(name), or the error saying why it is undefined (for a command that needs it)."""
         g = self.grad_of(name)
         if type(g) is Undefined:
-            raise self.plan.graph.error(f"d({shorten(self.of_name)})/d({shorten(name)}) is undefined: {g.reason}",
-                                        self.plan.decls[g.origin].loc)
+            raise self.plan.error(f"d({shorten(self.of_name)})/d({shorten(name)}) is undefined: {g.reason}",
+                                  g.origin)
         return g
 
     def undefined(self) -> list[tuple[int, Undefined]]:
@@ -70,17 +88,18 @@ class Result:
         plan = self.plan
         if plan.ops[i] is None:
             return []
+        n = plan.size
         if not self.reached[i]:
-            return [(None, 0) if w else None for w in plan.wanted[i]]
+            return [(None, 0) if j < n else None for j in plan.args[i]]
         dout = self.grads[i]
-        return [(d, _times(dout, d)) if w else None for w, d in zip(plan.wanted[i], local_grads(plan, self.values, i))]
+        return [(d, _times(dout, d)) if j < n else None
+                for j, d in zip(plan.args[i], local_grads(plan, self.values, i))]
 
 
-def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
+def evaluate(plan: Plan, overrides: Mapping[str, Number] | None = None,
              of: str | None = None, gradients: bool = True) -> Result:
     """Run the forward pass, then (unless `gradients` is false) the backward pass from `of`."""
-    plan = graph if isinstance(graph, Plan) else compile_graph(graph)
-    target = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
+    target = plan.output_position(of)
     with paused_gc():
         values = forward(plan, overrides or {})
         if not gradients:
@@ -90,27 +109,127 @@ def evaluate(graph: Graph | Plan, overrides: Mapping[str, Number] | None = None,
         return Result(plan, values, [0 if g is None else g for g in grads], target, reached)
 
 
+# -- how a plan runs: made once per plan (and per output, and kind of inputs) ------------------
+
+
+class _Program:
+    """How one plan runs, for one kind of inputs (which are integers): per node, the forward
+    function and whether its value may be an integer; per output, the backward steps in reverse
+    order, each with the shape of its local derivatives and whether what it passes may be an
+    integer (then its arithmetic is checked to keep integers small)."""
+
+    __slots__ = ("forward", "ints", "backwards")
+
+    def __init__(self, plan: Plan, values: list):
+        ints = [type(v) is int for v in values]
+        steps = []
+        for i, op in enumerate(plan.ops):
+            if op is None:
+                continue
+            args = plan.args[i]
+            fast = op.fast.get(len(args))
+            # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
+            ints[i] = fast is None or any(ints[j] for j in args)
+            steps.append((len(args), i, args, fast or op.forward, ints[i]))
+        self.forward, self.ints, self.backwards = steps, ints, {}
+
+    def backward(self, plan: Plan, of: int) -> list:
+        """The backward steps from `of`. d(of)/d(of) is the integer 1, and a gradient stays an
+        integer while every contribution is one: through 1s, -1s and integer factors."""
+        if of in self.backwards:
+            return self.backwards[of]
+        ints = self.ints
+        grad_ints: list = [None] * (plan.size + len(plan.constants))  # None: no contribution yet
+        grad_ints[of] = True
+        steps = []
+        for i in range(of, -1, -1):
+            op = plan.ops[i]
+            if op is None or grad_ints[i] is None:
+                continue
+            args = plan.args[i]
+            shape = _shape(op, len(args))
+            passes = grad_ints[i] and (shape in (_ONES, _PLUS_MINUS, _MINUS) or shape == _OTHER
+                                       or (shape == _SWAP and (ints[args[0]] or ints[args[1]]))
+                                       or (shape == _OUT and ints[i]))
+            for j in args:
+                grad_ints[j] = passes if grad_ints[j] is None else grad_ints[j] and passes
+            steps.append((_OTHER if passes else shape, i, args, op, bool(passes)))
+        self.backwards[of] = steps
+        return steps
+
+
+def _program(plan: Plan, values: list) -> _Program:
+    key = tuple(type(values[i]) is int for i in range(plan.size) if plan.ops[i] is None)
+    cache = plan.program if plan.program is not None else {}
+    plan.program = cache
+    if key not in cache:
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = _Program(plan, values)
+    return cache[key]
+
+
+def _shape(op, count: int) -> int:
+    """The shape of an op's local derivatives for `count` operands, learned by running its `local`
+    on symbols (as `cgraph derive` does): all 1 (add), 1 and -1 (sub), -1 (neg), each the other
+    operand (mul of two), the output itself (exp); anything else runs on numbers per node."""
+    if count not in op.shapes:
+        from .symbolic import Emitter, Sym
+
+        emitter = Emitter()
+        ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
+        words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
+        op.shapes[count] = _ONES if count > 2 and set(words) == {"1"} else _SHAPE_WORDS.get(words, _OTHER)
+    return op.shapes[count]
+
+
+# -- forward -----------------------------------------------------------------------------------
+
+
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
     """Every node's value in evaluation order, the constants after them."""
-    decls = plan.decls
-    for name in overrides:
-        plan.input_position(name)
-    values: list = [None] * plan.size + list(plan.constants)
-    ops, args = plan.ops, plan.args
-    for i, d in enumerate(decls):
-        op = ops[i]
-        if op is None:
-            values[i] = exact(overrides.get(d.name, d.value))
-            continue
-        xs = [values[j] for j in args[i]]
-        try:
-            v = exact(op.forward(*xs))
-        except _MATH_ERRORS as e:
-            raise node_error(plan, i, xs, domain_reason(e)) from None
-        if not is_finite(v):
-            raise node_error(plan, i, xs, "the value is not a finite number (overflow)")
-        values[i] = v
+    values = plan.values + plan.constants
+    for name, value in overrides.items():
+        values[plan.input_position(name)] = value
+    if any(type(v) is int and not -EXACT_INT <= v <= EXACT_INT for v in values):
+        values = [exact(v) for v in values]
+    i = -1
+    try:
+        for count, i, args, f, maybe_int in _program(plan, values).forward:
+            if count == 2:
+                v = f(values[args[0]], values[args[1]])
+            elif count == 1:
+                v = f(values[args[0]])
+            else:
+                v = f(*[values[j] for j in args])
+            if maybe_int and type(v) is int and not -EXACT_INT <= v <= EXACT_INT:
+                v = exact(v)
+            values[i] = v
+    except _MATH_ERRORS as e:
+        _raise_bad_value(plan, values, i, e)
+    if not is_finite(sum(values)):  # inf and nan reach the sum; a finite sum means every value is
+        _raise_bad_value(plan, values, plan.size, None)
     return values
+
+
+def _raise_bad_value(plan: Plan, values: list, failed: int, error: Exception | None) -> None:
+    """The error for the first node whose value is not a finite number: an overflow (inf) before
+    node `failed`, where its op raised, else node `failed` itself."""
+    for i in range(min(failed, plan.size)):
+        if plan.ops[i] is not None and not is_finite(values[i]):
+            raise node_error(plan, i, [values[j] for j in plan.args[i]], "the value is not a finite number (overflow)")
+    if error is not None:
+        xs = [values[j] for j in plan.args[failed]]
+        try:  # the op's own forward step says best what went wrong
+            plan.ops[failed].forward(*xs)
+            reason = domain_reason(error)
+        except _MATH_ERRORS as e:
+            reason = domain_reason(e)
+        raise node_error(plan, failed, xs, reason)
+    # Every value is finite though their sum is not (it overflowed): nothing is wrong.
+
+
+# -- backward --------------------------------------------------------------------------------
 
 
 def backward(plan: Plan, values: list, of: int) -> list:
@@ -119,33 +238,107 @@ def backward(plan: Plan, values: list, of: int) -> list:
     None where the pass never reached (the node does not lead to `of`): its gradient is 0.
     Undefined where a local derivative on the way is not a finite number.
     """
-    grads: list = [None] * plan.size
+    n = plan.size
+    grads: list = [None] * (n + len(plan.constants))  # constants' slots are written and ignored
     grads[of] = 1
-    ops, args, wanted = plan.ops, plan.args, plan.wanted
-    for i in range(of, -1, -1):  # reverse evaluation order: consumers before their operands
-        dout = grads[i]
-        if dout is None or ops[i] is None:
-            continue
-        for slot, (j, w, d) in enumerate(zip(args[i], wanted[i], local_grads(plan, values, i))):
-            if not w:
-                continue  # a constant takes no gradient
-            g = _times(dout, d)  # the book's order: dx = dout * y
-            before = grads[j]
-            if before is not None:  # used by several consumers: the contributions add up
-                g = before if type(before) is Undefined else _plus(before, g)
-            if type(g) is Undefined and g.origin is None:
-                g = _undefined(plan, values, i, slot, g.reason)
-            grads[j] = g
+    for shape, i, args, op, ints in _program(plan, values).backward(plan, of):
+        d = grads[i]
+        if d is None:
+            continue  # the node does not lead to `of`
+        if shape == _ONES:  # the book's AddLayer: each operand gets dout
+            for j in args:
+                g = grads[j]
+                grads[j] = d if g is None else g + d
+        elif shape == _SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
+            a, b = args
+            g = grads[a]
+            c = d * values[b]
+            grads[a] = c if g is None else g + c
+            g = grads[b]
+            c = d * values[a]
+            grads[b] = c if g is None else g + c
+        elif shape == _PLUS_MINUS:
+            a, b = args
+            g = grads[a]
+            grads[a] = d if g is None else g + d
+            g = grads[b]
+            c = -d
+            grads[b] = c if g is None else g + c
+        elif shape == _MINUS:
+            a = args[0]
+            g = grads[a]
+            c = -d
+            grads[a] = c if g is None else g + c
+        elif shape == _OUT:
+            a = args[0]
+            g = grads[a]
+            c = d * values[i]
+            grads[a] = c if g is None else g + c
+        else:
+            _local_step(plan, values, grads, i, args, op, d, ints)
+    grads = grads[:n]
+    if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf, nan and Undefined all reach the sum
+        _settle(plan, values, grads, of)
     return grads
 
 
+def _local_step(plan: Plan, values: list, grads: list, i: int, args, op, d, ints: bool) -> None:
+    """Node i's backward step by its op's `local` code run on numbers; where that raises, the
+    careful way (op calls that say Undefined and why), which marks only the operands it concerns."""
+    xs = [values[j] for j in args]
+    try:
+        ds = op.numeric_local(values[i], *xs)
+    except _MATH_ERRORS:
+        ds = local_grads(plan, values, i)
+    n = plan.size
+    for slot, (j, dj) in enumerate(zip(args, ds)):
+        if j >= n:
+            continue  # a constant takes no gradient
+        c = _times(d, dj)
+        if type(c) is Undefined:
+            if c.origin is None:
+                c = _undefined(plan, values, i, slot, c.reason)
+        elif ints:
+            c = exact(c)
+        g = grads[j]
+        if g is not None:
+            c = g + c
+            if ints and type(c) is int:
+                c = exact(c)
+        grads[j] = c
+
+
+def _settle(plan: Plan, values: list, grads: list, of: int) -> None:
+    """Turn every gradient that is not a finite number into Undefined, saying where it arose:
+    at a consumer whose own gradient is fine, the product or sum it passes on overflowed."""
+    n = plan.size
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for c in range(of + 1):
+        for j in plan.args[c]:
+            if j < n:
+                consumers[j].append(c)
+    for j in range(of, -1, -1):
+        g = grads[j]
+        if g is None or type(g) is Undefined or is_finite(g):
+            continue
+        cause = next((grads[c] for c in consumers[j] if type(grads[c]) is Undefined), None)
+        if cause is None:
+            c = next((c for c in consumers[j] if grads[c] is not None), j)
+            slot = plan.args[c].index(j) if c != j else 0
+            cause = _undefined(plan, values, c, slot, "not a finite number (overflow)")
+        grads[j] = cause
+
+
 def local_grads(plan: Plan, values: list, i: int):
-    """Node i's local derivative for each operand (Undefined where it is not a number)."""
+    """Node i's local derivative for each operand (Undefined where it is not a number), by its op's
+    `local` code with proper op calls."""
     xs = [values[j] for j in plan.args[i]]
     try:
-        return plan.ops[i].local(values[i], *xs)
+        ds = plan.ops[i].local(values[i], *xs)
     except _MATH_ERRORS as e:
         return (Undefined(domain_reason(e)),) * len(xs)
+    return tuple(d if type(d) is Undefined or is_finite(d) else Undefined("not a finite number (overflow)")
+                 for d in ds)
 
 
 def _times(dout, d):
@@ -157,20 +350,12 @@ def _times(dout, d):
     return g if is_finite(g) else Undefined("not a finite number (overflow)")
 
 
-def _plus(a, b):
-    if type(b) is Undefined:
-        return b
-    s = exact(a + b)
-    return s if is_finite(s) else Undefined("not a finite number (overflow)")
-
-
 def _undefined(plan: Plan, values: list, i: int, slot: int, reason: str) -> Undefined:
     """An undefined gradient that says where it arose: node i's derivative in its operand `slot`."""
-    d = plan.decls[i]
     j = plan.args[i][slot]
     xs = [values[k] for k in plan.args[i]]
-    return Undefined(f"node '{shorten(d.name)}' = {d.op}({shown_operands(xs)}): the gradient it passes to "
-                     f"'{shorten(plan.decls[j].name)}' is undefined: {reason}", i)
+    return Undefined(f"node '{shorten(plan.names[i])}' = {plan.ops[i].name}({shown_operands(xs)}): the gradient "
+                     f"it passes to '{shorten(plan.names[j])}' is undefined: {reason}", i)
 
 
 def shown_operands(xs: list) -> str:
@@ -183,5 +368,4 @@ def shown_operands(xs: list) -> str:
 
 def node_error(plan: Plan, i: int, xs: list, reason: str):
     """The located error for node i, whose value cannot be computed from operands `xs`."""
-    d = plan.decls[i]
-    return plan.graph.error(f"node '{shorten(d.name)}' = {d.op}({shown_operands(xs)}): {reason}", d.loc)
+    return plan.error(f"node '{shorten(plan.names[i])}' = {plan.ops[i].name}({shown_operands(xs)}): {reason}", i)

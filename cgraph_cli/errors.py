@@ -36,7 +36,15 @@ class GraphError(CgraphError):
 
 
 class RequestError(CgraphError):
-    """The caller asked for a name or value the graph does not have (a command-line mistake)."""
+    """The caller asked for a name or value the graph does not have (a command-line mistake).
+
+    `role` says which request it was ("set", "of", "wrt", "hessian"), for the command line to name
+    in its own words; the core never speaks of options.
+    """
+
+    def __init__(self, message: str, source: str | None = None, role: str | None = None):
+        super().__init__(message, None, source)
+        self.role = role
 
 
 class RunError(CgraphError):

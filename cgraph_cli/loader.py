@@ -1,13 +1,24 @@
-"""Graph file text (YAML or JSON) to a validated Graph, every error located."""
+"""Graph file text (YAML or JSON) to a validated, compiled graph, every error located.
+
+Two ways in. The fast one reads JSON with `json.loads` (objects as lists of
+pairs, so duplicate keys show) and YAML through libyaml's events into plain
+lists, then checks and compiles them in one pass: no object per node, no
+source position kept. It accepts only what it is sure of. Anything it is not
+sure of (a mistake, an alias, the edges form) goes the careful way: the file
+is composed into a tree that knows every node's line and column, and checked
+rule by rule, so every error names its place exactly.
+"""
 
 from __future__ import annotations
 
 import codecs
+import json
+import re
 import unicodedata
 
 from .errors import GraphError, Loc, did_you_mean, shorten
-from .model import Graph, Input, Node, Plan, compile_graph, paused_gc
-from .ops import OPS
+from .graph import Draft, Plan, compile_draft, paused_gc
+from .ops import OPS, is_finite
 from .yamltree import KIND, Map, NotANumber, Scalar, Seq, compose, looks_like_number, plain_kind, to_number
 
 TOP_KEYS = ("name", "description", "inputs", "nodes", "edges", "output")
@@ -24,9 +35,35 @@ def load_bytes(data: bytes, source: str, stem: str | None = None) -> Plan:
 def load_text(text: str, source: str = "<string>", stem: str | None = None) -> Plan:
     """A compiled graph from YAML or JSON text, validated: names resolve, counts fit, no cycle."""
     with paused_gc():
-        root = compose(text, source)
-        graph = _Builder(source, len(text)).build(root, stem)
-        return compile_graph(graph)  # orders it, or reports a cycle with its path
+        try:
+            draft = _fast_draft(text, source, stem or "graph")
+            draft.locate = _Locator(text, source)
+            return compile_draft(draft)
+        except (_NotSure, GraphError):
+            pass  # the careful way says exactly what is wrong, and where
+        draft = _careful_draft(text, source, stem)
+        return compile_draft(draft)  # orders it, or reports a cycle with its path
+
+
+def _careful_draft(text: str, source: str, stem: str | None) -> Draft:
+    root = compose(text, source)
+    return _Builder(source, len(text)).build(root, stem)
+
+
+class _Locator:
+    """Where each input and node is declared, found by composing the file with positions on first use."""
+
+    def __init__(self, text: str, source: str):
+        self.text, self.source, self.locs = text, source, None
+
+    def __call__(self, name: str) -> Loc | None:
+        if self.locs is None:
+            try:
+                self.locs = _Builder(self.source, len(self.text)).build(compose(self.text, self.source), None).locate
+            except GraphError:
+                self.locs = lambda _: None
+            self.text = ""
+        return self.locs(name)
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -54,7 +91,7 @@ class _Builder:
         # Aliases may repeat a subtree many times; bound the values walked so a
         # "billion laughs" file fails fast instead of expanding.
         self.budget = 4 * text_size + 10_000
-        self.decls: dict[str, Input | Node] = {}
+        self.decls: dict[str, list] = {}  # name -> [loc, op (None for an input), value, label]
         self.operands: dict[str, list] = {}  # node name -> [(operand, the YAML node it came from)]
         self.from_edges: set[str] = set()  # nodes that take their operands from edges
 
@@ -160,7 +197,7 @@ class _Builder:
 
     # -- the graph ---------------------------------------------------------
 
-    def build(self, root, stem: str | None) -> Graph:
+    def build(self, root, stem: str | None) -> Draft:
         if root is None:
             raise self.fail("the file is empty; a graph needs inputs and nodes", None)
         top = self.mapping(root, "the graph file", TOP_KEYS)
@@ -168,34 +205,42 @@ class _Builder:
 
         if "inputs" in entries:
             for key, value in self.mapping(entries["inputs"], "inputs").values():
-                self.add(self.input(key, value))
+                self.input(key, value)
         if "nodes" in entries:
             for key, value in self.mapping(entries["nodes"], "nodes").values():
-                self.add(self.node(key, value))
-        nodes = self.with_edges(entries.get("edges"))
-        self.check_operands(nodes)
-        if not nodes:
+                self.node(key, value)
+        self.with_edges(entries.get("edges"))
+        self.check_operands()
+        if not self.decls:
             raise self.fail("the graph has no inputs and no nodes", root.loc)
 
-        output = None
+        draft = Draft(self.text(entries["name"], "name") if "name" in entries else stem or "graph", self.source)
         if "output" in entries:
             node = entries["output"]
-            output = self.text(node, "output")
-            if output not in self.decls:
-                raise self.fail(f"output '{output}' is not an input or node{did_you_mean(output, self.decls)}",
-                                node.loc)
-        name = self.text(entries["name"], "name") if "name" in entries else stem or "graph"
-        description = self.text(entries["description"], "description") if "description" in entries else None
-        return Graph(name, nodes, output, description, self.source)
+            draft.output = self.text(node, "output")
+            if draft.output not in self.decls:
+                raise self.fail(f"output '{shorten(draft.output)}' is not an input or node"
+                                f"{did_you_mean(draft.output, self.decls)}", node.loc)
+        if "description" in entries:
+            draft.description = self.text(entries["description"], "description")
+        locs = {}
+        for name, (loc, op, value, label) in sorted(self.decls.items(), key=lambda item: item[1][0]):
+            locs[name] = loc
+            if op is None:
+                draft.add_input(name, value, label)
+            else:
+                draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label)
+        draft.locate = locs.get
+        return draft
 
-    def add(self, decl) -> None:
-        other = self.decls.get(decl.name)
+    def add(self, name: str, loc: Loc, op: str | None, value, label: str | None) -> None:
+        other = self.decls.get(name)
         if other is not None:
-            raise self.fail(f"name '{shorten(decl.name)}' is used twice (first at line {other.loc.line}); "
-                            "names are unique across inputs and nodes", decl.loc)
-        self.decls[decl.name] = decl
+            raise self.fail(f"name '{shorten(name)}' is used twice (first at line {other[0].line}); "
+                            "names are unique across inputs and nodes", loc)
+        self.decls[name] = [loc, op, value, label]
 
-    def input(self, key: Scalar, value) -> Input:
+    def input(self, key: Scalar, value) -> None:
         name = self.name(key, "input name")
         what = f"input '{shorten(name)}'"
         label = None
@@ -206,9 +251,9 @@ class _Builder:
             if "label" in fields:
                 label = self.text(fields["label"][1], f"the label of {what}")
             value = fields["value"][1]
-        return Input(name, self.number(value, what), label, key.loc)
+        self.add(name, key.loc, None, self.number(value, what), label)
 
-    def node(self, key: Scalar, value) -> Node:
+    def node(self, key: Scalar, value) -> None:
         name = self.name(key, "node name")
         what = f"node '{shorten(name)}'"
         label, operands = None, None
@@ -234,10 +279,10 @@ class _Builder:
         if operands is None:
             self.from_edges.add(name)
         self.operands[name] = operands or []
-        return Node(name, op, (), label, key.loc)
+        self.add(name, key.loc, op, None, label)
 
-    def with_edges(self, edges) -> tuple:
-        """Inputs and nodes in file order, the edges' operands filled in."""
+    def with_edges(self, edges) -> None:
+        """The edges' operands, filled in to the nodes they point at."""
         if edges is not None:
             if type(edges) is not Seq:
                 raise self.fail(f"edges must be a list of \"src -> dst\" or [src, dst], not {_describe(edges)}",
@@ -245,13 +290,6 @@ class _Builder:
             self.spend(len(edges.items))
             for edge in edges.items:
                 self.edge(edge)
-        decls = []
-        for d in self.decls.values():
-            if isinstance(d, Node):
-                d = Node(d.name, d.op, tuple(o for o, _ in self.operands[d.name]), d.label, d.loc)
-            decls.append(d)
-        decls.sort(key=lambda d: (d.loc.line, d.loc.col))
-        return tuple(decls)
 
     def edge(self, edge) -> None:
         if type(edge) is Scalar and not edge.is_null:
@@ -272,26 +310,27 @@ class _Builder:
         target = self.decls.get(dst)
         if target is None:
             raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
-        if isinstance(target, Input):
+        if target[1] is None:
             raise self.fail(f"edge to '{shorten(dst)}', which is an input; only nodes take operands", dst_loc)
         if dst not in self.from_edges:
             raise self.fail(f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
                             "a node takes operands from inputs: or from edges, not both", dst_loc)
         self.operands[dst].append((src, edge))
 
-    def check_operands(self, decls) -> None:
-        for d in decls:
-            if not isinstance(d, Node):
+    def check_operands(self) -> None:
+        for name, (loc, op, _, _) in self.decls.items():
+            if op is None:
                 continue
-            for operand, source in self.operands[d.name]:
+            for operand, source in self.operands[name]:
                 if isinstance(operand, str) and operand not in self.decls:
                     hint = did_you_mean(operand, self.decls)
                     if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
-                    raise self.fail(f"node '{shorten(d.name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)
-            problem = OPS[d.op].arity_problem(len(d.operands))
+                    raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}",
+                                    source.loc)
+            problem = OPS[op].arity_problem(len(self.operands[name]))
             if problem:
-                raise self.fail(f"node '{shorten(d.name)}': {problem}", d.loc)
+                raise self.fail(f"node '{shorten(name)}': {problem}", loc)
 
 
 # Bidi embeddings, overrides, isolates and marks: they reorder what a terminal shows.
@@ -314,3 +353,195 @@ def _describe(node) -> str:
             return "null (nothing)"
         return f"'{shorten(node.text)}'"
     return KIND[type(node)]
+
+
+# -- the fast way in: plain lists, checked in one pass ------------------------------------
+
+
+class _NotSure(Exception):
+    """The fast path cannot vouch for this file; the careful path will say what is wrong, or accept it."""
+
+
+_SIMPLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")  # most names: valid, and not a number, at a glance
+
+
+def _fast_draft(text: str, source: str, stem: str) -> Draft:
+    """A Draft from text the fast path is sure of, or _NotSure. Objects and mappings are lists of
+    (key, value) pairs; scalars are str for text and int/float for numbers."""
+    stripped = text.lstrip()
+    doc = None
+    if stripped.startswith("{"):
+        try:
+            doc = json.loads(text, object_pairs_hook=list)
+        except (ValueError, RecursionError):
+            doc = None  # perhaps a YAML flow mapping, perhaps a mistake
+    if doc is None:
+        doc = _yaml_pairs(text)
+    top = _pairs(doc)
+    fields = dict(top)
+    if len(fields) != len(top) or not fields.keys() <= set(TOP_KEYS) or "edges" in fields:
+        raise _NotSure
+    draft = Draft(_text(fields["name"]) if "name" in fields else stem, source)
+    if "description" in fields:
+        draft.description = _text(fields["description"])
+    for key, section in top:  # inputs and nodes in the order the file has them: that is the file order
+        if key == "inputs":
+            _fast_inputs(draft, section)
+        elif key == "nodes":
+            _fast_nodes(draft, section)
+    if not draft.names:
+        raise _NotSure
+    if "output" in fields:
+        draft.output = _text(fields["output"])
+        if draft.output not in set(draft.names):
+            raise _NotSure
+    return draft
+
+
+def _fast_inputs(draft: Draft, section) -> None:
+    names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
+    for name, value in _pairs(section):
+        _name(name)
+        if type(value) is list:  # {value: .., label: ..}
+            spec = dict(_pairs(value))
+            if len(spec) != len(value) or not spec.keys() <= {"value", "label"} or "value" not in spec:
+                raise _NotSure
+            if "label" in spec:
+                labels[len(names)] = _text(spec["label"])
+            value = spec["value"]
+        names.append(name)
+        ops.append(None)
+        operands.append(())
+        values.append(_number(value))
+
+
+def _fast_nodes(draft: Draft, section) -> None:
+    names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
+    for name, spec in _pairs(section):
+        _name(name)
+        node = dict(_pairs(spec))
+        if len(node) != len(spec) or not node.keys() <= {"op", "inputs", "label"}:
+            raise _NotSure
+        op, args = node.get("op"), node.get("inputs")
+        if type(op) is not str or op not in OPS or type(args) is not list:
+            raise _NotSure
+        for a in args:
+            if type(a) is not str and (type(a) is not int and type(a) is not float or not is_finite(a)):
+                raise _NotSure
+        if "label" in node:
+            labels[len(names)] = _text(node["label"])
+        names.append(name)
+        ops.append(op)
+        operands.append(tuple(a if type(a) is str else _number(a) for a in args))
+        values.append(None)
+
+
+def _pairs(value) -> list:
+    """A mapping's (key, value) pairs with text keys, else _NotSure (an empty [] may be a list)."""
+    if type(value) is not list or not value or type(value[0]) is not tuple:
+        if value == ():
+            return []
+        raise _NotSure
+    for pair in value:
+        if type(pair) is not tuple or type(pair[0]) is not str:
+            raise _NotSure
+    return value
+
+
+def _name(name) -> None:
+    if _SIMPLE_NAME.match(name):
+        return
+    if (not name or not name.isprintable() or any(c.isspace() for c in name)
+            or any(bad in name for bad in _FORBIDDEN_IN_NAMES) or looks_like_number(name)):
+        raise _NotSure
+
+
+def _text(value) -> str:
+    if type(value) is not str or not (value.isprintable() or not any(_steers(c) for c in value)):
+        raise _NotSure
+    return value
+
+
+def _number(value):
+    if type(value) is not int and type(value) is not float or not is_finite(value):
+        raise _NotSure
+    try:
+        return to_number(repr(value)) if type(value) is int and not -2 ** 53 <= value <= 2 ** 53 else value
+    except NotANumber:
+        raise _NotSure from None
+
+
+def _yaml_pairs(text: str):
+    """YAML text as plain lists, through libyaml's events: mappings as lists of (key, value) pairs,
+    plain scalars resolved by YAML 1.2 (a name stays text, a number becomes one). Anything this
+    need not understand (an anchor, an alias, a tag, a boolean, deep nesting) is _NotSure."""
+    import yaml
+    from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
+                             SequenceStartEvent, StreamEndEvent)
+
+    from .yamltree import MAX_DEPTH, _Loader
+
+    loader = _Loader(text)
+    stack: list = []  # [items, pending key or _NO_KEY, is a mapping]
+    root = _NO_KEY
+    try:
+        while True:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                if event.anchor is not None or event.tag not in (None, "!"):
+                    raise _NotSure
+                value = _plain(event.value) if event.implicit[0] else event.value
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH:
+                    raise _NotSure
+                stack.append([[], _NO_KEY, kind is MappingStartEvent])
+                continue
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                items, key, _ = stack.pop()
+                value = items
+            elif kind is AliasEvent:
+                raise _NotSure
+            elif kind is StreamEndEvent:
+                if root is _NO_KEY:
+                    raise _NotSure
+                return root
+            else:
+                continue  # the stream's and documents' starts and ends
+            if not stack:
+                if root is not _NO_KEY:
+                    raise _NotSure  # a second document
+                root = value
+                continue
+            frame = stack[-1]
+            if not frame[2]:
+                frame[0].append(value)
+            elif frame[1] is _NO_KEY:
+                frame[1] = value
+            else:
+                frame[0].append((frame[1], value))
+                frame[1] = _NO_KEY
+    except yaml.YAMLError:
+        raise _NotSure from None
+    finally:
+        loader.dispose()
+
+
+_NO_KEY = object()
+
+
+def _plain(text: str):
+    """A plain scalar by YAML 1.2: text for a name, a number for a number; _NotSure for the rest."""
+    if text and text[0] not in "-+.0123456789~":
+        if text in ("true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"):
+            raise _NotSure
+        return text
+    try:
+        kind = plain_kind(text)
+        if kind == "number":
+            return to_number(text)
+    except NotANumber:
+        raise _NotSure from None
+    if kind == "string":
+        return text
+    raise _NotSure

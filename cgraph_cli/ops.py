@@ -16,6 +16,7 @@ never divide by a value `local` computed (x / inf would hide an overflow).
 from __future__ import annotations
 
 import math
+import operator
 
 Number = int | float
 
@@ -67,9 +68,14 @@ class Undefined:
 class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
-    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None):
+    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local = None  # (out, *operands) -> one local derivative per operand
+        self._numeric = None  # the same code run on numbers alone (see _on_numbers), made when first used
+        self.shapes: dict = {}  # operand count -> the shape of the local derivatives (the engine's)
+        # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
+        # a test checks they agree): {2: operator.add} says add of two is Python's own +.
+        self.fast = fast or {}
         self.name = name
         self.min_args, self.max_args = arity if isinstance(arity, tuple) else (arity, arity)
         self.symbol = symbol
@@ -97,7 +103,16 @@ class Op:
     def derivatives(self, local):
         """Decorator: set the op's local derivatives (written below its forward step)."""
         self.local = local
+        self._numeric = None
+        self.shapes = {}
         return self
+
+    @property
+    def numeric_local(self):
+        """`local` for numbers only: op calls bound to the raw forward steps (see _on_numbers)."""
+        if self._numeric is None:
+            self._numeric = _on_numbers(self.local)
+        return self._numeric
 
     def arity_text(self) -> str:
         """'2', '1' or '2 or more', as the docs write the operand count."""
@@ -119,10 +134,10 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def op(name, arity, symbol, value, derivatives, kink=None):
+def op(name, arity, symbol, value, derivatives, kink=None, fast=None):
     """Decorator: register a forward step as an op of the table."""
     def register(forward) -> Op:
-        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink)
+        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast)
         return OPS[name]
     return register
 
@@ -141,7 +156,7 @@ def domain_reason(e: Exception) -> str:
 # --- the ops, each forward step followed by its local derivatives -------------------------
 
 
-@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each")
+@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each", fast={2: operator.add})
 def add(*xs):
     """Sum of the operands, left to right."""
     total = xs[0]
@@ -155,7 +170,7 @@ def add(out, *xs):
     return (1,) * len(xs)
 
 
-@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others")
+@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others", fast={2: operator.mul})
 def mul(*xs):
     """Product of the operands, left to right."""
     return product(xs)
@@ -182,7 +197,7 @@ def mul(out, *xs):
     return tuple(mul(b, a) for b, a in zip(before, after))
 
 
-@op("sub", 2, "−", "x - y", "1, -1")
+@op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub})
 def sub(x, y):
     """Difference."""
     return x - y
@@ -193,7 +208,7 @@ def sub(out, x, y):
     return 1, -1
 
 
-@op("div", 2, "÷", "x / y", "1/y, -x/y^2")
+@op("div", 2, "÷", "x / y", "1/y, -x/y^2", fast={2: operator.truediv})
 def div(x, y):
     """Quotient."""
     if y == 0:
@@ -208,7 +223,7 @@ def div(out, x, y):
     return 1 / y, -out / y
 
 
-@op("neg", 1, "−", "-x", "-1")
+@op("neg", 1, "−", "-x", "-1", fast={1: operator.neg})
 def neg(x):
     """Negation."""
     return -x
@@ -232,7 +247,7 @@ def pow_(out, x, y):
     return mulpow(y, x, y - 1), out * xlogy(step(x), x)
 
 
-@op("exp", 1, "exp", "e^x", "e^x")
+@op("exp", 1, "exp", "e^x", "e^x", fast={1: math.exp})
 def exp(x):
     """Exponential."""
     return math.exp(x)
@@ -243,7 +258,7 @@ def exp(out, x):
     return (out,)
 
 
-@op("log", 1, "log", "ln x", "1/x")
+@op("log", 1, "log", "ln x", "1/x", fast={1: math.log})
 def log(x):
     """Natural logarithm, x > 0."""
     if x <= 0:
@@ -283,7 +298,7 @@ def relu(out, x):
     return (step(x),)  # relu'(0) = 0, as PyTorch has it
 
 
-@op("tanh", 1, "tanh", "tanh x", "1 - y^2")
+@op("tanh", 1, "tanh", "tanh x", "1 - y^2", fast={1: math.tanh})
 def tanh(x):
     """Hyperbolic tangent."""
     return math.tanh(x)
@@ -291,8 +306,22 @@ def tanh(x):
 
 @tanh.derivatives
 def tanh(out, x):
-    # 1 - y**2 = (1 - y)(1 + y) = 2σ(-2x)·2σ(2x), without the cancellation of 1 - y*y near |y| = 1.
-    return (4 * sigmoid(2 * x) * sigmoid(-2 * x),)
+    s = sech(x)  # 1 - y**2 = sech(x)**2, without the cancellation of 1 - y*y near |y| = 1
+    return (s * s,)
+
+
+@op("sech", 1, "sech", "1 / cosh x", "-y * tanh x")
+def sech(x):
+    """Hyperbolic secant, tanh's derivative's square root (0 where cosh leaves the float range)."""
+    try:
+        return 1 / math.cosh(x)
+    except OverflowError:
+        return 0.0
+
+
+@sech.derivatives
+def sech(out, x):
+    return (-out * tanh(x),)
 
 
 @op("step", 1, "step", "1 if x > 0 else 0", "0", kink=0)
@@ -385,3 +414,15 @@ def power(x, y):
     if _int_power_too_big(x, y):
         raise OverflowError("result too large")
     return x ** y
+
+
+def _on_numbers(local):
+    """The same local-derivative code with each op call bound to the op's raw forward step: the
+    engine's fast way to run it on numbers. Where a value is not real it raises, and the engine
+    takes the careful way (the op calls proper, which say Undefined and why)."""
+    import types
+
+    scope = dict(local.__globals__)
+    scope.update({name: value.forward for name, value in scope.items() if isinstance(value, Op)})
+    return types.FunctionType(local.__code__, scope, local.__name__, local.__defaults__, local.__closure__)
+

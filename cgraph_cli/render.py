@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from .engine import Result
 from .errors import printable, short_list, shorten
-from .model import Input, Plan
+from .graph import Draft, Plan
 from .ops import OPS, Undefined
 
 
@@ -52,31 +52,32 @@ def to_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
-def _operands(d) -> list:
-    return [] if isinstance(d, Input) else list(d.operands)
-
-
-def run_json(result: Result) -> str:
-    """`cgraph run --json`: the graph, the node differentiated, and every node's value and gradient."""
+def run_json(result: Result) -> Iterator[str]:
+    """`cgraph run --json`: the graph, the node differentiated, and every node's value and gradient,
+    written a few thousand nodes at a time (a million nodes need no second copy as one text)."""
     plan = result.plan
-    nodes = [{"name": d.name, "op": "input" if isinstance(d, Input) else d.op, "inputs": _operands(d),
-              "value": result.values[i], "grad": result.grads[i]}
-             for i, d in enumerate(plan.decls)]
-    return to_json({"graph": plan.graph.name, "of": result.of_name, "value": result.value, "nodes": nodes})
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_json_default).encode
+    yield to_json({"graph": plan.name, "of": result.of_name, "value": result.value})[:-1] + ', "nodes": ['
+    names, ops, values, grads, n = plan.names, plan.ops, result.values, result.grads, plan.size
+    for start in range(0, n, 4096):
+        chunk = [{"name": names[i], "op": "input" if ops[i] is None else ops[i].name,
+                  "inputs": list(plan.operands(i)), "value": values[i], "grad": grads[i]}
+                 for i in range(start, min(n, start + 4096))]
+        yield ("" if start == 0 else ", ") + encode(chunk)[1:-1]
+    yield "]}"
 
 
 def grad_json(result: Result, wrt: Iterable[str]) -> str:
     """`cgraph grad --json`: d(of)/d(name) for each name asked for."""
-    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
                     "gradients": {name: result.grad_of(name) for name in wrt}})
 
 
 def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
     """`cgraph validate --json`: what the file holds."""
-    graph = plan.graph
-    return to_json({"graph": graph.name, "valid": True,
-                    "inputs": [d.name for d in graph.inputs],
-                    "nodes": [d.name for d in graph.nodes if not isinstance(d, Input)],
+    return to_json({"graph": plan.name, "valid": True,
+                    "inputs": [plan.names[i] for i in plan.inputs],
+                    "nodes": [plan.names[i] for i in plan.file_order if plan.ops[i] is not None],
                     "output": output, "sinks": sinks})
 
 
@@ -177,13 +178,13 @@ class _Table:
 
 
 def _headline(result: Result, num: Format) -> str:
-    return f"{cell(result.plan.graph.name)}: {cell(result.of_name)} = {num(result.value)}"
+    return f"{cell(result.plan.name)}: {cell(result.of_name)} = {num(result.value)}"
 
 
 def run_table(result: Result, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
-    has_labels = any(d.label for d in plan.decls)
+    has_labels = bool(plan.labels)
     table = _Table()
     table.column("node", style="bold")
     table.column("op")
@@ -194,14 +195,14 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
         table.column(f"grad d({cell(result.of_name)})/d(node)", "right", "red")
     if has_labels:
         table.column("label", style="dim")
-    for i, d in enumerate(plan.decls):
-        is_input = isinstance(d, Input)
-        row = [cell(d.name), "input" if is_input else d.op,
-               "" if is_input else cell(operand_list(d.operands)), num(result.values[i])]
+    for i in range(plan.size):
+        is_input = plan.ops[i] is None
+        row = [cell(plan.names[i]), plan.op_name(i),
+               "" if is_input else cell(operand_list(plan.operands(i))), num(result.values[i])]
         if grads:
             row.append(num(result.grads[i]))
         if has_labels:
-            row.append(cell(d.label or "", 80))
+            row.append(cell(plan.labels.get(i, ""), 80))
         table.rows.append(row)
     return table.draw(_headline(result, num), color, all_rows)
 
@@ -220,16 +221,15 @@ def grad_table(result: Result, wrt: Iterable[str], num: Format = format_number, 
 
 def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str]) -> str:
     """`cgraph validate`: a short account of what the file holds."""
-    graph = plan.graph
-    inputs = graph.inputs
-    nodes = [d for d in graph.nodes if not isinstance(d, Input)]
+    inputs = plan.inputs
+    nodes = [i for i in plan.file_order if plan.ops[i] is not None]
     counts: dict[str, int] = {}
-    for d in nodes:
-        counts[d.op] = counts.get(d.op, 0) + 1
-    lines = [f"{cell(source)}: valid graph '{cell(graph.name)}'"]
-    if graph.description:
-        lines.append(f"  {cell(graph.description, 200)}")
-    lines.append(f"  inputs: {len(inputs):,}" + (f" ({short_list(d.name for d in inputs)})" if inputs else ""))
+    for i in nodes:
+        counts[plan.op_name(i)] = counts.get(plan.op_name(i), 0) + 1
+    lines = [f"{cell(source)}: valid graph '{cell(plan.name)}'"]
+    if plan.description:
+        lines.append(f"  {cell(plan.description, 200)}")
+    lines.append(f"  inputs: {len(inputs):,}" + (f" ({short_list(plan.names[i] for i in inputs)})" if inputs else ""))
     lines.append(f"  nodes: {len(nodes):,}" + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")"
                                                if nodes else ""))
     if output is not None:
@@ -309,7 +309,7 @@ def steps_text(result: Result, steps, num: Format = format_number) -> str:
 
 def steps_json(result: Result, steps) -> str:
     """`cgraph explain --steps --json`."""
-    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
                     "steps": [{"node": s.node, "op": s.op, "upstream": s.upstream,
                                "sends": [{"to": to, "local": local, "receives": got}
                                          for to, local, got in s.sends]} for s in steps]})
@@ -355,29 +355,30 @@ def _yaml_operand(operand) -> str:
     return yaml_name(operand) if isinstance(operand, str) else repr(operand)
 
 
-def graph_yaml(graph, header: list[str]) -> str:
-    """A Graph as a cgraph YAML file (numbers as Python writes them, so they read back exactly)."""
+def graph_yaml(draft: Draft, header: list[str]) -> str:
+    """A graph as a cgraph YAML file (numbers as Python writes them, so they read back exactly)."""
     lines = [f"# {yaml_escape(h)}" for h in header]
-    lines.append(f"name: {yaml_name(graph.name)}")
-    if graph.description:
-        lines.append(f"description: {yaml_text(graph.description)}")
-    inputs = graph.inputs
-    if inputs:
+    lines.append(f"name: {yaml_name(draft.name)}")
+    if draft.description:
+        lines.append(f"description: {yaml_text(draft.description)}")
+    kinds = [(k, op is None) for k, op in enumerate(draft.ops)]
+    if any(is_input for _, is_input in kinds):
         lines.append("inputs:")
-        for d in inputs:
-            value = repr(d.value)
-            if d.label:
-                value = f"{{value: {value}, label: {yaml_text(d.label)}}}"
-            lines.append(f"  {yaml_name(d.name)}: {value}")
-    nodes = [d for d in graph.nodes if not isinstance(d, Input)]
-    if nodes:
+        for k, is_input in kinds:
+            if is_input:
+                value = repr(draft.values[k])
+                if k in draft.labels:
+                    value = f"{{value: {value}, label: {yaml_text(draft.labels[k])}}}"
+                lines.append(f"  {yaml_name(draft.names[k])}: {value}")
+    if not all(is_input for _, is_input in kinds):
         lines.append("nodes:")
-        for d in nodes:
-            label = f", label: {yaml_text(d.label)}" if d.label else ""
-            operands = ", ".join(map(_yaml_operand, d.operands))
-            lines.append(f"  {yaml_name(d.name)}: {{op: {d.op}, inputs: [{operands}]{label}}}")
-    if graph.output is not None:
-        lines.append(f"output: {yaml_name(graph.output)}")
+        for k, is_input in kinds:
+            if not is_input:
+                label = f", label: {yaml_text(draft.labels[k])}" if k in draft.labels else ""
+                operands = ", ".join(map(_yaml_operand, draft.operands[k]))
+                lines.append(f"  {yaml_name(draft.names[k])}: {{op: {draft.ops[k]}, inputs: [{operands}]{label}}}")
+    if draft.output is not None:
+        lines.append(f"output: {yaml_name(draft.output)}")
     return "\n".join(lines) + "\n"
 
 
@@ -386,7 +387,7 @@ def graph_yaml(graph, header: list[str]) -> str:
 
 def check_verdict(checks) -> str:
     """One line for the whole check: what failed, what agreed, and what could not be compared."""
-    from .check import summary
+    from .gradcheck import summary
 
     counts = summary(checks)
     others = ", ".join(f"{n:,} {status}" for status, n in counts.items() if n and status not in ("pass", "FAIL"))
@@ -425,16 +426,16 @@ def check_table(result: Result, checks, color: bool = False, all_rows: bool = Fa
                            blank if c.numeric is None else format_number(c.numeric),
                            short(c.error), short(c.abs_error), short(c.rel_error),
                            c.status + (f" ({cell(c.note, 200)})" if c.note else "")])
-    headline = (f"{cell(result.plan.graph.name)}: d{cell(result.of_name)}/d(input), "
+    headline = (f"{cell(result.plan.name)}: d{cell(result.of_name)}/d(input), "
                 f"backprop vs numerical difference: {check_verdict(checks)}")
     return table.draw(headline, color, all_rows)
 
 
 def check_json(result: Result, checks) -> str:
     """`cgraph check --json`."""
-    from .check import passed, summary
+    from .gradcheck import passed, summary
 
-    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
                     "passed": passed(checks), "verdict": check_verdict(checks), "counts": summary(checks),
                     "checks": [{"name": c.name, "value": c.value, "step": c.step, "backprop": c.backprop,
                                 "numeric": c.numeric, "error": c.error, "abs_error": c.abs_error,
@@ -455,5 +456,5 @@ def hessian_table(result: Result, hessian: dict, num: Format = format_number, co
 
 def hessian_json(result: Result, hessian: dict) -> str:
     """`cgraph grad --order 2 --json`: {"hessian": {"x": {"x": .., "y": ..}, ...}}."""
-    return to_json({"graph": result.plan.graph.name, "of": result.of_name, "value": result.value,
+    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
                     "hessian": hessian})

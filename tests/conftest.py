@@ -23,8 +23,22 @@ GRAPHS = ROOT / "graphs"
 
 
 def graph_of(text: str, source: str = "test.yaml"):
-    """A Graph from (dedented) YAML text."""
-    return load_text(textwrap.dedent(text), source, "test").graph
+    """A compiled graph from (dedented) YAML text."""
+    return load_text(textwrap.dedent(text), source, "test")
+
+
+def plan_of(*entries, output: str | None = None, source: str | None = None, name: str = "g"):
+    """A compiled graph from Python: ("x", 1.5) is an input, ("y", "mul", "x", 2) a node."""
+    from cgraph_cli.graph import Draft, compile_draft
+
+    draft = Draft(name, source)
+    for entry in entries:
+        if len(entry) == 2:
+            draft.add_input(*entry)
+        else:
+            draft.add_node(entry[0], entry[1], tuple(entry[2:]))
+    draft.output = output
+    return compile_draft(draft)
 
 
 @pytest.fixture
@@ -57,3 +71,30 @@ def central_difference(graph, name: str, h: float, read=lambda result: result.va
 
     x = evaluate(graph).value_of(name)
     return (read(evaluate(graph, {name: x + h})) - read(evaluate(graph, {name: x - h}))) / (2 * h)
+
+
+# Hand-built graphs for the engine tests, in the words of the book's figures.
+def Input(name: str, value):  # noqa: N802 - reads as a declaration
+    """An input entry for `Graph`."""
+    return (name, value)
+
+
+def Node(name: str, op: str, operands: tuple):  # noqa: N802
+    """A node entry for `Graph`."""
+    return (name, op, *operands)
+
+
+def Graph(name: str, entries, output: str | None = None, source: str | None = None):  # noqa: N802
+    """A compiled graph from Input and Node entries."""
+    return plan_of(*entries, output=output, source=source, name=name)
+
+
+def described(plan) -> list[tuple]:
+    """A compiled graph in file order as plain tuples: (name, value) for an input, (name, op, operands)
+    for a node, a label last where there is one."""
+    out = []
+    for i in plan.file_order:
+        entry = (plan.names[i], plan.values[i]) if plan.ops[i] is None else \
+            (plan.names[i], plan.ops[i].name, plan.operands(i))
+        out.append(entry + ((plan.labels[i],) if i in plan.labels else ()))
+    return out

@@ -29,6 +29,7 @@ OP_DOMAINS = {
     "step": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
     "xlogy": st.tuples(reals(-3, 3), reals(0.1, 20.0)).map(list),
     "mulpow": st.tuples(reals(-3, 3), reals(0.2, 4.0), reals(-3.0, 3.0)).map(list),
+    "sech": st.lists(reals(-8, 8), min_size=1, max_size=1),
 }
 
 
@@ -60,7 +61,7 @@ HOSTILE_NUMBERS = [0, -0.0, 0.0, 1, -1, 2, 0.5, -0.5, 1e308, -1e308, 1e-308, 5e-
 
 ARITY = {"add": (2, 4), "mul": (2, 4), "sub": (2, 2), "div": (2, 2), "neg": (1, 1), "pow": (2, 2),
          "exp": (1, 1), "log": (1, 1), "sigmoid": (1, 1), "relu": (1, 1), "tanh": (1, 1), "step": (1, 1),
-         "xlogy": (2, 2), "mulpow": (3, 3)}
+         "xlogy": (2, 2), "mulpow": (3, 3), "sech": (1, 1)}
 
 
 def numbers(hostile: bool = True):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cgraph_cli import ops
-from cgraph_cli.check import check
+from cgraph_cli.gradcheck import check_gradients as check
 from cgraph_cli.loader import load_text
 
 from .conftest import GRAPHS
@@ -21,14 +21,20 @@ def test_check_passes_on_every_example(graph, invoke):
     assert "all agree" in result.stdout and "FAIL" not in result.stdout
 
 
-def wrong_mul(monkeypatch, factor=1.01):
-    """Swap in a mul whose local derivatives are `factor` times too large."""
+@pytest.fixture
+def wrong_mul():
+    """Swap in a mul whose local derivatives are `factor` times too large, until the test ends."""
     real = ops.mul.local
-    monkeypatch.setattr(ops.mul, "local", lambda out, *xs: tuple(factor * d for d in real(out, *xs)))
+
+    def make(factor=1.01):
+        ops.mul.derivatives(lambda out, *xs: tuple(factor * d for d in real(out, *xs)))
+
+    yield make
+    ops.mul.derivatives(real)
 
 
-def test_a_deliberately_wrong_op_fails_loudly(invoke, monkeypatch):
-    wrong_mul(monkeypatch)
+def test_a_deliberately_wrong_op_fails_loudly(invoke, wrong_mul):
+    wrong_mul()
     result = invoke("check", GRAPHS / "apples.yaml")
     assert result.exit_code == 1
     assert "FAILED" in result.stdout and result.stdout.count("FAIL") >= 4
@@ -36,9 +42,9 @@ def test_a_deliberately_wrong_op_fails_loudly(invoke, monkeypatch):
     assert data["passed"] is False and {c["status"] for c in data["checks"]} == {"FAIL"}
 
 
-def test_even_a_slightly_wrong_op_fails_at_large_magnitudes(invoke, graph_file, monkeypatch):
+def test_even_a_slightly_wrong_op_fails_at_large_magnitudes(invoke, graph_file, wrong_mul):
     # the step must resolve the difference though the output is a billion
-    wrong_mul(monkeypatch, 1.0001)
+    wrong_mul(1.0001)
     path = graph_file("inputs: {revenue: 1e9, units: 3, price: 0.5}\nnodes:\n"
                       "  sales: {op: mul, inputs: [units, price]}\n  profit: {op: sub, inputs: [revenue, sales]}\n")
     data = json.loads(invoke("check", path, "--json").stdout)

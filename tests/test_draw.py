@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cgraph_cli import draw
+from cgraph_cli import pictures as draw
 from cgraph_cli.engine import evaluate
 from cgraph_cli.render import format_number
 
@@ -50,8 +50,8 @@ def edge_numbers(result):
 def test_svg_parses_and_shows_every_name_value_and_gradient(graph, needs_dot):
     result = evaluate(graph_of(graph.read_text(encoding="utf-8")))
     texts = svg_texts(draw.graphviz(draw.to_dot(result), "svg"))
-    for d in result.plan.decls:
-        assert d.name in texts
+    for name in result.plan.names:
+        assert name in texts
     for number in edge_numbers(result):
         assert number in texts, number
 

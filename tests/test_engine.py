@@ -8,8 +8,9 @@ import pytest
 
 from cgraph_cli.engine import evaluate
 from cgraph_cli.errors import GraphError, RequestError
-from cgraph_cli.model import Graph, Input, Node, compile_graph
 from cgraph_cli.ops import Undefined
+
+from .conftest import Graph, Input, Node
 
 APPLES = Graph("apples", (
     Input("apple", 100), Input("apple_num", 2), Input("tax", 1.1),
@@ -92,18 +93,20 @@ def test_overrides_change_an_input_for_one_run():
 
 
 def test_overrides_and_of_must_name_inputs_and_nodes():
-    with pytest.raises(RequestError, match="did you mean 'apple'"):
+    with pytest.raises(RequestError, match="did you mean 'apple'") as e:
         evaluate(APPLES, {"appel": 1})
+    assert e.value.role == "set"
     with pytest.raises(RequestError, match="not an input"):
         evaluate(APPLES, {"price": 1})
-    with pytest.raises(RequestError, match="--of"):
+    with pytest.raises(RequestError, match="did you mean 'price'") as e:
         evaluate(APPLES, of="prize")
+    assert e.value.role == "of" and "--" not in e.value.message  # the core names roles, not options
 
 
 def test_evaluation_order_is_topological_with_ties_in_file_order():
     graph = Graph("g", (Node("c", "add", ("b", "x")), Input("x", 1), Node("b", "neg", ("x",)),
                         Node("d", "neg", ("x",)), Node("out", "add", ("c", "d"))))
-    assert [d.name for d in compile_graph(graph).decls] == ["x", "b", "c", "d", "out"]
+    assert graph.names == ["x", "b", "c", "d", "out"]
 
 
 def test_constants_take_no_gradient_so_pow_of_a_negative_base_is_fine():
@@ -133,7 +136,7 @@ def test_the_exponents_gradient_at_a_negative_base_is_undefined_and_stops_nothin
 def test_an_undefined_gradient_flows_on_to_what_feeds_it():
     graph = Graph("g", (Input("x", -2.0), Input("k", 1.0), Node("n", "add", ("k", 1)), Node("p", "pow", ("x", "n"))))
     result = evaluate(graph)
-    assert [result.plan.decls[i].name for i, _ in result.undefined()] == ["k", "n"]
+    assert [result.plan.names[i] for i, _ in result.undefined()] == ["k", "n"]
     assert result.grad_of("x") == -4.0
 
 

@@ -78,7 +78,7 @@ def test_the_hessian_at_zero_to_the_zero_does_not_fail(invoke):
 
 @pytest.mark.parametrize("x, y", [(0, 2), (0.0, 1), (0, 0.5), (0, 3), (2, 0), (-2, 3), (-1.5, 2.0), (4, -0.5)])
 def test_derive_equals_grad_at_pow_points_wherever_grad_gives_a_number(x, y):
-    from cgraph_cli.derive import derive
+    from cgraph_cli.symbolic import derive
     from cgraph_cli.engine import evaluate
     from cgraph_cli.loader import load_text
     from cgraph_cli.ops import Undefined

@@ -6,8 +6,9 @@ import math
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cgraph_cli.ops import OPS, OpDomainError, Undefined, product
+from cgraph_cli.ops import OPS, OpDomainError, Undefined, exact, product
 
 from .strategies import OP_DOMAINS
 
@@ -26,6 +27,21 @@ def local(name, *xs):
     return op.local(op.forward(*xs), *xs)
 
 
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_the_numeric_interpretation_of_local_is_the_careful_one(name):
+    """The engine runs `local` with op calls bound to the raw forward steps; where that gives
+    numbers they are the numbers the careful op calls give."""
+    op = OPS[name]
+
+    @settings(max_examples=100, deadline=None)
+    @given(OP_DOMAINS[name])
+    def check(xs):
+        out = op.forward(*xs)
+        assert op.numeric_local(out, *xs) == op.local(out, *xs)
+
+    check()
+
+
 def test_every_op_provides_what_the_table_needs():
     """What adding an op takes: a forward step, its local derivatives, the docs' words, a test domain."""
     assert set(OP_DOMAINS) == set(OPS)
@@ -33,6 +49,31 @@ def test_every_op_provides_what_the_table_needs():
         assert callable(op.forward) and callable(op.local), op.name
         assert op.symbol and op.formula and op.derivative and op.doc, op.name
         assert op.min_args >= 1 and (op.max_args is None or op.max_args >= op.min_args)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in OPS if OPS[name].fast))
+def test_a_fast_builtin_computes_exactly_the_forward_step(name):
+    """The engine may run a builtin in place of an op's forward step; it must give the same number
+    (and type: 2 * 3 is the integer 6) or fail where the forward step fails."""
+    op = OPS[name]
+    numbers = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-2 ** 53, 2 ** 53),
+                        st.sampled_from([0, 0.0, -0.0, 1, -1, 710.0, -746.0, 1e308, 5e-324]))
+    for count, fast in op.fast.items():
+        @settings(max_examples=300, deadline=None)
+        @given(st.lists(numbers, min_size=count, max_size=count))
+        def check(xs):
+            try:
+                expected = exact(op.forward(*xs))
+            except (ArithmeticError, ValueError):
+                try:  # the builtin fails too, or gives what the engine refuses (inf, nan)
+                    assert not math.isfinite(fast(*xs)), (name, xs)
+                except (ArithmeticError, ValueError):
+                    pass
+                return
+            got = exact(fast(*xs))  # as the engine takes it: an integer past 2**53 becomes a float
+            assert got == expected and type(got) is type(expected), (name, xs)
+
+        check()
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

@@ -32,10 +32,11 @@ UNDERFLOW = sys.float_info.min
 TINY = 4 * 5e-324
 ROUNDING = 8  # ulps an op may be off, relative to the magnitudes it works with
 GRAPHS = int(os.environ.get("CGRAPH_ORACLE_GRAPHS", "600"))
-OPS = ["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step", "xlogy", "mulpow"]
+OPS = ["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step", "xlogy", "mulpow",
+       "sech"]
 ARITY = {"add": (2, 4), "mul": (2, 4), "sub": (2, 2), "div": (2, 2), "neg": (1, 1), "pow": (2, 2), "exp": (1, 1),
          "log": (1, 1), "sigmoid": (1, 1), "relu": (1, 1), "tanh": (1, 1), "step": (1, 1), "xlogy": (2, 2),
-         "mulpow": (3, 3)}
+         "mulpow": (3, 3), "sech": (1, 1)}
 
 
 def magnitude(rng: random.Random) -> float:
@@ -85,7 +86,7 @@ def torch_op(op: str, xs: list):
         return a * torch.pow(x, b)
     simple = {"sub": lambda x, y: x - y, "div": lambda x, y: x / y, "neg": lambda x: -x, "pow": torch.pow,
               "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh,
-              "xlogy": torch.xlogy}
+              "xlogy": torch.xlogy, "sech": lambda x: 1 / torch.cosh(x)}
     return simple[op](*xs)
 
 
@@ -98,6 +99,8 @@ def local_scale(op: str, xs: list, out: float, d: list) -> list:
         return [abs(out)]
     if op == "tanh":  # 1 - y*y rounds at the scale of 1
         return [1.0]
+    if op == "sech":  # -y * tanh x, and PyTorch's 1 / cosh x differentiated
+        return [abs(out) * 4]
     if op == "div":
         return [1 / a[1], a[0] / a[1] / a[1]]
     if op == "mul":
@@ -142,14 +145,14 @@ def compare(text: str) -> int:
         return 0
     n = plan.size
     tensors: list = []
-    for i, d in enumerate(plan.decls):
+    for i in range(plan.size):
         op = plan.ops[i]
         if op is None:
             t = torch.tensor(float(result.values[i]), dtype=torch.float64, requires_grad=True)
         else:
             xs = [tensors[j] if j < n else torch.tensor(float(result.values[j]), dtype=torch.float64)
                   for j in plan.args[i]]
-            t = torch_op(d.op, xs)
+            t = torch_op(op.name, xs)
             t.retain_grad()
         tensors.append(t)
     values = [float(t.detach()) for t in tensors]
@@ -174,7 +177,7 @@ def compare(text: str) -> int:
         if op.kink is not None and j < n and abs(float(xs[0]) - op.kink) <= 2 * value_error[j] + TINY:
             return 0  # at a kink within rounding: the two may fairly fall on either side
         carried = sum(times(abs(float(dk)), value_error[j]) for j, dk in zip(plan.args[i], d) if j < n)
-        op_name = plan.decls[i].op
+        op_name = op.name
         value_error[i] = (ROUNDING * EPS * rounding_scale(op_name, xs, result.values[i])
                           + UNDERFLOW * underflow_gain(op_name, xs) + carried)
     grad_error = [0.0] * n
@@ -185,12 +188,12 @@ def compare(text: str) -> int:
             continue
         xs = [result.values[j] for j in plan.args[i]]
         d = locals_[i]
-        scales = local_scale(plan.decls[i].op, xs, result.values[i], d)
+        scales = local_scale(plan.ops[i].name, xs, result.values[i], d)
         relative_in = sum(value_error[j] / abs(float(x)) for j, x in zip(plan.args[i], xs)
                           if j < n and x != 0 and value_error[j])
         for j, dk, s in zip(plan.args[i], d, scales):
             if j < n:
-                local_error = (ROUNDING * EPS * (s + abs(float(dk))) + UNDERFLOW * underflow_gain(plan.decls[i].op, xs)
+                local_error = (ROUNDING * EPS * (s + abs(float(dk))) + UNDERFLOW * underflow_gain(plan.ops[i].name, xs)
                                + times(abs(float(dk)), relative_in))
                 grad_error[j] += times(grad_error[i], abs(float(dk))) + times(abs(float(g)), local_error) + \
                     2 * EPS * abs(float(g) * float(dk))
@@ -199,7 +202,7 @@ def compare(text: str) -> int:
         if not math.isfinite(value_error[i]):
             continue  # no bound: an error this large could be anything
         assert abs(float(ours) - values[i]) <= 2 * value_error[i] + TINY, \
-            ("value", plan.decls[i].name, ours, values[i], value_error[i], text)
+            ("value", plan.names[i], ours, values[i], value_error[i], text)
         compared += 1
         g, tg = result.grads[i], torch_grads[i]
         if type(g) is Undefined or tg is None or not math.isfinite(tg) or not result.reached[i]:
@@ -207,7 +210,7 @@ def compare(text: str) -> int:
         if not math.isfinite(grad_error[i]):
             continue
         assert abs(float(g) - tg) <= 2 * grad_error[i] + TINY, \
-            ("gradient", plan.decls[i].name, g, tg, grad_error[i], text)
+            ("gradient", plan.names[i], g, tg, grad_error[i], text)
         compared += 1
     return compared
 

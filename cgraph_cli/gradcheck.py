@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .engine import Result, evaluate, forward
 from .errors import CgraphError, RequestError
-from .model import Input, Plan, path_counts
+from .graph import Plan, path_counts
 from .ops import Number, Undefined
 
 EPSILON = sys.float_info.epsilon
@@ -70,16 +70,15 @@ def passed(checks: list[Check]) -> bool:
     return counts["FAIL"] == 0 and counts["pass"] > 0
 
 
-def check(plan: Plan, names: list[str] | None = None, overrides: dict | None = None, of: str | None = None,
+def check_gradients(plan: Plan, names: list[str] | None = None, overrides: dict | None = None, of: str | None = None,
           eps: float = 1e-2, rtol: float = 1e-5, atol: float = 1e-8) -> tuple[Result, list[Check]]:
     """Evaluate, then check the gradient of every input named (default: all)."""
     overrides = overrides or {}
     result = evaluate(plan, overrides, of)
-    names = names or [d.name for d in plan.graph.inputs]
+    names = names or [plan.names[i] for i in plan.inputs]
     for name in names:
-        if not isinstance(plan.decls[plan.position(name, "--wrt")], Input):
-            raise RequestError(f"--wrt: '{name}' is a node; gradients are checked with respect to inputs",
-                               source=plan.graph.source)
+        if plan.ops[plan.position(name, "wrt")] is not None:
+            raise RequestError(f"'{name}' is a node; gradients are checked with respect to inputs", plan.source, "wrt")
     return result, [_check_input(result, name, overrides, eps, rtol, atol) for name in names]
 
 
@@ -110,7 +109,7 @@ class _Differences:
         over such a step says nothing of the derivative at x."""
         result, plan = self.result, self.result.plan
         x = result.values[self.i]
-        name = plan.decls[self.i].name
+        name = plan.names[self.i]
         self.evaluations += 4
         at = {step: forward(plan, {**self.overrides, name: x + step}) for step in (h, -h, h / 2, -h / 2)}
         for k in range(self.i + 1, result.of + 1):
@@ -121,7 +120,7 @@ class _Differences:
             narrow = float(at[h / 2][k]) - float(at[-h / 2][k])
             noise = 8 * EPSILON * max(abs(float(at[s][k])) for s in at)
             if abs(wide - 2 * narrow) > 0.1 * abs(wide) + noise and not (abs(wide) <= 0.01 * abs(m)):
-                return plan.decls[k].name
+                return plan.names[k]
         return None
 
     def __call__(self, h: float) -> tuple[float, float]:
@@ -130,7 +129,7 @@ class _Differences:
         result, plan = self.result, self.result.plan
         x = result.values[self.i]
         up, down = x + h, x - h
-        name = plan.decls[self.i].name
+        name = plan.names[self.i]
         self.evaluations += 2
         values_up = forward(plan, {**self.overrides, name: up})
         values_down = forward(plan, {**self.overrides, name: down})
@@ -275,7 +274,7 @@ def _kink_crossed(plan: Plan, result: Result, on_path, target: int, up: list, do
         j = plan.args[i][0]
         lo, mid, hi = down[j], result.values[j], up[j]
         k = op.kink
-        where = f"node '{plan.decls[i].name}' ({op.name} at {k!r})"
+        where = f"node '{plan.names[i]}' ({op.name} at {k!r})"
         if mid == k:
             raise _Kink(f"{where} is not differentiable at x", True)
         if lo == k or hi == k or (lo < k) != (hi < k) or (lo < k) != (mid < k):

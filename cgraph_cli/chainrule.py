@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .engine import Result
-from .model import Input, path_counts
+from .graph import path_counts
 from .ops import Number
 
 
@@ -32,8 +32,8 @@ class Explanation:
     def __init__(self, result: Result, wrt: str, max_paths: int):
         plan = result.plan
         self.result = result
-        self.target = plan.position(wrt, "--wrt")
-        self.of, self.wrt = plan.decls[result.of].name, wrt
+        self.target = plan.position(wrt, "wrt")
+        self.of, self.wrt = plan.names[result.of], wrt
         self.counts = path_counts(plan, self.target, result.of)
         self.path_count: int = self.counts[result.of]  # all paths, counted without listing them
         self.gradient = result.grads[self.target]  # what backprop gives
@@ -84,7 +84,7 @@ def _path(plan, of: int, link, product) -> Path:
         link, slot, operand, local = link
         edges.append((slot, operand, local))
     edges.reverse()
-    return Path((plan.decls[of].name,) + tuple(plan.decls[j].name for _, j, _ in edges),
+    return Path((plan.names[of],) + tuple(plan.names[j] for _, j, _ in edges),
                 tuple(slot for slot, _, _ in edges), tuple(local for _, _, local in edges), product)
 
 
@@ -102,15 +102,14 @@ def steps(result: Result, wrt: str | None = None) -> list[Step]:
     """The backward pass as it runs: for each node from the output back, what its operands receive;
     with `wrt`, only the steps on the way to that node, and only what is sent towards it."""
     plan = result.plan
-    on_way = None if wrt is None else path_counts(plan, plan.position(wrt, "--wrt"), result.of)
+    on_way = None if wrt is None else path_counts(plan, plan.position(wrt, "wrt"), result.of)
     out = []
     for i in range(result.of, -1, -1):
-        d = plan.decls[i]
-        if isinstance(d, Input) or not result.reached[i] or (on_way is not None and not on_way[i]):
+        if plan.ops[i] is None or not result.reached[i] or (on_way is not None and not on_way[i]):
             continue  # what the backward pass did not visit, or what does not lead to wrt
-        sends = tuple((plan.decls[j].name, edge[0], edge[1])
+        sends = tuple((plan.names[j], edge[0], edge[1])
                       for j, edge in zip(plan.args[i], result.edge_grads(i))
                       if edge is not None and (on_way is None or on_way[j]))
         if sends:
-            out.append(Step(d.name, d.op, result.grads[i], sends))
+            out.append(Step(plan.names[i], plan.ops[i].name, result.grads[i], sends))
     return out

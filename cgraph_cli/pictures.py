@@ -32,9 +32,9 @@ def _scene(result: Result):
     n = plan.size
     show_grad = result.grads is not None
     nodes, edges = [], []
-    for i, d in enumerate(plan.decls):
+    for i, name in enumerate(plan.names):
         op = plan.ops[i]
-        nodes.append((f"n{i}", "input" if op is None else "op", d.name, None if op is None else op.symbol))
+        nodes.append((f"n{i}", "input" if op is None else "op", name, None if op is None else op.symbol))
     consumed = set()
     for i in range(n):
         if plan.ops[i] is None:
@@ -49,7 +49,7 @@ def _scene(result: Result):
                 edges.append((f"c{i}_{slot}", f"n{i}", result.values[j], None))
     for i in range(n):
         if i == result.of or (plan.ops[i] is not None and i not in consumed):
-            nodes.append((f"out{i}", "output", plan.decls[i].name, None))
+            nodes.append((f"out{i}", "output", plan.names[i], None))
             edges.append((f"n{i}", f"out{i}", result.values[i], result.grads[i] if show_grad else None))
     return nodes, edges
 
@@ -83,7 +83,7 @@ def to_dot(result: Result, precision: int | None = None) -> str:
             lines.append("  " + " -> ".join(inputs) + " [style=invis];")
     body = "\n".join(lines)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-    title = _html(f"{result.plan.graph.name}: {result.of_name} = {format_number(result.value, precision)}")
+    title = _html(f"{result.plan.name}: {result.of_name} = {format_number(result.value, precision)}")
     return "\n".join([
         "digraph cgraph {",
         f'  graph [rankdir=LR, nodesep=0.35, ranksep=0.9, fontname="Helvetica", labelloc=t, '

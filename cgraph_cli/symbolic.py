@@ -1,6 +1,6 @@
 """Reverse mode, source to source: the backward pass written out as a graph of its own.
 
-`derive(plan, wrt)` returns a Graph whose output is d(of)/d(wrt). It runs each
+`derive(plan, wrt)` returns a Draft whose output is d(of)/d(wrt). It runs each
 op's own `local` code (ops.py) on symbols instead of numbers: arithmetic on a
 `Sym` adds a node to the new graph. So the derived graph does exactly the
 engine's arithmetic in the engine's order, and running it gives backprop's
@@ -14,7 +14,7 @@ from collections import Counter
 
 from . import ops
 from .errors import GraphError, RequestError
-from .model import Graph, Input, Node, Plan, path_counts
+from .graph import Draft, Plan, path_counts
 from .ops import Undefined
 
 
@@ -122,25 +122,25 @@ class Emitter:
         return node
 
 
-def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Graph:
+def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
     from .engine import forward
 
     overrides = overrides or {}
     forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
-    target = plan.position(wrt, "--wrt")
-    out = plan.position(of, "--of") if of is not None else plan.index[plan.output()]
-    decls, args, n = plan.decls, plan.args, plan.size
-    of_name = decls[out].name
+    target = plan.position(wrt, "wrt")
+    out = plan.output_position(of)
+    names, args, n = plan.names, plan.args, plan.size
+    of_name = names[out]
     between = path_counts(plan, target, out)  # nonzero where d(out)/d(target) flows
     emitter = Emitter()
-    refs = [Sym(emitter, name=d.name) for d in decls] + list(plan.constants)
+    refs = [Sym(emitter, name=name) for name in names] + list(plan.constants)
     for i, op in enumerate(plan.ops):
         if op is not None:
             emitter.known(refs[i], op, [refs[j] for j in args[i]])
 
     def d_name(i: int) -> str:
-        return f"d_{of_name}__d_{decls[i].name}"
+        return f"d_{of_name}__d_{names[i]}"
 
     uses = [0] * n  # how many contributions each node will receive
     for i in range(target + 1, out + 1):
@@ -167,29 +167,28 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         op = plan.ops[i]
         if op is None:
             continue
-        emitter.prefix = f"d_{decls[i].name}__local"
+        emitter.prefix = f"d_{names[i]}__local"
         start = len(emitter.nodes)
         try:
             locals_ = op.local(refs[i], *[refs[j] for j in args[i]])
         except (ArithmeticError, ValueError) as e:
-            raise GraphError(f"node '{decls[i].name}': its local derivatives cannot be written: "
-                             f"{ops.domain_reason(e)}", decls[i].loc, plan.graph.source) from None
+            raise plan.error(f"node '{names[i]}': its local derivatives cannot be written: "
+                             f"{ops.domain_reason(e)}", i) from None
         wanted = [j < n and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
-        _name_locals(emitter.nodes[start:], decls, i, args[i], wanted, locals_, repeated)
+        _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
         for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
             if not w:
                 continue
             if uses[j] == 1:
                 want = d_name(j)
             else:
-                want = f"{d_name(j)}__via_{decls[i].name}" + (f"_{slot + 1}" if j in repeated else "")
+                want = f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
             received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 
     final = f"d_{of_name}__d_{wrt}"
     if type(result) is Undefined:
-        raise GraphError(f"d({of_name})/d({wrt}) is undefined whatever the inputs: {result.reason}", None,
-                         plan.graph.source)
+        raise plan.error(f"d({of_name})/d({wrt}) is undefined whatever the inputs: {result.reason}")
     if type(result) is Sym and result.name is None:
         result.want = final
     else:  # a constant or an existing node: the output still needs a node of its own
@@ -198,14 +197,14 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     return _assemble(plan, emitter, result, of_name, wrt, overrides)
 
 
-def _name_locals(fresh: list, decls, i, operands, wanted, locals_, repeated) -> None:
+def _name_locals(fresh: list, names, i, operands, wanted, locals_, repeated) -> None:
     """Name the local derivatives just made after what they are: d_y__d_z is dy/dz, and the
     nodes made on the way to it d_y__d_z__1, ... (a node shared by two goes with the first)."""
     claimed = set()
     for slot, (j, w, d) in enumerate(zip(operands, wanted, locals_)):
         if not (w and type(d) is Sym and d.name is None and id(d) not in claimed):
             continue
-        d.want = f"d_{decls[i].name}__d_{decls[j].name}" + (f"_{slot + 1}" if j in repeated else "")
+        d.want = f"d_{names[i]}__d_{names[j]}" + (f"_{slot + 1}" if j in repeated else "")
         claimed.add(id(d))
         # The fresh nodes this derivative depends on, in the order they were made.
         needed, stack = set(), [d]
@@ -220,7 +219,7 @@ def _name_locals(fresh: list, decls, i, operands, wanted, locals_, repeated) -> 
             claimed.add(id(helper))
 
 
-def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str, overrides: dict) -> Graph:
+def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str, overrides: dict) -> Draft:
     """The original inputs, the forward nodes the new nodes need, then the new nodes (unused ones left out)."""
     used, stack = {id(result)}, [result]
     needed = set()  # names of existing nodes the new ones use
@@ -232,10 +231,10 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
                 elif id(a) not in used:
                     used.add(id(a))
                     stack.append(a)
-    for d in reversed(plan.decls):  # forward nodes the needed ones use, transitively
-        if d.name in needed and isinstance(d, Node):
-            needed.update(o for o in d.operands if isinstance(o, str))
-    taken = {d.name for d in plan.decls}
+    for i in range(plan.size - 1, -1, -1):  # forward nodes the needed ones use, transitively
+        if plan.names[i] in needed and plan.ops[i] is not None:
+            needed.update(o for o in plan.operands(i) if isinstance(o, str))
+    taken = set(plan.names)
     for node in emitter.nodes:  # names are given in order, so the first of two alike keeps the plain one
         if id(node) in used:
             name, k = node.want, 2
@@ -243,13 +242,19 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
                 name, k = f"{node.want}_{k}", k + 1
             taken.add(name)
             node.name = name
-    kept = [Input(d.name, overrides[d.name], d.label, d.loc) if isinstance(d, Input) and d.name in overrides else d
-            for d in plan.decls if isinstance(d, Input) or d.name in needed]
-    new = [Node(s.name, s.op.name, tuple(a.name if type(a) is Sym else a for a in s.args))
-           for s in emitter.nodes if id(s) in used]
-    return Graph(f"d_{of_name}__d_{wrt}", tuple(kept + new), output=result.name,
-                 description=f"d({of_name})/d({wrt}) of {plan.graph.name}",
-                 source=plan.graph.source)
+    draft = Draft(f"d_{of_name}__d_{wrt}", plan.source)
+    draft.description = f"d({of_name})/d({wrt}) of {plan.name}"
+    draft.output = result.name
+    for i in plan.file_order:
+        name = plan.names[i]
+        if plan.ops[i] is None:
+            draft.add_input(name, overrides.get(name, plan.values[i]), plan.labels.get(i))
+        elif name in needed:
+            draft.add_node(name, plan.ops[i].name, plan.operands(i), plan.labels.get(i))
+    for s in emitter.nodes:
+        if id(s) in used:
+            draft.add_node(s.name, s.op.name, tuple(a.name if type(a) is Sym else a for a in s.args))
+    return draft
 
 
 def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None) -> dict:
@@ -258,17 +263,17 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
     An entry is Undefined where the gradient it differentiates is (its graph cannot be evaluated).
     """
     from .engine import evaluate
-    from .model import compile_graph
+    from .graph import compile_draft
 
     for name in names:
-        if not isinstance(plan.decls[plan.position(name, "--wrt")], Input):
-            raise RequestError(f"--order 2: '{name}' is a node; second derivatives are taken "
-                               "with respect to inputs", source=plan.graph.source)
-    of_name = plan.decls[plan.position(of, "--of") if of is not None else plan.index[plan.output()]].name
+        if plan.ops[plan.position(name, "wrt")] is not None:
+            raise RequestError(f"'{name}' is a node; second derivatives are taken with respect to inputs",
+                               plan.source, "hessian")
+    of_name = plan.names[plan.output_position(of)]
     rows = {}
     for a in names:
         try:
-            derived = evaluate(compile_graph(derive(plan, a, of, overrides)), overrides)
+            derived = evaluate(compile_draft(derive(plan, a, of, overrides)), overrides)
         except GraphError as e:  # the first derivative itself is not a number here
             derived, first = None, e.message
         rows[a] = {}

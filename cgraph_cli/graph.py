@@ -1,0 +1,316 @@
+"""A graph as a file declares it (Draft), and compiled for evaluation (Plan): flat lists by position.
+
+No object per node: a million-node graph is a handful of lists. Where a node
+stands in its file (line, column) is found only when a message needs it.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+from contextlib import contextmanager
+
+from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten
+from .ops import OPS, Number, Op
+
+
+class Draft:
+    """A graph as declared, in file order: one entry per input or node in parallel lists."""
+
+    __slots__ = ("name", "description", "output", "names", "ops", "operands", "values", "labels", "source",
+                 "locate")
+
+    def __init__(self, name: str, source: str | None = None):
+        self.name = name
+        self.description: str | None = None
+        self.output: str | None = None
+        self.names: list[str] = []
+        self.ops: list[str | None] = []  # None for an input
+        self.operands: list[tuple] = []  # names (str) and constants (numbers); () for an input
+        self.values: list = []  # an input's value; None for a node
+        self.labels: dict[int, str] = {}
+        self.source = source
+        self.locate = None  # name -> Loc | None, where the file declares it; made when first needed
+
+    def add_input(self, name: str, value: Number, label: str | None = None) -> None:
+        """Declare an input."""
+        if label:
+            self.labels[len(self.names)] = label
+        self.names.append(name)
+        self.ops.append(None)
+        self.operands.append(())
+        self.values.append(value)
+
+    def add_node(self, name: str, op: str, operands: tuple, label: str | None = None) -> None:
+        """Declare an op node."""
+        if label:
+            self.labels[len(self.names)] = label
+        self.names.append(name)
+        self.ops.append(op)
+        self.operands.append(operands)
+        self.values.append(None)
+
+
+class Plan:
+    """A graph compiled for evaluation: parallel lists indexed by evaluation position.
+
+    Positions 0..n-1 are the inputs and nodes in evaluation order (topological,
+    ties in file order); positions n.. hold the constants, so every operand is
+    just a position.
+    """
+
+    __slots__ = ("names", "ops", "args", "values", "constants", "index", "labels", "file_order", "name",
+                 "description", "output", "source", "sinks", "_locate", "program")
+
+    def __init__(self, draft: Draft, order: list[int] | None, args: list[tuple[int, ...]], constants: list):
+        """`order` lists the draft's entries in evaluation order; None when that is the file order."""
+        n = len(draft.names)
+        if order is None:
+            self.names, self.values, self.labels = draft.names, draft.values, draft.labels
+            ops = draft.ops
+            self.file_order: range | list[int] = range(n)
+        else:
+            self.names = [draft.names[k] for k in order]
+            self.values = [draft.values[k] for k in order]
+            ops = [draft.ops[k] for k in order]
+            rank = [0] * n
+            for i, k in enumerate(order):
+                rank[k] = i
+            self.labels = {rank[k]: text for k, text in draft.labels.items()}
+            self.file_order = rank
+        self.ops: list[Op | None] = list(map(_OP_OF.__getitem__, ops))
+        self.args = args
+        self.constants = constants
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.name, self.description, self.output = draft.name, draft.description, draft.output
+        self.source = draft.source
+        self._locate = draft.locate
+        self.program = None  # the engine's compiled form, made on first evaluation
+        consumed = bytearray(n)
+        for a in args:
+            for p in a:
+                if p < n:
+                    consumed[p] = 1
+        if any(op is not None for op in ops):
+            self.sinks = [self.names[i] for i in range(n) if self.ops[i] is not None and not consumed[i]]
+        else:
+            self.sinks = list(self.names)  # only inputs: an input is its own output
+
+    @property
+    def size(self) -> int:
+        """How many inputs and nodes the graph has."""
+        return len(self.names)
+
+    def is_input(self, i: int) -> bool:
+        """Whether position i is an input."""
+        return self.ops[i] is None
+
+    @property
+    def inputs(self) -> list[int]:
+        """The positions of the inputs, in file order."""
+        return [i for i in self.file_order if self.ops[i] is None]
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the inputs, in file order."""
+        return [self.names[i] for i in self.inputs]
+
+    def operands(self, i: int) -> tuple:
+        """Node i's operands as written: names, and numbers for constants."""
+        n = len(self.names)
+        return tuple(self.names[p] if p < n else self.constants[p - n] for p in self.args[i])
+
+    def op_name(self, i: int) -> str:
+        """'input', or the name of node i's op."""
+        op = self.ops[i]
+        return "input" if op is None else op.name
+
+    def loc(self, i: int) -> Loc | None:
+        """Where the file declares position i (found on first use: most runs never need it)."""
+        return self._locate(self.names[i]) if self._locate is not None else None
+
+    def error(self, message: str, i: int | None = None) -> GraphError:
+        """A GraphError in this graph's file, at node i when given."""
+        return GraphError(message, None if i is None else self.loc(i), self.source)
+
+    def position(self, name: str, role: str) -> int:
+        """The position of `name`, or a RequestError (for `role`: wrt, of) that suggests a close name."""
+        i = self.index.get(name)
+        if i is None:
+            raise RequestError(f"the graph has no node '{shorten(name)}'{did_you_mean(name, self.index)}",
+                               self.source, role)
+        return i
+
+    def input_position(self, name: str) -> int:
+        """The position of an input that may be set; a RequestError for anything else."""
+        i = self.index.get(name)
+        if i is None:
+            inputs = [self.names[k] for k in self.inputs]
+            raise RequestError(f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}",
+                               self.source, "set")
+        if self.ops[i] is not None:
+            raise RequestError(f"'{shorten(name)}' is a node, not an input; only inputs can be set",
+                               self.source, "set")
+        return i
+
+    def default_output(self) -> str | None:
+        """The file's output, else the one node nothing consumes; None when that is ambiguous."""
+        if self.output is not None:
+            return self.output
+        return self.sinks[0] if len(self.sinks) == 1 else None
+
+    def output_position(self, of: str | None = None) -> int:
+        """The node to differentiate: `of`, else the output; an error listing the candidates."""
+        if of is not None:
+            return self.position(of, "of")
+        name = self.default_output()
+        if name is not None:
+            return self.index[name]
+        if not self.sinks:
+            raise self.error("the graph is empty")
+        raise self.error("several nodes are consumed by nothing, so the output is ambiguous: "
+                         + short_list(self.sinks) + "; add 'output:' to the file or pass --of")
+
+
+_OP_OF: dict = {None: None, **OPS}
+
+
+def path_counts(plan: Plan, source: int, sink: int) -> list[int]:
+    """For each node, how many paths lead from `source` through it to `sink` (0: it is on none).
+
+    A path is a chain of operand slots, so `mul: [x, x]` is two. Counted forward
+    from `source` in evaluation order, so a lattice of n diamonds with 2^n paths
+    costs n steps; nodes that do not lead on to `sink` are then set to 0.
+    """
+    n = plan.size
+    counts = [0] * n
+    counts[source] = 1
+    for i in range(source + 1, sink + 1):
+        if plan.ops[i] is not None:
+            counts[i] = sum(counts[j] for j in plan.args[i] if j < n)
+    leads = bytearray(n)
+    leads[sink] = 1
+    for i in range(sink, source - 1, -1):
+        if leads[i]:
+            for j in plan.args[i]:
+                if j < n:
+                    leads[j] = 1
+    return [c if lead else 0 for c, lead in zip(counts, leads)]
+
+
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector while building many small objects that form no cycles.
+
+    It would otherwise walk them again and again: loading a large file takes
+    twice as long with it running (bench/load_gc.py). Nests safely.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def compile_draft(draft: Draft) -> Plan:
+    """Order the graph topologically (ties in file order) and index its operands.
+
+    The order is Kahn's algorithm that always takes the ready node that comes
+    first in the file, so a file written in dependency order evaluates in its
+    own order. Iterative: a chain a million deep is fine. Errors name the node
+    and, where the draft can say, its place in the file.
+    """
+    names, ops, operands = draft.names, draft.ops, draft.operands
+    n = len(names)
+    where = {name: k for k, name in enumerate(names)}
+    if len(where) != n:
+        raise _draft_error(draft, "names must be unique across inputs and nodes")
+    constants: list = []
+    file_args: list[tuple[int, ...]] = []
+    in_order = True  # every operand declared before its consumer: file order is the evaluation order
+    for k in range(n):
+        op = ops[k]
+        if op is None:
+            file_args.append(())
+            continue
+        args = []
+        for o in operands[k]:
+            if type(o) is str:
+                p = where.get(o)
+                if p is None:
+                    raise _draft_error(draft, f"node '{shorten(names[k])}': unknown operand '{shorten(o)}'"
+                                              f"{did_you_mean(o, where)}", names[k])
+                if p >= k:
+                    in_order = False
+            else:
+                p = n + len(constants)
+                constants.append(o)
+            args.append(p)
+        definition = OPS.get(op)
+        if definition is None:
+            raise _draft_error(draft, f"node '{shorten(names[k])}': unknown op '{shorten(op)}'"
+                                      f"{did_you_mean(op, OPS)}", names[k])
+        problem = definition.arity_problem(len(args))
+        if problem:
+            raise _draft_error(draft, f"node '{shorten(names[k])}': {problem}", names[k])
+        file_args.append(tuple(args))
+    if in_order:  # most files are written in dependency order: then that is the evaluation order
+        return Plan(draft, None, file_args, constants)
+    order = _kahn(draft, file_args)
+    rank = [0] * n
+    for r, k in enumerate(order):
+        rank[k] = r
+    args = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
+    return Plan(draft, order, args, constants)
+
+
+def _draft_error(draft: Draft, message: str, name: str | None = None) -> GraphError:
+    loc = draft.locate(name) if (name is not None and draft.locate is not None) else None
+    return GraphError(message, loc, draft.source)
+
+
+def _kahn(draft: Draft, file_args) -> list[int]:
+    n = len(draft.names)
+    operand_pos = [[p for p in ps if p < n] for ps in file_args]
+    pending = [len(set(ps)) for ps in operand_pos]
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for k, ps in enumerate(operand_pos):
+        for p in set(ps):
+            consumers[p].append(k)
+    ready = [k for k, c in enumerate(pending) if c == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        k = heapq.heappop(ready)
+        order.append(k)
+        for c in consumers[k]:
+            pending[c] -= 1
+            if pending[c] == 0:
+                heapq.heappush(ready, c)
+    if len(order) < n:
+        raise _cycle_error(draft, operand_pos, pending)
+    return order
+
+
+def _cycle_error(draft: Draft, operand_pos, pending) -> GraphError:
+    names = draft.names
+    # Every node left pending has an operand that is pending too, so walking
+    # operands from one of them must come back to a node already seen.
+    start = next(k for k, c in enumerate(pending) if c > 0)
+    seen: dict[int, int] = {}
+    walk = []
+    k = start
+    while k not in seen:
+        seen[k] = len(walk)
+        walk.append(k)
+        k = next(p for p in operand_pos[k] if pending[p] > 0)
+    cycle = walk[seen[k]:]
+    cycle.reverse()  # walked against the data; turn it to the direction data flows
+    first = cycle.index(min(cycle))  # start at the node that comes first in the file
+    cycle = cycle[first:] + cycle[:first]
+    shown = [shorten(names[j]) for j in cycle + cycle[:1]]
+    if len(shown) > 8:  # a long cycle: its start and end, and how many nodes between
+        shown = shown[:3] + [f"… ({len(shown) - 6:,} more) …"] + shown[-3:]
+    return _draft_error(draft, f"the graph has a cycle: {' -> '.join(shown)}", names[cycle[0]])
