@@ -362,7 +362,8 @@ def mulpow(a, x, b):
 
 @mulpow.derivatives
 def mulpow(out, a, x, b):
-    return pow_(x, b), mulpow(a * b, x, b - 1), out * xlogy(step(x), x)
+    # a·b·x^(b-1) as (a·x^(b-1))·b: still 0 where a is, and a·b cannot underflow first.
+    return pow_(x, b), mulpow(a, x, b - 1) * b, out * xlogy(step(x), x)
 
 
 # --- arithmetic the forward steps share ---------------------------------------------------
