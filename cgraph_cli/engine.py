@@ -6,33 +6,29 @@ finite number (ln of a negative base in pow's exponent gradient), the
 gradients it feeds are `Undefined`, carrying the reason, and only a command
 that needs one of them fails.
 
-The loops are flat and lean, and the engine knows no op by name. It learns
-the *shape* of each op's local derivatives by running the op's own `local`
-code on symbols once: "each operand gets dout" comes from add's definition,
-"each operand gets dout times the other" from mul's. Nodes whose derivatives
-have no such shape run their `local` on numbers. Finiteness is checked for a
-whole pass at once; only a failed check looks closer. Integers stay exact
-while small (the book's 2 apples), and only nodes that may hold integers pay
-for the check that keeps them small.
+The loops are flat and lean, and the engine knows no op by name: schedule.py
+learns the shape of each op's local derivatives from the op's own `local`
+code ("each operand gets dout" is add's; "dout times the other" is mul's) and
+groups wide levels of like nodes to be computed a list at a time. Finiteness
+is checked for a whole pass at once; only a failed check looks closer.
+Integers stay exact while small (the book's 2 apples) and become floats past
+2**53, at the same points a derived graph's ops do.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from operator import is_not
+from itertools import repeat
+from operator import is_not, itemgetter, mul, neg
 from typing import Mapping
 
 from .errors import shorten
 from .graph import Plan, paused_gc
 from .ops import EXACT_INT, Number, Undefined, domain_reason, exact, is_finite
+from .schedule import MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, Program, program, run_vector_local, shape
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
 _IS_NOT_NONE = partial(is_not, None)
-
-# Local-derivative shapes the backward loop handles itself; OTHER runs the op's `local`.
-_ONES, _PLUS_MINUS, _MINUS, _SWAP, _OUT, _OTHER = range(6)
-_SHAPE_WORDS = {("1", "1"): _ONES, ("1", "-1"): _PLUS_MINUS, ("-1",): _MINUS, ("x1", "x0"): _SWAP,
-                ("out",): _OUT}
 
 
 class Result:
@@ -100,212 +96,223 @@ def evaluate(plan: Plan, overrides: Mapping[str, Number] | None = None,
              of: str | None = None, gradients: bool = True) -> Result:
     """Run the forward pass, then (unless `gradients` is false) the backward pass from `of`."""
     target = plan.output_position(of)
+    n = plan.size
     with paused_gc():
-        values = forward(plan, overrides or {})
+        slots, schedule = _forward(plan, overrides or {})
+        values = schedule.in_evaluation_order(slots, n) + plan.constants
         if not gradients:
-            return Result(plan, values, None, target, bytearray(plan.size))
-        grads = backward(plan, values, target)
+            return Result(plan, values, None, target, bytearray(n))
+        grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, target), n)
+        if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf, nan and Undefined all reach the sum
+            _settle(plan, values, grads, target)
         reached = bytearray(g is not None for g in grads)
         return Result(plan, values, [0 if g is None else g for g in grads], target, reached)
 
 
-# -- how a plan runs: made once per plan (and per output, and kind of inputs) ------------------
-
-
-class _Program:
-    """How one plan runs, for one kind of inputs (which are integers): per node, the forward
-    function and whether its value may be an integer; per output, the backward steps in reverse
-    order, each with the shape of its local derivatives and whether what it passes may be an
-    integer (then its arithmetic is checked to keep integers small)."""
-
-    __slots__ = ("forward", "ints", "backwards")
-
-    def __init__(self, plan: Plan, values: list):
-        ints = [type(v) is int for v in values]
-        steps = []
-        for i, op in enumerate(plan.ops):
-            if op is None:
-                continue
-            args = plan.args[i]
-            fast = op.fast.get(len(args))
-            # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
-            ints[i] = fast is None or any(ints[j] for j in args)
-            steps.append((len(args), i, args, fast or op.forward, ints[i]))
-        self.forward, self.ints, self.backwards = steps, ints, {}
-
-    def backward(self, plan: Plan, of: int) -> list:
-        """The backward steps from `of`. d(of)/d(of) is the integer 1, and a gradient stays an
-        integer while every contribution is one: through 1s, -1s and integer factors."""
-        if of in self.backwards:
-            return self.backwards[of]
-        ints = self.ints
-        grad_ints: list = [None] * (plan.size + len(plan.constants))  # None: no contribution yet
-        grad_ints[of] = True
-        steps = []
-        for i in range(of, -1, -1):
-            op = plan.ops[i]
-            if op is None or grad_ints[i] is None:
-                continue
-            args = plan.args[i]
-            shape = _shape(op, len(args))
-            passes = grad_ints[i] and (shape in (_ONES, _PLUS_MINUS, _MINUS) or shape == _OTHER
-                                       or (shape == _SWAP and (ints[args[0]] or ints[args[1]]))
-                                       or (shape == _OUT and ints[i]))
-            for j in args:
-                grad_ints[j] = passes if grad_ints[j] is None else grad_ints[j] and passes
-            steps.append((_OTHER if passes else shape, i, args, op, bool(passes)))
-        self.backwards[of] = steps
-        return steps
-
-
-def _program(plan: Plan, values: list) -> _Program:
-    key = tuple(type(values[i]) is int for i in range(plan.size) if plan.ops[i] is None)
-    cache = plan.program if plan.program is not None else {}
-    plan.program = cache
-    if key not in cache:
-        if len(cache) > 8:
-            cache.clear()
-        cache[key] = _Program(plan, values)
-    return cache[key]
-
-
-def _shape(op, count: int) -> int:
-    """The shape of an op's local derivatives for `count` operands, learned by running its `local`
-    on symbols (as `cgraph derive` does): all 1 (add), 1 and -1 (sub), -1 (neg), each the other
-    operand (mul of two), the output itself (exp); anything else runs on numbers per node."""
-    if count not in op.shapes:
-        from .symbolic import Emitter, Sym
-
-        emitter = Emitter()
-        ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
-        words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
-        op.shapes[count] = _ONES if count > 2 and set(words) == {"1"} else _SHAPE_WORDS.get(words, _OTHER)
-    return op.shapes[count]
+def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
+    """Every node's value in evaluation order, the constants after them."""
+    slots, schedule = _forward(plan, overrides)
+    return schedule.in_evaluation_order(slots, plan.size) + plan.constants
 
 
 # -- forward -----------------------------------------------------------------------------------
 
 
-def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
-    """Every node's value in evaluation order, the constants after them."""
-    values = plan.values + plan.constants
+def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program]:
+    """The values kept by slot (see schedule.py), and the schedule."""
+    given = plan.values + plan.constants
     for name, value in overrides.items():
-        values[plan.input_position(name)] = value
-    if any(type(v) is int and not -EXACT_INT <= v <= EXACT_INT for v in values):
-        values = [exact(v) for v in values]
-    i = -1
+        given[plan.input_position(name)] = value
+    schedule = program(plan, given)
+    slots = [None] * plan.size + plan.constants
+    slot = schedule.slot
+    for p in plan.inputs:
+        slots[slot[p]] = given[p]
+    big = EXACT_INT
     try:
-        for count, i, args, f, maybe_int in _program(plan, values).forward:
-            if count == 2:
-                v = f(values[args[0]], values[args[1]])
-            elif count == 1:
-                v = f(values[args[0]])
-            else:
-                v = f(*[values[j] for j in args])
-            if maybe_int and type(v) is int and not -EXACT_INT <= v <= EXACT_INT:
-                v = exact(v)
-            values[i] = v
-    except _MATH_ERRORS as e:
-        _raise_bad_value(plan, values, i, e)
-    if not is_finite(sum(values)):  # inf and nan reach the sum; a finite sum means every value is
-        _raise_bad_value(plan, values, plan.size, None)
-    return values
+        for segment in schedule.segments:
+            if type(segment) is Group:  # a level's like nodes, a list at a time
+                slots[segment.start:segment.stop] = map(segment.f, *[itemgetter(*ks)(slots) for ks in segment.operands])
+                continue
+            for count, x, a, b, f, maybe_int in segment.forward:
+                if count == 2:
+                    v = f(slots[a], slots[b])
+                elif count == 1:
+                    v = f(slots[a])
+                else:  # b holds all the operands
+                    v = f(*[slots[j] for j in b])
+                if maybe_int and type(v) is int and not -big <= v <= big:
+                    v = exact(v)
+                slots[x] = v
+    except _MATH_ERRORS:
+        _raise_bad_value(plan, given)
+    if not is_finite(sum(slots)):  # inf and nan reach the sum; a finite sum means every value is
+        _raise_bad_value(plan, given)
+    return slots, schedule
 
 
-def _raise_bad_value(plan: Plan, values: list, failed: int, error: Exception | None) -> None:
-    """The error for the first node whose value is not a finite number: an overflow (inf) before
-    node `failed`, where its op raised, else node `failed` itself."""
-    for i in range(min(failed, plan.size)):
-        if plan.ops[i] is not None and not is_finite(values[i]):
-            raise node_error(plan, i, [values[j] for j in plan.args[i]], "the value is not a finite number (overflow)")
-    if error is not None:
-        xs = [values[j] for j in plan.args[failed]]
-        try:  # the op's own forward step says best what went wrong
-            plan.ops[failed].forward(*xs)
-            reason = domain_reason(error)
+def _raise_bad_value(plan: Plan, values: list) -> None:
+    """The error for the first node, in evaluation order, whose value is not a finite number: the
+    values are worked out again one node at a time, each op's own forward step saying what is wrong."""
+    values = values[:]
+    for i, op in enumerate(plan.ops):
+        if op is None:
+            continue
+        xs = [values[j] for j in plan.args[i]]
+        try:
+            v = exact(op.forward(*xs))
         except _MATH_ERRORS as e:
-            reason = domain_reason(e)
-        raise node_error(plan, failed, xs, reason)
+            raise node_error(plan, i, xs, domain_reason(e)) from None
+        if not is_finite(v):
+            raise node_error(plan, i, xs, "the value is not a finite number (overflow)")
+        values[i] = v
     # Every value is finite though their sum is not (it overflowed): nothing is wrong.
 
 
-# -- backward --------------------------------------------------------------------------------
+# -- backward --------------------------------------------------------------------------------------
+#
+# Integers stay exact while small (the seed d(of)/d(of) is the integer 1, so add and sub pass
+# integer gradients on): a product or sum that is an integer past 2**53 becomes a float, as an
+# op's result does, so none grows without bound and derive's nodes do the same arithmetic.
 
 
-def backward(plan: Plan, values: list, of: int) -> list:
-    """d(values[of])/d(node) for every node: upstream gradient times local derivative, summed.
+def _backward(plan: Plan, slots: list, schedule: Program, of: int) -> list:
+    """d(of)/d(node) by slot: upstream gradient times local derivative, summed over consumers.
 
     None where the pass never reached (the node does not lead to `of`): its gradient is 0.
     Undefined where a local derivative on the way is not a finite number.
     """
-    n = plan.size
-    grads: list = [None] * (n + len(plan.constants))  # constants' slots are written and ignored
-    grads[of] = 1
-    for shape, i, args, op, ints in _program(plan, values).backward(plan, of):
-        d = grads[i]
+    grads: list = [None] * len(slots)  # constants' slots are written and ignored
+    grads[schedule.slot[of]] = 1
+    for segment in reversed(schedule.segments):
+        if type(segment) is Group:
+            _group_backward(plan, slots, grads, segment)
+        else:
+            _run_backward(plan, slots, grads, segment.backward)
+    return grads
+
+
+def _run_backward(plan: Plan, slots: list, grads: list, steps: list) -> None:
+    """The backward steps of nodes run one at a time (in reverse), by the shape of their derivatives."""
+    for shape_, x, args, op, p in steps:
+        d = grads[x]
         if d is None:
             continue  # the node does not lead to `of`
-        if shape == _ONES:  # the book's AddLayer: each operand gets dout
-            for j in args:
-                g = grads[j]
-                grads[j] = d if g is None else g + d
-        elif shape == _SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
+        if type(d) is int:  # integer gradients take the careful way, which keeps them small
+            _add_into(grads, _sends(plan, slots, shape_, x, args, op, p, d))
+        elif shape_ == ONES:  # the book's AddLayer: each operand gets dout
+            for a in args:
+                g = grads[a]
+                grads[a] = d if g is None else g + d
+        elif shape_ == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
             a, b = args
+            c = d * slots[b]
             g = grads[a]
-            c = d * values[b]
             grads[a] = c if g is None else g + c
+            c = d * slots[a]
             g = grads[b]
-            c = d * values[a]
             grads[b] = c if g is None else g + c
-        elif shape == _PLUS_MINUS:
+        elif shape_ == PLUS_MINUS:
             a, b = args
             g = grads[a]
             grads[a] = d if g is None else g + d
             g = grads[b]
-            c = -d
-            grads[b] = c if g is None else g + c
-        elif shape == _MINUS:
+            grads[b] = -d if g is None else g - d
+        elif len(args) == 1:  # one operand: dout times its op's `local` (the careful way if that raises)
             a = args[0]
+            if shape_ == OUT:
+                c = d * slots[x]
+            elif shape_ == MINUS:
+                c = -d
+            else:
+                try:
+                    c = d * op.numeric_local(slots[x], slots[a])[0]
+                except _MATH_ERRORS:
+                    c = _careful_sends(plan, p, slots[x], [slots[a]], args, d)[0][1]
             g = grads[a]
-            c = -d
             grads[a] = c if g is None else g + c
-        elif shape == _OUT:
-            a = args[0]
-            g = grads[a]
-            c = d * values[i]
-            grads[a] = c if g is None else g + c
-        else:
-            _local_step(plan, values, grads, i, args, op, d, ints)
-    grads = grads[:n]
-    if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf, nan and Undefined all reach the sum
-        _settle(plan, values, grads, of)
-    return grads
+        else:  # anything else: its op's `local` on numbers, the careful way where that raises
+            _add_into(grads, _sends(plan, slots, OTHER, x, args, op, p, d))
 
 
-def _local_step(plan: Plan, values: list, grads: list, i: int, args, op, d, ints: bool) -> None:
-    """Node i's backward step by its op's `local` code run on numbers; where that raises, the
-    careful way (op calls that say Undefined and why), which marks only the operands it concerns."""
-    xs = [values[j] for j in args]
+def _sends(plan: Plan, slots: list, shape_: int, x: int, args, op, p: int, d) -> list:
+    """(operand slot, contribution) for each operand of the node in slot x: dout times its local
+    derivative, by the derivative's shape, or the op's `local` run on numbers (carefully if that raises)."""
+    if shape_ == ONES:
+        return [(a, d) for a in args]
+    if shape_ == SWAP:
+        return [(args[0], d * slots[args[1]]), (args[1], d * slots[args[0]])]
+    if shape_ == PLUS_MINUS:
+        return [(args[0], d), (args[1], -d)]
+    if shape_ == MINUS:
+        return [(args[0], -d)]
+    if shape_ == OUT:
+        return [(args[0], d * slots[x])]
+    xs = [slots[a] for a in args]
     try:
-        ds = op.numeric_local(values[i], *xs)
+        ds = op.numeric_local(slots[x], *xs)
     except _MATH_ERRORS:
-        ds = local_grads(plan, values, i)
-    n = plan.size
-    for slot, (j, dj) in enumerate(zip(args, ds)):
-        if j >= n:
-            continue  # a constant takes no gradient
-        c = _times(d, dj)
-        if type(c) is Undefined:
-            if c.origin is None:
-                c = _undefined(plan, values, i, slot, c.reason)
-        elif ints:
+        return _careful_sends(plan, p, slots[x], xs, args, d)
+    return [(a, d * dj) for a, dj, j in zip(args, ds, plan.args[p]) if j < plan.size]
+
+
+def _careful_sends(plan: Plan, p: int, out, xs: list, targets, d) -> list:
+    """The contributions of node p (plan position) to its operands (`targets`), with the op calls
+    proper: where a local derivative is not a number, Undefined, saying which node and why."""
+    ds = local_grads(plan, None, p, out, xs)
+    sends = []
+    for slot_, (target, j, dj) in enumerate(zip(targets, plan.args[p], ds)):
+        if j < plan.size:  # a constant takes no gradient
+            c = _times(d, dj)
+            if type(c) is Undefined and c.origin is None:
+                c = _undefined(plan, p, xs, slot_, c.reason)
+            sends.append((target, c))
+    return sends
+
+
+def _add_into(grads: list, sends) -> None:
+    """Add contributions into the gradients; an integer product or sum past 2**53 becomes a float."""
+    big = EXACT_INT
+    for a, c in sends:
+        if type(c) is int and not -big <= c <= big:
             c = exact(c)
-        g = grads[j]
-        if g is not None:
-            c = g + c
-            if ints and type(c) is int:
-                c = exact(c)
-        grads[j] = c
+        g = grads[a]
+        if g is None:
+            grads[a] = c
+        else:
+            g = g + c
+            grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
+
+
+def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
+    """A group's backward step a list at a time: its op's local derivatives as a vector program, times
+    the douts, added into the operands' gradients slot by slot (every member's first operand, then
+    every member's second: `cgraph derive` adds a group's contributions in this order too)."""
+    douts = grads[group.start:group.stop]
+    size = group.stop - group.start
+
+    def one_at_a_time(shape_: int) -> None:
+        _run_backward(plan, slots, grads, [(shape_, group.start + m, tuple(ks[m] for ks in group.operands),
+                                            group.op, p) for m, p in enumerate(group.positions)])
+
+    if None in douts:  # some members do not lead to `of`: take the members one at a time
+        return one_at_a_time(shape(group.op, len(group.operands)))
+    try:
+        operands = [itemgetter(*ks)(slots) for ks in group.operands]
+        derivatives = run_vector_local(group.derivatives, slots[group.start:group.stop], operands, size)
+        sends = [douts if type(d) is int and d == 1 else
+                 list(map(neg, douts)) if type(d) is int and d == -1 else
+                 list(map(mul, douts, repeat(d, size) if type(d) in (int, float) else d)) for d in derivatives]
+    except _MATH_ERRORS:  # a local derivative that is not a number somewhere: one at a time, carefully
+        return one_at_a_time(OTHER)
+    if int in map(type, douts):  # integer gradients: keep every product and sum small
+        for targets, cs in zip(group.operands, sends):
+            _add_into(grads, zip(targets, cs))
+        return
+    for targets, cs in zip(group.operands, sends):  # floats: every contribution and sum is a float
+        for a, c in zip(targets, cs):
+            g = grads[a]
+            grads[a] = c if g is None else g + c
 
 
 def _settle(plan: Plan, values: list, grads: list, of: int) -> None:
@@ -313,28 +320,29 @@ def _settle(plan: Plan, values: list, grads: list, of: int) -> None:
     at a consumer whose own gradient is fine, the product or sum it passes on overflowed."""
     n = plan.size
     consumers: list[list[int]] = [[] for _ in range(n)]
-    for c in range(of + 1):
+    for c in range(n):
         for j in plan.args[c]:
             if j < n:
                 consumers[j].append(c)
-    for j in range(of, -1, -1):
+    for j in range(n - 1, -1, -1):
         g = grads[j]
         if g is None or type(g) is Undefined or is_finite(g):
             continue
         cause = next((grads[c] for c in consumers[j] if type(grads[c]) is Undefined), None)
         if cause is None:
             c = next((c for c in consumers[j] if grads[c] is not None), j)
-            slot = plan.args[c].index(j) if c != j else 0
-            cause = _undefined(plan, values, c, slot, "not a finite number (overflow)")
+            slot_ = plan.args[c].index(j) if c != j else 0
+            cause = _undefined(plan, c, [values[k] for k in plan.args[c]], slot_, "not a finite number (overflow)")
         grads[j] = cause
 
 
-def local_grads(plan: Plan, values: list, i: int):
+def local_grads(plan: Plan, values: list | None, i: int, out=None, xs: list | None = None):
     """Node i's local derivative for each operand (Undefined where it is not a number), by its op's
-    `local` code with proper op calls."""
-    xs = [values[j] for j in plan.args[i]]
+    `local` code with the op calls proper; from `values` by evaluation position, or `out` and `xs`."""
+    if xs is None:
+        xs, out = [values[j] for j in plan.args[i]], values[i]
     try:
-        ds = plan.ops[i].local(values[i], *xs)
+        ds = plan.ops[i].local(out, *xs)
     except _MATH_ERRORS as e:
         return (Undefined(domain_reason(e)),) * len(xs)
     return tuple(d if type(d) is Undefined or is_finite(d) else Undefined("not a finite number (overflow)")
@@ -350,10 +358,9 @@ def _times(dout, d):
     return g if is_finite(g) else Undefined("not a finite number (overflow)")
 
 
-def _undefined(plan: Plan, values: list, i: int, slot: int, reason: str) -> Undefined:
-    """An undefined gradient that says where it arose: node i's derivative in its operand `slot`."""
-    j = plan.args[i][slot]
-    xs = [values[k] for k in plan.args[i]]
+def _undefined(plan: Plan, i: int, xs: list, slot_: int, reason: str) -> Undefined:
+    """An undefined gradient that says where it arose: node i's derivative in its operand `slot_`."""
+    j = plan.args[i][slot_]
     return Undefined(f"node '{shorten(plan.names[i])}' = {plan.ops[i].name}({shown_operands(xs)}): the gradient "
                      f"it passes to '{shorten(plan.names[j])}' is undefined: {reason}", i)
 

@@ -60,7 +60,7 @@ class Plan:
     """
 
     __slots__ = ("names", "ops", "args", "values", "constants", "index", "labels", "file_order", "name",
-                 "description", "output", "source", "sinks", "_locate", "program")
+                 "description", "output", "source", "sinks", "_locate", "program", "_inputs")
 
     def __init__(self, draft: Draft, order: list[int] | None, args: list[tuple[int, ...]], constants: list):
         """`order` lists the draft's entries in evaluation order; None when that is the file order."""
@@ -85,7 +85,8 @@ class Plan:
         self.name, self.description, self.output = draft.name, draft.description, draft.output
         self.source = draft.source
         self._locate = draft.locate
-        self.program = None  # the engine's compiled form, made on first evaluation
+        self.program = None  # the engine's schedules, made on first evaluation
+        self._inputs = None
         consumed = bytearray(n)
         for a in args:
             for p in a:
@@ -108,7 +109,9 @@ class Plan:
     @property
     def inputs(self) -> list[int]:
         """The positions of the inputs, in file order."""
-        return [i for i in self.file_order if self.ops[i] is None]
+        if self._inputs is None:
+            self._inputs = [i for i in self.file_order if self.ops[i] is None]
+        return self._inputs
 
     @property
     def input_names(self) -> list[str]:

@@ -126,8 +126,10 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
     from .engine import forward
 
+    from .schedule import program
+
     overrides = overrides or {}
-    forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
+    values = forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
     target = plan.position(wrt, "wrt")
     out = plan.output_position(of)
     names, args, n = plan.names, plan.args, plan.size
@@ -149,24 +151,20 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                 if j < n and between[j]:
                     uses[j] += 1
     received: list[list] = [[] for _ in range(n)]
-    result = 0
 
-    for i in range(out, target - 1, -1):  # reverse evaluation order, as backward() runs
-        if not between[i]:
-            continue
+    def dout_of(i: int):
+        """d(of)/d(node i): its contributions added up in the order they arrived, as backward does."""
         if i == out:
-            dout = 1  # d(of)/d(of)
-        else:
-            dout = received[i][0]
-            for k, g in enumerate(received[i][1:], start=1):  # contributions add up in arrival order
-                last = k == len(received[i]) - 1
-                dout = emitter.emit(ops.add, (dout, g), d_name(i) if last else f"{d_name(i)}__sum{k}")
-        if i == target:
-            result = dout
-            break
+            return 1  # d(of)/d(of)
+        dout = received[i][0]
+        for k, g in enumerate(received[i][1:], start=1):
+            last = k == len(received[i]) - 1
+            dout = emitter.emit(ops.add, (dout, g), d_name(i) if last else f"{d_name(i)}__sum{k}")
+        return dout
+
+    def sends_of(i: int, dout) -> list:
+        """What node i passes each operand that leads back to wrt: (operand, dout × local), one per slot."""
         op = plan.ops[i]
-        if op is None:
-            continue
         emitter.prefix = f"d_{names[i]}__local"
         start = len(emitter.nodes)
         try:
@@ -177,14 +175,29 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         wanted = [j < n and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
+        sends = []
         for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
-            if not w:
-                continue
-            if uses[j] == 1:
-                want = d_name(j)
-            else:
-                want = f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
+            if w:
+                want = d_name(j) if uses[j] == 1 else \
+                    f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
+                sends.append((slot, j, dout, local, want))
+        return sends
+
+    def emit(slot_sends) -> None:
+        for _, j, dout, local, want in slot_sends:
             received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
+
+    # The engine's backward order (schedule.py): contributions arrive, and add up, in the same order.
+    for kind, unit in program(plan, values).backward_units:
+        members = [i for i in ([unit] if kind == "node" else unit) if between[i] and i != target]
+        pending = [sends_of(i, dout_of(i)) for i in members]
+        if kind == "node" or len(pending) < 2:
+            for sends in pending:
+                emit(sends)
+        else:  # a group passes on slot by slot: every member's first operand, then every second
+            for slot in range(len(args[unit[0]])):
+                emit([send for sends in pending for send in sends if send[0] == slot])
+    result = dout_of(target) if target == out or received[target] else 0
 
     final = f"d_{of_name}__d_{wrt}"
     if type(result) is Undefined:

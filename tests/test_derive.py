@@ -161,3 +161,33 @@ def test_derived_files_quote_names_so_they_read_back():
     result = evaluate(plan)
     for inp_name in plan.input_names:
         assert evaluate(derived_value(plan, inp_name)).value == result.grad_of(inp_name)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_derive_equals_grad_exactly_where_wide_levels_run_as_groups(seed):
+    """Wide levels of like nodes run a list at a time (schedule.py), and nodes with many consumers add
+    their contributions in the engine's order: a derived graph must add them in the same order."""
+    import random
+
+    from cgraph_cli.schedule import GROUP_SIZE, Group, program
+
+    rng = random.Random(seed)
+    width = GROUP_SIZE * 6
+    lines = ["inputs:"] + [f"  x{i}: {rng.uniform(0.5, 3.0)!r}" for i in range(width)] + ["nodes:"]
+    previous = [f"x{i}" for i in range(width)]
+    for level in range(4):
+        layer = []
+        for k in range(width):
+            op = rng.choice(["add", "mul", "tanh"])
+            a, b = rng.choice(previous[:8]), rng.choice(previous)  # a few nodes get many consumers
+            name = f"n{level}_{k}"
+            lines.append(f"  {name}: {{op: {op}, inputs: [{a}{'' if op in ('tanh', 'sigmoid') else ', ' + b}]}}")
+            layer.append(name)
+        previous = layer
+    lines.append(f"  out: {{op: add, inputs: [{', '.join(previous)}]}}")
+    lines.append("output: out")
+    plan = load_text("\n".join(lines) + "\n")
+    result = evaluate(plan)
+    assert any(type(s) is Group for s in program(plan, result.values).segments)
+    for name in ("x0", "x1", f"x{width - 1}", "n0_0"):
+        assert evaluate(derived_value(plan, name)).value == result.grad_of(name), name

@@ -1,0 +1,201 @@
+"""How the engine runs a plan: a schedule of single nodes and of wide groups, worked out once.
+
+Nodes are taken level by level (a node's level is one more than its deepest
+operand's). Where a level holds many float nodes of the same op, they form a
+group that the engine computes a whole list at a time with `map` over the op's
+forward step (a builtin where the op names one): C does the looping, not
+Python. A chain has one node per level, and runs node by node.
+
+The engine keeps values in the schedule's own order ("slots"): a group's
+members stand side by side, so a level of results is stored with one slice.
+Results are put back in evaluation order at the end.
+
+Each op's local derivatives are learned once by running its `local` code on
+symbols (as `cgraph derive` does). That gives their shape for single nodes
+(all 1, the other operand, ...) and a small program over lists for groups.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+from .graph import Plan
+
+# Local-derivative shapes a single node's backward step handles inline; OTHER runs the op's `local`.
+ONES, PLUS_MINUS, MINUS, SWAP, OUT, OTHER = range(6)
+_SHAPE_WORDS = {("1", "1"): ONES, ("1", "-1"): PLUS_MINUS, ("-1",): MINUS, ("x1", "x0"): SWAP, ("out",): OUT}
+
+GROUP_SIZE = 16  # fewer nodes of one op in one level run one at a time: a group's setup would not pay
+
+
+class Run:
+    """Nodes run one after another. Per node, a forward tuple (operand count, slot, first operand's
+    slot, second operand's or all of them, forward function, whether the value may be an integer)
+    and a backward tuple (shape of the local derivatives, slot, operand slots, op, plan position),
+    the backward ones in reverse order."""
+
+    __slots__ = ("forward", "backward")
+
+    def __init__(self):
+        self.forward: list[tuple] = []
+        self.backward: list[tuple] = []
+
+    def add(self, p: int, x: int, args: tuple, op, maybe_int: bool) -> None:
+        count = len(args)
+        f = op.fast.get(count) or op.forward
+        self.forward.append((count, x, args[0], args[1] if count == 2 else args, f, maybe_int))
+        self.backward.append((shape(op, count), x, args, op, p))
+
+
+class Group:
+    """Many float nodes of one op and operand count in one level, side by side in slots start..stop."""
+
+    __slots__ = ("start", "stop", "positions", "operands", "f", "op", "derivatives")
+
+    def __init__(self, start: int, positions: list[int], operands: list[list[int]], op):
+        self.start, self.stop = start, start + len(positions)
+        self.positions = positions  # the members' plan positions, in evaluation order
+        self.operands = operands  # operands[k][m]: the slot of member m's operand k
+        self.op = op
+        self.f = op.fast.get(len(operands)) or op.forward
+        self.derivatives = vector_local(op, len(operands))
+
+
+class Program:
+    """The schedule of one plan for one kind of inputs (which of them are integers).
+
+    `slot[p]` is where plan position p's value is kept (constants keep their positions n..);
+    `segments` are the Runs and Groups in order; `backward_units` says the order backward takes
+    the nodes in: ("node", p) or ("group", positions), for `cgraph derive` to add alike.
+    """
+
+    __slots__ = ("slot", "segments", "backward_units", "_by_position")
+
+    def __init__(self, plan: Plan, values: list):
+        n = plan.size
+        ints = [type(v) is int for v in values]
+        level = [0] * n
+        by_level: dict[int, dict] = {}
+        for p, op in enumerate(plan.ops):
+            if op is None:
+                continue
+            args = plan.args[p]
+            level[p] = 1 + max((level[j] for j in args if j < n), default=0)
+            # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
+            ints[p] = op.fast.get(len(args)) is None or any(ints[j] for j in args)
+            key = (op, len(args)) if not ints[p] and len(args) <= 2 else p  # what may share a group
+            by_level.setdefault(level[p], {}).setdefault(key, []).append(p)
+        layout = [[p] for p in plan.inputs]  # inputs first, then the nodes as they are scheduled
+        for lv in sorted(by_level):
+            for key, members in by_level[lv].items():
+                if type(key) is tuple and len(members) >= GROUP_SIZE:
+                    layout.append(members)
+                else:
+                    layout.extend([p] for p in members)
+        slot = list(range(n + len(plan.constants)))
+        x = 0
+        for unit in layout:
+            for p in unit:
+                slot[p] = x
+                x += 1
+        self.slot = slot
+        self._by_position = None
+        self.segments: list = []
+        self.backward_units: list = []
+        run = Run()
+        for unit in layout[len(plan.inputs):]:
+            p = unit[0]
+            if len(unit) == 1:
+                run.add(p, slot[p], tuple(slot[j] for j in plan.args[p]), plan.ops[p], ints[p])
+                continue
+            if run.forward:
+                self.segments.append(run)
+                run = Run()
+            count = len(plan.args[p])
+            self.segments.append(Group(slot[p], unit, [[slot[plan.args[m][k]] for m in unit] for k in range(count)],
+                                       plan.ops[p]))
+        if run.forward:
+            self.segments.append(run)
+        for segment in reversed(self.segments):
+            if type(segment) is Group:
+                self.backward_units.append(("group", segment.positions))
+            else:
+                segment.backward.reverse()
+                self.backward_units.extend(("node", step[4]) for step in segment.backward)
+
+    def in_evaluation_order(self, slots: list, n: int) -> list:
+        """A list kept by slot, put back in evaluation order (positions 0..n-1)."""
+        if n < 2:
+            return [slots[self.slot[0]]] if n else []
+        if self._by_position is None:
+            from operator import itemgetter
+
+            self._by_position = itemgetter(*self.slot[:n])
+        return list(self._by_position(slots))
+
+
+def program(plan: Plan, values: list) -> Program:
+    """The plan's schedule for these inputs' kinds (made once and kept on the plan)."""
+    key = tuple(type(values[i]) is int for i in plan.inputs)
+    cache = plan.program if plan.program is not None else {}
+    plan.program = cache
+    if key not in cache:
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = Program(plan, values)
+    return cache[key]
+
+
+def _symbolic_local(op, count: int):
+    """The op's local derivatives run on symbols: (the nodes they were built of, the results)."""
+    from .symbolic import Emitter, Sym
+
+    emitter = Emitter()
+    ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
+    return emitter.nodes, ds
+
+
+def shape(op, count: int) -> int:
+    """The shape of an op's local derivatives for `count` operands: all 1 (add), 1 and -1 (sub),
+    -1 (neg), each the other operand (mul of two), the output itself (exp); else OTHER."""
+    if count not in op.shapes:
+        from .symbolic import Sym
+
+        _, ds = _symbolic_local(op, count)
+        words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
+        op.shapes[count] = ONES if count > 2 and set(words) == {"1"} else _SHAPE_WORDS.get(words, OTHER)
+    return op.shapes[count]
+
+
+def vector_local(op, count: int):
+    """The op's local derivatives as a program over lists: (code, results). Registers 0..count hold
+    the outputs and the operands; each code line (function, per argument a register or a constant)
+    adds one; each result is ("reg", k) or ("const", number). Learned from `local` run on symbols,
+    so a group does exactly the arithmetic a single node does."""
+    key = ("vector", count)
+    if key not in op.shapes:
+        from .symbolic import Sym
+
+        nodes, ds = _symbolic_local(op, count)
+        registers = {"out": 0, **{f"x{k}": k + 1 for k in range(count)}}
+
+        def ref(a):
+            if type(a) is not Sym:
+                return ("const", a)
+            return ("reg", registers[a.name] if a.name else registers[id(a)])
+
+        code = []
+        for node in nodes:
+            registers[id(node)] = count + 1 + len(code)
+            code.append((node.op.fast.get(len(node.args)) or node.op.forward, [ref(a) for a in node.args]))
+        op.shapes[key] = (code, [ref(d) for d in ds])
+    return op.shapes[key]
+
+
+def run_vector_local(program, outs, operands: list, size: int) -> list:
+    """Run a vector_local program on lists: the local derivatives, one list (or constant) per operand."""
+    code, results = program
+    registers = [outs, *operands]
+    for f, args in code:
+        registers.append(list(map(f, *[registers[v] if kind == "reg" else repeat(v, size) for kind, v in args])))
+    return [registers[v] if kind == "reg" else v for kind, v in results]
