@@ -1,9 +1,90 @@
-"""Helpers shared by the benchmarks: a chain graph file, and medians of interleaved runs."""
+"""What the benchmarks share: graph shapes, graph files, and medians of interleaved runs.
+
+Shapes (every node leads to the output, so every gradient is worked for):
+  chain    each node takes the one before it (and an input): one node per level;
+  wide     each node takes two random earlier nodes: a random DAG, few levels, scattered reads;
+  layered  layers of 1,000; each node takes nodes of the layer before: the shape of a network.
+Ops: add and sub of two nodes, mul of a node and an input in [0.5, 1], tanh of a node: values
+stay bounded at any size. The last node adds up every node nothing else uses.
+"""
 
 from __future__ import annotations
 
+import json
+import random
 import statistics
 import time
+
+OPS = ["add", "mul", "sub", "tanh"]
+
+
+def _node(rng, op: str, a: int, b: int, inputs: int) -> tuple:
+    if op == "tanh":
+        return ("tanh", a)
+    if op == "mul":
+        return ("mul", a, rng.randrange(inputs))
+    return (op, a, b)
+
+
+def _close(inputs: list, nodes: list) -> tuple[list, list]:
+    used = set()
+    for node in nodes:
+        used.update(node[1:])
+    k = len(inputs)
+    sinks = [k + j for j in range(len(nodes)) if k + j not in used]
+    if len(sinks) > 1:
+        nodes.append(("add", *sinks))
+    return inputs, nodes
+
+
+def chain(n: int, seed: int = 1) -> tuple[list, list]:
+    rng = random.Random(seed)
+    inputs = [rng.uniform(0.5, 1.0) for _ in range(2)]
+    return _close(inputs, [_node(rng, OPS[i % 4], i - 1, rng.randrange(2), 2) for i in range(2, n)])
+
+
+def wide(n: int, seed: int = 2) -> tuple[list, list]:
+    rng = random.Random(seed)
+    k = max(2, n // 100)
+    inputs = [rng.uniform(0.5, 1.0) for _ in range(k)]
+    return _close(inputs, [_node(rng, rng.choice(OPS), rng.randrange(i), rng.randrange(i), k) for i in range(k, n - 1)])
+
+
+def layered(n: int, width: int = 1000, seed: int = 3) -> tuple[list, list]:
+    rng = random.Random(seed)
+    inputs = [rng.uniform(0.5, 1.0) for _ in range(width)]
+    nodes: list = []
+    previous, i = list(range(width)), width
+    while i < n - 1:
+        layer = []
+        for _ in range(min(width, n - 1 - i)):
+            nodes.append(_node(rng, rng.choice(OPS), rng.choice(previous), rng.choice(previous), width))
+            layer.append(i)
+            i += 1
+        previous = layer
+    return _close(inputs, nodes)
+
+
+SHAPES = {"chain": chain, "wide": wide, "layered": layered}
+
+
+def as_json(inputs: list, nodes: list) -> str:
+    """A shape as a cgraph JSON file."""
+    k = len(inputs)
+    doc = {"inputs": {f"x{i}": v for i, v in enumerate(inputs)},
+           "nodes": {f"x{k + j}": {"op": op, "inputs": [f"x{a}" for a in args]} for j, (op, *args) in enumerate(nodes)},
+           "output": f"x{k + len(nodes) - 1}"}
+    return json.dumps(doc)
+
+
+def as_yaml(inputs: list, nodes: list) -> str:
+    """A shape as a cgraph YAML file."""
+    k = len(inputs)
+    lines = ["inputs:"] + [f"  x{i}: {v!r}" for i, v in enumerate(inputs)] + ["nodes:"]
+    lines += [f"  x{k + j}: {{op: {op}, inputs: [{', '.join(f'x{a}' for a in args)}]}}"
+              for j, (op, *args) in enumerate(nodes)]
+    lines.append(f"output: x{k + len(nodes) - 1}")
+    return "\n".join(lines) + "\n"
 
 
 def chain_yaml(n: int) -> str:
@@ -13,12 +94,13 @@ def chain_yaml(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def interleaved(cases: dict, repeat: int) -> dict:
-    """Run each case once per round, `repeat` rounds, so noise hits all alike; median seconds each."""
+def interleaved(cases: dict, repeat: int, clock=time.perf_counter) -> dict:
+    """Run each case once per round, `repeat` rounds, so noise hits all alike; median seconds each.
+    A case may return its own measured seconds (to leave out its setup); else the call is timed."""
     times: dict = {name: [] for name in cases}
     for _ in range(repeat):
         for name, fn in cases.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            start = clock()
+            measured = fn()
+            times[name].append(measured if isinstance(measured, float) else clock() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}

@@ -18,8 +18,8 @@ Integers stay exact while small (the book's 2 apples) and become floats past
 from __future__ import annotations
 
 from functools import partial
-from itertools import repeat
-from operator import is_not, itemgetter, mul, neg
+from itertools import compress, repeat
+from operator import is_not, itemgetter, mul, neg, not_
 from typing import Mapping
 
 from .errors import shorten
@@ -105,8 +105,10 @@ def evaluate(plan: Plan, overrides: Mapping[str, Number] | None = None,
         grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, target), n)
         if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf, nan and Undefined all reach the sum
             _settle(plan, values, grads, target)
-        reached = bytearray(g is not None for g in grads)
-        return Result(plan, values, [0 if g is None else g for g in grads], target, reached)
+        reached = bytearray(map(_IS_NOT_NONE, grads))
+        for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
+            grads[i] = 0
+        return Result(plan, values, grads, target, reached)
 
 
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
@@ -132,7 +134,7 @@ def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program
     try:
         for segment in schedule.segments:
             if type(segment) is Group:  # a level's like nodes, a list at a time
-                slots[segment.start:segment.stop] = map(segment.f, *[itemgetter(*ks)(slots) for ks in segment.operands])
+                slots[segment.start:segment.stop] = map(segment.f, *[get(slots) for get in segment.getters])
                 continue
             for count, x, a, b, f, maybe_int in segment.forward:
                 if count == 2:
@@ -193,61 +195,73 @@ def _backward(plan: Plan, slots: list, schedule: Program, of: int) -> list:
 
 
 def _run_backward(plan: Plan, slots: list, grads: list, steps: list) -> None:
-    """The backward steps of nodes run one at a time (in reverse), by the shape of their derivatives."""
+    """The backward steps of nodes run one at a time (in reverse), by the shape of their derivatives:
+    each node passes dout times its local derivative to its operands (at most two here; more, and
+    anything unusual, in _sends), and contributions from several consumers add up."""
+    big = EXACT_INT
     for shape_, x, args, op, p in steps:
         d = grads[x]
         if d is None:
             continue  # the node does not lead to `of`
-        if type(d) is int:  # integer gradients take the careful way, which keeps them small
-            _add_into(grads, _sends(plan, slots, shape_, x, args, op, p, d))
-        elif shape_ == ONES:  # the book's AddLayer: each operand gets dout
-            for a in args:
-                g = grads[a]
-                grads[a] = d if g is None else g + d
-        elif shape_ == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
+        b = None
+        if shape_ == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
             a, b = args
-            c = d * slots[b]
-            g = grads[a]
-            grads[a] = c if g is None else g + c
-            c = d * slots[a]
-            g = grads[b]
-            grads[b] = c if g is None else g + c
+            c, e = d * slots[b], d * slots[a]
+        elif shape_ == ONES and len(args) == 2:  # the book's AddLayer: each operand gets dout
+            (a, b), c, e = args, d, d
         elif shape_ == PLUS_MINUS:
-            a, b = args
-            g = grads[a]
-            grads[a] = d if g is None else g + d
-            g = grads[b]
-            grads[b] = -d if g is None else g - d
-        elif len(args) == 1:  # one operand: dout times its op's `local` (the careful way if that raises)
+            (a, b), c, e = args, d, -d
+        elif len(args) == 1:
             a = args[0]
             if shape_ == OUT:
                 c = d * slots[x]
             elif shape_ == MINUS:
                 c = -d
-            else:
+            else:  # dout times its op's `local` on numbers (the careful way if that raises)
                 try:
                     c = d * op.numeric_local(slots[x], slots[a])[0]
                 except _MATH_ERRORS:
                     c = _careful_sends(plan, p, slots[x], [slots[a]], args, d)[0][1]
-            g = grads[a]
-            grads[a] = c if g is None else g + c
-        else:  # anything else: its op's `local` on numbers, the careful way where that raises
-            _add_into(grads, _sends(plan, slots, OTHER, x, args, op, p, d))
+        else:
+            _add(grads, _sends(plan, slots, x, args, op, p, d))
+            continue
+        # Written out twice rather than called: this is the engine's innermost loop.
+        if type(c) is int and not -big <= c <= big:
+            c = exact(c)  # an integer product past 2**53: a float, as a mul node's would be
+        g = grads[a]
+        if g is None:
+            grads[a] = c
+        else:
+            g = g + c
+            grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
+        if b is not None:
+            if type(e) is int and not -big <= e <= big:
+                e = exact(e)
+            g = grads[b]
+            if g is None:
+                grads[b] = e
+            else:
+                g = g + e
+                grads[b] = g if type(g) is not int or -big <= g <= big else exact(g)
 
 
-def _sends(plan: Plan, slots: list, shape_: int, x: int, args, op, p: int, d) -> list:
-    """(operand slot, contribution) for each operand of the node in slot x: dout times its local
-    derivative, by the derivative's shape, or the op's `local` run on numbers (carefully if that raises)."""
-    if shape_ == ONES:
-        return [(a, d) for a in args]
-    if shape_ == SWAP:
-        return [(args[0], d * slots[args[1]]), (args[1], d * slots[args[0]])]
-    if shape_ == PLUS_MINUS:
-        return [(args[0], d), (args[1], -d)]
-    if shape_ == MINUS:
-        return [(args[0], -d)]
-    if shape_ == OUT:
-        return [(args[0], d * slots[x])]
+def _add(grads: list, sends) -> None:
+    """Add contributions into the gradients; an integer product or sum past 2**53 becomes a float."""
+    big = EXACT_INT
+    for a, c in sends:
+        if type(c) is int and not -big <= c <= big:
+            c = exact(c)
+        g = grads[a]
+        if g is None:
+            grads[a] = c
+        else:
+            g = g + c
+            grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
+
+
+def _sends(plan: Plan, slots: list, x: int, args, op, p: int, d) -> list:
+    """(operand slot, contribution) for each operand of the node in slot x, by its op's `local` run
+    on numbers (the careful way where that raises)."""
     xs = [slots[a] for a in args]
     try:
         ds = op.numeric_local(slots[x], *xs)
@@ -270,20 +284,6 @@ def _careful_sends(plan: Plan, p: int, out, xs: list, targets, d) -> list:
     return sends
 
 
-def _add_into(grads: list, sends) -> None:
-    """Add contributions into the gradients; an integer product or sum past 2**53 becomes a float."""
-    big = EXACT_INT
-    for a, c in sends:
-        if type(c) is int and not -big <= c <= big:
-            c = exact(c)
-        g = grads[a]
-        if g is None:
-            grads[a] = c
-        else:
-            g = g + c
-            grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
-
-
 def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
     """A group's backward step a list at a time: its op's local derivatives as a vector program, times
     the douts, added into the operands' gradients slot by slot (every member's first operand, then
@@ -298,21 +298,29 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
     if None in douts:  # some members do not lead to `of`: take the members one at a time
         return one_at_a_time(shape(group.op, len(group.operands)))
     try:
-        operands = [itemgetter(*ks)(slots) for ks in group.operands]
+        operands = [get(slots) for get in group.getters]
         derivatives = run_vector_local(group.derivatives, slots[group.start:group.stop], operands, size)
         sends = [douts if type(d) is int and d == 1 else
                  list(map(neg, douts)) if type(d) is int and d == -1 else
                  list(map(mul, douts, repeat(d, size) if type(d) in (int, float) else d)) for d in derivatives]
     except _MATH_ERRORS:  # a local derivative that is not a number somewhere: one at a time, carefully
         return one_at_a_time(OTHER)
-    if int in map(type, douts):  # integer gradients: keep every product and sum small
-        for targets, cs in zip(group.operands, sends):
-            _add_into(grads, zip(targets, cs))
-        return
-    for targets, cs in zip(group.operands, sends):  # floats: every contribution and sum is a float
+    if group.integer_operands and int in map(type, douts):  # integer products past 2**53: floats
+        sends = [cs if cs is douts or int not in map(type, cs) else list(map(exact, cs)) for cs in sends]
+    big = EXACT_INT
+    for targets, cs in zip(group.operands, sends):
+        if int not in map(type, cs):  # float contributions: every sum is a float (the common case)
+            for a, c in zip(targets, cs):
+                g = grads[a]
+                grads[a] = c if g is None else g + c
+            continue
         for a, c in zip(targets, cs):
             g = grads[a]
-            grads[a] = c if g is None else g + c
+            if g is None:
+                grads[a] = c
+            else:
+                g = g + c
+                grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
 
 
 def _settle(plan: Plan, values: list, grads: list, of: int) -> None:

@@ -50,15 +50,20 @@ class Run:
 class Group:
     """Many float nodes of one op and operand count in one level, side by side in slots start..stop."""
 
-    __slots__ = ("start", "stop", "positions", "operands", "f", "op", "derivatives")
+    __slots__ = ("start", "stop", "positions", "operands", "getters", "f", "op", "derivatives",
+                 "integer_operands")
 
-    def __init__(self, start: int, positions: list[int], operands: list[list[int]], op):
+    def __init__(self, start: int, positions: list[int], operands: list[list[int]], op, integer_operands: bool):
+        from operator import itemgetter
+
         self.start, self.stop = start, start + len(positions)
         self.positions = positions  # the members' plan positions, in evaluation order
         self.operands = operands  # operands[k][m]: the slot of member m's operand k
+        self.getters = [itemgetter(*slots) for slots in operands]  # each operand's values, a list at a time
         self.op = op
         self.f = op.fast.get(len(operands)) or op.forward
         self.derivatives = vector_local(op, len(operands))
+        self.integer_operands = integer_operands  # whether some operand may be an integer
 
 
 class Program:
@@ -113,7 +118,7 @@ class Program:
                 run = Run()
             count = len(plan.args[p])
             self.segments.append(Group(slot[p], unit, [[slot[plan.args[m][k]] for m in unit] for k in range(count)],
-                                       plan.ops[p]))
+                                       plan.ops[p], any(ints[j] for m in unit for j in plan.args[m])))
         if run.forward:
             self.segments.append(run)
         for segment in reversed(self.segments):
@@ -125,12 +130,11 @@ class Program:
 
     def in_evaluation_order(self, slots: list, n: int) -> list:
         """A list kept by slot, put back in evaluation order (positions 0..n-1)."""
-        if n < 2:
-            return [slots[self.slot[0]]] if n else []
         if self._by_position is None:
             from operator import itemgetter
 
-            self._by_position = itemgetter(*self.slot[:n])
+            identity = self.slot[:n] == list(range(n))  # a file in dependency order, run node by node
+            self._by_position = (lambda kept: kept[:n]) if identity or n < 2 else itemgetter(*self.slot[:n])
         return list(self._by_position(slots))
 
 
