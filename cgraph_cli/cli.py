@@ -165,9 +165,12 @@ class _Cli(click.Group):
     """The `cgraph` group; turns every error into one line on stderr and an exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from .graph import paused_gc
+
         _tolerate_encodings()
         try:
-            rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
+            with paused_gc():  # a run builds millions of small objects that form no cycles
+                rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else Exit.OK
         except _NoArgsIsHelp as e:  # bare `cgraph`: the help, which is not an error message
             _write_text(sys.stderr, [e.format_message() + "\n"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import heapq
 from contextlib import contextmanager
+from itertools import chain
 
 from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten
 from .ops import OPS, Number, Op
@@ -62,38 +63,34 @@ class Plan:
     __slots__ = ("names", "ops", "args", "values", "constants", "index", "labels", "file_order", "name",
                  "description", "output", "source", "sinks", "_locate", "program", "_inputs")
 
-    def __init__(self, draft: Draft, order: list[int] | None, args: list[tuple[int, ...]], constants: list):
-        """`order` lists the draft's entries in evaluation order; None when that is the file order."""
+    def __init__(self, draft: Draft, order: list[int] | None, args: list[tuple[int, ...]], constants: list,
+                 ops: list, index: dict | None):
+        """`order` lists the draft's entries in evaluation order (None: the file order); `ops` are
+        the op definitions in that order; `index` maps names to positions where already made."""
         n = len(draft.names)
         if order is None:
             self.names, self.values, self.labels = draft.names, draft.values, draft.labels
-            ops = draft.ops
             self.file_order: range | list[int] = range(n)
         else:
             self.names = [draft.names[k] for k in order]
             self.values = [draft.values[k] for k in order]
-            ops = [draft.ops[k] for k in order]
             rank = [0] * n
             for i, k in enumerate(order):
                 rank[k] = i
             self.labels = {rank[k]: text for k, text in draft.labels.items()}
             self.file_order = rank
-        self.ops: list[Op | None] = list(map(_OP_OF.__getitem__, ops))
+        self.ops: list[Op | None] = ops
         self.args = args
         self.constants = constants
-        self.index = {name: i for i, name in enumerate(self.names)}
+        self.index = index if index is not None else {name: i for i, name in enumerate(self.names)}
         self.name, self.description, self.output = draft.name, draft.description, draft.output
         self.source = draft.source
         self._locate = draft.locate
         self.program = None  # the engine's schedules, made on first evaluation
         self._inputs = None
-        consumed = bytearray(n)
-        for a in args:
-            for p in a:
-                if p < n:
-                    consumed[p] = 1
         if any(op is not None for op in ops):
-            self.sinks = [self.names[i] for i in range(n) if self.ops[i] is not None and not consumed[i]]
+            consumed = set(chain.from_iterable(args))
+            self.sinks = [self.names[i] for i in range(n) if ops[i] is not None and i not in consumed]
         else:
             self.sinks = list(self.names)  # only inputs: an input is its own output
 
@@ -230,43 +227,57 @@ def compile_draft(draft: Draft) -> Plan:
     where = {name: k for k, name in enumerate(names)}
     if len(where) != n:
         raise _draft_error(draft, "names must be unique across inputs and nodes")
+    definitions = list(map(_OP_OF.get, ops))
     constants: list = []
     file_args: list[tuple[int, ...]] = []
+    fits: set = set()  # (op, operand count) pairs already seen to fit
     in_order = True  # every operand declared before its consumer: file order is the evaluation order
+    position = where.__getitem__
     for k in range(n):
-        op = ops[k]
-        if op is None:
-            file_args.append(())
-            continue
-        args = []
-        for o in operands[k]:
-            if type(o) is str:
-                p = where.get(o)
-                if p is None:
-                    raise _draft_error(draft, f"node '{shorten(names[k])}': unknown operand '{shorten(o)}'"
-                                              f"{did_you_mean(o, where)}", names[k])
-                if p >= k:
-                    in_order = False
-            else:
-                p = n + len(constants)
-                constants.append(o)
-            args.append(p)
-        definition = OPS.get(op)
+        definition = definitions[k]
         if definition is None:
-            raise _draft_error(draft, f"node '{shorten(names[k])}': unknown op '{shorten(op)}'"
-                                      f"{did_you_mean(op, OPS)}", names[k])
-        problem = definition.arity_problem(len(args))
-        if problem:
-            raise _draft_error(draft, f"node '{shorten(names[k])}': {problem}", names[k])
-        file_args.append(tuple(args))
+            if ops[k] is None:
+                file_args.append(())
+                continue
+            raise _draft_error(draft, f"node '{shorten(names[k])}': unknown op '{shorten(ops[k])}'"
+                                      f"{did_you_mean(ops[k], OPS)}", names[k])
+        try:  # most operands are names of inputs and nodes
+            args = tuple(map(position, operands[k]))
+        except (KeyError, TypeError):
+            args = _operand_positions(draft, k, where, constants)
+        if args and max(args) >= k and any(p >= k and p < n for p in args):
+            in_order = False
+        if (definition, len(args)) not in fits:
+            problem = definition.arity_problem(len(args))
+            if problem:
+                raise _draft_error(draft, f"node '{shorten(names[k])}': {problem}", names[k])
+            fits.add((definition, len(args)))
+        file_args.append(args)
     if in_order:  # most files are written in dependency order: then that is the evaluation order
-        return Plan(draft, None, file_args, constants)
+        return Plan(draft, None, file_args, constants, definitions, where)
     order = _kahn(draft, file_args)
     rank = [0] * n
     for r, k in enumerate(order):
         rank[k] = r
     args = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
-    return Plan(draft, order, args, constants)
+    return Plan(draft, order, args, constants, [definitions[k] for k in order], None)
+
+
+def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tuple[int, ...]:
+    """Node k's operand positions where some operand is a number (a constant, at n..) or unknown."""
+    n = len(draft.names)
+    args = []
+    for o in draft.operands[k]:
+        if type(o) is str:
+            p = where.get(o)
+            if p is None:
+                raise _draft_error(draft, f"node '{shorten(draft.names[k])}': unknown operand '{shorten(o)}'"
+                                          f"{did_you_mean(o, where)}", draft.names[k])
+        else:
+            p = n + len(constants)
+            constants.append(o)
+        args.append(p)
+    return tuple(args)
 
 
 def _draft_error(draft: Draft, message: str, name: str | None = None) -> GraphError:

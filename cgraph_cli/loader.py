@@ -15,6 +15,7 @@ import codecs
 import json
 import re
 import unicodedata
+from operator import itemgetter
 
 from .errors import GraphError, Loc, did_you_mean, shorten
 from .graph import Draft, Plan, compile_draft, paused_gc
@@ -417,23 +418,35 @@ def _fast_inputs(draft: Draft, section) -> None:
 
 def _fast_nodes(draft: Draft, section) -> None:
     names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
+    simple = _SIMPLE_NAME.match
     for name, spec in _pairs(section):
-        _name(name)
-        node = dict(_pairs(spec))
-        if len(node) != len(spec) or not node.keys() <= {"op", "inputs", "label"}:
-            raise _NotSure
-        op, args = node.get("op"), node.get("inputs")
+        if not simple(name):
+            _name(name)
+        if (type(spec) is list and len(spec) == 2 and type(spec[0]) is tuple and type(spec[1]) is tuple
+                and spec[0][0] == "op" and spec[1][0] == "inputs"):  # most nodes: {op: .., inputs: [..]}
+            op, args = spec[0][1], spec[1][1]
+        else:
+            node = dict(_pairs(spec))
+            if len(node) != len(spec) or not node.keys() <= {"op", "inputs", "label"}:
+                raise _NotSure
+            op, args = node.get("op"), node.get("inputs")
+            if "label" in node:
+                labels[len(names)] = _text(node["label"])
         if type(op) is not str or op not in OPS or type(args) is not list:
             raise _NotSure
-        for a in args:
-            if type(a) is not str and (type(a) is not int and type(a) is not float or not is_finite(a)):
+        kinds = set(map(type, args))
+        if kinds != _TEXT:  # constants among the operands: each a finite number
+            if not kinds <= _OPERAND_KINDS:
                 raise _NotSure
-        if "label" in node:
-            labels[len(names)] = _text(node["label"])
+            args = [a if type(a) is str else _number(a) for a in args]
         names.append(name)
         ops.append(op)
-        operands.append(tuple(a if type(a) is str else _number(a) for a in args))
+        operands.append(tuple(args))
         values.append(None)
+
+
+_TEXT = {str}
+_OPERAND_KINDS = {str, int, float}
 
 
 def _pairs(value) -> list:
@@ -442,10 +455,15 @@ def _pairs(value) -> list:
         if value == ():
             return []
         raise _NotSure
-    for pair in value:
-        if type(pair) is not tuple or type(pair[0]) is not str:
-            raise _NotSure
+    if set(map(type, value)) != _PAIR or set(map(type, map(_first, value))) != _TEXT:
+        raise _NotSure
     return value
+
+
+_PAIR = {tuple}
+
+
+_first = itemgetter(0)
 
 
 def _name(name) -> None:

@@ -77,19 +77,26 @@ class Program:
     __slots__ = ("slot", "segments", "backward_units", "_by_position")
 
     def __init__(self, plan: Plan, values: list):
-        n = plan.size
-        ints = [type(v) is int for v in values]
-        level = [0] * n
+        n, ops, all_args = plan.size, plan.ops, plan.args
+        ints = [type(v) is int for v in values]  # which values may be integers (constants included)
+        level = [0] * len(values)  # inputs and constants are level 0
         by_level: dict[int, dict] = {}
-        for p, op in enumerate(plan.ops):
+        for p, op in enumerate(ops):
             if op is None:
                 continue
-            args = plan.args[p]
-            level[p] = 1 + max((level[j] for j in args if j < n), default=0)
+            args = all_args[p]
+            lv = level[p] = 1 + max(map(level.__getitem__, args))
             # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
-            ints[p] = op.fast.get(len(args)) is None or any(ints[j] for j in args)
-            key = (op, len(args)) if not ints[p] and len(args) <= 2 else p  # what may share a group
-            by_level.setdefault(level[p], {}).setdefault(key, []).append(p)
+            maybe_int = ints[p] = op.fast.get(len(args)) is None or any(map(ints.__getitem__, args))
+            key = p if maybe_int or len(args) > 2 else (op, len(args))  # what may share a group
+            level_keys = by_level.get(lv)
+            if level_keys is None:
+                level_keys = by_level[lv] = {}
+            members = level_keys.get(key)
+            if members is None:
+                level_keys[key] = [p]
+            else:
+                members.append(p)
         layout = [[p] for p in plan.inputs]  # inputs first, then the nodes as they are scheduled
         for lv in sorted(by_level):
             for key, members in by_level[lv].items():
@@ -97,7 +104,7 @@ class Program:
                     layout.append(members)
                 else:
                     layout.extend([p] for p in members)
-        slot = list(range(n + len(plan.constants)))
+        slot = list(range(len(values)))
         x = 0
         for unit in layout:
             for p in unit:
@@ -108,17 +115,18 @@ class Program:
         self.segments: list = []
         self.backward_units: list = []
         run = Run()
+        at = slot.__getitem__
         for unit in layout[len(plan.inputs):]:
             p = unit[0]
             if len(unit) == 1:
-                run.add(p, slot[p], tuple(slot[j] for j in plan.args[p]), plan.ops[p], ints[p])
+                run.add(p, slot[p], tuple(map(at, all_args[p])), ops[p], ints[p])
                 continue
             if run.forward:
                 self.segments.append(run)
                 run = Run()
-            count = len(plan.args[p])
-            self.segments.append(Group(slot[p], unit, [[slot[plan.args[m][k]] for m in unit] for k in range(count)],
-                                       plan.ops[p], any(ints[j] for m in unit for j in plan.args[m])))
+            columns = list(zip(*map(all_args.__getitem__, unit)))  # each operand's plan positions
+            self.segments.append(Group(slot[p], unit, [list(map(at, column)) for column in columns], ops[p],
+                                       any(any(map(ints.__getitem__, column)) for column in columns)))
         if run.forward:
             self.segments.append(run)
         for segment in reversed(self.segments):
