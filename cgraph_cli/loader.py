@@ -373,7 +373,7 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
     doc = None
     if stripped.startswith("{"):
         try:
-            doc = json.loads(text, object_pairs_hook=list)
+            doc = json.loads(text, object_pairs_hook=_mapping)
         except (ValueError, RecursionError):
             doc = None  # perhaps a YAML flow mapping, perhaps a mistake
     if doc is None:
@@ -422,9 +422,8 @@ def _fast_nodes(draft: Draft, section) -> None:
     for name, spec in _pairs(section):
         if not simple(name):
             _name(name)
-        if (type(spec) is list and len(spec) == 2 and type(spec[0]) is tuple and type(spec[1]) is tuple
-                and spec[0][0] == "op" and spec[1][0] == "inputs"):  # most nodes: {op: .., inputs: [..]}
-            op, args = spec[0][1], spec[1][1]
+        if type(spec) is _Node:  # most nodes: {op: .., inputs: [..]}
+            op, args = spec
         else:
             node = dict(_pairs(spec))
             if len(node) != len(spec) or not node.keys() <= {"op", "inputs", "label"}:
@@ -443,6 +442,25 @@ def _fast_nodes(draft: Draft, section) -> None:
         ops.append(op)
         operands.append(tuple(args))
         values.append(None)
+
+
+class _Node(tuple):
+    """A mapping that is exactly {op: .., inputs: [..]}, kept as (op, operands): most of a big file
+    is these, and a pair of pairs in a list would take three times the memory."""
+
+    __slots__ = ()
+
+
+def _mapping(pairs: list):
+    """A mapping as it is read: a _Node when it looks like one, else its list of (key, value) pairs."""
+    if len(pairs) == 2:
+        (op_key, op), (inputs_key, args) = pairs
+        if op_key == "op" and inputs_key == "inputs" and type(op) is str and type(args) is list:
+            return _Node((_OP_NAME.get(op, op), args))
+    return pairs
+
+
+_OP_NAME = {name: name for name in OPS}  # one string per op name, however many nodes use it
 
 
 _TEXT = {str}
@@ -515,9 +533,10 @@ def _yaml_pairs(text: str):
                     raise _NotSure
                 stack.append([[], _NO_KEY, kind is MappingStartEvent])
                 continue
-            elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                items, key, _ = stack.pop()
-                value = items
+            elif kind is MappingEndEvent:
+                value = _mapping(stack.pop()[0])
+            elif kind is SequenceEndEvent:
+                value = stack.pop()[0]
             elif kind is AliasEvent:
                 raise _NotSure
             elif kind is StreamEndEvent:

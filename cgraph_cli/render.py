@@ -62,20 +62,19 @@ def run_json(result: Result) -> Iterator[str]:
     plan = result.plan
     yield to_json({"graph": plan.name, "of": result.of_name, "value": result.value})[:-1] + ', "nodes": ['
     n, ops, args = plan.size, plan.ops, plan.args
+    names = list(map(encode_basestring, plan.names)) + list(map(repr, plan.constants))  # operands' too
     # Values are finite ints and floats, whose repr is JSON's; an undefined gradient is null.
-    names = list(map(encode_basestring, plan.names)) + list(map(repr, plan.constants))
-    values = list(map(repr, result.values[:n]))
-    grads = list(map(repr, result.grads))
-    if Undefined in map(type, result.grads):
-        for i, _ in result.undefined():
-            grads[i] = "null"
+    undefined = {i for i, _ in result.undefined()}
     for start in range(0, n, 4096):
+        stop = min(n, start + 4096)
+        values = map(repr, result.values[start:stop])
+        grads = map(repr, result.grads[start:stop])
         pieces = []
-        for i in range(start, min(n, start + 4096)):
+        for i, value, grad in zip(range(start, stop), values, grads):
             op = ops[i]
             pieces.append(f'{{"name": {names[i]}, "op": "{"input" if op is None else op.name}", '
                           f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}], '
-                          f'"value": {values[i]}, "grad": {grads[i]}}}')
+                          f'"value": {value}, "grad": {"null" if i in undefined else grad}}}')
         yield ("" if start == 0 else ", ") + ", ".join(pieces)
     yield "]}"
 

@@ -1,0 +1,111 @@
+"""End to end: `cgraph run FILE --json` on a layered graph, against a bare `json.load` of the same file.
+
+    python bench/end_to_end.py [--nodes 1000000] [--repeat 3] [--stages]
+
+Each command runs in its own process, interleaved with the others `--repeat`
+times; the table gives median wall seconds, the ratio to `json.load`, and the
+peak resident memory of the process. `--stages` also times each stage in one
+process (read, parse and check, compile, schedule, forward, backward, output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import as_json, as_yaml, interleaved, layered  # noqa: E402
+
+# Runs a command and reports its wall time and peak memory (RUSAGE_CHILDREN of this one child).
+_MEASURE = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def measured(cmd: list[str], peaks: dict, name: str):
+    def run() -> float:
+        out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
+        seconds, kib = out.stdout.split()
+        peaks[name] = max(peaks.get(name, 0), int(kib) * 1024)
+        return float(seconds)
+    return run
+
+
+def stages(path: Path) -> list[tuple[str, float]]:
+    """Seconds per stage of `run --json`, in this process."""
+    from cgraph_cli import loader, render
+    from cgraph_cli.engine import _backward, _forward
+    from cgraph_cli.graph import compile_draft, paused_gc
+    from cgraph_cli.schedule import program
+
+    times = []
+
+    def timed(label, fn):
+        start = time.perf_counter()
+        value = fn()
+        times.append((label, time.perf_counter() - start))
+        return value
+
+    with paused_gc():
+        text = timed("read and decode", lambda: loader._decode(path.read_bytes(), str(path)))
+        draft = timed("parse and check", lambda: loader._fast_draft(text, str(path), "graph"))
+        plan = timed("compile", lambda: compile_draft(draft))
+        timed("schedule", lambda: program(plan, plan.values))
+        slots, schedule = timed("forward", lambda: _forward(plan, {}))
+        timed("backward", lambda: _backward(plan, slots, schedule, plan.output_position(None)))
+        from cgraph_cli.engine import evaluate
+        result = evaluate(plan)
+        timed("output (JSON text)", lambda: "".join(render.run_json(result)))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", action="store_true", help="also time each stage in one process")
+    args = parser.parse_args()
+    cgraph = shutil.which("cgraph", path=str(Path(sys.executable).parent)) or shutil.which("cgraph")
+    inputs, nodes = layered(args.nodes)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"JSON": Path(tmp) / "layered.json", "YAML": Path(tmp) / "layered.yaml"}
+        files["JSON"].write_text(as_json(inputs, nodes))
+        files["YAML"].write_text(as_yaml(inputs, nodes))
+        peaks: dict = {}
+        floor = f"json.load (JSON, {files['JSON'].stat().st_size / 1e6:.0f} MB)"
+        cases = {
+            floor: measured([sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1]))",
+                             str(files["JSON"])], peaks, floor),
+            "cgraph run --json (JSON)": measured([cgraph, "run", str(files["JSON"]), "--json"], peaks,
+                                                 "cgraph run --json (JSON)"),
+            f"cgraph run --json (YAML, {files['YAML'].stat().st_size / 1e6:.0f} MB)": None,
+        }
+        yaml_case = list(cases)[2]
+        cases[yaml_case] = measured([cgraph, "run", str(files["YAML"]), "--json"], peaks, yaml_case)
+        medians = interleaved(cases, args.repeat)
+        base = medians[floor]
+        print(f"`cgraph run FILE --json` on a layered graph of {args.nodes:,} nodes; "
+              f"median of {args.repeat} interleaved runs\n")
+        print("| command | seconds | × json.load | peak memory |")
+        print("|---|---|---|---|")
+        for name, t in medians.items():
+            print(f"| {name} | {t:.2f} | {t / base:.2f} | {peaks[name] / 2**20:,.0f} MiB |")
+        if args.stages:
+            for kind, path in files.items():
+                print(f"\nstages, {kind} file, in one process:\n")
+                print("| stage | seconds |")
+                print("|---|---|")
+                for label, t in stages(path):
+                    print(f"| {label} | {t:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
