@@ -7,7 +7,6 @@ stands in its file (line, column) is found only when a message needs it.
 from __future__ import annotations
 
 import gc
-import heapq
 from contextlib import contextmanager
 from itertools import chain
 
@@ -286,6 +285,8 @@ def _draft_error(draft: Draft, message: str, name: str | None = None) -> GraphEr
 
 
 def _kahn(draft: Draft, file_args) -> list[int]:
+    import heapq
+
     n = len(draft.names)
     operand_pos = [[p for p in ps if p < n] for ps in file_args]
     pending = [len(set(ps)) for ps in operand_pos]

@@ -12,9 +12,7 @@ rule by rule, so every error names its place exactly.
 from __future__ import annotations
 
 import codecs
-import json
 import re
-import unicodedata
 from operator import itemgetter
 
 from .errors import GraphError, Loc, did_you_mean, shorten
@@ -341,10 +339,14 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 def _steers(c: str) -> bool:
     """Whether a character may not stand in text: controls (but newline and tab) steer a terminal,
     bidi controls reorder what it shows, lone surrogates cannot be written out as UTF-8."""
+    import unicodedata
+
     return c in _BIDI or (unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t")
 
 
 def _char(c: str) -> str:
+    import unicodedata
+
     return f"U+{ord(c):04X} ({unicodedata.name(c, 'a control character')})"
 
 
@@ -372,6 +374,8 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
     stripped = text.lstrip()
     doc = None
     if stripped.startswith("{"):
+        import json
+
         try:
             doc = json.loads(text, object_pairs_hook=_mapping)
         except (ValueError, RecursionError):

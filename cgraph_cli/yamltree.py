@@ -11,7 +11,6 @@ loader asks what they mean.
 from __future__ import annotations
 
 import math
-import re
 
 import yaml
 from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent, MappingStartEvent,
@@ -171,12 +170,7 @@ def _check_tag(event, source: str) -> None:
 # YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution
 _NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true", "True", "TRUE", "false", "False", "FALSE"}
-_INT = re.compile(r"[-+]?[0-9]+")
-_OCT = re.compile(r"0o[0-7]+")
-_HEX = re.compile(r"0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_INF_NAN = {sign + inf for sign in ("", "-", "+") for inf in (".inf", ".Inf", ".INF")} | {".nan", ".NaN", ".NAN"}
 _NUMBER_START = frozenset("-+.0123456789~")  # every number, 1.1 or 1.2, starts with one of these (and ~)
 _YAML11 = yaml.resolver.Resolver()
 _YAML11_NUMBER = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
@@ -198,17 +192,49 @@ def plain_kind(text: str) -> str:
         return "null"
     if text in _BOOL:
         return "bool"
-    if _INF_NAN.fullmatch(text):
+    if text in _INF_NAN:
         raise NotANumber(f"{shorten(text)} is not a finite number")
-    if _LEADING_ZERO.fullmatch(text):
+    if _is_int(text) and len(_unsigned(text)) > 1 and _unsigned(text)[0] == "0":
         raise NotANumber(f"{shorten(text)} has a leading zero, which YAML 1.1 reads as octal "
                          f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)")
-    if _INT.fullmatch(text) or _OCT.fullmatch(text) or _HEX.fullmatch(text) or _FLOAT.fullmatch(text):
+    if _is_int(text) or _is_octal(text) or _is_hex(text) or _is_float(text):
         return "number"
     if _YAML11.resolve(yaml.ScalarNode, text, (True, False)) in _YAML11_NUMBER:
         raise NotANumber(f"{shorten(text)} is a number in YAML 1.1 but text in YAML 1.2 "
                          "(digit separators, base 60, binary or signed hex); write it as a plain decimal")
     return "string"
+
+
+# The core schema's number forms, as string tests (regular expressions would cost every start
+# their compiling): int [-+]?[0-9]+, octal 0o[0-7]+, hex 0x[0-9a-fA-F]+,
+# float [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+
+
+def _digits(text: str, allowed: str = "0123456789") -> bool:
+    return text != "" and not text.strip(allowed)
+
+
+def _unsigned(text: str) -> str:
+    return text[1:] if text[:1] in ("-", "+") else text
+
+
+def _is_int(text: str) -> bool:
+    return _digits(_unsigned(text))
+
+
+def _is_octal(text: str) -> bool:
+    return text[:2] == "0o" and _digits(text[2:], "01234567")
+
+
+def _is_hex(text: str) -> bool:
+    return text[:2] == "0x" and _digits(text[2:], "0123456789abcdefABCDEF")
+
+
+def _is_float(text: str) -> bool:
+    mantissa, e, exponent = _unsigned(text).replace("E", "e").partition("e")
+    whole, dot, fraction = mantissa.partition(".")
+    return ((_digits(whole) and (fraction == "" or _digits(fraction)) or whole == "" and dot == "." and _digits(fraction))
+            and (not e or _is_int(exponent)))
 
 
 def looks_like_number(text: str) -> bool:
@@ -221,11 +247,11 @@ def looks_like_number(text: str) -> bool:
 
 def to_number(text: str):
     """The number a plain scalar of kind 'number' stands for; NotANumber if it overflows."""
-    if _OCT.fullmatch(text):
+    if _is_octal(text):
         value = int(text[2:], 8)
-    elif _HEX.fullmatch(text):
+    elif _is_hex(text):
         value = int(text[2:], 16)
-    elif _INT.fullmatch(text):
+    elif _is_int(text):
         if not math.isfinite(float(text)):  # before int(): no huge digit strings
             raise NotANumber(f"{shorten(text)} overflows a float")
         value = int(text)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import given, settings
+import re
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from cgraph_cli import yamltree
 from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_bytes, load_text
 
@@ -231,3 +235,24 @@ def test_every_bad_file_is_refused_by_the_fast_way(text):
 
     with pytest.raises((_NotSure, GraphError)):
         compile_draft(_fast_draft(text, "f.yaml", "f"))
+
+
+_CORE_SCHEMA = {  # YAML 1.2's core schema, as the spec writes it
+    "int": re.compile(r"[-+]?[0-9]+"), "octal": re.compile(r"0o[0-7]+"), "hex": re.compile(r"0x[0-9a-fA-F]+"),
+    "float": re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")}
+
+
+@given(st.one_of(st.text(), st.text(alphabet="0123456789+-.eExoabcdfABCDF_ ", max_size=8)))
+@example("1.")
+@example(".5")
+@example("-.5e-3")
+@example("0o17")
+@example("0x1F")
+@example("1e")
+@example(".")
+@example("+-1")
+def test_number_forms_are_the_core_schemas(text):
+    ours = {"int": yamltree._is_int, "octal": yamltree._is_octal, "hex": yamltree._is_hex,
+            "float": yamltree._is_float}
+    for form, pattern in _CORE_SCHEMA.items():
+        assert ours[form](text) == bool(pattern.fullmatch(text)), form

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cgraph_cli import render
 from cgraph_cli.engine import evaluate
@@ -75,3 +79,8 @@ def test_decimals_are_fixed_places():
 def test_json_never_holds_nan_or_infinity():
     with pytest.raises(ValueError):
         render.to_json({"x": float("inf")})
+
+
+@given(st.lists(st.text(), max_size=5))
+def test_json_strings_are_what_json_writes(texts):
+    assert render.json_strings(texts) == [json.dumps(t, ensure_ascii=False) for t in texts]
