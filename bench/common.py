@@ -71,9 +71,11 @@ SHAPES = {"chain": chain, "wide": wide, "layered": layered}
 def as_json(inputs: list, nodes: list) -> str:
     """A shape as a cgraph JSON file."""
     k = len(inputs)
-    doc = {"inputs": {f"x{i}": v for i, v in enumerate(inputs)},
-           "nodes": {f"x{k + j}": {"op": op, "inputs": [f"x{a}" for a in args]} for j, (op, *args) in enumerate(nodes)},
-           "output": f"x{k + len(nodes) - 1}"}
+    doc = {
+        "inputs": {f"x{i}": v for i, v in enumerate(inputs)},
+        "nodes": {f"x{k + j}": {"op": op, "inputs": [f"x{a}" for a in args]} for j, (op, *args) in enumerate(nodes)},
+        "output": f"x{k + len(nodes) - 1}",
+    }
     return json.dumps(doc)
 
 
@@ -81,8 +83,9 @@ def as_yaml(inputs: list, nodes: list) -> str:
     """A shape as a cgraph YAML file."""
     k = len(inputs)
     lines = ["inputs:"] + [f"  x{i}: {v!r}" for i, v in enumerate(inputs)] + ["nodes:"]
-    lines += [f"  x{k + j}: {{op: {op}, inputs: [{', '.join(f'x{a}' for a in args)}]}}"
-              for j, (op, *args) in enumerate(nodes)]
+    lines += [
+        f"  x{k + j}: {{op: {op}, inputs: [{', '.join(f'x{a}' for a in args)}]}}" for j, (op, *args) in enumerate(nodes)
+    ]
     lines.append(f"output: x{k + len(nodes) - 1}")
     return "\n".join(lines) + "\n"
 

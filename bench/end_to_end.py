@@ -36,6 +36,7 @@ def measured(cmd: list[str], peaks: dict, name: str):
         seconds, kib = out.stdout.split()
         peaks[name] = max(peaks.get(name, 0), int(kib) * 1024)
         return float(seconds)
+
     return run
 
 
@@ -62,6 +63,7 @@ def stages(path: Path) -> list[tuple[str, float]]:
         slots, schedule = timed("forward", lambda: _forward(plan, {}))
         timed("backward", lambda: _backward(plan, slots, schedule, plan.output_position(None)))
         from cgraph_cli.engine import evaluate
+
         result = evaluate(plan)
         timed("output (JSON text)", lambda: "".join(render.run_json(result)))
     return times
@@ -82,18 +84,24 @@ def main() -> None:
         peaks: dict = {}
         floor = f"json.load (JSON, {files['JSON'].stat().st_size / 1e6:.0f} MB)"
         cases = {
-            floor: measured([sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1]))",
-                             str(files["JSON"])], peaks, floor),
-            "cgraph run --json (JSON)": measured([cgraph, "run", str(files["JSON"]), "--json"], peaks,
-                                                 "cgraph run --json (JSON)"),
+            floor: measured(
+                [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1]))", str(files["JSON"])],
+                peaks,
+                floor,
+            ),
+            "cgraph run --json (JSON)": measured(
+                [cgraph, "run", str(files["JSON"]), "--json"], peaks, "cgraph run --json (JSON)"
+            ),
             f"cgraph run --json (YAML, {files['YAML'].stat().st_size / 1e6:.0f} MB)": None,
         }
         yaml_case = list(cases)[2]
         cases[yaml_case] = measured([cgraph, "run", str(files["YAML"]), "--json"], peaks, yaml_case)
         medians = interleaved(cases, args.repeat)
         base = medians[floor]
-        print(f"`cgraph run FILE --json` on a layered graph of {args.nodes:,} nodes; "
-              f"median of {args.repeat} interleaved runs\n")
+        print(
+            f"`cgraph run FILE --json` on a layered graph of {args.nodes:,} nodes; "
+            f"median of {args.repeat} interleaved runs\n"
+        )
         print("| command | seconds | × json.load | peak memory |")
         print("|---|---|---|---|")
         for name, t in medians.items():

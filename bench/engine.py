@@ -47,6 +47,7 @@ def cgraph_case(inputs, nodes):
 
 def plain_case(inputs, nodes):
     """A plain interpreter: an if per op, floats only, no checks: the floor of a Python loop."""
+
     def run():
         k = len(inputs)
         values = list(inputs) + [0.0] * len(nodes)
@@ -91,14 +92,17 @@ def micrograd_case(inputs, nodes):
     from micrograd.engine import Value
 
     if not hasattr(Value, "tanh"):
+
         def tanh(self):
             t = math.tanh(self.data)
             out = Value(t, (self,), "tanh")
 
             def _backward():
                 self.grad += (1 - t * t) * out.grad
+
             out._backward = _backward
             return out
+
         Value.tanh = tanh
 
     def build_and_run(result):

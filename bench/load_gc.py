@@ -1,6 +1,6 @@
 """Loading a large file with the cyclic garbage collector paused (as cgraph does) and running.
 
-    python bench/load_gc.py [--nodes 100000] [--repeat 5]
+python bench/load_gc.py [--nodes 100000] [--repeat 5]
 """
 
 from __future__ import annotations

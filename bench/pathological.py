@@ -45,8 +45,11 @@ def wide_random_dag(n: int = 100_000, fan_in: int = 40_000) -> str:
 def lattice(diamonds: int = 2000) -> str:
     lines = ["inputs: {x0: 1.0}", "nodes:"]
     for k in range(diamonds):
-        lines += [f"  a{k}: {{op: mul, inputs: [x{k}, 0.5]}}", f"  b{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
-                  f"  x{k + 1}: {{op: add, inputs: [a{k}, b{k}]}}"]
+        lines += [
+            f"  a{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
+            f"  b{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
+            f"  x{k + 1}: {{op: add, inputs: [a{k}, b{k}]}}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -61,6 +64,7 @@ CASES = {
 
 def measure(cgraph: str, args: list, path: str, limit: int, timeout: float):
     """(seconds, peak RSS in MB, stdout bytes, stderr bytes, what ended the run)."""
+
     def limits():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
@@ -74,8 +78,13 @@ def measure(cgraph: str, args: list, path: str, limit: int, timeout: float):
             if time.monotonic() - start > timeout:
                 proc.kill()
                 _, _, usage = os.wait4(proc.pid, 0)
-                return time.monotonic() - start, usage.ru_maxrss / 1024, out.tell(), err.tell(), \
-                    f"killed after {timeout:.0f} s"
+                return (
+                    time.monotonic() - start,
+                    usage.ru_maxrss / 1024,
+                    out.tell(),
+                    err.tell(),
+                    f"killed after {timeout:.0f} s",
+                )
             time.sleep(0.02)
         seconds = time.monotonic() - start
         code = os.waitstatus_to_exitcode(status)
@@ -91,7 +100,7 @@ def main() -> None:
     parser.add_argument("--limit-gb", type=float, default=8)
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
-    limit = int(args.limit_gb * 2 ** 30)
+    limit = int(args.limit_gb * 2**30)
     print(f"{args.cgraph}; memory limit {args.limit_gb:g} GB, timeout {args.timeout:g} s")
     print(f"{'case':48} {'file':>9} {'seconds':>8} {'peak MB':>8} {'stdout':>11} {'stderr':>9}  result")
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,11 +38,18 @@ def main() -> None:
 
     py = sys.executable
     pairs = [  # (command, its floor)
-        ("cgraph run apples.yaml --json", [cgraph, "run", apples, "--json"],
-         "import yaml, click", [py, "-c", "import yaml, click"]),
-        ("cgraph run apples.yaml", [cgraph, "run", apples],
-         "import yaml, click, rich.console, rich.table",
-         [py, "-c", "import yaml, click, rich.console, rich.table"]),
+        (
+            "cgraph run apples.yaml --json",
+            [cgraph, "run", apples, "--json"],
+            "import yaml, click",
+            [py, "-c", "import yaml, click"],
+        ),
+        (
+            "cgraph run apples.yaml",
+            [cgraph, "run", apples],
+            "import yaml, click, rich.console, rich.table",
+            [py, "-c", "import yaml, click, rich.console, rich.table"],
+        ),
         ("cgraph --help", [cgraph, "--help"], "import click", [py, "-c", "import click"]),
     ]
     cases = {"python -c pass": runner([py, "-c", "pass"])}
@@ -54,8 +61,10 @@ def main() -> None:
     print("| command | ms | floor | floor ms | ratio |")
     print("|---|---|---|---|---|")
     for name, _, floor, _ in pairs:
-        print(f"| `{name}` | {medians[name] * 1000:.1f} | `python -c \"{floor}\"` | {medians[floor] * 1000:.1f} "
-              f"| {medians[name] / medians[floor]:.2f} |")
+        print(
+            f'| `{name}` | {medians[name] * 1000:.1f} | `python -c "{floor}"` | {medians[floor] * 1000:.1f} '
+            f"| {medians[name] / medians[floor]:.2f} |"
+        )
     print(f"\n`python -c pass`: {medians['python -c pass'] * 1000:.1f} ms")
 
 

@@ -7,8 +7,9 @@ lattice of n diamonds has 2^n), so memory never holds more than one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any
 
 from .engine import Result
 from .graph import path_counts
@@ -39,7 +40,7 @@ class Explanation:
         self.gradient = result.grads[self.target]  # what backprop gives
         self.max_paths = max_paths
         self.listed = 0  # how many paths have been listed so far
-        self.paths_sum = None  # the sum over the listed paths, once they are all the paths
+        self.paths_sum: Number | None = None  # the sum over the listed paths, once they are all the paths
         if self.path_count == 0:
             self.paths_sum = 0
 
@@ -49,7 +50,9 @@ class Explanation:
         each kept as links back to its start so a long chain is not copied at every step."""
         result, plan, counts = self.result, self.result.plan, self.counts
         total = None
-        stack = [(result.of, None, 1)] if self.path_count else []  # (node, link to the path so far, product)
+        stack: list[tuple[int, Any, Number]] = (
+            [(result.of, None, 1)] if self.path_count else []
+        )  # (node, link to the path so far, product)
         while stack and self.listed < self.max_paths:
             i, link, product = stack.pop()
             if i == self.target:
@@ -84,8 +87,12 @@ def _path(plan, of: int, link, product) -> Path:
         link, slot, operand, local = link
         edges.append((slot, operand, local))
     edges.reverse()
-    return Path((plan.names[of],) + tuple(plan.names[j] for _, j, _ in edges),
-                tuple(slot for slot, _, _ in edges), tuple(local for _, _, local in edges), product)
+    return Path(
+        (plan.names[of],) + tuple(plan.names[j] for _, j, _ in edges),
+        tuple(slot for slot, _, _ in edges),
+        tuple(local for _, _, local in edges),
+        product,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +114,11 @@ def steps(result: Result, wrt: str | None = None) -> list[Step]:
     for i in range(result.of, -1, -1):
         if plan.ops[i] is None or not result.reached[i] or (on_way is not None and not on_way[i]):
             continue  # what the backward pass did not visit, or what does not lead to wrt
-        sends = tuple((plan.names[j], edge[0], edge[1])
-                      for j, edge in zip(plan.args[i], result.edge_grads(i))
-                      if edge is not None and (on_way is None or on_way[j]))
+        sends = tuple(
+            (plan.names[j], edge[0], edge[1])
+            for j, edge in zip(plan.args[i], result.edge_grads(i))
+            if edge is not None and (on_way is None or on_way[j])
+        )
         if sends:
-            out.append(Step(plan.names[i], plan.ops[i].name, result.grads[i], sends))
+            out.append(Step(plan.names[i], plan.op_name(i), result.grads[i], sends))
     return out

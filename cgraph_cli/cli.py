@@ -32,6 +32,7 @@ class Exit(IntEnum):
     INTERNAL = 70  # a bug of ours (EX_SOFTWARE)
     INTERRUPTED = 130
 
+
 # The option that made each kind of request the core may refuse.
 _OPTION_OF_ROLE = {"set": "--set", "of": "--of", "wrt": "--wrt", "hessian": "--order 2"}
 
@@ -51,8 +52,21 @@ def color_enabled(stream) -> bool:
 # -- writing to the terminal, whatever it can take ------------------------------------
 
 # Where a stream cannot encode cgraph's symbols (PYTHONIOENCODING=ascii), their ASCII forms.
-_ASCII_FORMS = str.maketrans({"─": "-", "×": "x", "→": "->", "÷": "/", "−": "-", "σ": "sigmoid", "…": "...",
-                              "²": "^2", "±": "+/-", "≤": "<=", "≥": ">="})
+_ASCII_FORMS = str.maketrans(
+    {
+        "─": "-",
+        "×": "x",
+        "→": "->",
+        "÷": "/",
+        "−": "-",
+        "σ": "sigmoid",
+        "…": "...",
+        "²": "^2",
+        "±": "+/-",
+        "≤": "<=",
+        "≥": ">=",
+    }
+)
 
 
 def _encodable(text: str, stream, is_json: bool = False) -> str:
@@ -74,7 +88,7 @@ def _json_escape(c: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     code -= 0x10000
-    return f"\\u{0xd800 + (code >> 10):04x}\\u{0xdc00 + (code & 0x3ff):04x}"
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _write_text(stream, chunks, is_json: bool = False) -> None:
@@ -158,8 +172,13 @@ def _warn_result(result, names=None) -> None:
     plan = result.plan
     wanted = None if names is None else {plan.index[n] for n in names}
     undefined = [(i, u) for i, u in result.undefined() if wanted is None or i in wanted]
-    warn_undefined([(lambda i=i: plan.loc(i), f"d({result.of_name})/d({plan.names[i]}) is undefined: {u.reason}")
-                    for i, u in undefined], plan.source)
+    warn_undefined(
+        [
+            (lambda i=i: plan.loc(i), f"d({result.of_name})/d({plan.names[i]}) is undefined: {u.reason}")
+            for i, u in undefined
+        ],
+        plan.source,
+    )
 
 
 class _Cli(click.Group):
@@ -211,7 +230,6 @@ class _Cli(click.Group):
             sys.exit(int(code))
         return int(code)
 
-
     def make_context(self, info_name, args, parent=None, **extra):
         extra.setdefault("terminal_width", _help_width())
         return super().make_context(info_name, args, parent, **extra)
@@ -221,8 +239,8 @@ def _help_width() -> int:
     """The width click's help would find through shutil, which costs every start 1.5 ms to import:
     the terminal's columns ($COLUMNS first), at most 80, less a margin of 2, at least 50."""
     try:
-        columns = int(os.environ.get("COLUMNS", 0)) or os.get_terminal_size(sys.__stdout__.fileno()).columns
-    except (AttributeError, ValueError, OSError):
+        columns = int(os.environ.get("COLUMNS", 0)) or os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):  # no stdout, not a terminal
         columns = 80
     return max(min(columns or 80, 80) - 2, 50)
 
@@ -280,6 +298,7 @@ class FiniteFloat(click.ParamType):
 
 def graph_options(set_help: str = "Override an input for this run (repeatable)."):
     """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
+
     def decorate(func):
         @click.argument("file", required=False, metavar="[FILE]")
         @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help=set_help)
@@ -291,21 +310,36 @@ def graph_options(set_help: str = "Override an input for this run (repeatable)."
             if twice is not None:
                 raise click.UsageError(f"--set {printable(twice)} is given more than once")
             return func(read_graph(file), dict(sets), of, **kwargs)
+
         return wrapper
+
     return decorate
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
-all_option = click.option("--all", "all_rows", is_flag=True,
-                          help="Print every row of a table (past 2,000 rows, only the first and last are shown).")
+all_option = click.option(
+    "--all",
+    "all_rows",
+    is_flag=True,
+    help="Print every row of a table (past 2,000 rows, only the first and last are shown).",
+)
 
 
 def number_options(func):
     """--precision N and --decimals N; the command gets `num`, the number format they ask for."""
-    @click.option("--precision", type=click.IntRange(1, 17), metavar="N",
-                  help="Show numbers with N significant digits (default: all, as Python prints them).")
-    @click.option("--decimals", type=click.IntRange(0, 20), metavar="N",
-                  help="Show numbers with N decimal places (for money: --decimals 2).")
+
+    @click.option(
+        "--precision",
+        type=click.IntRange(1, 17),
+        metavar="N",
+        help="Show numbers with N significant digits (default: all, as Python prints them).",
+    )
+    @click.option(
+        "--decimals",
+        type=click.IntRange(0, 20),
+        metavar="N",
+        help="Show numbers with N decimal places (for money: --decimals 2).",
+    )
     @functools.wraps(func)
     def wrapper(*args, precision, decimals, **kwargs):
         from .render import number_format
@@ -313,6 +347,7 @@ def number_options(func):
         if precision is not None and decimals is not None:
             raise click.UsageError("--precision and --decimals cannot be used together")
         return func(*args, num=number_format(precision, decimals), **kwargs)
+
     return wrapper
 
 
@@ -329,8 +364,9 @@ def read_graph(file: str | None):
         if file != "-" and not os.path.exists(file):
             if from_env:
                 raise click.UsageError(f"$CGRAPH_FILE names {printable(file)}, which does not exist")
-            raise click.UsageError(f"no FILE given and {file} does not exist "
-                                   "(name a file, use - for standard input, or set $CGRAPH_FILE)")
+            raise click.UsageError(
+                f"no FILE given and {file} does not exist (name a file, use - for standard input, or set $CGRAPH_FILE)"
+            )
     if file == "-":
         if sys.stdin is None:
             raise RunError("cannot read standard input: it is closed")
@@ -338,7 +374,7 @@ def read_graph(file: str | None):
         _remember_input(sys.stdin)
         return load_bytes(data, "<stdin>", "stdin")
     try:
-        f = open(file, "rb")
+        f = open(file, "rb")  # noqa: SIM115 (closed by the `with` below, once opening is known to work)
     except OSError as e:
         raise click.UsageError(f"cannot read {printable(file)}: {e.strerror or e}") from None
     with f:
@@ -349,7 +385,8 @@ def read_graph(file: str | None):
 
 def _read_all(f, name: str) -> bytes:
     """All of a file, stream or device, refusing more than MAX_FILE_BYTES."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     try:
         while size <= MAX_FILE_BYTES:
             chunk = f.read(1 << 20)
@@ -392,8 +429,9 @@ def write_output(out: str | None, data: bytes) -> None:
     try:
         write_atomically(out, data, source)
     except SameFile:
-        raise click.UsageError(f"{printable(out)} is the input file; cgraph will not write over its input "
-                               "(choose another file with -o)") from None
+        raise click.UsageError(
+            f"{printable(out)} is the input file; cgraph will not write over its input (choose another file with -o)"
+        ) from None
     except OSError as e:
         raise RunError(f"cannot write {printable(out)}: {e.strerror or e}") from None
     try:
@@ -410,8 +448,9 @@ def _stdout_color() -> bool:
 
 
 @click.group(name="cgraph", cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="cgraph", message="%(prog)s %(version)s",
-                      help="Show the version and exit.")
+@click.version_option(
+    __version__, "--version", prog_name="cgraph", message="%(prog)s %(version)s", help="Show the version and exit."
+)
 def cli():
     """Evaluate a computational graph forward and backward, node by node.
 
@@ -458,10 +497,20 @@ def run(plan, sets, of, as_json, num, all_rows):
 @cli.command()
 @graph_options()
 @json_option
-@click.option("--wrt", multiple=True, metavar="NAME",
-              help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).")
-@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True, metavar="N",
-              help="2: the matrix of second derivatives (Hessian) with respect to the --wrt inputs.")
+@click.option(
+    "--wrt",
+    multiple=True,
+    metavar="NAME",
+    help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="2: the matrix of second derivatives (Hessian) with respect to the --wrt inputs.",
+)
 @number_options
 @all_option
 def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
@@ -490,10 +539,20 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
         from .symbolic import hessian
 
         matrix = hessian(plan, names, sets, of)
-        text = (render.hessian_json(result, matrix) if as_json
-                else render.hessian_table(result, matrix, num, _stdout_color()))
-        warn_undefined([(lambda g=g: plan.loc(g.origin), g.reason) for row in matrix.values() for g in row.values()
-                        if type(g) is not int and type(g) is not float], plan.source)
+        text = (
+            render.hessian_json(result, matrix)
+            if as_json
+            else render.hessian_table(result, matrix, num, _stdout_color())
+        )
+        warn_undefined(
+            [
+                (lambda g=g: plan.loc(g.origin), g.reason)
+                for row in matrix.values()
+                for g in row.values()
+                if type(g) is not int and type(g) is not float
+            ],
+            plan.source,
+        )
         emit(text, as_json)
         return
     if wrt:
@@ -501,8 +560,12 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
             result.needed_grad(name)
     else:
         _warn_result(result, names)
-    emit(render.grad_json(result, names) if as_json
-         else render.grad_table(result, names, num, _stdout_color(), all_rows), as_json)
+    emit(
+        render.grad_json(result, names)
+        if as_json
+        else render.grad_table(result, names, num, _stdout_color(), all_rows),
+        as_json,
+    )
 
 
 @cli.command()
@@ -525,8 +588,10 @@ def validate(plan, sets, of, as_json):
     output = of if of is not None else plan.default_output()
     sinks = list(plan.sinks)
     source = plan.source or plan.name
-    emit(render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks),
-         as_json)
+    emit(
+        render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks),
+        as_json,
+    )
 
 
 @cli.command()
@@ -546,13 +611,28 @@ def ops(as_json):
 
 @cli.command()
 @graph_options()
-@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mermaid"]), default="svg",
-              show_default=True, help="svg and png are rendered by Graphviz's dot; dot and mermaid are text.")
-@click.option("-o", "--output", "out", metavar="OUT",
-              help="Where to write (- for stdout). Default: FILE's stem + .svg/.png; dot and mermaid to stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "png", "dot", "mermaid"]),
+    default="svg",
+    show_default=True,
+    help="svg and png are rendered by Graphviz's dot; dot and mermaid are text.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    metavar="OUT",
+    help="Where to write (- for stdout). Default: FILE's stem + .svg/.png; dot and mermaid to stdout.",
+)
 @click.option("--no-grad", is_flag=True, help="Forward values only: no backward pass, no gradients.")
-@click.option("--precision", type=click.IntRange(1, 17), metavar="N",
-              help="Show numbers with N significant digits (default: all, as Python prints them).")
+@click.option(
+    "--precision",
+    type=click.IntRange(1, 17),
+    metavar="N",
+    help="Show numbers with N significant digits (default: all, as Python prints them).",
+)
 def draw(plan, sets, of, fmt, out, no_grad, precision):
     """Draw the graph like the book's figures: values above the edges, gradients below in red.
 
@@ -591,8 +671,14 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
 @json_option
 @click.option("--wrt", metavar="NAME", help="The input or node to explain d(of)/d(NAME) for.")
 @click.option("--steps", is_flag=True, help="Show the backward pass node by node (with --wrt: on the way to NAME).")
-@click.option("--max-paths", type=click.IntRange(0), default=20, show_default=True, metavar="N",
-              help="List at most N paths; all are still counted.")
+@click.option(
+    "--max-paths",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="List at most N paths; all are still counted.",
+)
 @number_options
 def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
     """Spell out the chain rule: every path from the output back to NAME.
@@ -610,8 +696,7 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
       cgraph explain graphs/neuron.yaml --steps --wrt w1
       cgraph explain graphs/neuron.yaml --wrt w1 --json
     """
-    from . import chainrule
-    from . import render
+    from . import chainrule, render
     from .engine import evaluate
 
     if wrt is None and not steps:
@@ -628,20 +713,29 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
         emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, num), as_json)
         return
     explanation = chainrule.explain(result, wrt, max_paths)
-    emit(render.explain_json(plan.name, result.value, explanation) if as_json
-         else render.explain_text(explanation, num), as_json)
+    emit(
+        render.explain_json(plan.name, result.value, explanation) if as_json else render.explain_text(explanation, num),
+        as_json,
+    )
 
 
 @cli.command()
 @graph_options()
 @json_option
 @click.option("--wrt", multiple=True, metavar="NAME", help="Check this input (repeatable; default: every input).")
-@click.option("--eps", type=FiniteFloat("E", positive=True), default=1e-2, show_default=True,
-              help="The first relative step: h starts at E * max(1, |x|) and shrinks.")
-@click.option("--rtol", type=FiniteFloat("R", positive=False), default=1e-5, show_default=True,
-              help="Relative tolerance.")
-@click.option("--atol", type=FiniteFloat("A", positive=False), default=1e-8, show_default=True,
-              help="Absolute tolerance.")
+@click.option(
+    "--eps",
+    type=FiniteFloat("E", positive=True),
+    default=1e-2,
+    show_default=True,
+    help="The first relative step: h starts at E * max(1, |x|) and shrinks.",
+)
+@click.option(
+    "--rtol", type=FiniteFloat("R", positive=False), default=1e-5, show_default=True, help="Relative tolerance."
+)
+@click.option(
+    "--atol", type=FiniteFloat("A", positive=False), default=1e-8, show_default=True, help="Absolute tolerance."
+)
 @all_option
 def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
     """Check backprop against numerical differentiation (central differences).
@@ -675,16 +769,23 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
     result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol)
     for name in names:
         result.needed_grad(name)
-    emit(render.check_json(result, checks) if as_json
-         else render.check_table(result, checks, _stdout_color(), all_rows), as_json)
+    emit(
+        render.check_json(result, checks) if as_json else render.check_table(result, checks, _stdout_color(), all_rows),
+        as_json,
+    )
     return Exit.OK if passed(checks) else Exit.FAILED
 
 
 @cli.command()
 @graph_options(set_help="Set an input's value in the derived file (repeatable).")
 @click.option("--wrt", required=True, metavar="NAME", help="Differentiate with respect to NAME.")
-@click.option("-o", "--output", "out", metavar="OUT",
-              help="Write the derived graph here (default: stdout); never over the input file.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    metavar="OUT",
+    help="Write the derived graph here (default: stdout); never over the input file.",
+)
 def derive(plan, sets, of, wrt, out):
     """Write a graph file that computes d(of)/d(NAME): the backward pass as nodes.
 
@@ -704,10 +805,14 @@ def derive(plan, sets, of, wrt, out):
     from .symbolic import derive as derive_graph
 
     draft = derive_graph(plan, wrt, of, sets)
-    text = render.graph_yaml(draft, [
-        f"{draft.description}: {plan.source or plan.name},",
-        f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
-        "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative."])
+    text = render.graph_yaml(
+        draft,
+        [
+            f"{draft.description}: {plan.source or plan.name},",
+            f"written by cgraph {__version__} (cgraph derive --wrt {wrt}). The backward pass as nodes",
+            "(reverse mode, source to source): run it with `cgraph run`, derive it again for the next derivative.",
+        ],
+    )
     write_output(out, text.encode("utf-8"))
 
 

@@ -17,10 +17,10 @@ Integers stay exact while small (the book's 2 apples) and become floats past
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from itertools import compress, repeat
-from operator import is_not, itemgetter, mul, neg, not_
-from typing import Mapping
+from operator import is_not, mul, neg, not_
 
 from .errors import shorten
 from .graph import Plan, paused_gc
@@ -34,12 +34,13 @@ _IS_NOT_NONE = partial(is_not, None)
 class Result:
     """Every node's value and its gradient d(of)/d(node), by evaluation position."""
 
-    __slots__ = ("plan", "values", "grads", "of", "reached")
+    __slots__ = ("plan", "values", "grads", "has_grads", "of", "reached")
 
     def __init__(self, plan: Plan, values: list, grads: list | None, of: int, reached: bytearray):
         self.plan = plan
         self.values = values  # positions 0..n-1 are nodes, n.. the constants
-        self.grads = grads  # positions 0..n-1: a number, or Undefined; None without a backward pass
+        self.has_grads = grads is not None  # false when no backward pass ran (draw --no-grad)
+        self.grads: list = grads if grads is not None else []  # 0..n-1: a number, or Undefined
         self.of = of
         self.reached = reached  # 1 where the backward pass ran: the node leads to `of`
 
@@ -65,14 +66,11 @@ class Result:
         """d(of)/d(name), or the error saying why it is undefined (for a command that needs it)."""
         g = self.grad_of(name)
         if type(g) is Undefined:
-            raise self.plan.error(f"d({shorten(self.of_name)})/d({shorten(name)}) is undefined: {g.reason}",
-                                  g.origin)
+            raise self.plan.error(f"d({shorten(self.of_name)})/d({shorten(name)}) is undefined: {g.reason}", g.origin)
         return g
 
     def undefined(self) -> list[tuple[int, Undefined]]:
         """(position, Undefined) for every node whose gradient is undefined, in evaluation order."""
-        if self.grads is None:
-            return []
         return [(i, g) for i, g in enumerate(self.grads) if type(g) is Undefined]
 
     def edge_grads(self, i: int) -> list:
@@ -88,12 +86,14 @@ class Result:
         if not self.reached[i]:
             return [(None, 0) if j < n else None for j in plan.args[i]]
         dout = self.grads[i]
-        return [(d, _times(dout, d)) if j < n else None
-                for j, d in zip(plan.args[i], local_grads(plan, self.values, i))]
+        return [
+            (d, _times(dout, d)) if j < n else None for j, d in zip(plan.args[i], local_grads(plan, self.values, i))
+        ]
 
 
-def evaluate(plan: Plan, overrides: Mapping[str, Number] | None = None,
-             of: str | None = None, gradients: bool = True) -> Result:
+def evaluate(
+    plan: Plan, overrides: Mapping[str, Number] | None = None, of: str | None = None, gradients: bool = True
+) -> Result:
     """Run the forward pass, then (unless `gradients` is false) the backward pass from `of`."""
     target = plan.output_position(of)
     n = plan.size
@@ -134,7 +134,7 @@ def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program
     try:
         for segment in schedule.segments:
             if type(segment) is Group:  # a level's like nodes, a list at a time
-                slots[segment.start:segment.stop] = map(segment.f, *[get(slots) for get in segment.getters])
+                slots[segment.start : segment.stop] = map(segment.f, *[get(slots) for get in segment.getters])
                 continue
             for count, x, a, b, f, maybe_int in segment.forward:
                 if count == 2:
@@ -273,7 +273,7 @@ def _sends(plan: Plan, slots: list, x: int, args, op, p: int, d) -> list:
 def _careful_sends(plan: Plan, p: int, out, xs: list, targets, d) -> list:
     """The contributions of node p (plan position) to its operands (`targets`), with the op calls
     proper: where a local derivative is not a number, Undefined, saying which node and why."""
-    ds = local_grads(plan, None, p, out, xs)
+    ds = local_grads(plan, [], p, out, xs)
     sends = []
     for slot_, (target, j, dj) in enumerate(zip(targets, plan.args[p], ds)):
         if j < plan.size:  # a constant takes no gradient
@@ -288,21 +288,33 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
     """A group's backward step a list at a time: its op's local derivatives as a vector program, times
     the douts, added into the operands' gradients slot by slot (every member's first operand, then
     every member's second: `cgraph derive` adds a group's contributions in this order too)."""
-    douts = grads[group.start:group.stop]
+    douts = grads[group.start : group.stop]
     size = group.stop - group.start
 
     def one_at_a_time(shape_: int) -> None:
-        _run_backward(plan, slots, grads, [(shape_, group.start + m, tuple(ks[m] for ks in group.operands),
-                                            group.op, p) for m, p in enumerate(group.positions)])
+        _run_backward(
+            plan,
+            slots,
+            grads,
+            [
+                (shape_, group.start + m, tuple(ks[m] for ks in group.operands), group.op, p)
+                for m, p in enumerate(group.positions)
+            ],
+        )
 
     if None in douts:  # some members do not lead to `of`: take the members one at a time
         return one_at_a_time(shape(group.op, len(group.operands)))
     try:
         operands = [get(slots) for get in group.getters]
-        derivatives = run_vector_local(group.derivatives, slots[group.start:group.stop], operands, size)
-        sends = [douts if type(d) is int and d == 1 else
-                 list(map(neg, douts)) if type(d) is int and d == -1 else
-                 list(map(mul, douts, repeat(d, size) if type(d) in (int, float) else d)) for d in derivatives]
+        derivatives = run_vector_local(group.derivatives, slots[group.start : group.stop], operands, size)
+        sends = [
+            douts
+            if type(d) is int and d == 1
+            else list(map(neg, douts))
+            if type(d) is int and d == -1
+            else list(map(mul, douts, repeat(d, size) if type(d) in (int, float) else d))
+            for d in derivatives
+        ]
     except _MATH_ERRORS:  # a local derivative that is not a number somewhere: one at a time, carefully
         return one_at_a_time(OTHER)
     if group.integer_operands and int in map(type, douts):  # integer products past 2**53: floats
@@ -344,17 +356,16 @@ def _settle(plan: Plan, values: list, grads: list, of: int) -> None:
         grads[j] = cause
 
 
-def local_grads(plan: Plan, values: list | None, i: int, out=None, xs: list | None = None):
+def local_grads(plan: Plan, values: list, i: int, out=None, xs: list | None = None):
     """Node i's local derivative for each operand (Undefined where it is not a number), by its op's
     `local` code with the op calls proper; from `values` by evaluation position, or `out` and `xs`."""
     if xs is None:
         xs, out = [values[j] for j in plan.args[i]], values[i]
     try:
-        ds = plan.ops[i].local(out, *xs)
+        ds = plan.node_op(i).local(out, *xs)
     except _MATH_ERRORS as e:
         return (Undefined(domain_reason(e)),) * len(xs)
-    return tuple(d if type(d) is Undefined or is_finite(d) else Undefined("not a finite number (overflow)")
-                 for d in ds)
+    return tuple(d if type(d) is Undefined or is_finite(d) else Undefined("not a finite number (overflow)") for d in ds)
 
 
 def _times(dout, d):
@@ -369,18 +380,24 @@ def _times(dout, d):
 def _undefined(plan: Plan, i: int, xs: list, slot_: int, reason: str) -> Undefined:
     """An undefined gradient that says where it arose: node i's derivative in its operand `slot_`."""
     j = plan.args[i][slot_]
-    return Undefined(f"node '{shorten(plan.names[i])}' = {plan.ops[i].name}({shown_operands(xs)}): the gradient "
-                     f"it passes to '{shorten(plan.names[j])}' is undefined: {reason}", i)
+    return Undefined(
+        f"node '{shorten(plan.names[i])}' = {plan.op_name(i)}({shown_operands(xs)}): the gradient "
+        f"it passes to '{shorten(plan.names[j])}' is undefined: {reason}",
+        i,
+    )
 
 
 def shown_operands(xs: list) -> str:
     """Operand values for a message, the middle of a long list left out."""
     if len(xs) > 8:
-        return ", ".join(shorten(repr(x)) for x in xs[:4]) + f", … ({len(xs) - 6:,} more) …, " + \
-            ", ".join(shorten(repr(x)) for x in xs[-2:])
+        return (
+            ", ".join(shorten(repr(x)) for x in xs[:4])
+            + f", … ({len(xs) - 6:,} more) …, "
+            + ", ".join(shorten(repr(x)) for x in xs[-2:])
+        )
     return ", ".join(shorten(repr(x)) for x in xs)
 
 
 def node_error(plan: Plan, i: int, xs: list, reason: str):
     """The located error for node i, whose value cannot be computed from operands `xs`."""
-    return plan.error(f"node '{shorten(plan.names[i])}' = {plan.ops[i].name}({shown_operands(xs)}): {reason}", i)
+    return plan.error(f"node '{shorten(plan.names[i])}' = {plan.op_name(i)}({shown_operands(xs)}): {reason}", i)

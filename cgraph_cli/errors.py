@@ -56,8 +56,7 @@ def printable(text: str, keep: str = "") -> str:
     (control, format such as bidi overrides, line separators, surrogates); `keep` lists exceptions."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def shorten(text: str, most: int = 40) -> str:

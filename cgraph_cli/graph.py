@@ -7,6 +7,7 @@ stands in its file (line, column) is found only when a message needs it.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from contextlib import contextmanager
 from itertools import chain
 
@@ -17,8 +18,7 @@ from .ops import OPS, Number, Op
 class Draft:
     """A graph as declared, in file order: one entry per input or node in parallel lists."""
 
-    __slots__ = ("name", "description", "output", "names", "ops", "operands", "values", "labels", "source",
-                 "locate")
+    __slots__ = ("name", "description", "output", "names", "ops", "operands", "values", "labels", "source", "locate")
 
     def __init__(self, name: str, source: str | None = None):
         self.name = name
@@ -30,7 +30,9 @@ class Draft:
         self.values: list = []  # an input's value; None for a node
         self.labels: dict[int, str] = {}
         self.source = source
-        self.locate = None  # name -> Loc | None, where the file declares it; made when first needed
+        self.locate: Callable[[str], Loc | None] | None = (
+            None  # name -> Loc | None, where the file declares it; made when first needed
+        )
 
     def add_input(self, name: str, value: Number, label: str | None = None) -> None:
         """Declare an input."""
@@ -59,11 +61,34 @@ class Plan:
     just a position.
     """
 
-    __slots__ = ("names", "ops", "args", "values", "constants", "index", "labels", "file_order", "name",
-                 "description", "output", "source", "sinks", "_locate", "program", "_inputs")
+    __slots__ = (
+        "names",
+        "ops",
+        "args",
+        "values",
+        "constants",
+        "index",
+        "labels",
+        "file_order",
+        "name",
+        "description",
+        "output",
+        "source",
+        "sinks",
+        "_locate",
+        "program",
+        "_inputs",
+    )
 
-    def __init__(self, draft: Draft, order: list[int] | None, args: list[tuple[int, ...]], constants: list,
-                 ops: list, index: dict | None):
+    def __init__(
+        self,
+        draft: Draft,
+        order: list[int] | None,
+        args: list[tuple[int, ...]],
+        constants: list,
+        ops: list,
+        index: dict | None,
+    ):
         """`order` lists the draft's entries in evaluation order (None: the file order); `ops` are
         the op definitions in that order; `index` maps names to positions where already made."""
         n = len(draft.names)
@@ -85,8 +110,8 @@ class Plan:
         self.name, self.description, self.output = draft.name, draft.description, draft.output
         self.source = draft.source
         self._locate = draft.locate
-        self.program = None  # the engine's schedules, made on first evaluation
-        self._inputs = None
+        self.program: dict | None = None  # the engine's schedules, made on first evaluation
+        self._inputs: list[int] | None = None
         if any(op is not None for op in ops):
             consumed = set(chain.from_iterable(args))
             self.sinks = [self.names[i] for i in range(n) if ops[i] is not None and i not in consumed]
@@ -119,6 +144,13 @@ class Plan:
         n = len(self.names)
         return tuple(self.names[p] if p < n else self.constants[p - n] for p in self.args[i])
 
+    def node_op(self, i: int) -> Op:
+        """The op of node i, for code that knows position i is a node."""
+        op = self.ops[i]
+        if op is None:
+            raise ValueError(f"position {i} is an input, not a node")
+        return op
+
     def op_name(self, i: int) -> str:
         """'input', or the name of node i's op."""
         op = self.ops[i]
@@ -136,8 +168,9 @@ class Plan:
         """The position of `name`, or a RequestError (for `role`: wrt, of) that suggests a close name."""
         i = self.index.get(name)
         if i is None:
-            raise RequestError(f"the graph has no node '{shorten(name)}'{did_you_mean(name, self.index)}",
-                               self.source, role)
+            raise RequestError(
+                f"the graph has no node '{shorten(name)}'{did_you_mean(name, self.index)}", self.source, role
+            )
         return i
 
     def input_position(self, name: str) -> int:
@@ -145,11 +178,11 @@ class Plan:
         i = self.index.get(name)
         if i is None:
             inputs = [self.names[k] for k in self.inputs]
-            raise RequestError(f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}",
-                               self.source, "set")
+            raise RequestError(
+                f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}", self.source, "set"
+            )
         if self.ops[i] is not None:
-            raise RequestError(f"'{shorten(name)}' is a node, not an input; only inputs can be set",
-                               self.source, "set")
+            raise RequestError(f"'{shorten(name)}' is a node, not an input; only inputs can be set", self.source, "set")
         return i
 
     def default_output(self) -> str | None:
@@ -167,8 +200,11 @@ class Plan:
             return self.index[name]
         if not self.sinks:
             raise self.error("the graph is empty")
-        raise self.error("several nodes are consumed by nothing, so the output is ambiguous: "
-                         + short_list(self.sinks) + "; add 'output:' to the file or pass --of")
+        raise self.error(
+            "several nodes are consumed by nothing, so the output is ambiguous: "
+            + short_list(self.sinks)
+            + "; add 'output:' to the file or pass --of"
+        )
 
 
 _OP_OF: dict = {None: None, **OPS}
@@ -235,11 +271,15 @@ def compile_draft(draft: Draft) -> Plan:
     for k in range(n):
         definition = definitions[k]
         if definition is None:
-            if ops[k] is None:
+            unknown = ops[k]
+            if unknown is None:
                 file_args.append(())
                 continue
-            raise _draft_error(draft, f"node '{shorten(names[k])}': unknown op '{shorten(ops[k])}'"
-                                      f"{did_you_mean(ops[k], OPS)}", names[k])
+            raise _draft_error(
+                draft,
+                f"node '{shorten(names[k])}': unknown op '{shorten(unknown)}'{did_you_mean(unknown, OPS)}",
+                names[k],
+            )
         try:  # most operands are names of inputs and nodes
             args = tuple(map(position, operands[k]))
         except (KeyError, TypeError):
@@ -258,8 +298,8 @@ def compile_draft(draft: Draft) -> Plan:
     rank = [0] * n
     for r, k in enumerate(order):
         rank[k] = r
-    args = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
-    return Plan(draft, order, args, constants, [definitions[k] for k in order], None)
+    ordered = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
+    return Plan(draft, order, ordered, constants, [definitions[k] for k in order], None)
 
 
 def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tuple[int, ...]:
@@ -270,8 +310,11 @@ def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tu
         if type(o) is str:
             p = where.get(o)
             if p is None:
-                raise _draft_error(draft, f"node '{shorten(draft.names[k])}': unknown operand '{shorten(o)}'"
-                                          f"{did_you_mean(o, where)}", draft.names[k])
+                raise _draft_error(
+                    draft,
+                    f"node '{shorten(draft.names[k])}': unknown operand '{shorten(o)}'{did_you_mean(o, where)}",
+                    draft.names[k],
+                )
         else:
             p = n + len(constants)
             constants.append(o)
@@ -315,13 +358,13 @@ def _cycle_error(draft: Draft, operand_pos, pending) -> GraphError:
     # operands from one of them must come back to a node already seen.
     start = next(k for k, c in enumerate(pending) if c > 0)
     seen: dict[int, int] = {}
-    walk = []
+    walk: list[int] = []
     k = start
     while k not in seen:
         seen[k] = len(walk)
         walk.append(k)
         k = next(p for p in operand_pos[k] if pending[p] > 0)
-    cycle = walk[seen[k]:]
+    cycle = walk[seen[k] :]
     cycle.reverse()  # walked against the data; turn it to the direction data flows
     first = cycle.index(min(cycle))  # start at the node that comes first in the file
     cycle = cycle[first:] + cycle[:first]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from operator import itemgetter
 
 from .errors import GraphError, Loc, did_you_mean, shorten
@@ -53,33 +54,45 @@ class _Locator:
     """Where each input and node is declared, found by composing the file with positions on first use."""
 
     def __init__(self, text: str, source: str):
-        self.text, self.source, self.locs = text, source, None
+        self.text, self.source = text, source
+        self.locs: Callable[[str], Loc | None] | None = None
 
     def __call__(self, name: str) -> Loc | None:
         if self.locs is None:
             try:
                 self.locs = _Builder(self.source, len(self.text)).build(compose(self.text, self.source), None).locate
             except GraphError:
-                self.locs = lambda _: None
+                self.locs = _nowhere
             self.text = ""
-        return self.locs(name)
+        return self.locs(name) if self.locs is not None else None
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)  # UTF-32 LE starts as UTF-16 LE does
+
+
+def _nowhere(name: str) -> Loc | None:
+    return None
 
 
 def _decode(data: bytes, source: str) -> str:
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise GraphError(f"the file is not {encoding.upper().replace('-SIG', '')} text "
-                         f"(byte 0x{data[e.start]:02x} cannot be decoded)", Loc(line, col), source) from None
+        raise GraphError(
+            f"the file is not {encoding.upper().replace('-SIG', '')} text "
+            f"(byte 0x{data[e.start]:02x} cannot be decoded)",
+            Loc(line, col),
+            source,
+        ) from None
 
 
 class _Builder:
@@ -109,11 +122,16 @@ class _Builder:
             name = self.key(key, what)
             if name in entries:
                 first = entries[name][0].loc
-                raise self.fail(f"duplicate key '{shorten(name)}' in {what} (first at line {first.line}, "
-                                f"column {first.col})", key.loc)
+                raise self.fail(
+                    f"duplicate key '{shorten(name)}' in {what} (first at line {first.line}, column {first.col})",
+                    key.loc,
+                )
             if allowed is not None and name not in allowed:
-                raise self.fail(f"unknown key '{shorten(name)}' in {what}{did_you_mean(name, allowed)}"
-                                f" (known keys: {', '.join(allowed)})", key.loc)
+                raise self.fail(
+                    f"unknown key '{shorten(name)}' in {what}{did_you_mean(name, allowed)}"
+                    f" (known keys: {', '.join(allowed)})",
+                    key.loc,
+                )
             entries[name] = (key, value)
         return entries
 
@@ -123,8 +141,11 @@ class _Builder:
         if node.plain:
             if node.is_null or node.is_bool:
                 shown = node.text or "(empty)"
-                raise self.fail(f"key {shown} in {what} is read as {'null' if node.is_null else 'a boolean'}"
-                                f"; quote it (\"{shorten(node.text)}\") to use it as a name", node.loc)
+                raise self.fail(
+                    f"key {shown} in {what} is read as {'null' if node.is_null else 'a boolean'}"
+                    f'; quote it ("{shorten(node.text)}") to use it as a name',
+                    node.loc,
+                )
             if looks_like_number(node.text):
                 raise self.fail(f"key {shorten(node.text)} in {what} is a number; names cannot be numbers", node.loc)
         return node.text
@@ -153,8 +174,11 @@ class _Builder:
         # Invisible and direction-changing characters would let a printed graph lie about itself.
         bad = None if name.isprintable() else next(c for c in name if not c.isprintable())
         if bad is not None:
-            raise self.fail(f"{what} {shorten(repr(name))} contains the control, invisible or bidi "
-                            f"character {_char(bad)}; names cannot", node.loc)
+            raise self.fail(
+                f"{what} {shorten(repr(name))} contains the control, invisible or bidi "
+                f"character {_char(bad)}; names cannot",
+                node.loc,
+            )
         for bad in _FORBIDDEN_IN_NAMES:
             if bad in name:
                 raise self.fail(f"{what} '{shorten(name)}' contains '{bad}'; names cannot", node.loc)
@@ -190,8 +214,11 @@ class _Builder:
             if kind == "number":
                 return self.number(node, what)
             if kind != "string":
-                raise self.fail(f"{what} must be a name or a number, not "
-                                f"{'null' if kind == 'null' else 'the boolean ' + shorten(node.text)}", node.loc)
+                raise self.fail(
+                    f"{what} must be a name or a number, not "
+                    f"{'null' if kind == 'null' else 'the boolean ' + shorten(node.text)}",
+                    node.loc,
+                )
         return node.text
 
     # -- the graph ---------------------------------------------------------
@@ -218,8 +245,10 @@ class _Builder:
             node = entries["output"]
             draft.output = self.text(node, "output")
             if draft.output not in self.decls:
-                raise self.fail(f"output '{shorten(draft.output)}' is not an input or node"
-                                f"{did_you_mean(draft.output, self.decls)}", node.loc)
+                raise self.fail(
+                    f"output '{shorten(draft.output)}' is not an input or node{did_you_mean(draft.output, self.decls)}",
+                    node.loc,
+                )
         if "description" in entries:
             draft.description = self.text(entries["description"], "description")
         locs = {}
@@ -235,8 +264,11 @@ class _Builder:
     def add(self, name: str, loc: Loc, op: str | None, value, label: str | None) -> None:
         other = self.decls.get(name)
         if other is not None:
-            raise self.fail(f"name '{shorten(name)}' is used twice (first at line {other[0].line}); "
-                            "names are unique across inputs and nodes", loc)
+            raise self.fail(
+                f"name '{shorten(name)}' is used twice (first at line {other[0].line}); "
+                "names are unique across inputs and nodes",
+                loc,
+            )
         self.decls[name] = [loc, op, value, label]
 
     def input(self, key: Scalar, value) -> None:
@@ -273,8 +305,9 @@ class _Builder:
             op_node = value
         op = self.text(op_node, f"the op of {what}")
         if op not in OPS:
-            raise self.fail(f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} "
-                            f"(known ops: {', '.join(OPS)})", op_node.loc)
+            raise self.fail(
+                f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} (known ops: {', '.join(OPS)})", op_node.loc
+            )
         if operands is None:
             self.from_edges.add(name)
         self.operands[name] = operands or []
@@ -284,8 +317,9 @@ class _Builder:
         """The edges' operands, filled in to the nodes they point at."""
         if edges is not None:
             if type(edges) is not Seq:
-                raise self.fail(f"edges must be a list of \"src -> dst\" or [src, dst], not {_describe(edges)}",
-                                edges.loc)
+                raise self.fail(
+                    f'edges must be a list of "src -> dst" or [src, dst], not {_describe(edges)}', edges.loc
+                )
             self.spend(len(edges.items))
             for edge in edges.items:
                 self.edge(edge)
@@ -305,15 +339,18 @@ class _Builder:
                 raise self.fail(f"the target of an edge must be a name, not {KIND[type(dst_node)]}", dst_node.loc)
             dst, dst_loc = dst_node.text, dst_node.loc
         else:
-            raise self.fail(f"an edge must be \"src -> dst\" or [src, dst], not {_describe(edge)}", edge.loc)
+            raise self.fail(f'an edge must be "src -> dst" or [src, dst], not {_describe(edge)}', edge.loc)
         target = self.decls.get(dst)
         if target is None:
             raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
         if target[1] is None:
             raise self.fail(f"edge to '{shorten(dst)}', which is an input; only nodes take operands", dst_loc)
         if dst not in self.from_edges:
-            raise self.fail(f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
-                            "a node takes operands from inputs: or from edges, not both", dst_loc)
+            raise self.fail(
+                f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
+                "a node takes operands from inputs: or from edges, not both",
+                dst_loc,
+            )
         self.operands[dst].append((src, edge))
 
     def check_operands(self) -> None:
@@ -325,8 +362,7 @@ class _Builder:
                     hint = did_you_mean(operand, self.decls)
                     if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
-                    raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}",
-                                    source.loc)
+                    raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)
             problem = OPS[op].arity_problem(len(self.operands[name]))
             if problem:
                 raise self.fail(f"node '{shorten(name)}': {problem}", loc)
@@ -491,8 +527,13 @@ _first = itemgetter(0)
 def _name(name) -> None:
     if _SIMPLE_NAME.match(name):
         return
-    if (not name or not name.isprintable() or any(c.isspace() for c in name)
-            or any(bad in name for bad in _FORBIDDEN_IN_NAMES) or looks_like_number(name)):
+    if (
+        not name
+        or not name.isprintable()
+        or any(c.isspace() for c in name)
+        or any(bad in name for bad in _FORBIDDEN_IN_NAMES)
+        or looks_like_number(name)
+    ):
         raise _NotSure
 
 
@@ -506,7 +547,7 @@ def _number(value):
     if type(value) is not int and type(value) is not float or not is_finite(value):
         raise _NotSure
     try:
-        return to_number(repr(value)) if type(value) is int and not -2 ** 53 <= value <= 2 ** 53 else value
+        return to_number(repr(value)) if type(value) is int and not -(2**53) <= value <= 2**53 else value
     except NotANumber:
         raise _NotSure from None
 
@@ -516,8 +557,15 @@ def _yaml_pairs(text: str):
     plain scalars resolved by YAML 1.2 (a name stays text, a number becomes one). Anything this
     need not understand (an anchor, an alias, a tag, a boolean, deep nesting) is _NotSure."""
     import yaml
-    from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
-                             SequenceStartEvent, StreamEndEvent)
+    from yaml.events import (
+        AliasEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
 
     from .yamltree import MAX_DEPTH, _Loader
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 
 Number = int | float
 
 # Integers stay exact (the book's 2 apples at 100 are 200, not 200.0) while a float
 # holds them exactly; past that they become floats, so no product of huge integers
 # can cost time quadratic in the file (10,000 factors of 10**300 would).
-EXACT_INT = 2 ** 53
+EXACT_INT = 2**53
 
 
 class OpDomainError(ArithmeticError):
@@ -65,12 +66,16 @@ class Undefined:
         return f"Undefined({self.reason!r})"
 
 
+def _no_derivatives(out, *xs) -> tuple:
+    raise NotImplementedError("an op must give its local derivatives (@op_name.derivatives)")
+
+
 class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
     def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
-        self.local = None  # (out, *operands) -> one local derivative per operand
+        self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
         self._numeric = None  # the same code run on numbers alone (see _on_numbers), made when first used
         self.shapes: dict = {}  # operand count -> the shape of the local derivatives (the engine's)
         # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
@@ -136,9 +141,11 @@ OPS: dict[str, Op] = {}
 
 def op(name, arity, symbol, value, derivatives, kink=None, fast=None):
     """Decorator: register a forward step as an op of the table."""
+
     def register(forward) -> Op:
         OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast)
         return OPS[name]
+
     return register
 
 
@@ -188,7 +195,7 @@ def mul(out, *xs):
         x, y = xs
         return y, x  # the book's MulLayer: dx = dout * y, dy = dout * x
     if n <= MUL_EXACT_LIMIT:
-        return tuple(mul(*xs[:i], *xs[i + 1:]) for i in range(n))  # the others, left to right
+        return tuple(mul(*xs[:i], *xs[i + 1 :]) for i in range(n))  # the others, left to right
     before, after = [1] * n, [1] * n
     for i in range(1, n):
         before[i] = mul(before[i - 1], xs[i - 1])
@@ -402,8 +409,7 @@ def _scaled_product(xs) -> float:
 
 def _int_power_too_big(x, y) -> bool:
     # Python computes int ** int exactly; refuse before a huge exponent costs time and memory.
-    return (isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1
-            and y * math.log2(abs(x)) > 1100)
+    return isinstance(x, int) and isinstance(y, int) and y > 0 and abs(x) > 1 and y * math.log2(abs(x)) > 1100
 
 
 def power(x, y):
@@ -414,7 +420,7 @@ def power(x, y):
         raise OpDomainError("a negative base to a fractional power")
     if _int_power_too_big(x, y):
         raise OverflowError("result too large")
-    return x ** y
+    return x**y
 
 
 def _on_numbers(local):
@@ -426,4 +432,3 @@ def _on_numbers(local):
     scope = dict(local.__globals__)
     scope.update({name: value.forward for name, value in scope.items() if isinstance(value, Op)})
     return types.FunctionType(local.__code__, scope, local.__name__, local.__defaults__, local.__closure__)
-

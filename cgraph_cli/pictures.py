@@ -30,7 +30,7 @@ def _scene(result: Result):
     """
     plan = result.plan
     n = plan.size
-    show_grad = result.grads is not None
+    show_grad = result.has_grads
     nodes, edges = [], []
     for i, name in enumerate(plan.names):
         op = plan.ops[i]
@@ -55,8 +55,7 @@ def _scene(result: Result):
 
 
 def _html(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def to_dot(result: Result, precision: int | None = None) -> str:
@@ -66,8 +65,10 @@ def to_dot(result: Result, precision: int | None = None) -> str:
     nodes, edges = _scene(result)
     shapes = {
         "input": lambda name, _: f"shape=plaintext, label=<<b>{_html(name)}</b>>",
-        "op": lambda name, symbol: (f'shape=circle, label=<<font point-size="16">{_html(symbol)}</font>>, '
-                                    f'xlabel=<<font point-size="10" color="#555555">{_html(name)}</font>>'),
+        "op": lambda name, symbol: (
+            f'shape=circle, label=<<font point-size="16">{_html(symbol)}</font>>, '
+            f'xlabel=<<font point-size="10" color="#555555">{_html(name)}</font>>'
+        ),
         "constant": lambda name, _: f'shape=plaintext, fontcolor="#555555", label=<{_html(name)}>',
         "output": lambda name, _: f"shape=plaintext, label=<{_html(name)}>",
     }
@@ -84,29 +85,33 @@ def to_dot(result: Result, precision: int | None = None) -> str:
     body = "\n".join(lines)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
     title = _html(f"{result.plan.name}: {result.of_name} = {format_number(result.value, precision)}")
-    return "\n".join([
-        "digraph cgraph {",
-        f'  graph [rankdir=LR, nodesep=0.35, ranksep=0.9, fontname="Helvetica", labelloc=t, '
-        f'label=<<b>{title}</b>>, comment="cgraph {digest}"];',
-        '  node [fontname="Helvetica", width=0.5, height=0.5, margin=0.02];',
-        '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7];',
-        body,
-        "}",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                "digraph cgraph {",
+                f'  graph [rankdir=LR, nodesep=0.35, ranksep=0.9, fontname="Helvetica", labelloc=t, '
+                f'label=<<b>{title}</b>>, comment="cgraph {digest}"];',
+                '  node [fontname="Helvetica", width=0.5, height=0.5, margin=0.02];',
+                '  edge [fontname="Helvetica", fontsize=11, arrowsize=0.7];',
+                body,
+                "}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def dot_digest(dot: str) -> str:
     """The content hash a DOT text carries in its comment, which Graphviz copies into the SVG."""
     marker = 'comment="cgraph '
     start = dot.index(marker) + len(marker)
-    return dot[start:start + 16]
+    return dot[start : start + 16]
 
 
 def _mermaid(text: str) -> str:
     # Mermaid's entity codes (#code;) keep quotes, pipes and brackets from ending a label early;
     # '#' goes first, so a name's own '#' cannot start an entity.
-    for char, code in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"),
-                       ("|", "#124;")):
+    for char, code in (("#", "#35;"), ("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("|", "#124;")):
         text = text.replace(char, code)
     return text
 
@@ -137,9 +142,11 @@ def graphviz(dot: str, fmt: str) -> bytes:
     try:
         done = subprocess.run(["dot", f"-T{fmt}"], input=dot.encode("utf-8"), capture_output=True, timeout=120)
     except FileNotFoundError:
-        raise ToolMissing(f"--format {fmt} needs Graphviz's dot program, which is not installed "
-                          "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
-                          "--format dot and --format mermaid need nothing") from None
+        raise ToolMissing(
+            f"--format {fmt} needs Graphviz's dot program, which is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
+            "--format dot and --format mermaid need nothing"
+        ) from None
     except subprocess.TimeoutExpired:
         raise ToolMissing("Graphviz's dot took more than 120 s; try --format dot") from None
     if done.returncode != 0:

@@ -8,7 +8,8 @@ middle, and past a few thousand rows only the first and last are shown.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from .engine import Result
 from .errors import printable, short_list, shorten
@@ -54,8 +55,16 @@ def to_json(data) -> str:
     return json.dumps(data, ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
-_JSON_ESCAPES = {**{code: f"\\u{code:04x}" for code in range(32)},
-                 8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+_JSON_ESCAPES = {
+    **{code: f"\\u{code:04x}" for code in range(32)},
+    8: "\\b",
+    9: "\\t",
+    10: "\\n",
+    12: "\\f",
+    13: "\\r",
+    34: '\\"',
+    92: "\\\\",
+}
 
 
 def json_strings(texts: list[str]) -> list[str]:
@@ -86,32 +95,56 @@ def run_json(result: Result) -> Iterator[str]:
         pieces = []
         for i, value, grad in zip(range(start, stop), values, grads):
             op = ops[i]
-            pieces.append(f'{{"name": {names[i]}, "op": "{"input" if op is None else op.name}", '
-                          f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}], '
-                          f'"value": {value}, "grad": {"null" if i in undefined else grad}}}')
+            pieces.append(
+                f'{{"name": {names[i]}, "op": "{"input" if op is None else op.name}", '
+                f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}], '
+                f'"value": {value}, "grad": {"null" if i in undefined else grad}}}'
+            )
         yield ("" if start == 0 else ", ") + ", ".join(pieces)
     yield "]}"
 
 
 def grad_json(result: Result, wrt: Iterable[str]) -> str:
     """`cgraph grad --json`: d(of)/d(name) for each name asked for."""
-    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
-                    "gradients": {name: result.grad_of(name) for name in wrt}})
+    return to_json(
+        {
+            "graph": result.plan.name,
+            "of": result.of_name,
+            "value": result.value,
+            "gradients": {name: result.grad_of(name) for name in wrt},
+        }
+    )
 
 
 def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
     """`cgraph validate --json`: what the file holds."""
-    return to_json({"graph": plan.name, "valid": True,
-                    "inputs": [plan.names[i] for i in plan.inputs],
-                    "nodes": [plan.names[i] for i in plan.file_order if plan.ops[i] is not None],
-                    "output": output, "sinks": sinks})
+    return to_json(
+        {
+            "graph": plan.name,
+            "valid": True,
+            "inputs": [plan.names[i] for i in plan.inputs],
+            "nodes": [plan.names[i] for i in plan.file_order if plan.ops[i] is not None],
+            "output": output,
+            "sinks": sinks,
+        }
+    )
 
 
 def ops_json() -> str:
     """`cgraph ops --json`: the op table."""
-    return to_json([{"op": op.name, "operands": op.arity_text(), "symbol": op.symbol,
-                     "value": op.formula, "derivatives": op.derivative, "doc": op.doc}
-                    for op in OPS.values()])
+    return to_json(
+        [
+            {
+                "op": op.name,
+                "operands": op.arity_text(),
+                "symbol": op.symbol,
+                "value": op.formula,
+                "derivatives": op.derivative,
+                "doc": op.doc,
+            }
+            for op in OPS.values()
+        ]
+    )
 
 
 # rich spends about 0.3 ms a row; past this many rows we lay the table out ourselves, in
@@ -140,7 +173,7 @@ class _Table:
     """Columns and rows of text; drawn by rich, or plainly in the same layout when large."""
 
     def __init__(self):
-        self.columns: list[tuple[str, str, str | None]] = []  # (header, justify, style)
+        self.columns: list[tuple[str, Any, str | None]] = []  # (header, justify as rich takes it, style)
         self.rows: list[list[str]] = []
 
     def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
@@ -168,15 +201,23 @@ class _Table:
             table.add_column(header, justify=justify, style=style, no_wrap=True)
         # Never narrower than the table's natural width: a narrow terminal wraps the long
         # lines itself, where rich would squeeze columns and crop digits and labels.
-        console = Console(file=StringIO(), force_terminal=color, no_color=not color,
-                          color_system="standard" if color else None, width=100_000,
-                          highlight=False, emoji=False, markup=False, soft_wrap=False)
+        console = Console(
+            file=(text := StringIO()),
+            force_terminal=color,
+            no_color=not color,
+            color_system="standard" if color else None,
+            width=100_000,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            soft_wrap=False,
+        )
         for row in self.rows:
             table.add_row(*row)
         if headline is not None:
             console.print(Text(headline, style="bold"))
         console.print(table)
-        return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+        return "\n".join(line.rstrip() for line in text.getvalue().splitlines())
 
     def _draw_plain(self, headline, color, rows) -> str:
         from rich.cells import cell_len
@@ -216,15 +257,19 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
     table.column("op")
     table.column("operands")
     table.column("value", "right", "green")
-    grads = result.grads is not None
+    grads = result.has_grads
     if grads:
         table.column(f"grad d({cell(result.of_name)})/d(node)", "right", "red")
     if has_labels:
         table.column("label", style="dim")
     for i in range(plan.size):
         is_input = plan.ops[i] is None
-        row = [cell(plan.names[i]), plan.op_name(i),
-               "" if is_input else cell(operand_list(plan.operands(i))), num(result.values[i])]
+        row = [
+            cell(plan.names[i]),
+            plan.op_name(i),
+            "" if is_input else cell(operand_list(plan.operands(i))),
+            num(result.values[i]),
+        ]
         if grads:
             row.append(num(result.grads[i]))
         if has_labels:
@@ -233,8 +278,9 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
     return table.draw(_headline(result, num), color, all_rows)
 
 
-def grad_table(result: Result, wrt: Iterable[str], num: Format = format_number, color: bool = False,
-               all_rows: bool = False) -> str:
+def grad_table(
+    result: Result, wrt: Iterable[str], num: Format = format_number, color: bool = False, all_rows: bool = False
+) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for."""
     table = _Table()
     table.column("wrt", style="bold")
@@ -256,13 +302,17 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
     if plan.description:
         lines.append(f"  {cell(plan.description, 200)}")
     lines.append(f"  inputs: {len(inputs):,}" + (f" ({short_list(plan.names[i] for i in inputs)})" if inputs else ""))
-    lines.append(f"  nodes: {len(nodes):,}" + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")"
-                                               if nodes else ""))
+    lines.append(
+        f"  nodes: {len(nodes):,}"
+        + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")" if nodes else "")
+    )
     if output is not None:
         lines.append(f"  output: {cell(output)}")
     else:
-        lines.append(f"  output: ambiguous, several nodes are consumed by nothing ({short_list(sinks)}); "
-                     "add 'output:' or pass --of")
+        lines.append(
+            f"  output: ambiguous, several nodes are consumed by nothing ({short_list(sinks)}); "
+            "add 'output:' or pass --of"
+        )
     return printable("\n".join(lines), keep="\n")
 
 
@@ -292,53 +342,90 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
     total = e.path_count
     yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
     if not total:
-        yield f"no path leads from {cell(e.of)} back to {cell(e.wrt)}: {cell(e.of)} does not depend on it, " \
-              "so the gradient is 0\n"
+        yield (
+            f"no path leads from {cell(e.of)} back to {cell(e.wrt)}: {cell(e.of)} does not depend on it, "
+            "so the gradient is 0\n"
+        )
         return
     along = "it" if total == 1 else "each"
-    yield (f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
-           "the product of the local derivatives (d(output)/d(output) = 1 first):\n")
+    yield (
+        f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
+        "the product of the local derivatives (d(output)/d(output) = 1 first):\n"
+    )
     for p in e.paths:
-        route = cell(p.nodes[0]) + "".join(f" → {cell(name)}{_slot_note(e, p, k)}"
-                                          for k, name in enumerate(p.nodes[1:]))
+        route = cell(p.nodes[0]) + "".join(
+            f" → {cell(name)}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:])
+        )
         yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
     if e.listed < total:
-        yield (f"  ... {_plural(total - e.listed, 'more path')} not listed (--max-paths); "
-               "the total comes from backprop\n")
+        yield (
+            f"  ... {_plural(total - e.listed, 'more path')} not listed (--max-paths); the total comes from backprop\n"
+        )
     else:
-        yield (f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
-               + ("" if e.paths_sum == e.gradient else
-                  f"  (backprop's {num(e.gradient)} adds the same terms in another order)") + "\n")
+        yield (
+            f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
+            + (
+                ""
+                if e.paths_sum == e.gradient
+                else f"  (backprop's {num(e.gradient)} adds the same terms in another order)"
+            )
+            + "\n"
+        )
 
 
 def explain_json(graph_name: str, value, explanation) -> Iterator[str]:
     """`cgraph explain --json`, written as the paths are found (so memory is bounded by one path)."""
     e = explanation
-    yield to_json({"graph": graph_name, "of": e.of, "wrt": e.wrt, "value": value, "gradient": e.gradient,
-                   "path_count": e.path_count})[:-1] + ', "paths": ['
+    yield (
+        to_json(
+            {
+                "graph": graph_name,
+                "of": e.of,
+                "wrt": e.wrt,
+                "value": value,
+                "gradient": e.gradient,
+                "path_count": e.path_count,
+            }
+        )[:-1]
+        + ', "paths": ['
+    )
     for k, p in enumerate(e.paths):
-        yield ("" if k == 0 else ", ") + to_json({"nodes": list(p.nodes), "operand_slots": list(p.slots),
-                                                  "locals": list(p.locals), "product": p.product})
+        yield ("" if k == 0 else ", ") + to_json(
+            {"nodes": list(p.nodes), "operand_slots": list(p.slots), "locals": list(p.locals), "product": p.product}
+        )
     yield f'], "paths_listed": {e.listed}, "paths_sum": {to_json(e.paths_sum)}}}'
 
 
 def steps_text(result: Result, steps, num: Format = format_number) -> str:
     """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
-    lines = [f"backward pass from {cell(result.of_name)}, d{cell(result.of_name)}/d{cell(result.of_name)} = 1; "
-             "each node sends dout × local derivative to its operands:"]
+    lines = [
+        f"backward pass from {cell(result.of_name)}, d{cell(result.of_name)}/d{cell(result.of_name)} = 1; "
+        "each node sends dout × local derivative to its operands:"
+    ]
     for s in steps:
-        sends = ",  ".join(f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}"
-                           for to, local, got in s.sends)
+        sends = ",  ".join(f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}" for to, local, got in s.sends)
         lines.append(f"  {cell(s.node)} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
     return "\n".join(lines)
 
 
 def steps_json(result: Result, steps) -> str:
     """`cgraph explain --steps --json`."""
-    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
-                    "steps": [{"node": s.node, "op": s.op, "upstream": s.upstream,
-                               "sends": [{"to": to, "local": local, "receives": got}
-                                         for to, local, got in s.sends]} for s in steps]})
+    return to_json(
+        {
+            "graph": result.plan.name,
+            "of": result.of_name,
+            "value": result.value,
+            "steps": [
+                {
+                    "node": s.node,
+                    "op": s.op,
+                    "upstream": s.upstream,
+                    "sends": [{"to": to, "local": local, "receives": got} for to, local, got in s.sends],
+                }
+                for s in steps
+            ],
+        }
+    )
 
 
 # -- derived graphs as YAML --------------------------------------------------------------
@@ -420,8 +507,11 @@ def check_verdict(checks) -> str:
     if not checks:
         return "nothing to check: the graph has no inputs"
     if counts["FAIL"]:
-        return f"{counts['FAIL']:,} FAILED" + (f", {counts['pass']:,} agree" if counts["pass"] else "") + \
-            (f", {others}" if others else "")
+        return (
+            f"{counts['FAIL']:,} FAILED"
+            + (f", {counts['pass']:,} agree" if counts["pass"] else "")
+            + (f", {others}" if others else "")
+        )
     if not counts["pass"]:
         return f"nothing could be compared ({others}): not a pass"
     if others:
@@ -447,13 +537,23 @@ def check_table(result: Result, checks, color: bool = False, all_rows: bool = Fa
         return blank if x is None else f"{x:.2e}"
 
     for c in checks:
-        table.rows.append([cell(c.name), format_number(c.value), blank if c.step is None else f"{c.step:.3g}",
-                           blank if c.backprop is None else format_number(c.backprop),
-                           blank if c.numeric is None else format_number(c.numeric),
-                           short(c.error), short(c.abs_error), short(c.rel_error),
-                           c.status + (f" ({cell(c.note, 200)})" if c.note else "")])
-    headline = (f"{cell(result.plan.name)}: d{cell(result.of_name)}/d(input), "
-                f"backprop vs numerical difference: {check_verdict(checks)}")
+        table.rows.append(
+            [
+                cell(c.name),
+                format_number(c.value),
+                blank if c.step is None else f"{c.step:.3g}",
+                blank if c.backprop is None else format_number(c.backprop),
+                blank if c.numeric is None else format_number(c.numeric),
+                short(c.error),
+                short(c.abs_error),
+                short(c.rel_error),
+                c.status + (f" ({cell(c.note, 200)})" if c.note else ""),
+            ]
+        )
+    headline = (
+        f"{cell(result.plan.name)}: d{cell(result.of_name)}/d(input), "
+        f"backprop vs numerical difference: {check_verdict(checks)}"
+    )
     return table.draw(headline, color, all_rows)
 
 
@@ -461,11 +561,31 @@ def check_json(result: Result, checks) -> str:
     """`cgraph check --json`."""
     from .gradcheck import passed, summary
 
-    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
-                    "passed": passed(checks), "verdict": check_verdict(checks), "counts": summary(checks),
-                    "checks": [{"name": c.name, "value": c.value, "step": c.step, "backprop": c.backprop,
-                                "numeric": c.numeric, "error": c.error, "abs_error": c.abs_error,
-                                "rel_error": c.rel_error, "status": c.status, "note": c.note} for c in checks]})
+    return to_json(
+        {
+            "graph": result.plan.name,
+            "of": result.of_name,
+            "value": result.value,
+            "passed": passed(checks),
+            "verdict": check_verdict(checks),
+            "counts": summary(checks),
+            "checks": [
+                {
+                    "name": c.name,
+                    "value": c.value,
+                    "step": c.step,
+                    "backprop": c.backprop,
+                    "numeric": c.numeric,
+                    "error": c.error,
+                    "abs_error": c.abs_error,
+                    "rel_error": c.rel_error,
+                    "status": c.status,
+                    "note": c.note,
+                }
+                for c in checks
+            ],
+        }
+    )
 
 
 def hessian_table(result: Result, hessian: dict, num: Format = format_number, color: bool = False) -> str:
@@ -482,5 +602,4 @@ def hessian_table(result: Result, hessian: dict, num: Format = format_number, co
 
 def hessian_json(result: Result, hessian: dict) -> str:
     """`cgraph grad --order 2 --json`: {"hessian": {"x": {"x": .., "y": ..}, ...}}."""
-    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value,
-                    "hessian": hessian})
+    return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value, "hessian": hessian})

@@ -17,7 +17,9 @@ symbols (as `cgraph derive` does). That gives their shape for single nodes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import repeat
+from typing import Any
 
 from .graph import Plan
 
@@ -50,8 +52,7 @@ class Run:
 class Group:
     """Many float nodes of one op and operand count in one level, side by side in slots start..stop."""
 
-    __slots__ = ("start", "stop", "positions", "operands", "getters", "f", "op", "derivatives",
-                 "integer_operands")
+    __slots__ = ("start", "stop", "positions", "operands", "getters", "f", "op", "derivatives", "integer_operands")
 
     def __init__(self, start: int, positions: list[int], operands: list[list[int]], op, integer_operands: bool):
         from operator import itemgetter
@@ -77,7 +78,7 @@ class Program:
     __slots__ = ("slot", "segments", "backward_units", "_by_position")
 
     def __init__(self, plan: Plan, values: list):
-        n, ops, all_args = plan.size, plan.ops, plan.args
+        ops, all_args = plan.ops, plan.args
         ints = [type(v) is int for v in values]  # which values may be integers (constants included)
         level = [0] * len(values)  # inputs and constants are level 0
         by_level: dict[int, dict] = {}
@@ -111,12 +112,12 @@ class Program:
                 slot[p] = x
                 x += 1
         self.slot = slot
-        self._by_position = None
+        self._by_position: Callable[[list], Any] | None = None
         self.segments: list = []
         self.backward_units: list = []
         run = Run()
         at = slot.__getitem__
-        for unit in layout[len(plan.inputs):]:
+        for unit in layout[len(plan.inputs) :]:
             p = unit[0]
             if len(unit) == 1:
                 run.add(p, slot[p], tuple(map(at, all_args[p])), ops[p], ints[p])
@@ -125,8 +126,15 @@ class Program:
                 self.segments.append(run)
                 run = Run()
             columns = list(zip(*map(all_args.__getitem__, unit)))  # each operand's plan positions
-            self.segments.append(Group(slot[p], unit, [list(map(at, column)) for column in columns], ops[p],
-                                       any(any(map(ints.__getitem__, column)) for column in columns)))
+            self.segments.append(
+                Group(
+                    slot[p],
+                    unit,
+                    [list(map(at, column)) for column in columns],
+                    ops[p],
+                    any(any(map(ints.__getitem__, column)) for column in columns),
+                )
+            )
         if run.forward:
             self.segments.append(run)
         for segment in reversed(self.segments):
@@ -138,12 +146,14 @@ class Program:
 
     def in_evaluation_order(self, slots: list, n: int) -> list:
         """A list kept by slot, put back in evaluation order (positions 0..n-1)."""
-        if self._by_position is None:
+        by_position = self._by_position
+        if by_position is None:
             from operator import itemgetter
 
             identity = self.slot[:n] == list(range(n))  # a file in dependency order, run node by node
-            self._by_position = (lambda kept: kept[:n]) if identity or n < 2 else itemgetter(*self.slot[:n])
-        return list(self._by_position(slots))
+            by_position = (lambda kept: kept[:n]) if identity or n < 2 else itemgetter(*self.slot[:n])
+            self._by_position = by_position
+        return list(by_position(slots))
 
 
 def program(plan: Plan, values: list) -> Program:
@@ -189,14 +199,14 @@ def vector_local(op, count: int):
         from .symbolic import Sym
 
         nodes, ds = _symbolic_local(op, count)
-        registers = {"out": 0, **{f"x{k}": k + 1 for k in range(count)}}
+        registers: dict[str | int, int] = {"out": 0, **{f"x{k}": k + 1 for k in range(count)}}
 
         def ref(a):
             if type(a) is not Sym:
                 return ("const", a)
             return ("reg", registers[a.name] if a.name else registers[id(a)])
 
-        code = []
+        code: list = []
         for node in nodes:
             registers[id(node)] = count + 1 + len(code)
             code.append((node.op.fast.get(len(node.args)) or node.op.forward, [ref(a) for a in node.args]))

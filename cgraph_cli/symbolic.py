@@ -125,7 +125,6 @@ class Emitter:
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
     from .engine import forward
-
     from .schedule import program
 
     overrides = overrides or {}
@@ -164,22 +163,26 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
 
     def sends_of(i: int, dout) -> list:
         """What node i passes each operand that leads back to wrt: (operand, dout × local), one per slot."""
-        op = plan.ops[i]
+        op = plan.node_op(i)
         emitter.prefix = f"d_{names[i]}__local"
         start = len(emitter.nodes)
         try:
             locals_ = op.local(refs[i], *[refs[j] for j in args[i]])
         except (ArithmeticError, ValueError) as e:
-            raise plan.error(f"node '{names[i]}': its local derivatives cannot be written: "
-                             f"{ops.domain_reason(e)}", i) from None
+            raise plan.error(
+                f"node '{names[i]}': its local derivatives cannot be written: {ops.domain_reason(e)}", i
+            ) from None
         wanted = [j < n and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
         sends = []
         for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
             if w:
-                want = d_name(j) if uses[j] == 1 else \
-                    f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
+                want = (
+                    d_name(j)
+                    if uses[j] == 1
+                    else f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
+                )
                 sends.append((slot, j, dout, local, want))
         return sends
 
@@ -263,7 +266,7 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
         if plan.ops[i] is None:
             draft.add_input(name, overrides.get(name, plan.values[i]), plan.labels.get(i))
         elif name in needed:
-            draft.add_node(name, plan.ops[i].name, plan.operands(i), plan.labels.get(i))
+            draft.add_node(name, plan.op_name(i), plan.operands(i), plan.labels.get(i))
     for s in emitter.nodes:
         if id(s) in used:
             draft.add_node(s.name, s.op.name, tuple(a.name if type(a) is Sym else a for a in s.args))
@@ -280,10 +283,11 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
 
     for name in names:
         if plan.ops[plan.position(name, "wrt")] is not None:
-            raise RequestError(f"'{name}' is a node; second derivatives are taken with respect to inputs",
-                               plan.source, "hessian")
+            raise RequestError(
+                f"'{name}' is a node; second derivatives are taken with respect to inputs", plan.source, "hessian"
+            )
     of_name = plan.names[plan.output_position(of)]
-    rows = {}
+    rows: dict[str, dict] = {}
     for a in names:
         try:
             derived = evaluate(compile_draft(derive(plan, a, of, overrides)), overrides)
@@ -291,9 +295,9 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
             derived, first = None, e.message
         rows[a] = {}
         for b in names:
-            g = None if derived is None else derived.grad_of(b)
-            if derived is None or type(g) is Undefined:
-                reason = first if derived is None else g.reason
+            g = Undefined(first) if derived is None else derived.grad_of(b)
+            if type(g) is Undefined:
+                reason = g.reason
                 g = Undefined(f"d²({of_name})/d({a})d({b}) is undefined: {reason}", plan.index[b])
             rows[a][b] = g
     return rows

@@ -11,10 +11,19 @@ loader asks what they mean.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import yaml
-from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent, MappingStartEvent,
-                         ScalarEvent, SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from .errors import GraphError, Loc, shorten
 from .ops import exact
@@ -29,6 +38,7 @@ class _Marked:
     """A node that knows where it starts; the Loc is made only when asked for (most never are)."""
 
     __slots__ = ("mark",)
+    mark: Any  # PyYAML's Mark: 0-based line and column
 
     @property
     def loc(self) -> Loc:
@@ -89,11 +99,11 @@ def compose(text: str, source: str):
         return _compose(text, source)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise GraphError(f"invalid YAML: {e.problem or e.context}",
-                         _loc(mark) if mark else None, source) from None
+        raise GraphError(f"invalid YAML: {e.problem or e.context}", _loc(mark) if mark else None, source) from None
     except yaml.reader.ReaderError as e:
-        raise GraphError(f"invalid YAML: {e.reason} (character {e.character!r})",
-                         _position_loc(text, e.position), source) from None
+        raise GraphError(
+            f"invalid YAML: {e.reason} (character {e.character!r})", _position_loc(text, e.position), source
+        ) from None
     except yaml.YAMLError as e:
         raise GraphError(f"invalid YAML: {e}", None, source) from None
 
@@ -118,15 +128,19 @@ def _compose(text: str, source: str):
                 if event.anchor is not None:
                     anchors[event.anchor] = node
             elif kind is AliasEvent:
-                node = anchors.get(event.anchor)
-                if node is None:
-                    raise GraphError(f"alias *{event.anchor} names no anchor defined before it "
-                                     "(an anchor cannot be used inside itself)", _loc(event.start_mark), source)
+                anchored = anchors.get(event.anchor)
+                if anchored is None:
+                    raise GraphError(
+                        f"alias *{event.anchor} names no anchor defined before it "
+                        "(an anchor cannot be used inside itself)",
+                        _loc(event.start_mark),
+                        source,
+                    )
+                node = anchored
             elif kind is SequenceStartEvent or kind is MappingStartEvent:
                 _check_tag(event, source)
                 if len(stack) >= MAX_DEPTH:
-                    raise GraphError(f"the file nests deeper than {MAX_DEPTH} levels",
-                                     _loc(event.start_mark), source)
+                    raise GraphError(f"the file nests deeper than {MAX_DEPTH} levels", _loc(event.start_mark), source)
                 stack.append(((Seq if kind is SequenceStartEvent else Map)(event.start_mark), event.anchor))
                 continue
             elif kind is SequenceEndEvent or kind is MappingEndEvent:
@@ -135,8 +149,11 @@ def _compose(text: str, source: str):
                     anchors[anchor] = node  # only once complete: an anchor never contains itself
             elif kind is DocumentStartEvent:
                 if root is not None:
-                    raise GraphError("the file holds more than one YAML document; a graph file is one",
-                                     _loc(event.start_mark), source)
+                    raise GraphError(
+                        "the file holds more than one YAML document; a graph file is one",
+                        _loc(event.start_mark),
+                        source,
+                    )
                 continue
             elif kind is StreamEndEvent:
                 return root
@@ -163,8 +180,9 @@ def _attach(parent, node) -> None:
 
 def _check_tag(event, source: str) -> None:
     if event.tag not in (None, "!"):
-        raise GraphError(f"YAML tags such as {event.tag} are not allowed: a graph file is plain data",
-                         _loc(event.start_mark), source)
+        raise GraphError(
+            f"YAML tags such as {event.tag} are not allowed: a graph file is plain data", _loc(event.start_mark), source
+        )
 
 
 # YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution
@@ -195,13 +213,17 @@ def plain_kind(text: str) -> str:
     if text in _INF_NAN:
         raise NotANumber(f"{shorten(text)} is not a finite number")
     if _is_int(text) and len(_unsigned(text)) > 1 and _unsigned(text)[0] == "0":
-        raise NotANumber(f"{shorten(text)} has a leading zero, which YAML 1.1 reads as octal "
-                         f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)")
+        raise NotANumber(
+            f"{shorten(text)} has a leading zero, which YAML 1.1 reads as octal "
+            f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)"
+        )
     if _is_int(text) or _is_octal(text) or _is_hex(text) or _is_float(text):
         return "number"
     if _YAML11.resolve(yaml.ScalarNode, text, (True, False)) in _YAML11_NUMBER:
-        raise NotANumber(f"{shorten(text)} is a number in YAML 1.1 but text in YAML 1.2 "
-                         "(digit separators, base 60, binary or signed hex); write it as a plain decimal")
+        raise NotANumber(
+            f"{shorten(text)} is a number in YAML 1.1 but text in YAML 1.2 "
+            "(digit separators, base 60, binary or signed hex); write it as a plain decimal"
+        )
     return "string"
 
 
@@ -233,8 +255,11 @@ def _is_hex(text: str) -> bool:
 def _is_float(text: str) -> bool:
     mantissa, e, exponent = _unsigned(text).replace("E", "e").partition("e")
     whole, dot, fraction = mantissa.partition(".")
-    return ((_digits(whole) and (fraction == "" or _digits(fraction)) or whole == "" and dot == "." and _digits(fraction))
-            and (not e or _is_int(exponent)))
+    if whole == "":  # .5
+        mantissa_ok = dot == "." and _digits(fraction)
+    else:  # 5, 5. or 5.25
+        mantissa_ok = _digits(whole) and (fraction == "" or _digits(fraction))
+    return mantissa_ok and (not e or _is_int(exponent))
 
 
 def looks_like_number(text: str) -> bool:
@@ -247,6 +272,7 @@ def looks_like_number(text: str) -> bool:
 
 def to_number(text: str):
     """The number a plain scalar of kind 'number' stands for; NotANumber if it overflows."""
+    value: int | float
     if _is_octal(text):
         value = int(text[2:], 8)
     elif _is_hex(text):

@@ -44,6 +44,7 @@ def plan_of(*entries, output: str | None = None, source: str | None = None, name
 @pytest.fixture
 def invoke():
     """Run `cgraph ARGS` in-process; returns click's Result with stdout and stderr apart."""
+
     def run(*args, input=None, env=None):
         return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
 
@@ -53,6 +54,7 @@ def invoke():
 @pytest.fixture
 def graph_file(tmp_path):
     """Write (dedented) YAML to a file and return its path."""
+
     def write(text: str, name: str = "g.yaml") -> Path:
         path = tmp_path / name
         path.write_text(textwrap.dedent(text), encoding="utf-8")
@@ -94,7 +96,10 @@ def described(plan) -> list[tuple]:
     for a node, a label last where there is one."""
     out = []
     for i in plan.file_order:
-        entry = (plan.names[i], plan.values[i]) if plan.ops[i] is None else \
-            (plan.names[i], plan.ops[i].name, plan.operands(i))
+        entry = (
+            (plan.names[i], plan.values[i])
+            if plan.ops[i] is None
+            else (plan.names[i], plan.ops[i].name, plan.operands(i))
+        )
         out.append(entry + ((plan.labels[i],) if i in plan.labels else ()))
     return out

@@ -45,7 +45,6 @@ if __name__ == "__main__":
             golden_path(graph, suffix).write_text(render(graph, args), encoding="utf-8")
             print("wrote", golden_path(graph, suffix).relative_to(ROOT))
     for stem in PICTURES:  # needs Graphviz's dot
-        result = CliRunner().invoke(cli, ["draw", f"graphs/{stem}.yaml", "--precision", "6",
-                                          "-o", f"docs/{stem}.svg"])
+        result = CliRunner().invoke(cli, ["draw", f"graphs/{stem}.yaml", "--precision", "6", "-o", f"docs/{stem}.svg"])
         assert result.exit_code == 0, result.stderr
         print("wrote", f"docs/{stem}.svg")

@@ -56,12 +56,53 @@ def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12):
 
 # Numbers where arithmetic goes wrong: zeros of both signs, the float range's ends, subnormals,
 # exp's overflow edge, integers past 2**53, kinks.
-HOSTILE_NUMBERS = [0, -0.0, 0.0, 1, -1, 2, 0.5, -0.5, 1e308, -1e308, 1e-308, 5e-324, -5e-324, 709.0, 710.0,
-                   -745.0, 1e150, 1e-150, 2 ** 53, 2 ** 53 + 1, 10 ** 300, 30.0, -30.0, 800.0, -800.0, 3, 1e-7]
+HOSTILE_NUMBERS = [
+    0,
+    -0.0,
+    0.0,
+    1,
+    -1,
+    2,
+    0.5,
+    -0.5,
+    1e308,
+    -1e308,
+    1e-308,
+    5e-324,
+    -5e-324,
+    709.0,
+    710.0,
+    -745.0,
+    1e150,
+    1e-150,
+    2**53,
+    2**53 + 1,
+    10**300,
+    30.0,
+    -30.0,
+    800.0,
+    -800.0,
+    3,
+    1e-7,
+]
 
-ARITY = {"add": (2, 4), "mul": (2, 4), "sub": (2, 2), "div": (2, 2), "neg": (1, 1), "pow": (2, 2),
-         "exp": (1, 1), "log": (1, 1), "sigmoid": (1, 1), "relu": (1, 1), "tanh": (1, 1), "step": (1, 1),
-         "xlogy": (2, 2), "mulpow": (3, 3), "sech": (1, 1)}
+ARITY = {
+    "add": (2, 4),
+    "mul": (2, 4),
+    "sub": (2, 2),
+    "div": (2, 2),
+    "neg": (1, 1),
+    "pow": (2, 2),
+    "exp": (1, 1),
+    "log": (1, 1),
+    "sigmoid": (1, 1),
+    "relu": (1, 1),
+    "tanh": (1, 1),
+    "step": (1, 1),
+    "xlogy": (2, 2),
+    "mulpow": (3, 3),
+    "sech": (1, 1),
+}
 
 
 def numbers(hostile: bool = True):
@@ -80,8 +121,10 @@ def any_graphs(draw, max_inputs: int = 4, max_nodes: int = 10, hostile: bool = T
     for i in range(draw(st.integers(1, max_nodes))):
         op = draw(st.sampled_from(ops))
         low, high = ARITY[op]
-        operands = [draw(st.one_of(st.sampled_from(names), numbers(hostile).map(repr)))
-                    if k else draw(st.sampled_from(names)) for k in range(draw(st.integers(low, high)))]
+        operands = [
+            draw(st.one_of(st.sampled_from(names), numbers(hostile).map(repr))) if k else draw(st.sampled_from(names))
+            for k in range(draw(st.integers(low, high)))
+        ]
         lines.append(f"  n{i}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
         names.append(f"n{i}")
     lines.append(f"output: {names[-1]}")
@@ -89,11 +132,68 @@ def any_graphs(draw, max_inputs: int = 4, max_nodes: int = 10, hostile: bool = T
 
 
 # Pieces of YAML and of cgraph's format, to be strung together into almost-valid files.
-_FRAGMENTS = ["inputs:", "nodes:", "edges:", "output:", "name:", "description:", "{", "}", "[", "]", ",", ":",
-              " ", "\n", "  ", "x", "y", "z", "1", "-0.0", "1e3", "012", "1_000", ".inf", ".nan", "true", "null",
-              "~", "&a", "*a", "!!str", "!!python/object:os.system", "---", "...", "#", "'", '"', "\\", "->",
-              "{op: add, inputs: [x, y]}", "{op: mul}", "mul", "pow", "log", "x -> y", "[x, y]", "\t", "\r\n",
-              "\ufeff", "\x00", "\u202e", "사과", "? ", "|", ">", "%YAML 1.2", "<<: *a", "1e400", "0x1F", "-"]
+_FRAGMENTS = [
+    "inputs:",
+    "nodes:",
+    "edges:",
+    "output:",
+    "name:",
+    "description:",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    " ",
+    "\n",
+    "  ",
+    "x",
+    "y",
+    "z",
+    "1",
+    "-0.0",
+    "1e3",
+    "012",
+    "1_000",
+    ".inf",
+    ".nan",
+    "true",
+    "null",
+    "~",
+    "&a",
+    "*a",
+    "!!str",
+    "!!python/object:os.system",
+    "---",
+    "...",
+    "#",
+    "'",
+    '"',
+    "\\",
+    "->",
+    "{op: add, inputs: [x, y]}",
+    "{op: mul}",
+    "mul",
+    "pow",
+    "log",
+    "x -> y",
+    "[x, y]",
+    "\t",
+    "\r\n",
+    "\ufeff",
+    "\x00",
+    "\u202e",
+    "사과",
+    "? ",
+    "|",
+    ">",
+    "%YAML 1.2",
+    "<<: *a",
+    "1e400",
+    "0x1F",
+    "-",
+]
 
 
 def almost_yaml():

@@ -46,21 +46,35 @@ def test_run_json_is_the_spec_shape(invoke):
     data = json.loads(result.stdout)
     assert data["graph"] == "apples" and data["of"] == "price" and data["value"] == 220.00000000000003
     assert data["nodes"][0] == {"name": "apple", "op": "input", "inputs": [], "value": 100, "grad": 2.2}
-    assert data["nodes"][3] == {"name": "apple_price", "op": "mul", "inputs": ["apple", "apple_num"],
-                                "value": 200, "grad": 1.1}
+    assert data["nodes"][3] == {
+        "name": "apple_price",
+        "op": "mul",
+        "inputs": ["apple", "apple_num"],
+        "value": 200,
+        "grad": 1.1,
+    }
     assert result.stderr == ""
 
 
 def test_grad_json_is_the_spec_shape(invoke):
     result = invoke("grad", APPLES, "--wrt", "apple", "--json")
-    assert json.loads(result.stdout) == {"graph": "apples", "of": "price", "value": 220.00000000000003,
-                                         "gradients": {"apple": 2.2}}
+    assert json.loads(result.stdout) == {
+        "graph": "apples",
+        "of": "price",
+        "value": 220.00000000000003,
+        "gradients": {"apple": 2.2},
+    }
 
 
 def test_grad_defaults_to_every_input_and_takes_nodes(invoke):
     data = json.loads(invoke("grad", GRAPHS / "apples_oranges.yaml", "--json").stdout)
-    assert data["gradients"] == {"apple": 2.2, "apple_num": 110.00000000000001, "orange": 3.3000000000000003,
-                                 "orange_num": 165.0, "tax": 650}
+    assert data["gradients"] == {
+        "apple": 2.2,
+        "apple_num": 110.00000000000001,
+        "orange": 3.3000000000000003,
+        "orange_num": 165.0,
+        "tax": 650,
+    }
     data = json.loads(invoke("grad", APPLES, "--wrt", "apple_price", "--wrt", "tax", "--json").stdout)
     assert data["gradients"] == {"apple_price": 1.1, "tax": 200}
 
@@ -142,35 +156,44 @@ def test_version(invoke):
 
 
 # Command-line mistakes: exit 2.
-@pytest.mark.parametrize("args, words", [
-    (["run", APPLES, "--bogus"], ["No such option", "--bogus", "Try 'cgraph run --help'"]),
-    (["run", "no/such/file.yaml"], ["cannot read no/such/file.yaml"]),
-    (["run", GRAPHS], ["cannot read"]),
-    (["grad", APPLES, "--wrt", "appel"], ["--wrt", "'appel'", "did you mean 'apple'?"]),
-    (["run", APPLES, "--of", "prise"], ["--of", "did you mean 'price'?"]),
-    (["run", APPLES, "--set", "appel=1"], ["--set", "did you mean 'apple'?"]),
-    (["run", APPLES, "--set", "price=1"], ["not an input"]),
-    (["run", APPLES, "--set", "apple"], ["'apple' is not NAME=VALUE"]),
-    (["run", APPLES, "--set", "apple=abc"], ["not a number"]),
-    (["run", APPLES, "--set", "apple=true"], ["boolean"]),
-    (["run", APPLES, "--set", "apple=.inf"], ["not a finite number"]),
-    (["run", APPLES, "--precision", "0"], ["--precision"]),
-    (["validate", APPLES, "--of", "nope"], ["--of"]),
-    (["frobnicate"], ["No such command"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", APPLES, "--bogus"], ["No such option", "--bogus", "Try 'cgraph run --help'"]),
+        (["run", "no/such/file.yaml"], ["cannot read no/such/file.yaml"]),
+        (["run", GRAPHS], ["cannot read"]),
+        (["grad", APPLES, "--wrt", "appel"], ["--wrt", "'appel'", "did you mean 'apple'?"]),
+        (["run", APPLES, "--of", "prise"], ["--of", "did you mean 'price'?"]),
+        (["run", APPLES, "--set", "appel=1"], ["--set", "did you mean 'apple'?"]),
+        (["run", APPLES, "--set", "price=1"], ["not an input"]),
+        (["run", APPLES, "--set", "apple"], ["'apple' is not NAME=VALUE"]),
+        (["run", APPLES, "--set", "apple=abc"], ["not a number"]),
+        (["run", APPLES, "--set", "apple=true"], ["boolean"]),
+        (["run", APPLES, "--set", "apple=.inf"], ["not a finite number"]),
+        (["run", APPLES, "--precision", "0"], ["--precision"]),
+        (["validate", APPLES, "--of", "nope"], ["--of"]),
+        (["frobnicate"], ["No such command"]),
+    ],
+)
 def test_command_line_mistakes_exit_2(invoke, args, words):
     assert_error(invoke(*args), 2, *words)
 
 
 # Bad graphs: exit 1, message located.
-@pytest.mark.parametrize("text, words", [
-    ("inputs: {x: 1}\nnodes: {y: {op: div, inputs: [x, 0]}}\n", ["g.yaml:2:9: node 'y' = div(1, 0): division by zero"]),
-    ("inputs: {x: 0}\nnodes: {y: {op: log, inputs: [x]}}\n", ["g.yaml:2:9:", "log of a non-positive number"]),
-    ("inputs: {x: 1000}\nnodes: {y: {op: exp, inputs: [x]}}\n", ["g.yaml:2:9:", "exp(1000)", "overflow"]),
-    ("inputs: {x: -8}\nnodes: {y: {op: pow, inputs: [x, 0.5]}}\n", ["negative base to a fractional power"]),
-    ("inputs: {x: 1}\nnodse: {}\n", ["g.yaml:2:1: unknown key 'nodse'", "did you mean 'nodes'?"]),
-    ("nodes:\n  a: {op: neg, inputs: [b]}\n  b: {op: neg, inputs: [a]}\n", ["cycle: a -> b -> a"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "inputs: {x: 1}\nnodes: {y: {op: div, inputs: [x, 0]}}\n",
+            ["g.yaml:2:9: node 'y' = div(1, 0): division by zero"],
+        ),
+        ("inputs: {x: 0}\nnodes: {y: {op: log, inputs: [x]}}\n", ["g.yaml:2:9:", "log of a non-positive number"]),
+        ("inputs: {x: 1000}\nnodes: {y: {op: exp, inputs: [x]}}\n", ["g.yaml:2:9:", "exp(1000)", "overflow"]),
+        ("inputs: {x: -8}\nnodes: {y: {op: pow, inputs: [x, 0.5]}}\n", ["negative base to a fractional power"]),
+        ("inputs: {x: 1}\nnodse: {}\n", ["g.yaml:2:1: unknown key 'nodse'", "did you mean 'nodes'?"]),
+        ("nodes:\n  a: {op: neg, inputs: [b]}\n  b: {op: neg, inputs: [a]}\n", ["cycle: a -> b -> a"]),
+    ],
+)
 def test_bad_graphs_exit_1_with_a_located_message(invoke, graph_file, text, words):
     assert_error(invoke("run", graph_file(text)), 1, *words)
 

@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from cgraph_cli.symbolic import derive, hessian
 from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_text
 from cgraph_cli.graph import compile_draft as compile_graph
+from cgraph_cli.loader import load_text
 from cgraph_cli.render import graph_yaml
+from cgraph_cli.symbolic import derive, hessian
 
 from .conftest import GRAPHS, central_difference
 from .golden_cases import graph_files
@@ -31,8 +31,9 @@ def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
         derived = derived_value(plan, inp_name)
         # its inputs are the original inputs
         assert derived.input_names == plan.input_names
-        assert [derived.values[derived.index[n]] for n in derived.input_names] == \
-            [plan.values[plan.index[n]] for n in plan.input_names]
+        assert [derived.values[derived.index[n]] for n in derived.input_names] == [
+            plan.values[plan.index[n]] for n in plan.input_names
+        ]
         assert evaluate(derived).value == result.grad_of(inp_name), inp_name
 
 
@@ -49,20 +50,30 @@ def nth_derivative(text: str, wrt: str, n: int):
     return evaluate(plan).value
 
 
-@pytest.mark.parametrize("text, x, first, second", [
-    ("nodes: {y: {op: pow, inputs: [x, 3]}}", 2.0, lambda x: 3 * x ** 2, lambda x: 6 * x),
-    ("nodes: {y: {op: mul, inputs: [x, x, x]}}", -1.5, lambda x: 3 * x ** 2, lambda x: 6 * x),
-    ("nodes: {y: {op: exp, inputs: [x]}}", 0.7, math.exp, math.exp),
-    ("nodes: {y: {op: sigmoid, inputs: [x]}}", 0.3,
-     lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s),
-     lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s) * (1 - 2 * s)),
-    ("nodes: {y: {op: tanh, inputs: [x]}}", 0.4, lambda x: 1 - math.tanh(x) ** 2,
-     lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2)),
-    ("nodes: {y: {op: log, inputs: [x]}}", 1.7, lambda x: 1 / x, lambda x: -1 / x ** 2),
-    ("nodes: {y: {op: div, inputs: [1, x]}}", 1.3, lambda x: -1 / x ** 2, lambda x: 2 / x ** 3),
-    ("nodes: {y: {op: relu, inputs: [x]}}", 0.5, lambda x: 1, lambda x: 0),
-    ("nodes: {y: {op: relu, inputs: [x]}}", -0.5, lambda x: 0, lambda x: 0),
-])
+@pytest.mark.parametrize(
+    "text, x, first, second",
+    [
+        ("nodes: {y: {op: pow, inputs: [x, 3]}}", 2.0, lambda x: 3 * x**2, lambda x: 6 * x),
+        ("nodes: {y: {op: mul, inputs: [x, x, x]}}", -1.5, lambda x: 3 * x**2, lambda x: 6 * x),
+        ("nodes: {y: {op: exp, inputs: [x]}}", 0.7, math.exp, math.exp),
+        (
+            "nodes: {y: {op: sigmoid, inputs: [x]}}",
+            0.3,
+            lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s),
+            lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s) * (1 - 2 * s),
+        ),
+        (
+            "nodes: {y: {op: tanh, inputs: [x]}}",
+            0.4,
+            lambda x: 1 - math.tanh(x) ** 2,
+            lambda x: -2 * math.tanh(x) * (1 - math.tanh(x) ** 2),
+        ),
+        ("nodes: {y: {op: log, inputs: [x]}}", 1.7, lambda x: 1 / x, lambda x: -1 / x**2),
+        ("nodes: {y: {op: div, inputs: [1, x]}}", 1.3, lambda x: -1 / x**2, lambda x: 2 / x**3),
+        ("nodes: {y: {op: relu, inputs: [x]}}", 0.5, lambda x: 1, lambda x: 0),
+        ("nodes: {y: {op: relu, inputs: [x]}}", -0.5, lambda x: 0, lambda x: 0),
+    ],
+)
 def test_second_derivatives_of_known_functions(text, x, first, second):
     text = f"inputs: {{x: {x!r}}}\n{text}\n"
     assert math.isclose(nth_derivative(text, "x", 1), first(x), rel_tol=1e-12, abs_tol=1e-15)
@@ -84,8 +95,9 @@ def test_mixed_partials_of_x_times_y():
 
 
 def test_constant_and_unrelated_parts_derive_to_zero():
-    plan = load_text("inputs: {x: 2, y: 3}\nnodes:\n  c: {op: add, inputs: [1, 2]}\n"
-                     "  z: {op: mul, inputs: [y, c]}\noutput: z\n")
+    plan = load_text(
+        "inputs: {x: 2, y: 3}\nnodes:\n  c: {op: add, inputs: [1, 2]}\n  z: {op: mul, inputs: [y, c]}\noutput: z\n"
+    )
     assert evaluate(derived_value(plan, "x")).value == 0
     assert evaluate(derived_value(plan, "y")).value == 3
     assert evaluate(derived_value(plan, "z")).value == 1  # d z / d z
@@ -136,11 +148,25 @@ def test_cli_grad_order_2(invoke):
     assert bad.exit_code == 2 and "inputs" in bad.stderr
 
 
-@pytest.mark.parametrize("op, operands", [
-    ("add", ["x", "y", 2.5]), ("mul", ["x", "y", "x"]), ("sub", ["x", "y"]), ("div", ["x", "y"]),
-    ("neg", ["x"]), ("pow", ["x", "y"]), ("pow", ["x", 3]), ("pow", [2, "x"]), ("exp", ["x"]), ("log", ["x"]),
-    ("sigmoid", ["x"]), ("relu", ["x"]), ("tanh", ["x"]), ("step", ["x"]),
-])
+@pytest.mark.parametrize(
+    "op, operands",
+    [
+        ("add", ["x", "y", 2.5]),
+        ("mul", ["x", "y", "x"]),
+        ("sub", ["x", "y"]),
+        ("div", ["x", "y"]),
+        ("neg", ["x"]),
+        ("pow", ["x", "y"]),
+        ("pow", ["x", 3]),
+        ("pow", [2, "x"]),
+        ("exp", ["x"]),
+        ("log", ["x"]),
+        ("sigmoid", ["x"]),
+        ("relu", ["x"]),
+        ("tanh", ["x"]),
+        ("step", ["x"]),
+    ],
+)
 def test_every_op_derives_to_backprops_number_and_derives_again(op, operands):
     text = f"inputs: {{x: 1.3, y: 0.7}}\nnodes: {{z: {{op: {op}, inputs: [{', '.join(map(str, operands))}]}}}}\n"
     plan = load_text(text)
@@ -155,8 +181,10 @@ def test_every_op_derives_to_backprops_number_and_derives_again(op, operands):
 
 
 def test_derived_files_quote_names_so_they_read_back():
-    text = ('inputs: {"true": 1.5, 사과: 2, "a\\"b": 3, "x<y&z": 4, yes: 5, "-x": 6, "*a": 7}\n'
-            'nodes: {"q#r": {op: mul, inputs: ["true", 사과, "a\\"b", "x<y&z", yes, "-x", "*a"]}}\n')
+    text = (
+        'inputs: {"true": 1.5, 사과: 2, "a\\"b": 3, "x<y&z": 4, yes: 5, "-x": 6, "*a": 7}\n'
+        'nodes: {"q#r": {op: mul, inputs: ["true", 사과, "a\\"b", "x<y&z", yes, "-x", "*a"]}}\n'
+    )
     plan = load_text(text)
     result = evaluate(plan)
     for inp_name in plan.input_names:

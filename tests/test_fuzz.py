@@ -42,16 +42,25 @@ def assert_well_behaved(result, args):
     """Exit 0, 1 or 2; no traceback; on an error, empty stdout and one short message."""
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.stderr)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (args, result.stderr)
-    if result.exit_code != 0:
-        if not (args[0] == "check" and result.exit_code == 1 and result.stdout):  # a check's verdict
-            assert result.stdout == "", args
-            assert result.stderr.startswith("cgraph: error: "), (args, result.stderr)
-            assert len(result.stderr) < 1200, (args, result.stderr[:300])
+    verdict = args[0] == "check" and result.exit_code == 1 and result.stdout  # a check's FAIL is output
+    if result.exit_code != 0 and not verdict:
+        assert result.stdout == "", args
+        assert result.stderr.startswith("cgraph: error: "), (args, result.stderr)
+        assert len(result.stderr) < 1200, (args, result.stderr[:300])
 
 
-COMMANDS = [["run"], ["run", "--json"], ["grad", "--json"], ["validate"], ["draw", "--format", "dot"],
-            ["draw", "--format", "mermaid", "--no-grad"], ["explain", "--steps"], ["grad", "--order", "2"],
-            ["run", "--precision", "3"], ["check", "--json"]]
+COMMANDS = [
+    ["run"],
+    ["run", "--json"],
+    ["grad", "--json"],
+    ["validate"],
+    ["draw", "--format", "dot"],
+    ["draw", "--format", "mermaid", "--no-grad"],
+    ["explain", "--steps"],
+    ["grad", "--order", "2"],
+    ["run", "--precision", "3"],
+    ["check", "--json"],
+]
 
 
 @SLOW
@@ -80,9 +89,9 @@ def test_every_command_behaves_on_hostile_graphs(text, command):
 @SLOW
 @given(any_graphs())
 def test_derive_equals_grad_exactly_wherever_grad_gives_a_number(text):
-    from cgraph_cli.symbolic import derive
     from cgraph_cli.engine import evaluate
     from cgraph_cli.render import graph_yaml
+    from cgraph_cli.symbolic import derive
 
     try:
         plan = load_text(text)
@@ -98,8 +107,11 @@ def test_derive_equals_grad_exactly_wherever_grad_gives_a_number(text):
 
 
 @SLOW
-@given(any_graphs(hostile=False, ops=["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu",
-                                      "tanh", "step"]))
+@given(
+    any_graphs(
+        hostile=False, ops=["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step"]
+    )
+)
 def test_check_never_fails_a_correct_gradient(text):
     from cgraph_cli.gradcheck import check_gradients as check
 
@@ -107,8 +119,10 @@ def test_check_never_fails_a_correct_gradient(text):
         _, checks = check(load_text(text))
     except GraphError:
         return
-    assert not [c for c in checks if c.status == "FAIL"], (text, [(c.name, c.backprop, c.numeric, c.error)
-                                                                  for c in checks])
+    assert not [c for c in checks if c.status == "FAIL"], (
+        text,
+        [(c.name, c.backprop, c.numeric, c.error) for c in checks],
+    )
 
 
 @SLOW
@@ -123,10 +137,55 @@ def test_check_never_fails_a_correct_gradient_at_hostile_magnitudes(text):
     assert not [c for c in checks if c.status == "FAIL"], text
 
 
-_WORDS = ["run", "grad", "validate", "ops", "draw", "explain", "check", "derive", "--json", "--wrt", "x0", "n0",
-          "--of", "--set", "x0=1", "x0=nan", "x0=", "=1", "nope=2", "--precision", "0", "3", "99", "--decimals",
-          "--eps", "nan", "-1", "1e-3", "--rtol", "--atol", "--max-paths", "--steps", "--order", "2", "--format",
-          "svg", "dot", "mermaid", "--no-grad", "-o", "-", "--all", "--help", "--version", "-", "FILE", "--bogus"]
+_WORDS = [
+    "run",
+    "grad",
+    "validate",
+    "ops",
+    "draw",
+    "explain",
+    "check",
+    "derive",
+    "--json",
+    "--wrt",
+    "x0",
+    "n0",
+    "--of",
+    "--set",
+    "x0=1",
+    "x0=nan",
+    "x0=",
+    "=1",
+    "nope=2",
+    "--precision",
+    "0",
+    "3",
+    "99",
+    "--decimals",
+    "--eps",
+    "nan",
+    "-1",
+    "1e-3",
+    "--rtol",
+    "--atol",
+    "--max-paths",
+    "--steps",
+    "--order",
+    "2",
+    "--format",
+    "svg",
+    "dot",
+    "mermaid",
+    "--no-grad",
+    "-o",
+    "-",
+    "--all",
+    "--help",
+    "--version",
+    "-",
+    "FILE",
+    "--bogus",
+]
 
 
 @SLOW
@@ -172,7 +231,7 @@ def test_every_write_is_whole_or_not_at_all(tmp_path_factory, cut, old):
 
         def write(self, chunk):
             if self.written + len(chunk) > cut:
-                self.f.write(chunk[:max(0, cut - self.written)])
+                self.f.write(chunk[: max(0, cut - self.written)])
                 raise OSError(28, "No space left on device")
             self.written += len(chunk)
             return self.f.write(chunk)
@@ -214,9 +273,9 @@ def test_the_corpus_is_there():
 
 @pytest.mark.parametrize("path", [p for p in corpus_files() if p.suffix == ".yaml"], ids=lambda p: p.name)
 def test_corpus_graphs_derive_to_grads_number(path):
-    from cgraph_cli.symbolic import derive
     from cgraph_cli.engine import evaluate
     from cgraph_cli.render import graph_yaml
+    from cgraph_cli.symbolic import derive
 
     try:
         plan = load_text(path.read_text(encoding="utf-8", errors="replace"))

@@ -23,14 +23,21 @@ POW_NEGATIVE_BASE = "inputs: {x: -2, n: 2}\nnodes: {z: {op: pow, inputs: [x, n]}
 
 def cgraph(*args, input=None, env=None, limits=(), stdin=None, stdout=None):
     """cgraph in a real process: (exit status, stdout, stderr); `limits` are (resource, value) pairs."""
+
     def set_limits():
         for which, value in limits:
             resource.setrlimit(which, (value, value))
 
     kw = {"stdin": stdin} if stdin is not None else {"input": input.encode("utf-8") if input else None}
-    done = subprocess.run(PYTHON + [str(a) for a in args], stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
-                          env={**ENV, **(env or {})}, timeout=120, preexec_fn=set_limits if limits else None,
-                          **kw)
+    done = subprocess.run(
+        PYTHON + [str(a) for a in args],
+        stdout=stdout or subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**ENV, **(env or {})},
+        timeout=120,
+        preexec_fn=set_limits if limits else None,
+        **kw,
+    )
     decode = (lambda b: b.decode("utf-8", "replace")) if isinstance(done.stderr, bytes) else (lambda s: s)
     return done.returncode, decode(done.stdout or b""), decode(done.stderr or b"")
 
@@ -78,11 +85,11 @@ def test_the_hessian_at_zero_to_the_zero_does_not_fail(invoke):
 
 @pytest.mark.parametrize("x, y", [(0, 2), (0.0, 1), (0, 0.5), (0, 3), (2, 0), (-2, 3), (-1.5, 2.0), (4, -0.5)])
 def test_derive_equals_grad_at_pow_points_wherever_grad_gives_a_number(x, y):
-    from cgraph_cli.symbolic import derive
     from cgraph_cli.engine import evaluate
     from cgraph_cli.loader import load_text
     from cgraph_cli.ops import Undefined
     from cgraph_cli.render import graph_yaml
+    from cgraph_cli.symbolic import derive
 
     plan = load_text(f"inputs: {{x: {x!r}, y: {y!r}}}\nnodes: {{z: {{op: pow, inputs: [x, y]}}}}\n")
     result = evaluate(plan)
@@ -100,8 +107,15 @@ def test_a_write_cut_short_leaves_the_old_file_whole(tmp_path):
     target = tmp_path / "p.txt"
     old = "".join(f"{i}\n" for i in range(1, 2001))
     target.write_text(old)
-    code, out, err = cgraph("derive", GRAPHS / "subscription_profit.yaml", "--wrt", "price", "-o", target,
-                            limits=[(resource.RLIMIT_FSIZE, 1024)])
+    code, out, err = cgraph(
+        "derive",
+        GRAPHS / "subscription_profit.yaml",
+        "--wrt",
+        "price",
+        "-o",
+        target,
+        limits=[(resource.RLIMIT_FSIZE, 1024)],
+    )
     assert code == 1 and one_error_line(err) and "File too large" in err
     assert target.read_text() == old
     assert [p.name for p in tmp_path.iterdir()] == ["p.txt"]  # no temporary left behind
@@ -116,14 +130,17 @@ def test_a_write_is_complete_and_keeps_the_targets_mode(tmp_path, invoke):
     assert [p.name for p in tmp_path.iterdir()] == ["d.yaml"]
 
 
-@pytest.mark.parametrize("args", [
-    ["derive", "{in}", "--wrt", "apple", "-o", "{in}"],
-    ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/../{dirname}/in.yaml"],
-    ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/link.yaml"],
-    ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/hard.yaml"],
-    ["draw", "{in}", "--format", "dot", "-o", "{in}"],
-    ["draw", "{in}", "--format", "mermaid", "-o", "{dir}/link.yaml"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["derive", "{in}", "--wrt", "apple", "-o", "{in}"],
+        ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/../{dirname}/in.yaml"],
+        ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/link.yaml"],
+        ["derive", "{in}", "--wrt", "apple", "-o", "{dir}/hard.yaml"],
+        ["draw", "{in}", "--format", "dot", "-o", "{in}"],
+        ["draw", "{in}", "--format", "mermaid", "-o", "{dir}/link.yaml"],
+    ],
+)
 def test_no_write_replaces_the_input_however_it_is_spelled(tmp_path, invoke, args):
     source = tmp_path / "in.yaml"
     source.write_text((GRAPHS / "apples.yaml").read_text())
@@ -160,9 +177,20 @@ def test_a_full_disk_is_an_error_of_the_run_not_of_the_command_line():
 # -- 5. a gradient nobody asked for must not stop the command --------------------------------------
 
 
-@pytest.mark.parametrize("args", [["run"], ["grad", "--wrt", "x"], ["check", "--wrt", "x"],
-                                  ["draw", "--no-grad", "--format", "dot"], ["grad"], ["grad", "--order", "2"],
-                                  ["explain", "--wrt", "x"], ["draw", "--format", "mermaid"], ["run", "--json"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run"],
+        ["grad", "--wrt", "x"],
+        ["check", "--wrt", "x"],
+        ["draw", "--no-grad", "--format", "dot"],
+        ["grad"],
+        ["grad", "--order", "2"],
+        ["explain", "--wrt", "x"],
+        ["draw", "--format", "mermaid"],
+        ["run", "--json"],
+    ],
+)
 def test_an_undefined_gradient_not_asked_for_stops_nothing(invoke, graph_file, args):
     result = invoke(*args[:1], graph_file(POW_NEGATIVE_BASE, name="p.yaml"), *args[1:])
     assert result.exit_code == 0, result.stderr
@@ -175,7 +203,8 @@ def test_run_shows_undefined_with_one_located_warning_per_node(invoke, graph_fil
     assert "undefined" in result.stdout.splitlines()[4]
     assert result.stderr.splitlines() == [
         f"cgraph: warning: {path}:1:17: d(z)/d(n) is undefined: node 'z' = pow(-2, 2): "
-        "the gradient it passes to 'n' is undefined: ln of a negative number"]
+        "the gradient it passes to 'n' is undefined: ln of a negative number"
+    ]
     data = json.loads(invoke("run", path, "--json").stdout)
     assert [n["grad"] for n in data["nodes"]] == [-4, None, 1]
     assert json.loads(invoke("grad", path, "--json").stdout)["gradients"] == {"x": -4, "n": None}
@@ -186,8 +215,10 @@ def test_draw_without_gradients_runs_no_backward_pass(invoke, graph_file):
     assert result.exit_code == 0 and result.stderr == "" and "#d62728" not in result.stdout
 
 
-@pytest.mark.parametrize("args", [["grad", "--wrt", "n"], ["check", "--wrt", "n"], ["explain", "--wrt", "n"],
-                                  ["explain", "--steps", "--wrt", "n"]])
+@pytest.mark.parametrize(
+    "args",
+    [["grad", "--wrt", "n"], ["check", "--wrt", "n"], ["explain", "--wrt", "n"], ["explain", "--steps", "--wrt", "n"]],
+)
 def test_asking_for_an_undefined_gradient_fails_where_it_arises(invoke, graph_file, args):
     path = graph_file(POW_NEGATIVE_BASE, name="p.yaml")
     result = invoke(*args[:1], path, *args[1:])
@@ -203,20 +234,26 @@ def test_an_undefined_value_is_still_an_error(invoke, graph_file):
 # -- 6. what derive writes, cgraph reads back ------------------------------------------------------
 
 
-@pytest.mark.parametrize("graph_name", ["g\u2028h", "g\u2029h", "a\nb", "a\"b\\c", "#x", "--- y", "true", "사과",
-                                        "a\tb", "\U0001F600"])
-@pytest.mark.parametrize("file_name", ["g.yaml", "we\nird.yaml", "a\u2028b.yaml", "#.yaml", "a\"b.yaml"])
+@pytest.mark.parametrize(
+    "graph_name", ["g\u2028h", "g\u2029h", "a\nb", 'a"b\\c', "#x", "--- y", "true", "사과", "a\tb", "\U0001f600"]
+)
+@pytest.mark.parametrize("file_name", ["g.yaml", "we\nird.yaml", "a\u2028b.yaml", "#.yaml", 'a"b.yaml'])
 def test_derived_files_read_back_whatever_the_names_and_paths(tmp_path, invoke, graph_name, file_name):
     from cgraph_cli.render import yaml_text
 
     path = tmp_path / file_name
-    path.write_text(f"name: {yaml_text(graph_name)}\ndescription: {yaml_text('d ' + graph_name)}\n"
-                    f"inputs: {{x: {{value: 2, label: {yaml_text(graph_name)}}}}}\n"
-                    "nodes: {y: {op: mul, inputs: [x, x, 3]}}\n", encoding="utf-8")
+    path.write_text(
+        f"name: {yaml_text(graph_name)}\ndescription: {yaml_text('d ' + graph_name)}\n"
+        f"inputs: {{x: {{value: 2, label: {yaml_text(graph_name)}}}}}\n"
+        "nodes: {y: {op: mul, inputs: [x, x, 3]}}\n",
+        encoding="utf-8",
+    )
     derived = invoke("derive", path, "--wrt", "x")
     assert derived.exit_code == 0, derived.stderr
-    assert all(line.startswith(("#", "name:", "description:", "inputs:", "nodes:", "output:", "  "))
-               for line in derived.stdout.splitlines())
+    assert all(
+        line.startswith(("#", "name:", "description:", "inputs:", "nodes:", "output:", "  "))
+        for line in derived.stdout.splitlines()
+    )
     ran = invoke("run", "-", "--json", input=derived.stdout)
     assert ran.exit_code == 0, ran.stderr + derived.stdout
     assert json.loads(ran.stdout)["value"] == 12
@@ -249,11 +286,18 @@ def test_a_closed_stdin_is_an_error_of_the_run():
 
 
 def test_a_closed_stdout_is_an_error_of_the_run():
-    done = subprocess.run(" ".join(PYTHON) + f" run {GRAPHS / 'apples.yaml'} >&-", shell=True, capture_output=False,
-                          stderr=subprocess.PIPE, text=True, env=ENV)
+    done = subprocess.run(
+        " ".join(PYTHON) + f" run {GRAPHS / 'apples.yaml'} >&-",
+        shell=True,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     assert done.returncode == 1 and one_error_line(done.stderr) and "standard output" in done.stderr
 
 
+@pytest.mark.slow
 def test_an_endless_file_is_refused_not_read_until_memory_runs_out():
     code, out, err = cgraph("run", "/dev/zero", limits=[(resource.RLIMIT_AS, 2_000_000_000)])
     assert code == 1 and one_error_line(err) and ("1 GiB" in err or "out of memory" in err)
@@ -265,21 +309,30 @@ def test_a_meaningless_eps_is_a_usage_error_even_with_json():
 
 
 def test_a_closed_pipe_ends_quietly():
-    done = subprocess.run(" ".join(PYTHON) + f" run {GRAPHS / 'apples.yaml'} --all | head -c 10",
-                          shell=True, capture_output=True, text=True, env=ENV)
+    done = subprocess.run(
+        " ".join(PYTHON) + f" run {GRAPHS / 'apples.yaml'} --all | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert done.stderr == ""
 
 
 # -- 8. output and memory bounded by what is useful ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_errors_stay_short_whatever_they_quote(graph_file, invoke):
     digits = "1." + "7" * 500_000 + "e99999"
     cycle = "nodes:\n" + "".join(f"  a{i}: {{op: neg, inputs: [a{(i + 1) % 100_000}]}}\n" for i in range(100_000))
     long_name = "n" * 100_000
-    cases = [f"inputs: {{x: {digits}}}\n", cycle,
-             f"inputs: {{x: 1}}\nnodes: {{y: {{op: neg, inputs: [{long_name}]}}}}\n",
-             f"inputs:\n  ? {long_name}\n  : 1\n  ? {long_name}\n  : 2\n"]
+    cases = [
+        f"inputs: {{x: {digits}}}\n",
+        cycle,
+        f"inputs: {{x: 1}}\nnodes: {{y: {{op: neg, inputs: [{long_name}]}}}}\n",
+        f"inputs:\n  ? {long_name}\n  : 1\n  ? {long_name}\n  : 2\n",
+    ]
     for text in cases:
         result = invoke("run", graph_file(text))
         assert result.exit_code == 1 and len(result.stderr) < 400, result.stderr[:400]
@@ -290,12 +343,23 @@ def test_errors_stay_short_whatever_they_quote(graph_file, invoke):
 def test_explain_streams_its_paths_in_bounded_memory(graph_file):
     lines = ["inputs: {x0: 1.0}", "nodes:"]
     for k in range(2000):  # about 200 KB, 2^2000 paths
-        lines += [f"  a{k}: {{op: mul, inputs: [x{k}, 0.5]}}", f"  b{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
-                  f"  x{k + 1}: {{op: add, inputs: [a{k}, b{k}]}}"]
+        lines += [
+            f"  a{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
+            f"  b{k}: {{op: mul, inputs: [x{k}, 0.5]}}",
+            f"  x{k + 1}: {{op: add, inputs: [a{k}, b{k}]}}",
+        ]
     path = graph_file("\n".join(lines) + "\n")
     with open(os.devnull, "w") as null:
-        code, _, err = cgraph("explain", path, "--wrt", "x0", "--max-paths", "300", stdout=null,
-                              limits=[(resource.RLIMIT_AS, 1_500_000_000)])
+        code, _, err = cgraph(
+            "explain",
+            path,
+            "--wrt",
+            "x0",
+            "--max-paths",
+            "300",
+            stdout=null,
+            limits=[(resource.RLIMIT_AS, 1_500_000_000)],
+        )
     assert code == 0, err
 
 

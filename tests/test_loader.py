@@ -31,9 +31,13 @@ def test_operands_listed_under_each_node():
           apple_price: {op: mul, inputs: [apple, apple_num]}
           price: {op: mul, inputs: [apple_price, tax], label: what we pay}
     """)
-    assert described(graph) == [("apple", 100), ("apple_num", 2), ("tax", 1.1),
-                                ("apple_price", "mul", ("apple", "apple_num")),
-                                ("price", "mul", ("apple_price", "tax"), "what we pay")]
+    assert described(graph) == [
+        ("apple", 100),
+        ("apple_num", 2),
+        ("tax", 1.1),
+        ("apple_price", "mul", ("apple", "apple_num")),
+        ("price", "mul", ("apple_price", "tax"), "what we pay"),
+    ]
     assert graph.name == "test"  # no name: key, so the file's stem
 
 
@@ -62,9 +66,18 @@ def test_number_literals_are_constants_and_duplicates_are_kept():
     assert graph.operands(1) == ("x", "x", 2.5, -1, 1000.0, 16, 15)
 
 
-@pytest.mark.parametrize("text, value", [
-    ("1e3", 1000.0), ("2.5e3", 2500.0), ("1e+3", 1000.0), ("-.5", -0.5), ("+7", 7), ("1.", 1.0), ("0", 0),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1e3", 1000.0),
+        ("2.5e3", 2500.0),
+        ("1e+3", 1000.0),
+        ("-.5", -0.5),
+        ("+7", 7),
+        ("1.", 1.0),
+        ("0", 0),
+    ],
+)
 def test_yaml_1_2_numbers(text, value):
     graph = graph_of(f"inputs: {{x: {text}}}")
     assert graph.values[0] == value and type(graph.values[0]) is type(value)
@@ -117,7 +130,8 @@ def test_anchors_and_aliases_within_bounds():
 
 def test_utf8_bom_and_utf16_are_read():
     text = "inputs: {x: 1}\nnodes: {y: {op: neg, inputs: [x]}}\n"
-    assert described(load_bytes(b"\xef\xbb\xbf" + text.encode(), "f")) == described(load_bytes(text.encode("utf-16"), "f"))
+    with_bom = load_bytes(b"\xef\xbb\xbf" + text.encode(), "f")
+    assert described(with_bom) == described(load_bytes(text.encode("utf-16"), "f"))
 
 
 @pytest.mark.parametrize("text, words, line, col", BAD)
@@ -160,7 +174,7 @@ def test_aliases_that_expand_too_far_are_refused():
 
 
 def test_a_quoted_number_operand_is_a_name_and_the_error_says_so():
-    e = error_of("inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x, \"2\"]}}\n")
+    e = error_of('inputs: {x: 1}\nnodes: {y: {op: add, inputs: [x, "2"]}}\n')
     assert "unknown operand '2'; it is quoted, so it is a name: write 2 unquoted" in e.message
 
 
@@ -173,8 +187,9 @@ def _drafts(text: str):
 def _same(fast, careful) -> None:
     for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels"):
         a, b = getattr(fast, field), getattr(careful, field)
-        assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == \
-            [type(x) for x in (b if isinstance(b, list) else [b])], field
+        assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == [
+            type(x) for x in (b if isinstance(b, list) else [b])
+        ], field
 
 
 def as_json(text: str) -> str:
@@ -184,12 +199,23 @@ def as_json(text: str) -> str:
     from cgraph_cli.loader import _careful_draft
 
     d = _careful_draft(text, "f.yaml", "f")
-    inputs = {n: ({"value": v, "label": d.labels[k]} if k in d.labels else v)
-              for k, (n, v, op) in enumerate(zip(d.names, d.values, d.ops)) if op is None}
-    nodes = {n: {"op": op, "inputs": list(o), **({"label": d.labels[k]} if k in d.labels else {})}
-             for k, (n, op, o) in enumerate(zip(d.names, d.ops, d.operands)) if op is not None}
-    doc = {"name": d.name, **({"description": d.description} if d.description else {}), "inputs": inputs,
-           "nodes": nodes, **({"output": d.output} if d.output else {})}
+    inputs = {
+        n: ({"value": v, "label": d.labels[k]} if k in d.labels else v)
+        for k, (n, v, op) in enumerate(zip(d.names, d.values, d.ops))
+        if op is None
+    }
+    nodes = {
+        n: {"op": op, "inputs": list(o), **({"label": d.labels[k]} if k in d.labels else {})}
+        for k, (n, op, o) in enumerate(zip(d.names, d.ops, d.operands))
+        if op is not None
+    }
+    doc = {
+        "name": d.name,
+        **({"description": d.description} if d.description else {}),
+        "inputs": inputs,
+        "nodes": nodes,
+        **({"output": d.output} if d.output else {}),
+    }
     return json.dumps(doc, ensure_ascii=False)
 
 
@@ -238,8 +264,11 @@ def test_every_bad_file_is_refused_by_the_fast_way(text):
 
 
 _CORE_SCHEMA = {  # YAML 1.2's core schema, as the spec writes it
-    "int": re.compile(r"[-+]?[0-9]+"), "octal": re.compile(r"0o[0-7]+"), "hex": re.compile(r"0x[0-9a-fA-F]+"),
-    "float": re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")}
+    "int": re.compile(r"[-+]?[0-9]+"),
+    "octal": re.compile(r"0o[0-7]+"),
+    "hex": re.compile(r"0x[0-9a-fA-F]+"),
+    "float": re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"),
+}
 
 
 @given(st.one_of(st.text(), st.text(alphabet="0123456789+-.eExoabcdfABCDF_ ", max_size=8)))
@@ -252,7 +281,6 @@ _CORE_SCHEMA = {  # YAML 1.2's core schema, as the spec writes it
 @example(".")
 @example("+-1")
 def test_number_forms_are_the_core_schemas(text):
-    ours = {"int": yamltree._is_int, "octal": yamltree._is_octal, "hex": yamltree._is_hex,
-            "float": yamltree._is_float}
+    ours = {"int": yamltree._is_int, "octal": yamltree._is_octal, "hex": yamltree._is_hex, "float": yamltree._is_float}
     for form, pattern in _CORE_SCHEMA.items():
         assert ours[form](text) == bool(pattern.fullmatch(text)), form

@@ -32,11 +32,40 @@ UNDERFLOW = sys.float_info.min
 TINY = 4 * 5e-324
 ROUNDING = 8  # ulps an op may be off, relative to the magnitudes it works with
 GRAPHS = int(os.environ.get("CGRAPH_ORACLE_GRAPHS", "600"))
-OPS = ["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step", "xlogy", "mulpow",
-       "sech"]
-ARITY = {"add": (2, 4), "mul": (2, 4), "sub": (2, 2), "div": (2, 2), "neg": (1, 1), "pow": (2, 2), "exp": (1, 1),
-         "log": (1, 1), "sigmoid": (1, 1), "relu": (1, 1), "tanh": (1, 1), "step": (1, 1), "xlogy": (2, 2),
-         "mulpow": (3, 3), "sech": (1, 1)}
+OPS = [
+    "add",
+    "mul",
+    "sub",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "sigmoid",
+    "relu",
+    "tanh",
+    "step",
+    "xlogy",
+    "mulpow",
+    "sech",
+]
+ARITY = {
+    "add": (2, 4),
+    "mul": (2, 4),
+    "sub": (2, 2),
+    "div": (2, 2),
+    "neg": (1, 1),
+    "pow": (2, 2),
+    "exp": (1, 1),
+    "log": (1, 1),
+    "sigmoid": (1, 1),
+    "relu": (1, 1),
+    "tanh": (1, 1),
+    "step": (1, 1),
+    "xlogy": (2, 2),
+    "mulpow": (3, 3),
+    "sech": (1, 1),
+}
 
 
 def magnitude(rng: random.Random) -> float:
@@ -59,8 +88,10 @@ def random_graph(rng: random.Random) -> str:
     for i in range(rng.randint(1, 8)):
         op = rng.choice(OPS)
         low, high = ARITY[op]
-        operands = [rng.choice(names) if k == 0 or rng.random() < 0.8 else repr(magnitude(rng))
-                    for k in range(rng.randint(low, high))]
+        operands = [
+            rng.choice(names) if k == 0 or rng.random() < 0.8 else repr(magnitude(rng))
+            for k in range(rng.randint(low, high))
+        ]
         lines.append(f"  n{i}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
         names.append(f"n{i}")
     lines.append(f"output: {names[-1]}")
@@ -84,9 +115,19 @@ def torch_op(op: str, xs: list):
     if op == "mulpow":  # where x**b is finite, a * x**b is 0 at a = 0 without a guard
         a, x, b = xs
         return a * torch.pow(x, b)
-    simple = {"sub": lambda x, y: x - y, "div": lambda x, y: x / y, "neg": lambda x: -x, "pow": torch.pow,
-              "exp": torch.exp, "log": torch.log, "sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh,
-              "xlogy": torch.xlogy, "sech": lambda x: 2 * torch.exp(-x.abs()) / (1 + torch.exp(-2 * x.abs()))}
+    simple = {
+        "sub": lambda x, y: x - y,
+        "div": lambda x, y: x / y,
+        "neg": lambda x: -x,
+        "pow": torch.pow,
+        "exp": torch.exp,
+        "log": torch.log,
+        "sigmoid": torch.sigmoid,
+        "relu": torch.relu,
+        "tanh": torch.tanh,
+        "xlogy": torch.xlogy,
+        "sech": lambda x: 2 * torch.exp(-x.abs()) / (1 + torch.exp(-2 * x.abs())),
+    }
     return simple[op](*xs)
 
 
@@ -137,7 +178,7 @@ def sensitivity(plan, values, i: int, value_error: list) -> list:
     n = plan.size
     base = local_grads(plan, values, i)
     moved = [0.0] * len(base)
-    for slot, j in enumerate(plan.args[i]):
+    for j in plan.args[i]:
         e = value_error[j] if j < n else 0.0
         if not e or not math.isfinite(e):
             continue
@@ -177,8 +218,10 @@ def compare(text: str) -> int:
         if op is None:
             t = torch.tensor(float(result.values[i]), dtype=torch.float64, requires_grad=True)
         else:
-            xs = [tensors[j] if j < n else torch.tensor(float(result.values[j]), dtype=torch.float64)
-                  for j in plan.args[i]]
+            xs = [
+                tensors[j] if j < n else torch.tensor(float(result.values[j]), dtype=torch.float64)
+                for j in plan.args[i]
+            ]
             t = torch_op(op.name, xs)
             t.retain_grad()
         tensors.append(t)
@@ -205,8 +248,11 @@ def compare(text: str) -> int:
             return 0  # at a kink within rounding: the two may fairly fall on either side
         carried = sum(times(abs(float(dk)), value_error[j]) for j, dk in zip(plan.args[i], d) if j < n)
         op_name = op.name
-        value_error[i] = (ROUNDING * EPS * rounding_scale(op_name, xs, result.values[i])
-                          + UNDERFLOW * underflow_gain(op_name, xs) + carried)
+        value_error[i] = (
+            ROUNDING * EPS * rounding_scale(op_name, xs, result.values[i])
+            + UNDERFLOW * underflow_gain(op_name, xs)
+            + carried
+        )
     grad_error = [0.0] * n
     compared = 0
     for i in range(result.of, -1, -1):
@@ -219,29 +265,39 @@ def compare(text: str) -> int:
         moved = sensitivity(plan, result.values, i, value_error)
         for j, dk, s, carried in zip(plan.args[i], d, scales, moved):
             if j < n:
-                local_error = (ROUNDING * EPS * (s + abs(float(dk))) + UNDERFLOW * underflow_gain(plan.ops[i].name, xs)
-                               + carried)
-                grad_error[j] += times(grad_error[i], abs(float(dk))) + times(abs(float(g)), local_error) + \
-                    2 * EPS * abs(float(g) * float(dk))
+                local_error = (
+                    ROUNDING * EPS * (s + abs(float(dk))) + UNDERFLOW * underflow_gain(plan.ops[i].name, xs) + carried
+                )
+                grad_error[j] += (
+                    times(grad_error[i], abs(float(dk)))
+                    + times(abs(float(g)), local_error)
+                    + 2 * EPS * abs(float(g) * float(dk))
+                )
     # Near the bottom of the float range PyTorch's own order of operations underflows where ours
     # does not ((g * x) / y in xlogy's backward is 0 where g * (x / y) is not): gradients of such
     # graphs are not compared, values are.
-    tiny = any(0 < abs(float(v)) < 1e-290 for v in result.values[:n]) or \
-        any(type(g) is not Undefined and 0 < abs(float(g)) < 1e-290 for g in result.grads)
+    tiny = any(0 < abs(float(v)) < 1e-290 for v in result.values[:n]) or any(
+        type(g) is not Undefined and 0 < abs(float(g)) < 1e-290 for g in result.grads
+    )
     for i in range(n):
         ours = result.values[i]
         if not math.isfinite(value_error[i]):
             continue  # no bound: an error this large could be anything
-        assert abs(float(ours) - values[i]) <= 2 * value_error[i] + TINY, \
-            ("value", plan.names[i], ours, values[i], value_error[i], text)
+        assert abs(float(ours) - values[i]) <= 2 * value_error[i] + TINY, (
+            "value",
+            plan.names[i],
+            ours,
+            values[i],
+            value_error[i],
+            text,
+        )
         compared += 1
         g, tg = result.grads[i], torch_grads[i]
         if tiny or type(g) is Undefined or tg is None or not math.isfinite(tg) or not result.reached[i]:
             continue
         if not math.isfinite(grad_error[i]):
             continue
-        assert abs(float(g) - tg) <= 2 * grad_error[i] + TINY, \
-            ("gradient", plan.names[i], g, tg, grad_error[i], text)
+        assert abs(float(g) - tg) <= 2 * grad_error[i] + TINY, ("gradient", plan.names[i], g, tg, grad_error[i], text)
         compared += 1
     return compared
 
@@ -252,15 +308,18 @@ def test_every_value_and_gradient_agrees_with_pytorch_within_rounding():
     assert compared > GRAPHS  # most graphs have something to compare
 
 
-@pytest.mark.parametrize("text", [
-    # the cases the issue found: div's -x / y**2 left the float range where the gradient does not
-    "inputs: {x0: 1.7976931348623157e+308}\nnodes: {n0: {op: div, inputs: [x0, x0]}}\n",
-    "inputs: {x5: -6.16e-160}\nnodes: {n5: {op: div, inputs: [x5, x5]}}\n",
-    "inputs: {y: -1e-300}\nnodes: {q: {op: div, inputs: [0.0, y]}}\n",
-    "inputs: {x: 40.0}\nnodes: {s: {op: sigmoid, inputs: [x]}}\n",
-    "inputs: {x: -800.0}\nnodes: {s: {op: sigmoid, inputs: [x]}}\n",
-    "inputs: {x: 30.0}\nnodes: {t: {op: tanh, inputs: [x]}}\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the cases the issue found: div's -x / y**2 left the float range where the gradient does not
+        "inputs: {x0: 1.7976931348623157e+308}\nnodes: {n0: {op: div, inputs: [x0, x0]}}\n",
+        "inputs: {x5: -6.16e-160}\nnodes: {n5: {op: div, inputs: [x5, x5]}}\n",
+        "inputs: {y: -1e-300}\nnodes: {q: {op: div, inputs: [0.0, y]}}\n",
+        "inputs: {x: 40.0}\nnodes: {s: {op: sigmoid, inputs: [x]}}\n",
+        "inputs: {x: -800.0}\nnodes: {s: {op: sigmoid, inputs: [x]}}\n",
+        "inputs: {x: 30.0}\nnodes: {t: {op: tanh, inputs: [x]}}\n",
+    ],
+)
 def test_the_issues_extreme_cases_agree(text):
     assert compare(text) > 0
 

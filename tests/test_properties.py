@@ -37,7 +37,7 @@ def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
     assert [n["grad"] for n in data["nodes"]] == result.grads
 
 
-@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**53, 2**53)))
+@given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)))
 def test_numbers_written_as_python_prints_them_load_back_exactly(x):
     from cgraph_cli.yamltree import parse_number
 
@@ -51,8 +51,8 @@ def test_numbers_written_as_python_prints_them_load_back_exactly(x):
 @settings(max_examples=100, deadline=None)
 @given(smooth_graphs())
 def test_derived_graphs_run_to_backprops_number_exactly(text):
-    from cgraph_cli.symbolic import derive
     from cgraph_cli.render import graph_yaml
+    from cgraph_cli.symbolic import derive
 
     plan = load_text(text)
     result = evaluate(plan)

@@ -24,17 +24,20 @@ def test_plain_layout_matches_rich_layout(graph, color, monkeypatch):
     by_hand = render.run_table(result, color=color, all_rows=True)
     if color:  # rich styles the padding too; compare what is shown, colour aside
         import re
+
         strip = re.compile(r"\x1b\[[0-9;]*m")
-        by_rich, by_hand = ("\n".join(line.rstrip() for line in strip.sub("", t).splitlines())
-                            for t in (by_rich, by_hand))
+        by_rich, by_hand = (
+            "\n".join(line.rstrip() for line in strip.sub("", t).splitlines()) for t in (by_rich, by_hand)
+        )
         assert "\x1b[" in render.run_table(result, color=True)
     assert by_hand == by_rich
 
 
 def test_large_tables_show_their_ends_and_every_row_when_asked():
     n = render.RICH_MAX_ROWS + 500
-    text = "inputs: {x0: 0.1}\nnodes:\n" + "".join(f"  x{i}: {{op: add, inputs: [x{i - 1}, 0.1]}}\n"
-                                                  for i in range(1, n))
+    text = "inputs: {x0: 0.1}\nnodes:\n" + "".join(
+        f"  x{i}: {{op: add, inputs: [x{i - 1}, 0.1]}}\n" for i in range(1, n)
+    )
     result = evaluate(graph_of(text))
     lines = render.run_table(result, all_rows=True).splitlines()
     assert len(lines) == 3 + n
@@ -48,7 +51,7 @@ def test_large_tables_show_their_ends_and_every_row_when_asked():
 def test_tables_stay_narrow_whatever_the_graph_holds():
     # one node with 1,000 operands and a long name padded every row to their width
     long_name = "n" * 1000
-    text = ("inputs: {x: 1.0}\nnodes:\n" + f"  {long_name}: {{op: add, inputs: [{', '.join(['x'] * 1000)}]}}\n")
+    text = "inputs: {x: 1.0}\nnodes:\n" + f"  {long_name}: {{op: add, inputs: [{', '.join(['x'] * 1000)}]}}\n"
     table = render.run_table(evaluate(graph_of(text)))
     assert max(len(line) for line in table.splitlines()) < 300
     assert "x, x, x, … (997 more)" in table
@@ -61,11 +64,20 @@ def test_precision_formats_significant_digits():
     assert render.format_number(200) == "200"
 
 
-@pytest.mark.parametrize("value, precision, shown", [
-    (1272.7, 3, "1270"), (20000, 1, "20000"), (20000.0, 2, "20000"), (-1272.7, 3, "-1270"),
-    (123456789012345.6, 3, "123000000000000"), (0.0001234, 2, "0.00012"), (1e15, 3, "1e+15"),
-    (0.00001234, 2, "1.2e-05"), (999999.0, 2, "1000000"),
-])
+@pytest.mark.parametrize(
+    "value, precision, shown",
+    [
+        (1272.7, 3, "1270"),
+        (20000, 1, "20000"),
+        (20000.0, 2, "20000"),
+        (-1272.7, 3, "-1270"),
+        (123456789012345.6, 3, "123000000000000"),
+        (0.0001234, 2, "0.00012"),
+        (1e15, 3, "1e+15"),
+        (0.00001234, 2, "1.2e-05"),
+        (999999.0, 2, "1000000"),
+    ],
+)
 def test_precision_never_uses_exponent_form_for_ordinary_magnitudes(value, precision, shown):
     assert render.format_number(value, precision) == shown
 

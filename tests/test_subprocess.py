@@ -24,8 +24,9 @@ def cgraph():
     assert CGRAPH, "the cgraph console script is not installed: pip install -e '.[test]'"
 
     def run(*args, input=None, **kw):
-        return subprocess.run([CGRAPH, *map(str, args)], input=input, capture_output=True, text=True,
-                              env=ENV, timeout=300, **kw)
+        return subprocess.run(
+            [CGRAPH, *map(str, args)], input=input, capture_output=True, text=True, env=ENV, timeout=300, **kw
+        )
 
     return run
 
@@ -43,8 +44,12 @@ def test_json_through_a_pipe_and_stdin(cgraph):
 
 
 def test_python_dash_m_works_too():
-    result = subprocess.run([sys.executable, "-m", "cgraph_cli", "grad", GRAPHS / "apples.yaml", "--wrt", "tax",
-                             "--json"], capture_output=True, text=True, env=ENV)
+    result = subprocess.run(
+        [sys.executable, "-m", "cgraph_cli", "grad", GRAPHS / "apples.yaml", "--wrt", "tax", "--json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert json.loads(result.stdout)["gradients"] == {"tax": 200}
 
 
@@ -59,8 +64,12 @@ def test_errors_have_no_traceback_and_the_right_exit_code(cgraph, tmp_path):
 
 
 def test_json_does_not_import_rich():
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "cgraph_cli", "run",
-                             GRAPHS / "apples.yaml", "--json"], capture_output=True, text=True, env=ENV)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cgraph_cli", "run", GRAPHS / "apples.yaml", "--json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert result.returncode == 0
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
     assert "yaml" in imported and not [m for m in imported if m.startswith("rich")]
@@ -68,8 +77,11 @@ def test_json_does_not_import_rich():
 
 def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     big = tmp_path / "wide.yaml"
-    big.write_text("inputs: {x: 1}\nnodes:\n" + "".join(f"  n{i}: {{op: neg, inputs: [x]}}\n" for i in range(3000))
-                   + "output: n0\n")
+    big.write_text(
+        "inputs: {x: 1}\nnodes:\n"
+        + "".join(f"  n{i}: {{op: neg, inputs: [x]}}\n" for i in range(3000))
+        + "output: n0\n"
+    )
     producer = subprocess.Popen([CGRAPH, "run", big], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     producer.stdout.readline()
     producer.stdout.close()  # like `| head -1`
@@ -78,12 +90,18 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     assert "Traceback" not in stderr and "Exception" not in stderr
 
 
+@pytest.mark.slow
 def test_a_100k_node_chain_through_the_whole_cli(cgraph, tmp_path):
     n = 100_000
     path = tmp_path / "chain.yaml"
-    path.write_text("inputs: {x0: 0.5}\nnodes:\n"
-                    + "".join(f"  x{i}: {{op: add, inputs: [x{i - 1}, 1]}}\n" for i in range(1, n)))
+    path.write_text(
+        "inputs: {x0: 0.5}\nnodes:\n" + "".join(f"  x{i}: {{op: add, inputs: [x{i - 1}, 1]}}\n" for i in range(1, n))
+    )
     result = cgraph("grad", path, "--wrt", "x0", "--wrt", f"x{n // 2}", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"graph": "chain", "of": f"x{n - 1}", "value": 0.5 + (n - 1),
-                                         "gradients": {"x0": 1, f"x{n // 2}": 1}}
+    assert json.loads(result.stdout) == {
+        "graph": "chain",
+        "of": f"x{n - 1}",
+        "value": 0.5 + (n - 1),
+        "gradients": {"x0": 1, f"x{n // 2}": 1},
+    }
