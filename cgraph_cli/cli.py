@@ -268,7 +268,7 @@ class SetValue(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
-        from .yamltree import NotANumber, parse_number
+        from .syntax import NotANumber, parse_number
 
         name, sep, text = value.partition("=")
         name = name.strip()

@@ -457,7 +457,7 @@ def yaml_text(text: str) -> str:
 
 def yaml_name(name: str) -> str:
     """A name as YAML: plain where it reads back as that name, else double-quoted."""
-    from .yamltree import plain_kind
+    from .syntax import plain_kind
 
     if _PLAIN_NAME.fullmatch(name) and plain_kind(name) == "string":
         return name

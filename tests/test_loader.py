@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli import yamltree
+from cgraph_cli import syntax
 from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_bytes, load_text
 
@@ -179,7 +179,8 @@ def test_a_quoted_number_operand_is_a_name_and_the_error_says_so():
 
 
 def _drafts(text: str):
-    from cgraph_cli.loader import _careful_draft, _fast_draft
+    from cgraph_cli.loader import _fast_draft
+    from cgraph_cli.located import careful_draft as _careful_draft
 
     return _fast_draft(text, "f.yaml", "f"), _careful_draft(text, "f.yaml", "f")
 
@@ -196,7 +197,7 @@ def as_json(text: str) -> str:
     """The same graph written as JSON."""
     import json
 
-    from cgraph_cli.loader import _careful_draft
+    from cgraph_cli.located import careful_draft as _careful_draft
 
     d = _careful_draft(text, "f.yaml", "f")
     inputs = {
@@ -241,7 +242,7 @@ def test_the_fast_way_in_reads_random_graphs_as_the_careful_way_does(text):
 
 
 def test_ordinary_files_take_the_fast_way(monkeypatch):
-    from cgraph_cli import loader
+    from cgraph_cli import loader, located
 
     def careful(*args):
         raise AssertionError("the careful way was taken")
@@ -249,7 +250,7 @@ def test_ordinary_files_take_the_fast_way(monkeypatch):
     texts = [graph.read_text(encoding="utf-8") for graph in graph_files()]
     texts = [t for t in texts if "edges:" not in t]
     texts += [as_json(t) for t in texts]
-    monkeypatch.setattr(loader, "_careful_draft", careful)
+    monkeypatch.setattr(located, "careful_draft", careful)
     for text in texts:
         loader.load_text(text, "f.yaml")
 
@@ -281,6 +282,6 @@ _CORE_SCHEMA = {  # YAML 1.2's core schema, as the spec writes it
 @example(".")
 @example("+-1")
 def test_number_forms_are_the_core_schemas(text):
-    ours = {"int": yamltree._is_int, "octal": yamltree._is_octal, "hex": yamltree._is_hex, "float": yamltree._is_float}
+    ours = {"int": syntax._is_int, "octal": syntax._is_octal, "hex": syntax._is_hex, "float": syntax._is_float}
     for form, pattern in _CORE_SCHEMA.items():
         assert ours[form](text) == bool(pattern.fullmatch(text)), form

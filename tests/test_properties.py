@@ -39,7 +39,7 @@ def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
 
 @given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)))
 def test_numbers_written_as_python_prints_them_load_back_exactly(x):
-    from cgraph_cli.yamltree import parse_number
+    from cgraph_cli.syntax import parse_number
 
     text = repr(x)
     if "inf" in text or "nan" in text:
@@ -77,6 +77,6 @@ def test_second_derivatives_match_differences_of_the_gradient(text):
 
 @given(st.integers(2**53 + 1, 10**300))
 def test_integers_too_large_to_stay_exact_are_read_as_the_nearest_float(x):
-    from cgraph_cli.yamltree import parse_number
+    from cgraph_cli.syntax import parse_number
 
     assert parse_number(str(x)) == float(x) and type(parse_number(str(x))) is float

@@ -1,0 +1,308 @@
+"""The careful way into a graph: the file composed as a tree that knows every node's line and
+column, checked rule by rule, so that every error names its place exactly (loader.py comes here
+whenever its fast path is not sure)."""
+
+from __future__ import annotations
+
+from .errors import GraphError, Loc, did_you_mean, shorten
+from .graph import Draft
+from .ops import OPS
+from .syntax import (
+    FORBIDDEN_IN_NAMES,
+    INPUT_KEYS,
+    NODE_KEYS,
+    TOP_KEYS,
+    NotANumber,
+    char_name,
+    looks_like_number,
+    plain_kind,
+    steers,
+    to_number,
+)
+from .yamltree import KIND, Map, Scalar, Seq, compose
+
+
+def careful_draft(text: str, source: str, stem: str | None) -> Draft:
+    """A Draft of the file, or the GraphError of its first problem, located."""
+    return Builder(source, len(text)).build(compose(text, source), stem)
+
+
+class Builder:
+    """Walks the YAML tree into a Graph, raising the first problem with its place."""
+
+    def __init__(self, source: str, text_size: int):
+        self.source = source
+        # Aliases may repeat a subtree many times; bound the values walked so a
+        # "billion laughs" file fails fast instead of expanding.
+        self.budget = 4 * text_size + 10_000
+        self.decls: dict[str, list] = {}  # name -> [loc, op (None for an input), value, label]
+        self.operands: dict[str, list] = {}  # node name -> [(operand, the YAML node it came from)]
+        self.from_edges: set[str] = set()  # nodes that take their operands from edges
+
+    def fail(self, message: str, loc: Loc | None) -> GraphError:
+        return GraphError(message, loc, self.source)
+
+    # -- walking helpers ---------------------------------------------------
+
+    def mapping(self, node, what: str, allowed: tuple[str, ...] | None = None) -> dict:
+        """A mapping's entries as {key text: (key node, value node)}, keys checked."""
+        if type(node) is not Map:
+            raise self.fail(f"{what} must be a mapping, not {_describe(node)}", node.loc)
+        self.spend(len(node.pairs))
+        entries: dict = {}
+        for key, value in node.pairs:
+            name = self.key(key, what)
+            if name in entries:
+                first = entries[name][0].loc
+                raise self.fail(
+                    f"duplicate key '{shorten(name)}' in {what} (first at line {first.line}, column {first.col})",
+                    key.loc,
+                )
+            if allowed is not None and name not in allowed:
+                raise self.fail(
+                    f"unknown key '{shorten(name)}' in {what}{did_you_mean(name, allowed)}"
+                    f" (known keys: {', '.join(allowed)})",
+                    key.loc,
+                )
+            entries[name] = (key, value)
+        return entries
+
+    def key(self, node, what: str) -> str:
+        if type(node) is not Scalar:
+            raise self.fail(f"a key in {what} must be a name, not {KIND[type(node)]}", node.loc)
+        if node.plain:
+            if node.is_null or node.is_bool:
+                shown = node.text or "(empty)"
+                raise self.fail(
+                    f"key {shown} in {what} is read as {'null' if node.is_null else 'a boolean'}"
+                    f'; quote it ("{shorten(node.text)}") to use it as a name',
+                    node.loc,
+                )
+            if looks_like_number(node.text):
+                raise self.fail(f"key {shorten(node.text)} in {what} is a number; names cannot be numbers", node.loc)
+        return node.text
+
+    def spend(self, count: int) -> None:
+        self.budget -= count
+        if self.budget < 0:
+            raise self.fail("anchors and aliases expand this file too far; write the graph out", None)
+
+    def text(self, node, what: str) -> str:
+        if type(node) is not Scalar or node.is_null:
+            raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
+        text = node.text
+        bad = None if text.isprintable() else next((c for c in text if steers(c)), None)
+        if bad is not None:
+            raise self.fail(f"{what} contains the control, bidi or invalid character {char_name(bad)}", node.loc)
+        return node.text
+
+    def name(self, node: Scalar, what: str) -> str:
+        """A name checked against the naming rules."""
+        name = node.text
+        if name == "":
+            raise self.fail(f"{what} must not be empty", node.loc)
+        if any(c.isspace() for c in name):
+            raise self.fail(f"{what} {shorten(repr(name))} contains whitespace; names cannot", node.loc)
+        # Invisible and direction-changing characters would let a printed graph lie about itself.
+        bad = None if name.isprintable() else next(c for c in name if not c.isprintable())
+        if bad is not None:
+            raise self.fail(
+                f"{what} {shorten(repr(name))} contains the control, invisible or bidi "
+                f"character {char_name(bad)}; names cannot",
+                node.loc,
+            )
+        for bad in FORBIDDEN_IN_NAMES:
+            if bad in name:
+                raise self.fail(f"{what} '{shorten(name)}' contains '{bad}'; names cannot", node.loc)
+        if not node.plain and looks_like_number(name):
+            raise self.fail(f"{what} '{shorten(name)}' is a number; names cannot be numbers", node.loc)
+        return name
+
+    def number(self, node, what: str):
+        """A plain scalar that is a number, else an error that says what it is instead."""
+        if type(node) is not Scalar:
+            raise self.fail(f"{what} must be a number, not {KIND[type(node)]}", node.loc)
+        if not node.plain:
+            raise self.fail(f"{what} must be a number, not quoted text '{shorten(node.text)}'", node.loc)
+        try:
+            kind = plain_kind(node.text)
+            if kind == "number":
+                return to_number(node.text)
+        except NotANumber as e:
+            raise self.fail(f"{what}: {e}", node.loc) from None
+        text = shorten(node.text)
+        shown = {"null": "empty (null)", "bool": f"{text}, a boolean"}.get(kind, f"'{text}'")
+        raise self.fail(f"{what} must be a number, not {shown}", node.loc)
+
+    def operand(self, node, what: str):
+        """A name (str) or a number literal."""
+        if type(node) is not Scalar:
+            raise self.fail(f"{what} must be a name or a number, not {KIND[type(node)]}", node.loc)
+        if node.plain:
+            try:
+                kind = plain_kind(node.text)
+            except NotANumber as e:
+                raise self.fail(f"{what}: {e}", node.loc) from None
+            if kind == "number":
+                return self.number(node, what)
+            if kind != "string":
+                raise self.fail(
+                    f"{what} must be a name or a number, not "
+                    f"{'null' if kind == 'null' else 'the boolean ' + shorten(node.text)}",
+                    node.loc,
+                )
+        return node.text
+
+    # -- the graph ---------------------------------------------------------
+
+    def build(self, root, stem: str | None) -> Draft:
+        if root is None:
+            raise self.fail("the file is empty; a graph needs inputs and nodes", None)
+        top = self.mapping(root, "the graph file", TOP_KEYS)
+        entries = {k: v for k, (_, v) in top.items()}
+
+        if "inputs" in entries:
+            for key, value in self.mapping(entries["inputs"], "inputs").values():
+                self.input(key, value)
+        if "nodes" in entries:
+            for key, value in self.mapping(entries["nodes"], "nodes").values():
+                self.node(key, value)
+        self.with_edges(entries.get("edges"))
+        self.check_operands()
+        if not self.decls:
+            raise self.fail("the graph has no inputs and no nodes", root.loc)
+
+        draft = Draft(self.text(entries["name"], "name") if "name" in entries else stem or "graph", self.source)
+        if "output" in entries:
+            node = entries["output"]
+            draft.output = self.text(node, "output")
+            if draft.output not in self.decls:
+                raise self.fail(
+                    f"output '{shorten(draft.output)}' is not an input or node{did_you_mean(draft.output, self.decls)}",
+                    node.loc,
+                )
+        if "description" in entries:
+            draft.description = self.text(entries["description"], "description")
+        locs = {}
+        for name, (loc, op, value, label) in sorted(self.decls.items(), key=lambda item: item[1][0]):
+            locs[name] = loc
+            if op is None:
+                draft.add_input(name, value, label)
+            else:
+                draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label)
+        draft.locate = locs.get
+        return draft
+
+    def add(self, name: str, loc: Loc, op: str | None, value, label: str | None) -> None:
+        other = self.decls.get(name)
+        if other is not None:
+            raise self.fail(
+                f"name '{shorten(name)}' is used twice (first at line {other[0].line}); "
+                "names are unique across inputs and nodes",
+                loc,
+            )
+        self.decls[name] = [loc, op, value, label]
+
+    def input(self, key: Scalar, value) -> None:
+        name = self.name(key, "input name")
+        what = f"input '{shorten(name)}'"
+        label = None
+        if type(value) is Map:
+            fields = self.mapping(value, what, INPUT_KEYS)
+            if "value" not in fields:
+                raise self.fail(f"{what} needs a value: {{value: NUMBER}}", value.loc)
+            if "label" in fields:
+                label = self.text(fields["label"][1], f"the label of {what}")
+            value = fields["value"][1]
+        self.add(name, key.loc, None, self.number(value, what), label)
+
+    def node(self, key: Scalar, value) -> None:
+        name = self.name(key, "node name")
+        what = f"node '{shorten(name)}'"
+        label, operands = None, None
+        if type(value) is Map:
+            fields = self.mapping(value, what, NODE_KEYS)
+            if "op" not in fields:
+                raise self.fail(f"{what} needs an op: {{op: OP, inputs: [...]}}", value.loc)
+            op_node = fields["op"][1]
+            if "label" in fields:
+                label = self.text(fields["label"][1], f"the label of {what}")
+            if "inputs" in fields:
+                items = fields["inputs"][1]
+                if type(items) is not Seq:
+                    raise self.fail(f"the inputs of {what} must be a list, not {_describe(items)}", items.loc)
+                self.spend(len(items.items))
+                operands = [(self.operand(o, f"an operand of {what}"), o) for o in items.items]
+        else:
+            op_node = value
+        op = self.text(op_node, f"the op of {what}")
+        if op not in OPS:
+            raise self.fail(
+                f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} (known ops: {', '.join(OPS)})", op_node.loc
+            )
+        if operands is None:
+            self.from_edges.add(name)
+        self.operands[name] = operands or []
+        self.add(name, key.loc, op, None, label)
+
+    def with_edges(self, edges) -> None:
+        """The edges' operands, filled in to the nodes they point at."""
+        if edges is not None:
+            if type(edges) is not Seq:
+                raise self.fail(
+                    f'edges must be a list of "src -> dst" or [src, dst], not {_describe(edges)}', edges.loc
+                )
+            self.spend(len(edges.items))
+            for edge in edges.items:
+                self.edge(edge)
+
+    def edge(self, edge) -> None:
+        if type(edge) is Scalar and not edge.is_null:
+            parts = edge.text.split("->")
+            if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+                raise self.fail(f"edge '{shorten(edge.text)}' must be \"src -> dst\"", edge.loc)
+            src_text, dst = parts[0].strip(), parts[1].strip()
+            src = self.operand(Scalar(src_text, True, edge.mark), f"the source of edge '{shorten(edge.text)}'")
+            dst_loc = edge.loc
+        elif type(edge) is Seq and len(edge.items) == 2:
+            src = self.operand(edge.items[0], "the source of an edge")
+            dst_node = edge.items[1]
+            if type(dst_node) is not Scalar:
+                raise self.fail(f"the target of an edge must be a name, not {KIND[type(dst_node)]}", dst_node.loc)
+            dst, dst_loc = dst_node.text, dst_node.loc
+        else:
+            raise self.fail(f'an edge must be "src -> dst" or [src, dst], not {_describe(edge)}', edge.loc)
+        target = self.decls.get(dst)
+        if target is None:
+            raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
+        if target[1] is None:
+            raise self.fail(f"edge to '{shorten(dst)}', which is an input; only nodes take operands", dst_loc)
+        if dst not in self.from_edges:
+            raise self.fail(
+                f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
+                "a node takes operands from inputs: or from edges, not both",
+                dst_loc,
+            )
+        self.operands[dst].append((src, edge))
+
+    def check_operands(self) -> None:
+        for name, (loc, op, _, _) in self.decls.items():
+            if op is None:
+                continue
+            for operand, source in self.operands[name]:
+                if isinstance(operand, str) and operand not in self.decls:
+                    hint = did_you_mean(operand, self.decls)
+                    if not hint and looks_like_number(operand):
+                        hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
+                    raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)
+            problem = OPS[op].arity_problem(len(self.operands[name]))
+            if problem:
+                raise self.fail(f"node '{shorten(name)}': {problem}", loc)
+
+
+def _describe(node) -> str:
+    if type(node) is Scalar:
+        if node.is_null:
+            return "null (nothing)"
+        return f"'{shorten(node.text)}'"
+    return KIND[type(node)]

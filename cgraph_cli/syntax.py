@@ -1,0 +1,152 @@
+"""The words of a graph file: its keys, what plain scalars mean by YAML 1.2's core schema, and
+which characters names and text may hold.
+
+Shared by both ways into a graph (loader.py's fast path and located.py's
+careful one), and by the command line's --set. Imports no YAML parser:
+a JSON file never needs one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import shorten
+from .ops import exact
+
+TOP_KEYS = ("name", "description", "inputs", "nodes", "edges", "output")
+INPUT_KEYS = ("value", "label")
+NODE_KEYS = ("op", "inputs", "label")
+FORBIDDEN_IN_NAMES = ("=", ",", "->")
+
+# YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution
+NULL = {"", "~", "null", "Null", "NULL"}
+BOOL = {"true", "True", "TRUE", "false", "False", "FALSE"}
+_INF_NAN = {sign + inf for sign in ("", "-", "+") for inf in (".inf", ".Inf", ".INF")} | {".nan", ".NaN", ".NAN"}
+_NUMBER_START = frozenset("-+.0123456789~")  # every number, 1.1 or 1.2, starts with one of these (and ~)
+_YAML11_NUMBER = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+class NotANumber(ValueError):
+    """Text that looks like a number but is not one cgraph accepts, with the reason."""
+
+
+def plain_kind(text: str) -> str:
+    """What a plain scalar is by YAML 1.2: 'null', 'bool', 'number' or 'string'.
+
+    Raises NotANumber for number-like text cgraph refuses (.inf, .nan, and what
+    YAML 1.1 would read as another number than YAML 1.2 does).
+    """
+    if text and text[0] not in _NUMBER_START:  # most scalars are names: decide them fast
+        return "string" if text not in BOOL and text not in NULL else ("bool" if text in BOOL else "null")
+    if text in NULL:
+        return "null"
+    if text in BOOL:
+        return "bool"
+    if text in _INF_NAN:
+        raise NotANumber(f"{shorten(text)} is not a finite number")
+    if _is_int(text) and len(_unsigned(text)) > 1 and _unsigned(text)[0] == "0":
+        raise NotANumber(
+            f"{shorten(text)} has a leading zero, which YAML 1.1 reads as octal "
+            f"and YAML 1.2 as decimal; write it without the zero (or 0o.. for octal)"
+        )
+    if _is_int(text) or _is_octal(text) or _is_hex(text) or _is_float(text):
+        return "number"
+    import yaml  # only for text that is no number by YAML 1.2: is it one by YAML 1.1?
+
+    if yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False)) in _YAML11_NUMBER:
+        raise NotANumber(
+            f"{shorten(text)} is a number in YAML 1.1 but text in YAML 1.2 "
+            "(digit separators, base 60, binary or signed hex); write it as a plain decimal"
+        )
+    return "string"
+
+
+# The core schema's number forms, as string tests (regular expressions would cost every start
+# their compiling): int [-+]?[0-9]+, octal 0o[0-7]+, hex 0x[0-9a-fA-F]+,
+# float [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+
+
+def _digits(text: str, allowed: str = "0123456789") -> bool:
+    return text != "" and not text.strip(allowed)
+
+
+def _unsigned(text: str) -> str:
+    return text[1:] if text[:1] in ("-", "+") else text
+
+
+def _is_int(text: str) -> bool:
+    return _digits(_unsigned(text))
+
+
+def _is_octal(text: str) -> bool:
+    return text[:2] == "0o" and _digits(text[2:], "01234567")
+
+
+def _is_hex(text: str) -> bool:
+    return text[:2] == "0x" and _digits(text[2:], "0123456789abcdefABCDEF")
+
+
+def _is_float(text: str) -> bool:
+    mantissa, e, exponent = _unsigned(text).replace("E", "e").partition("e")
+    whole, dot, fraction = mantissa.partition(".")
+    if whole == "":  # .5
+        mantissa_ok = dot == "." and _digits(fraction)
+    else:  # 5, 5. or 5.25
+        mantissa_ok = _digits(whole) and (fraction == "" or _digits(fraction))
+    return mantissa_ok and (not e or _is_int(exponent))
+
+
+def looks_like_number(text: str) -> bool:
+    """Whether text reads as a number, or as number-like text cgraph refuses (so no name may be it)."""
+    try:
+        return plain_kind(text) == "number"
+    except NotANumber:
+        return True
+
+
+def to_number(text: str):
+    """The number a plain scalar of kind 'number' stands for; NotANumber if it overflows."""
+    value: int | float
+    if _is_octal(text):
+        value = int(text[2:], 8)
+    elif _is_hex(text):
+        value = int(text[2:], 16)
+    elif _is_int(text):
+        if not math.isfinite(float(text)):  # before int(): no huge digit strings
+            raise NotANumber(f"{shorten(text)} overflows a float")
+        value = int(text)
+    else:
+        value = float(text)
+    try:
+        if math.isfinite(value):
+            return exact(value)  # an integer too large to stay exact is a float from here on
+    except OverflowError:
+        pass
+    raise NotANumber(f"{shorten(text)} overflows a float")
+
+
+def parse_number(text: str):
+    """A number from text as a plain YAML 1.2 scalar would give it; ValueError if it is not one."""
+    text = text.strip()
+    kind = plain_kind(text)
+    if kind != "number":
+        raise NotANumber(f"'{shorten(text)}' is not a number" + (" (it is a boolean)" if kind == "bool" else ""))
+    return to_number(text)
+
+
+# Bidi embeddings, overrides, isolates and marks: they reorder what a terminal shows.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def steers(c: str) -> bool:
+    """Whether a character may not stand in text: controls (but newline and tab) steer a terminal,
+    bidi controls reorder what it shows, lone surrogates cannot be written out as UTF-8."""
+    import unicodedata
+
+    return c in _BIDI or (unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t")
+
+
+def char_name(c: str) -> str:
+    import unicodedata
+
+    return f"U+{ord(c):04X} ({unicodedata.name(c, 'a control character')})"
