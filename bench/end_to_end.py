@@ -4,7 +4,8 @@
 
 Each command runs in its own process, interleaved with the others `--repeat`
 times; the table gives median wall seconds, the ratio to `json.load`, and the
-peak resident memory of the process. `--stages` also times each stage in one
+peak resident memory of the process, and how long Ctrl-C takes to stop a run at its
+worst. `--stages` also times each stage in one
 process (read, parse and check, compile, schedule, forward, backward, output).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,21 @@ def measured(cmd: list[str], peaks: dict, name: str):
         return float(seconds)
 
     return run
+
+
+def interrupt_latency(cmd: list[str], seconds: float) -> float:
+    """The longest wait, over Ctrl-Cs sent at moments spread over a run, for the process to exit."""
+    worst = 0.0
+    for k in range(1, 9):
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(seconds * k / 9)
+        if process.poll() is not None:
+            continue
+        start = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        process.wait()
+        worst = max(worst, time.perf_counter() - start)
+    return worst
 
 
 def stages(path: Path) -> list[tuple[str, float]]:
@@ -106,6 +123,11 @@ def main() -> None:
         print("|---|---|---|---|")
         for name, t in medians.items():
             print(f"| {name} | {t:.2f} | {t / base:.2f} | {peaks[name] / 2**20:,.0f} MiB |")
+        latency = max(
+            interrupt_latency([cgraph, "run", str(files[kind]), "--json"], medians[name])
+            for kind, name in (("JSON", "cgraph run --json (JSON)"), ("YAML", yaml_case))
+        )
+        print(f"\nCtrl-C at moments spread over either run: answered within {latency:.2f} s at worst.")
         if args.stages:
             for kind, path in files.items():
                 print(f"\nstages, {kind} file, in one process:\n")

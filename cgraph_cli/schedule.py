@@ -82,13 +82,16 @@ class Program:
         ints = [type(v) is int for v in values]  # which values may be integers (constants included)
         level = [0] * len(values)  # inputs and constants are level 0
         by_level: dict[int, dict] = {}
+        some_int = any(ints)  # until a value may be an integer, no operand need be looked at for one
         for p, op in enumerate(ops):
             if op is None:
                 continue
             args = all_args[p]
             lv = level[p] = 1 + max(map(level.__getitem__, args))
             # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
-            maybe_int = ints[p] = op.fast.get(len(args)) is None or any(map(ints.__getitem__, args))
+            maybe_int = op.fast.get(len(args)) is None or some_int and any(map(ints.__getitem__, args))
+            if maybe_int:
+                ints[p] = some_int = True
             key = p if maybe_int or len(args) > 2 else (op, len(args))  # what may share a group
             level_keys = by_level.get(lv)
             if level_keys is None:

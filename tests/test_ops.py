@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cgraph_cli import ops
 from cgraph_cli.ops import OPS, OpDomainError, Undefined, exact, product
 
 from .strategies import OP_DOMAINS
@@ -46,7 +48,7 @@ def test_every_op_provides_what_the_table_needs():
     """What adding an op takes: a forward step, its local derivatives, the docs' words, a test domain."""
     assert set(OP_DOMAINS) == set(OPS)
     for op in OPS.values():
-        assert callable(op.forward) and callable(op.local), op.name
+        assert callable(op.forward) and op.local is not ops._no_derivatives, op.name
         assert op.symbol and op.formula and op.derivative and op.doc, op.name
         assert op.min_args >= 1 and (op.max_args is None or op.max_args >= op.min_args)
 
@@ -220,3 +222,13 @@ def test_huge_integer_power_is_refused_quickly():
 
 def test_pow_base_gradient_at_zero_with_a_small_exponent_is_undefined():
     assert type(local("pow", 0, 0.5)[0]) is Undefined
+
+
+def test_the_readmes_table_of_ops_is_the_op_table():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Operations", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    documented = {name.strip(): (count, value, local.strip()) for name, count, value, local in rows[1:]}
+    assert documented == {op.name: (op.arity_text(), op.formula, op.derivative) for op in OPS.values()}

@@ -23,6 +23,8 @@ from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_text
 from cgraph_cli.ops import Undefined
 
+from .strategies import ARITY
+
 torch = pytest.importorskip("torch")
 
 EPS = sys.float_info.epsilon
@@ -49,23 +51,6 @@ OPS = [
     "mulpow",
     "sech",
 ]
-ARITY = {
-    "add": (2, 4),
-    "mul": (2, 4),
-    "sub": (2, 2),
-    "div": (2, 2),
-    "neg": (1, 1),
-    "pow": (2, 2),
-    "exp": (1, 1),
-    "log": (1, 1),
-    "sigmoid": (1, 1),
-    "relu": (1, 1),
-    "tanh": (1, 1),
-    "step": (1, 1),
-    "xlogy": (2, 2),
-    "mulpow": (3, 3),
-    "sech": (1, 1),
-}
 
 
 def magnitude(rng: random.Random) -> float:
