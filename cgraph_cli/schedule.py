@@ -42,11 +42,10 @@ class Run:
         self.forward: list[tuple] = []
         self.backward: list[tuple] = []
 
-    def add(self, p: int, x: int, args: tuple, op, maybe_int: bool) -> None:
+    def add(self, p: int, x: int, args: tuple, op, maybe_int: bool, f, shape: int) -> None:
         count = len(args)
-        f = op.fast.get(count) or op.forward
         self.forward.append((count, x, args[0], args[1] if count == 2 else args, f, maybe_int))
-        self.backward.append((shape(op, count), x, args, op, p))
+        self.backward.append((shape, x, args, op, p))
 
 
 class Group:
@@ -81,33 +80,39 @@ class Program:
         ops, all_args = plan.ops, plan.args
         ints = [type(v) is int for v in values]  # which values may be integers (constants included)
         level = [0] * len(values)  # inputs and constants are level 0
-        by_level: dict[int, dict] = {}
+        width = [0] * (len(ops) + 1)  # how many nodes each level has
         some_int = any(ints)  # until a value may be an integer, no operand need be looked at for one
         for p, op in enumerate(ops):
             if op is None:
                 continue
             args = all_args[p]
             lv = level[p] = 1 + max(map(level.__getitem__, args))
+            width[lv] += 1
             # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
-            maybe_int = op.fast.get(len(args)) is None or some_int and any(map(ints.__getitem__, args))
-            if maybe_int:
+            if op.fast.get(len(args)) is None or some_int and any(map(ints.__getitem__, args)):
                 ints[p] = some_int = True
-            key = p if maybe_int or len(args) > 2 else (op, len(args))  # what may share a group
-            level_keys = by_level.get(lv)
-            if level_keys is None:
-                level_keys = by_level[lv] = {}
-            members = level_keys.get(key)
-            if members is None:
-                level_keys[key] = [p]
-            else:
-                members.append(p)
+        alike: dict[tuple, list] = {}  # (level, op, operand count) -> float nodes that may be a group
+        if max(width) >= GROUP_SIZE:  # (a chain has no level that wide)
+            for p, op in enumerate(ops):
+                if op is not None and width[level[p]] >= GROUP_SIZE and not ints[p] and len(all_args[p]) <= 2:
+                    alike.setdefault((level[p], op, len(all_args[p])), []).append(p)
+        groups = [members for members in alike.values() if len(members) >= GROUP_SIZE]
         layout = [[p] for p in plan.inputs]  # inputs first, then the nodes as they are scheduled
-        for lv in sorted(by_level):
-            for key, members in by_level[lv].items():
-                if type(key) is tuple and len(members) >= GROUP_SIZE:
-                    layout.append(members)
-                else:
-                    layout.extend([p] for p in members)
+        if not groups:  # node by node, in evaluation order
+            layout.extend([p] for p in range(len(ops)) if ops[p] is not None)
+        else:  # level by level; a level's group at the place of its first member
+            at_level: list[list] = [[] for _ in range(max(level) + 1)]
+            group_of = {members[0]: members for members in groups}
+            grouped = set().union(*groups)
+            for p in range(len(ops)):
+                if ops[p] is None:
+                    continue
+                if p not in grouped:
+                    at_level[level[p]].append([p])
+                elif p in group_of:
+                    at_level[level[p]].append(group_of[p])
+            for units in at_level:
+                layout.extend(units)
         slot = list(range(len(values)))
         x = 0
         for unit in layout:
@@ -120,10 +125,15 @@ class Program:
         self.backward_units: list = []
         run = Run()
         at = slot.__getitem__
+        how: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' shape)
         for unit in layout[len(plan.inputs) :]:
             p = unit[0]
             if len(unit) == 1:
-                run.add(p, slot[p], tuple(map(at, all_args[p])), ops[p], ints[p])
+                args, op = tuple(map(at, all_args[p])), ops[p]
+                f_shape = how.get((op, len(args)))
+                if f_shape is None:
+                    f_shape = how[op, len(args)] = (op.fast.get(len(args)) or op.forward, shape(op, len(args)))
+                run.add(p, slot[p], args, op, ints[p], *f_shape)
                 continue
             if run.forward:
                 self.segments.append(run)
