@@ -129,7 +129,7 @@ class Program:
         for unit in layout[len(plan.inputs) :]:
             p = unit[0]
             if len(unit) == 1:
-                args, op = tuple(map(at, all_args[p])), ops[p]
+                args, op = tuple(map(at, all_args[p])), plan.node_op(p)
                 f_shape = how.get((op, len(args)))
                 if f_shape is None:
                     f_shape = how[op, len(args)] = (op.fast.get(len(args)) or op.forward, shape(op, len(args)))
