@@ -308,11 +308,10 @@ def _kink_crossed(plan: Plan, result: Result, on_path, target: int, up: list, do
         op = plan.ops[i]
         if op is None or op.kink is None or not on_path[i]:
             continue
-        j = plan.args[i][0]
-        lo, mid, hi = down[j], result.values[j], up[j]
-        k = op.kink
-        where = f"node '{plan.names[i]}' ({op.name} at {k!r})"
-        if mid == k:
+        args = plan.args[i]
+        lo, mid, hi = (op.kink(*[values[j] for j in args]) for values in (down, result.values, up))
+        where = f"node '{plan.names[i]}' ({op.name})"
+        if mid is None:
             raise _Kink(f"{where} is not differentiable at x", True)
-        if lo == k or hi == k or (lo < k) != (hi < k) or (lo < k) != (mid < k):
+        if lo != mid or hi != mid:
             raise _Kink(f"{where} is not differentiable between x - h and x + h", False)

@@ -87,7 +87,9 @@ class Op:
         self.formula = value
         self.derivative = derivatives
         self.doc = (forward.__doc__ or "").strip()
-        self.kink = kink  # where the op is not differentiable in its operand (relu: 0)
+        # (*operands) -> which smooth piece of the op they are on, None exactly at a kink: where the
+        # op is not differentiable (relu: the sign of x). None for an op smooth everywhere.
+        self.kink = kink
 
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
@@ -294,7 +296,12 @@ def sigmoid(out, x):
     return (out * sigmoid(-x),)
 
 
-@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=0)
+def _sign(x):
+    """The smooth piece of relu, step and abs: x's side of 0 (None at 0)."""
+    return None if x == 0 else x > 0
+
+
+@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign)
 def relu(x):
     """Rectified linear unit; its derivative at 0 is 0."""
     return x if x > 0 else x - x  # x - x: a zero of x's own type
@@ -331,7 +338,7 @@ def sech(out, x):
     return (-out * tanh(x),)
 
 
-@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=0)
+@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=_sign)
 def step(x):
     """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
     return 1 if x > 0 else 0
@@ -371,6 +378,132 @@ def mulpow(a, x, b):
 def mulpow(out, a, x, b):
     # a·b·x^(b-1) as (a·x^(b-1))·b: still 0 where a is, and a·b cannot underflow first.
     return pow_(x, b), mulpow(a, x, b - 1) * b, out * xlogy(step(x), x)
+
+
+@op("sqrt", 1, "√", "√x", "1 / (2√x)", fast={1: math.sqrt})
+def sqrt(x):
+    """Square root, x >= 0 (its derivative at 0 is not finite)."""
+    if x < 0:
+        raise OpDomainError("square root of a negative number")
+    return math.sqrt(x)
+
+
+@sqrt.derivatives
+def sqrt(out, x):
+    return (0.5 / out,)
+
+
+@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin})
+def sin(x):
+    """Sine (radians)."""
+    return math.sin(x)
+
+
+@sin.derivatives
+def sin(out, x):
+    return (cos(x),)
+
+
+@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos})
+def cos(x):
+    """Cosine (radians)."""
+    return math.cos(x)
+
+
+@cos.derivatives
+def cos(out, x):
+    return (-sin(x),)
+
+
+@op("abs", 1, "|x|", "|x|", "1 if x > 0, -1 if x < 0, 0 at 0", kink=_sign, fast={1: abs})
+def abs_(x):
+    """Absolute value; its derivative at 0 is 0 (as PyTorch)."""
+    return abs(x)
+
+
+@abs_.derivatives
+def abs_(out, x):
+    return (step(x) - step(-x),)
+
+
+def _argmax(*xs):
+    """The smooth piece of max: which operand is the largest (None at a tie)."""
+    top = max(xs)
+    return xs.index(top) if xs.count(top) == 1 else None
+
+
+def _argmin(*xs):
+    """The smooth piece of min: which operand is the smallest (None at a tie)."""
+    low = min(xs)
+    return xs.index(low) if xs.count(low) == 1 else None
+
+
+@op("max", (1, None), "max", "the largest operand", "1 for the largest (shared evenly at a tie)", kink=_argmax)
+def max_(*xs):
+    """The largest operand; at a tie the gradient is shared evenly by the tied ones (as torch.maximum)."""
+    return max(xs)
+
+
+@max_.derivatives
+def max_(out, *xs):
+    return _tie_shares(out, xs)
+
+
+@op("min", (1, None), "min", "the smallest operand", "1 for the smallest (shared evenly at a tie)", kink=_argmin)
+def min_(*xs):
+    """The smallest operand; at a tie the gradient is shared evenly by the tied ones (as torch.minimum)."""
+    return min(xs)
+
+
+@min_.derivatives
+def min_(out, *xs):
+    return _tie_shares(out, xs)
+
+
+def _tie_shares(out, xs) -> tuple:
+    """1 for the operand that is the result, 0 for the others; 1/k each for k tied ones."""
+    if len(xs) == 1:
+        return (1,)
+    hits = [eq(x, out) for x in xs]
+    count = add(*hits)
+    return tuple(hit / count for hit in hits)
+
+
+@op("where", 3, "where", "a if c else b (c ≠ 0 picks a)", "0, 1 or 0, 0 or 1", kink=lambda c, a, b: c != 0)
+def where(c, a, b):
+    """a where c is not 0, else b: tiered prices and brackets. No gradient flows into c."""
+    return a if c != 0 else b
+
+
+@where.derivatives
+def where(out, c, a, b):
+    return 0, where(c, 1, 0), where(c, 0, 1)
+
+
+def _comparison(name, symbol, test, doc):
+    def forward(x, y):
+        return 1 if test(x, y) else 0
+
+    forward.__doc__ = doc
+    compare = op(name, 2, symbol, f"1 if x {symbol} y else 0", "0, 0", kink=_order)(forward)
+
+    @compare.derivatives
+    def compare(out, x, y):
+        return 0, 0
+
+    return compare
+
+
+def _order(x, y):
+    """The smooth piece of a comparison: which side of y x is on (None where they are equal)."""
+    return None if x == y else x < y
+
+
+lt = _comparison("lt", "<", operator.lt, "1 if x < y, else 0 (a formula's x < y); its derivatives are 0.")
+le = _comparison("le", "<=", operator.le, "1 if x <= y, else 0 (a formula's x <= y); its derivatives are 0.")
+gt = _comparison("gt", ">", operator.gt, "1 if x > y, else 0 (a formula's x > y); its derivatives are 0.")
+ge = _comparison("ge", ">=", operator.ge, "1 if x >= y, else 0 (a formula's x >= y); its derivatives are 0.")
+eq = _comparison("eq", "==", operator.eq, "1 if x == y, else 0 (a formula's x == y); its derivatives are 0.")
 
 
 # --- arithmetic the forward steps share ---------------------------------------------------

@@ -13,6 +13,12 @@ def away_from(value: float, gap: float, low: float = -10.0, high: float = 10.0):
     return reals(low, high).filter(lambda x: abs(x - value) >= gap)
 
 
+def _apart(xs, gap: float) -> bool:
+    """Whether no two of xs are within `gap` of each other (max, min and comparisons are smooth there)."""
+    ordered = sorted(xs)
+    return all(b - a >= gap for a, b in zip(ordered, ordered[1:]))
+
+
 # Operand points per op where the op is smooth, so a central difference is a fair check.
 OP_DOMAINS = {
     "add": st.lists(reals(), min_size=2, max_size=5),
@@ -30,6 +36,17 @@ OP_DOMAINS = {
     "xlogy": st.tuples(reals(-3, 3), reals(0.1, 20.0)).map(list),
     "mulpow": st.tuples(reals(-3, 3), reals(0.2, 4.0), reals(-3.0, 3.0)).map(list),
     "sech": st.lists(reals(-8, 8), min_size=1, max_size=1),
+    "sqrt": st.lists(reals(0.1, 50.0), min_size=1, max_size=1),
+    "sin": st.lists(reals(), min_size=1, max_size=1),
+    "cos": st.lists(reals(), min_size=1, max_size=1),
+    "abs": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
+    "max": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.01)),
+    "min": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.01)),
+    "where": st.tuples(st.sampled_from([0, 1, -2.5]), reals(), reals()).map(list),
+    **{
+        name: st.tuples(reals(), reals()).filter(lambda xs: _apart(xs, 0.01)).map(list)
+        for name in ("lt", "le", "gt", "ge", "eq")
+    },
 }
 
 

@@ -122,6 +122,19 @@ def test_local_derivatives_match_central_differences(name):
         ("xlogy", [2, math.e], 2.0),
         ("mulpow", [0, 0, -1], 0),
         ("mulpow", [3, 2, 2], 12),
+        ("sqrt", [2.25], 1.5),
+        ("sin", [0], 0.0),
+        ("cos", [0], 1.0),
+        ("abs", [-3], 3),
+        ("max", [1, 5, 2], 5),
+        ("min", [1, 5, -2.5], -2.5),
+        ("where", [1, 10, 20], 10),
+        ("where", [0, 10, 20], 20),
+        ("lt", [1, 2], 1),
+        ("le", [2, 2], 1),
+        ("gt", [2, 2], 0),
+        ("ge", [2, 2.5], 0),
+        ("eq", [2, 2.0], 1),
     ],
 )
 def test_forward_values(name, xs, expected):
@@ -232,3 +245,27 @@ def test_the_readmes_table_of_ops_is_the_op_table():
     ]
     documented = {name.strip(): (count, value, local.strip()) for name, count, value, local in rows[1:]}
     assert documented == {op.name: (op.arity_text(), op.formula, op.derivative) for op in OPS.values()}
+
+
+def test_max_and_min_share_the_gradient_evenly_at_a_tie_as_torch_maximum():
+    assert local("max", 2.0, 2.0) == (0.5, 0.5)  # torch.maximum(x, x).backward() gives x.grad 1 in halves
+    assert local("max", 3, 1, 3) == (0.5, 0.0, 0.5)
+    assert local("min", 3, 1, 3) == (0.0, 1.0, 0.0)
+    assert local("max", 7) == (1,)
+
+
+def test_abs_derivative_at_zero_is_zero_and_where_sends_nothing_to_its_condition():
+    assert local("abs", 0) == (0,)
+    assert local("abs", -2.5) == (-1,)
+    assert local("where", 1, 4.0, 5.0) == (0, 1, 0)
+    assert local("where", 0, 4.0, 5.0) == (0, 0, 1)
+    assert local("lt", 1, 2) == (0, 0)
+
+
+def test_sqrt_derivative_at_zero_is_undefined_not_infinite():
+    from cgraph_cli.engine import evaluate
+    from cgraph_cli.loader import load_text
+
+    result = evaluate(load_text("inputs: {x: 0.0}\nnodes: {y: {op: sqrt, inputs: [x]}}\n"))
+    assert result.value == 0.0
+    assert type(result.grad_of("x")) is Undefined and "division by zero" in result.grad_of("x").reason

@@ -182,6 +182,18 @@ def sensitivity(plan, values, i: int, value_error: list) -> list:
     return moved
 
 
+def near_a_kink(piece, xs: list, errors: list) -> bool:
+    """Whether moving any operand within its error bound reaches a kink (another piece, or None)."""
+    here = piece(*xs)
+    if here is None:
+        return True
+    for k, e in enumerate(errors):
+        for moved in (xs[k] - e, xs[k] + e):
+            if e and piece(*xs[:k], moved, *xs[k + 1 :]) != here:
+                return True
+    return False
+
+
 def times(a: float, b: float) -> float:
     """a * b for error bounds, where nothing times 0 is 0 (an infinite bound times a zero derivative)."""
     return 0.0 if a == 0 or b == 0 else a * b
@@ -228,8 +240,8 @@ def compare(text: str) -> int:
         if any(type(v) is Undefined for v in d):
             return 0
         locals_[i] = d
-        j = plan.args[i][0]
-        if op.kink is not None and j < n and abs(float(xs[0]) - op.kink) <= 2 * value_error[j] + TINY:
+        errors = [2 * value_error[j] + TINY if j < n else 0.0 for j in plan.args[i]]
+        if op.kink is not None and near_a_kink(op.kink, xs, errors):
             return 0  # at a kink within rounding: the two may fairly fall on either side
         carried = sum(times(abs(float(dk)), value_error[j]) for j, dk in zip(plan.args[i], d) if j < n)
         op_name = op.name
