@@ -531,7 +531,7 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
     from . import render
     from .engine import evaluate
 
-    names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.inputs]
+    names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.variables]
     for name in names:
         plan.position(name, "wrt")
     result = evaluate(plan, sets, of)

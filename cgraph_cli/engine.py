@@ -40,7 +40,7 @@ class Result:
         self.plan = plan
         self.values = values  # positions 0..n-1 are nodes, n.. the constants
         self.has_grads = grads is not None  # false when no backward pass ran (draw --no-grad)
-        self.grads: list = grads if grads is not None else []  # 0..n-1: a number, or Undefined
+        self.grads: list = grads if grads is not None else []  # 0..n-1: a number, Undefined, None (a constant)
         self.of = of
         self.reached = reached  # 1 where the backward pass ran: the node leads to `of`
 
@@ -87,7 +87,8 @@ class Result:
             return [(None, 0) if j < n else None for j in plan.args[i]]
         dout = self.grads[i]
         return [
-            (d, _times(dout, d)) if j < n else None for j, d in zip(plan.args[i], local_grads(plan, self.values, i))
+            (d, _times(dout, d)) if j < n and j not in plan.fixed else None
+            for j, d in zip(plan.args[i], local_grads(plan, self.values, i))
         ]
 
 
@@ -108,6 +109,8 @@ def evaluate(
         reached = bytearray(map(_IS_NOT_NONE, grads))
         for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
             grads[i] = 0
+        for i in plan.fixed:  # a constant has no gradient
+            grads[i] = None
         return Result(plan, values, grads, target, reached)
 
 

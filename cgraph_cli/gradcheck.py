@@ -82,7 +82,7 @@ def check_gradients(
     """Evaluate, then check the gradient of every input named (default: all)."""
     overrides = overrides or {}
     result = evaluate(plan, overrides, of)
-    names = names or [plan.names[i] for i in plan.inputs]
+    names = names or [plan.names[i] for i in plan.variables]
     for name in names:
         if plan.ops[plan.position(name, "wrt")] is not None:
             raise RequestError(f"'{name}' is a node; gradients are checked with respect to inputs", plan.source, "wrt")

@@ -18,7 +18,20 @@ from .ops import OPS, Number, Op
 class Draft:
     """A graph as declared, in file order: one entry per input or node in parallel lists."""
 
-    __slots__ = ("name", "description", "output", "names", "ops", "operands", "values", "labels", "source", "locate")
+    __slots__ = (
+        "name",
+        "description",
+        "output",
+        "names",
+        "ops",
+        "operands",
+        "values",
+        "labels",
+        "source",
+        "locate",
+        "fixed",
+        "formulas",
+    )
 
     def __init__(self, name: str, source: str | None = None):
         self.name = name
@@ -33,11 +46,16 @@ class Draft:
         self.locate: Callable[[str], Loc | None] | None = (
             None  # name -> Loc | None, where the file declares it; made when first needed
         )
+        self.fixed: set[int] = set()  # the entries of `constants:`: inputs that get no gradient
+        # A node written as a formula -> (its text, the names of the nodes its parts became).
+        self.formulas: dict[str, tuple[str, list[str]]] = {}
 
-    def add_input(self, name: str, value: Number, label: str | None = None) -> None:
-        """Declare an input."""
+    def add_input(self, name: str, value: Number, label: str | None = None, constant: bool = False) -> None:
+        """Declare an input (a constant: one that is not differentiated)."""
         if label:
             self.labels[len(self.names)] = label
+        if constant:
+            self.fixed.add(len(self.names))
         self.names.append(name)
         self.ops.append(None)
         self.operands.append(())
@@ -78,6 +96,8 @@ class Plan:
         "_locate",
         "program",
         "_inputs",
+        "fixed",
+        "formulas",
     )
 
     def __init__(
@@ -103,6 +123,8 @@ class Plan:
                 rank[k] = i
             self.labels = {rank[k]: text for k, text in draft.labels.items()}
             self.file_order = rank
+        self.fixed = draft.fixed if order is None else {rank[k] for k in draft.fixed}  # positions
+        self.formulas = draft.formulas
         self.ops: list[Op | None] = ops
         self.args = args
         self.constants = constants
@@ -139,6 +161,19 @@ class Plan:
         """The names of the inputs, in file order."""
         return [self.names[i] for i in self.inputs]
 
+    @property
+    def variables(self) -> list[int]:
+        """The positions of the inputs that are differentiated (not constants), in file order."""
+        return [i for i in self.inputs if i not in self.fixed]
+
+    def made_by(self) -> dict[str, str]:
+        """Each node a formula's part became -> the node whose formula made it (the first, if shared)."""
+        owners: dict[str, str] = {}
+        for node, (_, parts) in self.formulas.items():
+            for part in parts:
+                owners.setdefault(part, node)
+        return owners
+
     def operands(self, i: int) -> tuple:
         """Node i's operands as written: names, and numbers for constants."""
         n = len(self.names)
@@ -152,9 +187,11 @@ class Plan:
         return op
 
     def op_name(self, i: int) -> str:
-        """'input', or the name of node i's op."""
+        """'input', 'constant', or the name of node i's op."""
         op = self.ops[i]
-        return "input" if op is None else op.name
+        if op is None:
+            return "constant" if i in self.fixed else "input"
+        return op.name
 
     def loc(self, i: int) -> Loc | None:
         """Where the file declares position i (found on first use: most runs never need it)."""
@@ -165,11 +202,19 @@ class Plan:
         return GraphError(message, None if i is None else self.loc(i), self.source)
 
     def position(self, name: str, role: str) -> int:
-        """The position of `name`, or a RequestError (for `role`: wrt, of) that suggests a close name."""
+        """The position of `name`, or a RequestError (for `role`: wrt, of) that suggests a close name;
+        a constant is refused as what to differentiate with respect to."""
         i = self.index.get(name)
         if i is None:
             raise RequestError(
                 f"the graph has no node '{shorten(name)}'{did_you_mean(name, self.index)}", self.source, role
+            )
+        if i in self.fixed and role != "of":
+            raise RequestError(
+                f"'{shorten(name)}' is a constant, and constants are not differentiated; "
+                "declare it under inputs: for its gradient",
+                self.source,
+                role,
             )
         return i
 

@@ -55,7 +55,7 @@ class _Locator:
             from .yamltree import compose
 
             try:
-                self.locs = Builder(self.source, len(self.text)).build(compose(self.text, self.source), None).locate
+                self.locs = Builder(self.source, self.text).build(compose(self.text, self.source), None).locate
             except GraphError:
                 self.locs = _nowhere
             self.text = ""
@@ -122,8 +122,8 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
     if "description" in fields:
         draft.description = _text(fields["description"])
     for key, section in top:  # inputs and nodes in the order the file has them: that is the file order
-        if key == "inputs":
-            _fast_inputs(draft, section)
+        if key == "inputs" or key == "constants":
+            _fast_inputs(draft, section, key == "constants")
         elif key == "nodes":
             _fast_nodes(draft, section)
     if not draft.names:
@@ -135,10 +135,12 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
     return draft
 
 
-def _fast_inputs(draft: Draft, section) -> None:
+def _fast_inputs(draft: Draft, section, constant: bool) -> None:
     names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
     for name, value in _pairs(section):
         _name(name)
+        if constant:
+            draft.fixed.add(len(names))
         if type(value) is list:  # {value: .., label: ..}
             spec = dict(_pairs(value))
             if len(spec) != len(value) or not spec.keys() <= {"value", "label"} or "value" not in spec:

@@ -24,20 +24,32 @@ from .yamltree import KIND, Map, Scalar, Seq, compose
 
 def careful_draft(text: str, source: str, stem: str | None) -> Draft:
     """A Draft of the file, or the GraphError of its first problem, located."""
-    return Builder(source, len(text)).build(compose(text, source), stem)
+    return Builder(source, text).build(compose(text, source), stem)
+
+
+class _At:
+    """Where an operand of a formula stands in the file (for the messages about it)."""
+
+    __slots__ = ("loc",)
+
+    def __init__(self, loc: Loc):
+        self.loc = loc
 
 
 class Builder:
     """Walks the YAML tree into a Graph, raising the first problem with its place."""
 
-    def __init__(self, source: str, text_size: int):
+    def __init__(self, source: str, text: str):
         self.source = source
+        self.text_of_file = text  # to find a formula's tokens in the file
         # Aliases may repeat a subtree many times; bound the values walked so a
         # "billion laughs" file fails fast instead of expanding.
-        self.budget = 4 * text_size + 10_000
+        self.budget = 4 * len(text) + 10_000
         self.decls: dict[str, list] = {}  # name -> [loc, op (None for an input), value, label]
         self.operands: dict[str, list] = {}  # node name -> [(operand, the YAML node it came from)]
         self.from_edges: set[str] = set()  # nodes that take their operands from edges
+        self.formulas: dict[str, tuple[str, list[str]]] = {}  # node -> (formula, the parts it made)
+        self.parts: dict[str, tuple[str, str | None]] = {}  # a part's node -> (its formula's node, its text)
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -164,6 +176,9 @@ class Builder:
         if "inputs" in entries:
             for key, value in self.mapping(entries["inputs"], "inputs").values():
                 self.input(key, value)
+        if "constants" in entries:
+            for key, value in self.mapping(entries["constants"], "constants").values():
+                self.input(key, value, constant=True)
         if "nodes" in entries:
             for key, value in self.mapping(entries["nodes"], "nodes").values():
                 self.node(key, value)
@@ -184,28 +199,32 @@ class Builder:
         if "description" in entries:
             draft.description = self.text(entries["description"], "description")
         locs = {}
-        for name, (loc, op, value, label) in sorted(self.decls.items(), key=lambda item: item[1][0]):
+        for name, (loc, op, value, label, constant) in sorted(self.decls.items(), key=lambda item: item[1][0]):
             locs[name] = loc
             if op is None:
-                draft.add_input(name, value, label)
+                draft.add_input(name, value, label, constant)
             else:
                 draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label)
         draft.locate = locs.get
+        draft.formulas = self.formulas
         return draft
 
-    def add(self, name: str, loc: Loc, op: str | None, value, label: str | None) -> None:
+    def add(self, name: str, loc: Loc, op: str | None, value, label: str | None, constant: bool = False) -> None:
         other = self.decls.get(name)
         if other is not None:
+            part = self.parts.get(name)
             raise self.fail(
                 f"name '{shorten(name)}' is used twice (first at line {other[0].line}); "
-                "names are unique across inputs and nodes",
+                "names are unique across inputs and nodes"
+                + (f", and a part of the formula of node '{shorten(part[0])}' is named so" if part else ""),
                 loc,
             )
-        self.decls[name] = [loc, op, value, label]
+        self.decls[name] = [loc, op, value, label, constant]
 
-    def input(self, key: Scalar, value) -> None:
-        name = self.name(key, "input name")
-        what = f"input '{shorten(name)}'"
+    def input(self, key: Scalar, value, constant: bool = False) -> None:
+        kind = "constant" if constant else "input"
+        name = self.name(key, f"{kind} name")
+        what = f"{kind} '{shorten(name)}'"
         label = None
         if type(value) is Map:
             fields = self.mapping(value, what, INPUT_KEYS)
@@ -214,7 +233,7 @@ class Builder:
             if "label" in fields:
                 label = self.text(fields["label"][1], f"the label of {what}")
             value = fields["value"][1]
-        self.add(name, key.loc, None, self.number(value, what), label)
+        self.add(name, key.loc, None, self.number(value, what), label, constant)
 
     def node(self, key: Scalar, value) -> None:
         name = self.name(key, "node name")
@@ -235,6 +254,8 @@ class Builder:
                 operands = [(self.operand(o, f"an operand of {what}"), o) for o in items.items]
         else:
             op_node = value
+            if type(value) is Scalar and value.text not in OPS and not value.is_null:
+                return self.formula(name, key, value)
         op = self.text(op_node, f"the op of {what}")
         if op not in OPS:
             raise self.fail(
@@ -244,6 +265,61 @@ class Builder:
             self.from_edges.add(name)
         self.operands[name] = operands or []
         self.add(name, key.loc, op, None, label)
+
+    def formula(self, name: str, key: Scalar, scalar: Scalar) -> None:
+        """A node written as a formula: each of its parts becomes a node (see formula.py)."""
+        from .formula import FormulaError, lower, parse
+
+        what = f"node '{shorten(name)}'"
+        text = self.text(scalar, f"the formula of {what}")
+        try:
+            root = parse(text)
+            if root.op == "num":
+                raise FormulaError(
+                    f"{what} is the number {shorten(text.strip())}; a number goes under inputs: or constants:", 0
+                )
+            if root.op == "name":  # one word: an op's name mistyped, or a formula that computes nothing
+                raise FormulaError(
+                    f"unknown op '{shorten(root.value)}'{did_you_mean(root.value, OPS)} (known ops: {', '.join(OPS)});"
+                    " a formula needs an operator or a call (x + y, exp(x))",
+                    root.offset,
+                )
+            steps = lower(root, name)
+        except FormulaError as e:
+            raise self.fail(f"{what}: {e}", self.token_loc(scalar, e.offset)) from None
+        self.spend(len(steps))
+        made = []
+        for step in steps:
+            loc = self.token_loc(scalar, step.offset)
+            if step.name != name:
+                if step.name in self.parts and self.parts[step.name][1] == step.text is not None:
+                    continue  # the same part in another formula (or twice in this one): one node
+                if step.name in self.decls:
+                    raise self.fail(
+                        f"{what}: its part {shorten(step.text or step.name)} would be a node named "
+                        f"'{shorten(step.name)}', which is declared at line {self.decls[step.name][0].line}; "
+                        "rename that node",
+                        loc,
+                    )
+                self.parts[step.name] = (name, step.text)
+                made.append(step.name)
+            self.operands[step.name] = [
+                (o, scalar if at is None else _At(self.token_loc(scalar, at)))
+                for o, at in zip(step.operands, step.offsets)
+            ]
+            self.add(step.name, key.loc if step.name == name else loc, step.op, None, None)
+        self.formulas[name] = (text, made)
+
+    def token_loc(self, scalar: Scalar, offset: int) -> Loc:
+        """Where the character at `offset` of a scalar's text stands in the file: exact where the
+        text is written out as it is read (one line, no escapes), else the scalar's start."""
+        mark, text = scalar.mark, scalar.text
+        start = getattr(mark, "index", None)
+        if start is not None and "\n" not in text:
+            start += 0 if scalar.plain else 1
+            if self.text_of_file[start : start + len(text)] == text:
+                return Loc(mark.line + 1, mark.column + 1 + (0 if scalar.plain else 1) + offset)
+        return scalar.loc
 
     def with_edges(self, edges) -> None:
         """The edges' operands, filled in to the nodes they point at."""
@@ -277,6 +353,8 @@ class Builder:
             raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
         if target[1] is None:
             raise self.fail(f"edge to '{shorten(dst)}', which is an input; only nodes take operands", dst_loc)
+        if dst in self.formulas:
+            raise self.fail(f"edge to node '{shorten(dst)}', which is a formula; it takes no edges", dst_loc)
         if dst not in self.from_edges:
             raise self.fail(
                 f"edge to node '{shorten(dst)}', which lists its operands under inputs:; "
@@ -286,12 +364,15 @@ class Builder:
         self.operands[dst].append((src, edge))
 
     def check_operands(self) -> None:
-        for name, (loc, op, _, _) in self.decls.items():
+        for name, (loc, op, _, _, _) in self.decls.items():
             if op is None:
                 continue
             for operand, source in self.operands[name]:
                 if isinstance(operand, str) and operand not in self.decls:
                     hint = did_you_mean(operand, self.decls)
+                    if type(source) is _At:
+                        owner = self.parts[name][0] if name in self.parts else name
+                        raise self.fail(f"node '{shorten(owner)}': unknown name '{shorten(operand)}'{hint}", source.loc)
                     if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
                     raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)

@@ -88,6 +88,7 @@ def run_json(result: Result) -> Iterator[str]:
     names = json_strings(plan.names) + list(map(repr, plan.constants))  # operands' names too
     # Values are finite ints and floats, whose repr is JSON's; an undefined gradient is null.
     undefined = {i for i, _ in result.undefined()}
+    fixed = plan.fixed
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
         values = map(repr, result.values[start:stop])
@@ -95,10 +96,11 @@ def run_json(result: Result) -> Iterator[str]:
         pieces = []
         for i, value, grad in zip(range(start, stop), values, grads):
             op = ops[i]
+            kind = op.name if op is not None else "constant" if i in fixed else "input"
             pieces.append(
-                f'{{"name": {names[i]}, "op": "{"input" if op is None else op.name}", '
+                f'{{"name": {names[i]}, "op": "{kind}", '
                 f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}], '
-                f'"value": {value}, "grad": {"null" if i in undefined else grad}}}'
+                f'"value": {value}' + ("}" if grad == "None" else f', "grad": {"null" if i in undefined else grad}}}')
             )
         yield ("" if start == 0 else ", ") + ", ".join(pieces)
     yield "]}"
@@ -118,16 +120,40 @@ def grad_json(result: Result, wrt: Iterable[str]) -> str:
 
 def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
     """`cgraph validate --json`: what the file holds."""
+    owners = plan.made_by()
     return to_json(
         {
             "graph": plan.name,
             "valid": True,
-            "inputs": [plan.names[i] for i in plan.inputs],
+            "inputs": [plan.names[i] for i in plan.variables],
+            "constants": [plan.names[i] for i in plan.inputs if i in plan.fixed],
             "nodes": [plan.names[i] for i in plan.file_order if plan.ops[i] is not None],
+            "formulas": {
+                node: {"formula": text, "nodes": [_node_record(plan, part) for part in _expansion(plan, node, owners)]}
+                for node, (text, _) in plan.formulas.items()
+            },
             "output": output,
             "sinks": sinks,
         }
     )
+
+
+def _expansion(plan: Plan, node: str, owners: dict[str, str]) -> list[str]:
+    """The nodes a formula became: its parts (those another formula made first too), then itself;
+    `owners` is plan.made_by()."""
+    parts, seen, stack = [], {node}, [node]
+    while stack:  # the parts it reaches, without going into another formula's own node
+        for o in plan.operands(plan.index[stack.pop()]):
+            if isinstance(o, str) and o in owners and o not in seen:
+                seen.add(o)
+                parts.append(o)
+                stack.append(o)
+    return sorted(parts, key=plan.index.__getitem__) + [node]
+
+
+def _node_record(plan: Plan, name: str) -> dict:
+    i = plan.index[name]
+    return {"name": name, "op": plan.op_name(i), "inputs": list(plan.operands(i))}
 
 
 def ops_json() -> str:
@@ -271,7 +297,7 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
             num(result.values[i]),
         ]
         if grads:
-            row.append(num(result.grads[i]))
+            row.append("" if result.grads[i] is None else num(result.grads[i]))
         if has_labels:
             row.append(cell(plan.labels.get(i, ""), 80))
         table.rows.append(row)
@@ -293,7 +319,8 @@ def grad_table(
 
 def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str]) -> str:
     """`cgraph validate`: a short account of what the file holds."""
-    inputs = plan.inputs
+    inputs = plan.variables
+    constants = [i for i in plan.inputs if i in plan.fixed]
     nodes = [i for i in plan.file_order if plan.ops[i] is not None]
     counts: dict[str, int] = {}
     for i in nodes:
@@ -302,10 +329,23 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
     if plan.description:
         lines.append(f"  {cell(plan.description, 200)}")
     lines.append(f"  inputs: {len(inputs):,}" + (f" ({short_list(plan.names[i] for i in inputs)})" if inputs else ""))
+    if constants:
+        lines.append(f"  constants: {len(constants):,} ({short_list(plan.names[i] for i in constants)})")
     lines.append(
         f"  nodes: {len(nodes):,}"
         + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")" if nodes else "")
     )
+    if plan.formulas:
+        lines.append(f"  formulas: {len(plan.formulas):,}, each part a node:")
+        owners = plan.made_by()
+        for shown, (node, (text, _)) in enumerate(plan.formulas.items()):
+            if shown >= 200:
+                lines.append(f"    … and the rest of {len(plan.formulas):,} formulas (--json has them all)")
+                break
+            lines.append(f"    {cell(node)}: {cell(text, 200)}")
+            for name in _expansion(plan, node, owners):
+                i = plan.index[name]
+                lines.append(f"      {cell(name)} = {plan.op_name(i)}({cell(operand_list(plan.operands(i)), 200)})")
     if output is not None:
         lines.append(f"  output: {cell(output)}")
     else:
@@ -474,22 +514,28 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
     lines.append(f"name: {yaml_name(draft.name)}")
     if draft.description:
         lines.append(f"description: {yaml_text(draft.description)}")
-    kinds = [(k, op is None) for k, op in enumerate(draft.ops)]
-    if any(is_input for _, is_input in kinds):
-        lines.append("inputs:")
-        for k, is_input in kinds:
-            if is_input:
-                value = repr(draft.values[k])
-                if k in draft.labels:
-                    value = f"{{value: {value}, label: {yaml_text(draft.labels[k])}}}"
-                lines.append(f"  {yaml_name(draft.names[k])}: {value}")
-    if not all(is_input for _, is_input in kinds):
+    parts = {part for _, made in draft.formulas.values() for part in made}  # a formula makes them again
+    leaves = [k for k, op in enumerate(draft.ops) if op is None]
+    for section, constant in (("inputs", False), ("constants", True)):
+        entries = [k for k in leaves if (k in draft.fixed) == constant]
+        if entries:
+            lines.append(f"{section}:")
+        for k in entries:
+            value = repr(draft.values[k])
+            if k in draft.labels:
+                value = f"{{value: {value}, label: {yaml_text(draft.labels[k])}}}"
+            lines.append(f"  {yaml_name(draft.names[k])}: {value}")
+    nodes = [k for k, op in enumerate(draft.ops) if op is not None and draft.names[k] not in parts]
+    if nodes:
         lines.append("nodes:")
-        for k, is_input in kinds:
-            if not is_input:
-                label = f", label: {yaml_text(draft.labels[k])}" if k in draft.labels else ""
-                operands = ", ".join(map(_yaml_operand, draft.operands[k]))
-                lines.append(f"  {yaml_name(draft.names[k])}: {{op: {draft.ops[k]}, inputs: [{operands}]{label}}}")
+    for k in nodes:
+        name = draft.names[k]
+        if name in draft.formulas:
+            lines.append(f"  {yaml_name(name)}: {yaml_text(draft.formulas[name][0])}")
+            continue
+        label = f", label: {yaml_text(draft.labels[k])}" if k in draft.labels else ""
+        operands = ", ".join(map(_yaml_operand, draft.operands[k]))
+        lines.append(f"  {yaml_name(name)}: {{op: {draft.ops[k]}, inputs: [{operands}]{label}}}")
     if draft.output is not None:
         lines.append(f"output: {yaml_name(draft.output)}")
     return "\n".join(lines) + "\n"

@@ -247,15 +247,26 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
                 elif id(a) not in used:
                     used.add(id(a))
                     stack.append(a)
-    for i in range(plan.size - 1, -1, -1):  # forward nodes the needed ones use, transitively
-        if plan.names[i] in needed and plan.ops[i] is not None:
-            needed.update(o for o in plan.operands(i) if isinstance(o, str))
+    # Forward nodes the needed ones use, transitively; a formula's part comes with its formula,
+    # which is written back as the formula (it makes the part again when read).
+    owners = plan.made_by()
+    pending = list(needed)
+    while pending:
+        i = plan.index[pending.pop()]
+        uses = [o for o in plan.operands(i) if isinstance(o, str)] if plan.ops[i] is not None else []
+        owner = owners.get(plan.names[i])
+        for name in uses + ([owner] if owner else []):
+            if name not in needed:
+                needed.add(name)
+                pending.append(name)
     taken = set(plan.names)
     for node in emitter.nodes:  # names are given in order, so the first of two alike keeps the plain one
         if id(node) in used:
-            name, k = node.want, 2
+            # A part's name may hold what a declared name cannot (max(a,b), q>=1): not a new node's.
+            want = node.want.replace(",", ";").replace("=", "_")
+            name, k = want, 2
             while name in taken:
-                name, k = f"{node.want}_{k}", k + 1
+                name, k = f"{want}_{k}", k + 1
             taken.add(name)
             node.name = name
     draft = Draft(f"d_{of_name}__d_{wrt}", plan.source)
@@ -264,9 +275,11 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
     for i in plan.file_order:
         name = plan.names[i]
         if plan.ops[i] is None:
-            draft.add_input(name, overrides.get(name, plan.values[i]), plan.labels.get(i))
+            draft.add_input(name, overrides.get(name, plan.values[i]), plan.labels.get(i), i in plan.fixed)
         elif name in needed:
             draft.add_node(name, plan.op_name(i), plan.operands(i), plan.labels.get(i))
+            if name in plan.formulas:
+                draft.formulas[name] = plan.formulas[name]
     for s in emitter.nodes:
         if id(s) in used:
             draft.add_node(s.name, s.op.name, tuple(a.name if type(a) is Sym else a for a in s.args))

@@ -13,7 +13,7 @@ import math
 from .errors import shorten
 from .ops import exact
 
-TOP_KEYS = ("name", "description", "inputs", "nodes", "edges", "output")
+TOP_KEYS = ("name", "description", "inputs", "constants", "nodes", "edges", "output")
 INPUT_KEYS = ("value", "label")
 NODE_KEYS = ("op", "inputs", "label")
 FORBIDDEN_IN_NAMES = ("=", ",", "->")

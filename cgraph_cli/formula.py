@@ -1,0 +1,305 @@
+"""Formulas: a node written as arithmetic, `profit: revenue - units * unit_cost - fixed`.
+
+A formula is read into a tree and the tree into ordinary nodes: each
+operation in it becomes a node of the graph (the formula's own node is the
+last one), named by its text written without spaces (`units*unit_cost`), so
+`run`, `draw`, `explain`, `--of` and `--wrt` all see it. Nothing is
+evaluated by Python: the tokens are numbers, names, ``+ - * / ** ^``, the
+comparisons ``< <= > >= ==``, parentheses and calls of cgraph's ops by name.
+There is no attribute access and no other call, so a formula cannot run code.
+
+Operators bind and group as Python's do (``-x**2`` is ``-(x**2)``, ``2**3**2``
+is ``2**(3**2)``, ``a - b - c`` is ``(a - b) - c``), and each becomes the op
+that does Python's arithmetic, so a formula gives Python's digits. A part made
+of numbers alone (``1/6``) is worked out once, by the op itself, into a
+constant.
+
+The reader is iterative (an operator stack, as in Dijkstra's shunting yard),
+so no nesting depth can exhaust Python's stack.
+"""
+
+from __future__ import annotations
+
+from .errors import did_you_mean, shorten
+from .ops import OPS, Undefined
+from .syntax import NotANumber, plain_kind, to_number
+
+# Operator -> (op, precedence, right-associative). Unary minus binds at 4: below **, above * and /.
+BINARY = {
+    "<": ("lt", 1, False),
+    "<=": ("le", 1, False),
+    ">": ("gt", 1, False),
+    ">=": ("ge", 1, False),
+    "==": ("eq", 1, False),
+    "+": ("add", 2, False),
+    "-": ("sub", 2, False),
+    "*": ("mul", 3, False),
+    "/": ("div", 3, False),
+    "**": ("pow", 5, True),
+    "^": ("pow", 5, True),  # as spreadsheets write the power
+}
+UNARY_PRECEDENCE = 4
+ATOM = 6
+COMPARISONS = {"lt", "le", "gt", "ge", "eq"}
+_SYMBOL = {op: symbol for symbol, (op, _, _) in BINARY.items() if symbol != "^"}
+
+# A sub-expression whose text is longer than this is named after its formula's node and its
+# place in the formula instead (`profit.3`): names stay short, and the cost stays linear.
+MAX_NAME = 40
+
+_TWO_CHAR = ("**", "<=", ">=", "==")
+_ONE_CHAR = set("+-*/^<>(),")
+
+
+class FormulaError(ValueError):
+    """A formula that cannot be read, and the offset in its text of the token at fault."""
+
+    def __init__(self, message: str, offset: int):
+        super().__init__(message)
+        self.offset = offset
+
+
+class Expr:
+    """A node of a formula's tree: a number ("num"), a name ("name"), or an op applied to args.
+    `text` is its canonical text (None when longer than MAX_NAME), `precedence` how tightly it binds."""
+
+    __slots__ = ("op", "args", "offset", "value", "text", "precedence", "parenthesized")
+
+    def __init__(self, op: str, args: list, offset: int, value=None, text: str | None = None, precedence=ATOM):
+        self.op, self.args, self.offset, self.value = op, args, offset, value
+        self.text, self.precedence = text, precedence
+        self.parenthesized = False
+
+
+def tokens(text: str) -> list[tuple]:
+    """(kind, text, offset, value) per token: kind 'num' (value: the number), 'name' or 'sym';
+    then ('end', '', len(text), None)."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+            continue
+        start = i
+        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+            i += 1
+            while i < n and (
+                _word_char(text[i]) or (text[i] in "+-" and text[i - 1] in "eE" and _decimal(text, start))
+            ):
+                i += 1
+            word = text[start:i]
+            try:
+                if plain_kind(word) != "number":
+                    hint = "; write * for a product (2*x)" if word.lstrip("0123456789.")[:1].isalpha() else ""
+                    raise NotANumber(f"'{shorten(word)}' is not a number{hint}")
+                value = to_number(word)
+            except NotANumber as e:
+                raise FormulaError(str(e), start) from None
+            out.append(("num", word, start, value))
+            continue
+        if _word_char(c) and c != ".":
+            while i < n and _word_char(text[i]):
+                i += 1
+            out.append(("name", text[start:i], start, None))
+            continue
+        if text.startswith(_TWO_CHAR, i):
+            out.append(("sym", text[i : i + 2], start, None))
+            i += 2
+            continue
+        if c in _ONE_CHAR:
+            out.append(("sym", c, start, None))
+            i += 1
+            continue
+        hint = "; compare with '=='" if c == "=" else ""
+        raise FormulaError(f"unexpected character {c!r} in a formula{hint}", start)
+    out.append(("end", "", n, None))
+    return out
+
+
+def _word_char(c: str) -> bool:
+    return c == "." or c == "_" or c.isalnum() or ("a" + c).isidentifier()
+
+
+def _decimal(text: str, start: int) -> bool:
+    """Whether the number starting at `start` is decimal so far (so an e is its exponent, not hex)."""
+    return not text.startswith(("0x", "0X", "0o", "0O"), start)
+
+
+def parse(text: str) -> Expr:
+    """The formula's tree, or FormulaError at the token where it goes wrong."""
+    operands: list[Expr] = []
+    # Pending operators: ("bin", symbol, offset), ("neg"/"pos", symbol, offset), ("(", "(", offset),
+    # ("call", op name, offset, how many operands were on the stack when its "(" came).
+    stack: list[tuple] = []
+    expect_operand = True
+    previous = None  # the previous token's text, for messages
+    toks = tokens(text)
+    k = 0
+    while True:
+        kind, word, offset, value = toks[k]
+        k += 1
+        if expect_operand:
+            if kind == "num":
+                operands.append(Expr("num", [], offset, value, word))
+                expect_operand = False
+            elif kind == "name" and toks[k][1] == "(":
+                if word not in OPS:
+                    raise FormulaError(f"unknown function '{shorten(word)}'{did_you_mean(word, OPS)}", offset)
+                k += 1
+                stack.append(("call", word, offset, len(operands)))
+                if toks[k][1] == ")":  # f(): no operands
+                    k += 1
+                    _finish_call(stack.pop(), operands)
+                    expect_operand = False
+            elif kind == "name":
+                operands.append(Expr("name", [], offset, word, word))
+                expect_operand = False
+            elif word == "(":
+                stack.append(("(", "(", offset))
+            elif word in ("-", "+"):
+                stack.append(("neg" if word == "-" else "pos", word, offset))
+            elif kind == "end":
+                raise FormulaError(
+                    f"expected an operand after '{previous}'" if previous else "the formula is empty", offset
+                )
+            elif previous is None:
+                raise FormulaError(f"expected an operand before '{word}'", offset)
+            else:
+                raise FormulaError(f"expected an operand after '{previous}', found '{word}'", offset)
+        elif word in BINARY:
+            _, precedence, right = BINARY[word]
+            while stack and stack[-1][0] in ("bin", "neg", "pos"):
+                top_precedence = UNARY_PRECEDENCE if stack[-1][0] != "bin" else BINARY[stack[-1][1]][1]
+                if top_precedence > precedence or (top_precedence == precedence and not right):
+                    _reduce(stack.pop(), operands)
+                else:
+                    break
+            stack.append(("bin", word, offset))
+            expect_operand = True
+        elif word == ")" or word == ",":
+            while stack and stack[-1][0] in ("bin", "neg", "pos"):
+                _reduce(stack.pop(), operands)
+            if not stack:
+                raise FormulaError(
+                    "')' has no matching '('" if word == ")" else "',' outside the parentheses of a call", offset
+                )
+            if stack[-1][0] == "call":
+                if word == ")":
+                    _finish_call(stack.pop(), operands)
+                else:
+                    expect_operand = True
+            elif word == ")":
+                stack.pop()
+                operands[-1].parenthesized = True
+            else:
+                raise FormulaError("',' outside the parentheses of a call", offset)
+        elif kind == "end":
+            while stack:
+                entry = stack.pop()
+                if entry[0] in ("(", "call"):
+                    raise FormulaError("'(' is never closed", entry[2])
+                _reduce(entry, operands)
+            return operands[0]
+        else:
+            raise FormulaError(f"expected an operator after '{previous}', found '{word}'", offset)
+        previous = toks[k - 1][1]
+
+
+def _reduce(entry: tuple, operands: list[Expr]) -> None:
+    kind, word, offset = entry
+    if kind == "pos":
+        return  # +x is x
+    if kind == "neg":
+        x = operands.pop()
+        operands.append(_apply("neg", [x], offset, UNARY_PRECEDENCE))
+        return
+    y, x = operands.pop(), operands.pop()
+    op, precedence, right = BINARY[word]
+    if op in COMPARISONS:
+        for side in (x, y):
+            if side.op in COMPARISONS and not side.parenthesized:
+                raise FormulaError("comparisons cannot be chained (a < b < c); write where() twice", offset)
+    operands.append(_apply(op, [x, y], offset, precedence, right))
+
+
+def _finish_call(entry: tuple, operands: list[Expr]) -> None:
+    _, name, offset, first = entry
+    args = operands[first:]
+    del operands[first:]
+    problem = OPS[name].arity_problem(len(args))
+    if problem:
+        raise FormulaError(problem, offset)
+    operands.append(_apply(name, args, offset, ATOM))
+
+
+def _apply(op: str, args: list[Expr], offset: int, precedence: int, right: bool = False) -> Expr:
+    """An op node, with its canonical text when short: Python's spelling, no spaces, parentheses
+    only where grouping needs them."""
+    texts = [a.text for a in args]
+    text = None
+    if None not in texts:
+        if precedence == ATOM:  # a call
+            text = f"{op}({','.join(texts)})"  # type: ignore[arg-type]
+        elif op == "neg":
+            (x,) = args
+            text = "-" + (f"({x.text})" if x.precedence < UNARY_PRECEDENCE else x.text)  # type: ignore[operator]
+        else:
+            x, y = args
+            # The side that would group the other way is parenthesized (and a chained comparison).
+            left_tight = x.precedence > precedence or (x.precedence == precedence and not right)
+            right_tight = y.precedence > precedence or (y.precedence == precedence and right)
+            if precedence == 1:
+                left_tight, right_tight = x.precedence > 1, y.precedence > 1
+            lhs = x.text if left_tight else f"({x.text})"
+            rhs = y.text if right_tight else f"({y.text})"
+            text = f"{lhs}{_SYMBOL[op]}{rhs}"
+        if len(text) > MAX_NAME:
+            text = None
+    return Expr(op, args, offset, None, text, precedence)
+
+
+class Step:
+    """One node a formula makes: its name, op, operands (names and numbers) with the offsets of
+    the name tokens, its offset in the formula and its canonical text (None when long)."""
+
+    __slots__ = ("name", "op", "operands", "offsets", "offset", "text")
+
+    def __init__(self, name: str, op: str, operands: tuple, offsets: tuple, offset: int, text: str | None):
+        self.name, self.op, self.operands, self.offsets = name, op, operands, offsets
+        self.offset, self.text = offset, text
+
+
+def lower(root: Expr, node: str) -> list[Step]:
+    """The nodes a formula's tree becomes, operands before the nodes using them; the last is `node`.
+
+    A part made of numbers alone becomes the number the op gives (FormulaError where it has none).
+    A part is named by its text, else `node.k` (its k-th part, counted as they are made).
+    """
+    steps: list[Step] = []
+    result: dict[int, tuple] = {}  # id(expr) -> (operand, offset of its token or None)
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        expr, ready = stack.pop()
+        if expr.op == "num":
+            result[id(expr)] = (expr.value, None)
+            continue
+        if expr.op == "name":
+            result[id(expr)] = (expr.value, expr.offset)
+            continue
+        if not ready:
+            stack.append((expr, True))
+            stack.extend((a, False) for a in reversed(expr.args))
+            continue
+        operands = tuple(result[id(a)][0] for a in expr.args)
+        offsets = tuple(result[id(a)][1] for a in expr.args)
+        if expr is not root and not any(type(o) is str for o in operands):  # numbers alone: a constant
+            value = OPS[expr.op](*operands)
+            if type(value) is Undefined:
+                raise FormulaError(f"{expr.text or expr.op} has no value: {value.reason}", expr.offset)
+            result[id(expr)] = (value, None)
+            continue
+        name = node if expr is root else expr.text or f"{node}.{len(steps) + 1}"
+        steps.append(Step(name, expr.op, operands, offsets, expr.offset, expr.text))
+        result[id(expr)] = (name, None)
+    return steps

@@ -1,0 +1,320 @@
+"""Formulas and constants: Python's digits, readable part names, located errors, derive round trips."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from cgraph_cli.engine import evaluate
+from cgraph_cli.errors import GraphError
+from cgraph_cli.formula import FormulaError, lower, parse
+from cgraph_cli.loader import load_text
+
+from .conftest import central_difference
+
+
+def value(text: str, **sets):
+    return evaluate(load_text(text), sets).value
+
+
+# -- Python's digits -------------------------------------------------------------------------
+
+
+def test_the_books_apples_as_one_formula_give_the_books_digits(invoke, graph_file):
+    path = graph_file("inputs: {apple: 100, apple_num: 2, tax: 1.1}\nnodes:\n  price: apple * apple_num * tax\n")
+    out = json.loads(invoke("run", path, "--json").stdout)
+    assert out["value"] == 220.00000000000003 == 100 * 2 * 1.1
+    grads = {node["name"]: node["grad"] for node in out["nodes"]}
+    assert grads == {"apple": 2.2, "apple_num": 110.00000000000001, "tax": 200, "apple*apple_num": 1.1, "price": 1}
+
+
+_NAMES = ["a", "b", "c"]
+
+
+@st.composite
+def expressions(draw, depth: int = 4):
+    """A random expression over a, b, c and small literals, as Python writes it."""
+    if depth == 0 or draw(st.booleans()):
+        return draw(st.sampled_from([*_NAMES, "2", "0.5", "3", "1e-3", "7"]))
+    kind = draw(st.sampled_from(["+", "-", "*", "/", "**", "neg", "paren"]))
+    if kind == "neg":
+        return "-" + draw(expressions(depth - 1))
+    if kind == "paren":
+        return "(" + draw(expressions(depth - 1)) + ")"
+    space = draw(st.sampled_from(["", " "]))
+    return draw(expressions(depth - 1)) + space + kind + space + draw(expressions(depth - 1))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    expressions(),
+    st.lists(st.floats(-4, 4, allow_nan=False).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3),
+)
+def test_a_formula_gives_exactly_the_digits_python_gives(formula, numbers):
+    scope = dict(zip(_NAMES, numbers))
+    assume(parse(formula).op not in ("name", "num"))  # a node must compute something
+    try:
+        expected = eval(formula, {"__builtins__": {}}, dict(scope))  # the oracle: Python itself
+    except (ArithmeticError, ValueError):
+        return
+    assume(isinstance(expected, float | int) and not isinstance(expected, bool))
+    if isinstance(expected, int):
+        assume(abs(expected) <= 2**53)  # past that cgraph works in floats (README: Numbers)
+    assume(math.isfinite(expected) and abs(expected) < 1e300)
+    a, b, c = numbers
+    text = f"inputs: {{a: {a!r}, b: {b!r}, c: {c!r}}}\nnodes:\n  y: {json.dumps(formula)}\noutput: y\n"
+    try:
+        got = value(text)
+    except GraphError as e:  # cgraph refuses what Python would round past (an intermediate overflow)
+        assume("finite" not in str(e) and "overflow" not in str(e))
+        raise
+    assert got == expected and type(got) is type(expected), formula
+
+
+def test_operators_bind_and_group_as_pythons_do():
+    x = 3
+    cases = {"-x**2": -(x**2), "2**3**2": 2**3**2, "x - 2 - 1": x - 2 - 1, "x / 2 / 3": x / 2 / 3, "x^2": x**2}
+    for formula, expected in cases.items():
+        assert value(f'inputs: {{x: 3}}\nnodes:\n  y: "{formula}"\n') == expected, formula
+
+
+def test_literals_alone_are_worked_out_once_into_a_constant():
+    plan = load_text("inputs: {x: 2.0}\nnodes:\n  y: -1/6 * x\n")
+    assert plan.constants == [-1 / 6]  # one constant, not nodes for 1, -1 and -1/6
+    assert [plan.names[i] for i in range(plan.size)] == ["x", "y"]
+    assert evaluate(plan).value == -1 / 6 * 2.0
+
+
+# -- parts are nodes with readable names --------------------------------------------------------
+
+PROFIT = """\
+inputs: {price: 10, units: 1200, unit_cost: 4.5}
+constants: {fixed: 3000}
+nodes:
+  revenue: price * units
+  profit: revenue - units * unit_cost - fixed
+output: profit
+"""
+
+
+def test_each_part_of_a_formula_is_a_node_named_by_its_text(invoke, graph_file):
+    path = graph_file(PROFIT)
+    nodes = json.loads(invoke("run", path, "--json").stdout)["nodes"]
+    by_name = {node["name"]: node for node in nodes}
+    assert by_name["units*unit_cost"]["inputs"] == ["units", "unit_cost"]
+    assert by_name["revenue-units*unit_cost"]["inputs"] == ["revenue", "units*unit_cost"]
+    assert by_name["profit"]["inputs"] == ["revenue-units*unit_cost", "fixed"]
+    assert by_name["profit"]["value"] == 10 * 1200 - 1200 * 4.5 - 3000
+    out = json.loads(invoke("grad", path, "--wrt", "units*unit_cost", "--json").stdout)
+    assert out["gradients"] == {"units*unit_cost": -1}
+
+
+def test_a_part_written_twice_is_one_node_used_twice():
+    plan = load_text("inputs: {a: 2, b: 3}\nnodes:\n  y: (a*b) / (1 + a*b)\n  z: a*b + y\noutput: z\n")
+    assert plan.names.count("a*b") == 1
+    result = evaluate(plan)
+    # dz/da through a*b three times: 1 + d/d(ab) of ab/(1+ab) = 1 + 1/(1+ab)^2, times b
+    assert math.isclose(result.grad_of("a"), 3 * (1 + 1 / 49), rel_tol=1e-15)
+
+
+def test_a_long_part_is_named_after_its_node_and_place():
+    terms = " + ".join(f"x{i}" for i in range(30))
+    inputs = ", ".join(f"x{i}: {i}" for i in range(30))
+    plan = load_text(f"inputs: {{{inputs}}}\nnodes:\n  total: {terms}\n")
+    names = [plan.names[i] for i in range(plan.size) if plan.ops[i] is not None]
+    assert names[:3] == ["x0+x1", "x0+x1+x2", "x0+x1+x2+x3"]
+    assert all(len(name) <= 40 for name in names)
+    assert "total.28" in names and names[-1] == "total"
+    assert evaluate(plan).value == sum(range(30))
+
+
+def test_a_part_named_like_a_declared_node_is_refused():
+    with pytest.raises(GraphError, match=r"its part a\*b would be a node named 'a\*b', which is declared"):
+        load_text('inputs: {a: 1, b: 2}\nnodes:\n  "a*b": {op: add, inputs: [a, b]}\n  y: a*b + 1\noutput: y\n')
+
+
+def test_formulas_mix_with_op_nodes_and_edges(invoke, graph_file):
+    path = graph_file(
+        "inputs: {x: 2, y: 3}\nnodes:\n  p: mul\n  q: p * x + 1\n  r: {op: exp, inputs: [q]}\nedges: [x -> p, y -> p]\n"
+    )
+    out = json.loads(invoke("run", path, "--json").stdout)
+    assert out["value"] == math.exp(2 * 3 * 2 + 1)
+
+
+def test_validate_shows_what_each_formula_became(invoke, graph_file):
+    out = invoke("validate", graph_file(PROFIT)).stdout
+    assert "constants: 1 (fixed)" in out
+    assert "profit: revenue - units * unit_cost - fixed" in out
+    assert "units*unit_cost = mul(units, unit_cost)" in out
+    assert "profit = sub(revenue-units*unit_cost, fixed)" in out
+    data = json.loads(invoke("validate", graph_file(PROFIT), "--json").stdout)
+    assert [n["name"] for n in data["formulas"]["profit"]["nodes"]] == [
+        "units*unit_cost",
+        "revenue-units*unit_cost",
+        "profit",
+    ]
+
+
+# -- errors point into the formula -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, message, column",
+    [
+        ("  profit: units * unit_cots - 3", "node 'profit': unknown name 'unit_cots'; did you mean 'unit_cost'?", 19),
+        ('  profit: "units * unit_cots - 3"', "unknown name 'unit_cots'; did you mean 'unit_cost'?", 20),
+        ("  profit: units * ", "node 'profit': expected an operand after '*'", 18),
+        ("  profit: units", "node 'profit': unknown op 'units'", 11),
+        ("  profit: units * * 2", "expected an operand after '*', found '*'", 19),
+        ("  profit: units * (2 + 3", "'(' is never closed", 19),
+        ("  profit: units + 2)", "')' has no matching '('", 20),
+        ("  profit: 2units", "'2units' is not a number; write * for a product (2*x)", 11),
+        ("  profit: expp(units)", "unknown function 'expp'; did you mean 'exp'?", 11),
+        ("  profit: units < 2 < 3", "comparisons cannot be chained", 21),
+        ("  profit: max()", "max takes 1 or more operands, got 0", 11),
+        ("  profit: units * (1 / 0)", "1/0 has no value: division by zero", 22),
+        ("  profit: units = 2", "unexpected character '=' in a formula; compare with '=='", 17),
+        ("  profit: units[0]", "unexpected character '['", 16),
+        ("  profit: 1_000 * units", "digit separators", 11),
+        ('  profit: "42"', "node 'profit' is the number 42; a number goes under inputs: or constants:", 12),
+    ],
+)
+def test_errors_point_at_the_token_at_fault(line, message, column):
+    text = f"inputs: {{units: 2, unit_cost: 3}}\nnodes:\n{line}\n"
+    with pytest.raises(GraphError) as caught:
+        load_text(text, "f.yaml")
+    error = caught.value
+    assert message in str(error)
+    assert (error.loc.line, error.loc.col) == (3, column), str(error)
+
+
+def test_a_formula_error_through_the_cli_is_one_located_line(invoke, graph_file):
+    path = graph_file("inputs: {unit_cost: 1, units: 2}\nnodes:\n  profit: units * unit_cots\n")
+    result = invoke("run", path)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (
+        f"cgraph: error: {path}:3:19: node 'profit': unknown name 'unit_cots'; did you mean 'unit_cost'?\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "__import__('os').system('touch pwned')",
+        "x.__class__",
+        "(lambda: 1)()",
+        "eval('1')",
+        "x if x else x",
+        "[x for x in x]",
+        "open('f')",
+        "x; import os",
+        "x @ x",
+        "x % 2",
+        "x // 2",
+        "`x`",
+    ],
+)
+def test_a_formula_cannot_run_code(formula, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GraphError):
+        load_text(f"inputs: {{x: 1}}\nnodes:\n  y: {json.dumps(formula)}\n")
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_no_python_evaluator_is_used_to_read_formulas():
+    import inspect
+
+    import cgraph_cli.formula as formula
+
+    source = inspect.getsource(formula)
+    for word in ("eval(", "exec(", "compile(", "import ast", "getattr("):
+        assert word not in source
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab1.e()+-*/^<>=,x _ ", max_size=30))
+def test_any_text_is_a_formula_or_a_formula_error(text):
+    try:
+        root = parse(text)
+        lower(root, "y")
+    except FormulaError as e:
+        assert 0 <= e.offset <= len(text)
+
+
+def test_deep_and_long_formulas_cost_time_in_proportion_to_their_size():
+    deep = "(" * 50_000 + "x" + ")" * 50_000 + " + 1"
+    long = " + ".join(["x"] * 20_000)
+    for formula in (deep, long):
+        start = time.process_time()
+        plan = load_text(f'inputs: {{x: 1}}\nnodes:\n  y: "{formula}"\n')
+        assert evaluate(plan).value == (2 if formula is deep else 20_000)
+        assert time.process_time() - start < 10
+
+
+# -- constants -----------------------------------------------------------------------------------
+
+
+def test_a_constant_takes_part_but_gets_no_gradient(invoke, graph_file):
+    path = graph_file(PROFIT)
+    grads = json.loads(invoke("grad", path, "--json").stdout)["gradients"]
+    assert set(grads) == {"price", "units", "unit_cost"}
+    nodes = {node["name"]: node for node in json.loads(invoke("run", path, "--json").stdout)["nodes"]}
+    assert nodes["fixed"] == {"name": "fixed", "op": "constant", "inputs": [], "value": 3000}
+    table = invoke("run", path).stdout
+    assert [line.split() for line in table.splitlines() if line.startswith("fixed")] == [["fixed", "constant", "3000"]]
+    checked = json.loads(invoke("check", path, "--json").stdout)
+    assert {c["name"] for c in checked["checks"]} == {"price", "units", "unit_cost"}
+
+
+def test_a_constant_can_be_set_but_not_differentiated(invoke, graph_file):
+    path = graph_file(PROFIT)
+    out = json.loads(invoke("run", path, "--set", "fixed=1000", "--json").stdout)
+    assert out["value"] == 10 * 1200 - 1200 * 4.5 - 1000
+    for args in (["grad", "--wrt", "fixed"], ["check", "--wrt", "fixed"], ["explain", "--wrt", "fixed"]):
+        result = invoke(*args[:1], path, *args[1:])
+        assert result.exit_code == 2 and "'fixed' is a constant" in result.stderr, args
+        assert result.stdout == ""
+
+
+def test_a_constants_undefined_gradient_is_no_warning(invoke, graph_file):
+    path = graph_file("inputs: {x: -2}\nconstants: {n: 2}\nnodes:\n  z: x ** n\n")
+    result = invoke("run", path)
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+# -- derive writes formulas back ----------------------------------------------------------------
+
+TIERED = """\
+inputs: {q: 1200, p: 10, a: 2, b: 3}
+constants: {tier: 1000}
+nodes:
+  rate: where(q >= tier, 0.9 * p, p)
+  bill: rate * q + max(a, b, 1) - abs(a - b) + sqrt(q) * sin(a) * cos(b)
+output: bill
+"""
+
+
+@pytest.mark.parametrize("wrt", ["q", "p", "a", "b"])
+def test_derive_writes_formulas_back_and_its_output_gives_grads_numbers(invoke, graph_file, wrt):
+    path = graph_file(TIERED)
+    derived = invoke("derive", path, "--wrt", wrt).stdout
+    assert '  rate: "where(q >= tier, 0.9 * p, p)"' in derived or "rate" not in derived
+    assert "constants:\n  tier: 1000" in derived
+    again = invoke("run", "-", "--json", input=derived)
+    assert again.exit_code == 0, again.stderr
+    grad = json.loads(invoke("grad", path, "--wrt", wrt, "--json").stdout)["gradients"][wrt]
+    assert json.loads(again.stdout)["value"] == grad
+    plan = load_text(TIERED)
+    numeric = central_difference(plan, wrt, 1e-5)
+    assert math.isclose(grad, numeric, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def test_max_shares_its_gradient_at_a_tie_through_a_formula(invoke, graph_file):
+    path = graph_file("inputs: {x: 2, y: 2}\nnodes:\n  m: max(x, y) + abs(x - y)\n")
+    grads = json.loads(invoke("grad", path, "--json").stdout)["gradients"]
+    assert grads == {"x": 0.5, "y": 0.5}
