@@ -45,7 +45,7 @@ _SYMBOL = {op: symbol for symbol, (op, _, _) in BINARY.items() if symbol != "^"}
 
 # A sub-expression whose text is longer than this is named after its formula's node and its
 # place in the formula instead (`profit.3`): names stay short, and the cost stays linear.
-MAX_NAME = 40
+MAX_NAME = 48
 
 _TWO_CHAR = ("**", "<=", ">=", "==")
 _ONE_CHAR = set("+-*/^<>(),")

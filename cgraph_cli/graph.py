@@ -166,6 +166,11 @@ class Plan:
         """The positions of the inputs that are differentiated (not constants), in file order."""
         return [i for i in self.inputs if i not in self.fixed]
 
+    @property
+    def variable_names(self) -> list[str]:
+        """The names of the inputs that are differentiated, in file order."""
+        return [self.names[i] for i in self.variables]
+
     def made_by(self) -> dict[str, str]:
         """Each node a formula's part became -> the node whose formula made it (the first, if shared)."""
         owners: dict[str, str] = {}

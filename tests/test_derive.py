@@ -27,7 +27,7 @@ def derived_value(plan, wrt, of=None):
 def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
     plan = load_text(graph.read_text(encoding="utf-8"))
     result = evaluate(plan)
-    for inp_name in plan.input_names:
+    for inp_name in plan.variable_names:
         derived = derived_value(plan, inp_name)
         # its inputs are the original inputs
         assert derived.input_names == plan.input_names
@@ -118,7 +118,7 @@ def test_a_repeated_operand_gives_both_contributions():
 
 def test_hessian_matches_finite_differences_of_the_gradient():
     plan = load_text((GRAPHS / "neuron.yaml").read_text())
-    names = plan.input_names
+    names = plan.variable_names
     matrix = hessian(plan, names)
     for b in names:
         for a in names:
@@ -187,7 +187,7 @@ def test_derived_files_quote_names_so_they_read_back():
     )
     plan = load_text(text)
     result = evaluate(plan)
-    for inp_name in plan.input_names:
+    for inp_name in plan.variable_names:
         assert evaluate(derived_value(plan, inp_name)).value == result.grad_of(inp_name)
 
 

@@ -40,7 +40,7 @@ def test_a_node_used_twice_has_a_path_per_use():
 @pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
 def test_the_paths_add_up_to_backprop_for_every_input_of_every_example(graph):
     result = evaluated(graph.read_text(encoding="utf-8"))
-    for inp_name in result.plan.input_names:
+    for inp_name in result.plan.variable_names:
         e = explain(result, inp_name)
         paths = list(e.paths)
         assert len(paths) == e.path_count == e.listed

@@ -38,7 +38,7 @@ def test_every_example_starts_with_a_comment_saying_what_it_shows(graph):
 def test_input_gradients_agree_with_central_differences(graph):
     g = graph_of(graph.read_text(encoding="utf-8"))
     result = evaluate(g)
-    for inp_name in g.input_names:
+    for inp_name in g.variable_names:
         numeric = central_difference(g, inp_name, 1e-6 * max(1.0, abs(result.value_of(inp_name))))
         assert math.isclose(result.grad_of(inp_name), numeric, rel_tol=1e-5, abs_tol=1e-6), inp_name
 

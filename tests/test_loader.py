@@ -186,7 +186,7 @@ def _drafts(text: str):
 
 
 def _same(fast, careful) -> None:
-    for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels"):
+    for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels", "fixed"):
         a, b = getattr(fast, field), getattr(careful, field)
         assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == [
             type(x) for x in (b if isinstance(b, list) else [b])
@@ -200,11 +200,13 @@ def as_json(text: str) -> str:
     from cgraph_cli.located import careful_draft as _careful_draft
 
     d = _careful_draft(text, "f.yaml", "f")
-    inputs = {
-        n: ({"value": v, "label": d.labels[k]} if k in d.labels else v)
+    leaves = [
+        (k, n, ({"value": v, "label": d.labels[k]} if k in d.labels else v))
         for k, (n, v, op) in enumerate(zip(d.names, d.values, d.ops))
         if op is None
-    }
+    ]
+    inputs = {n: v for k, n, v in leaves if k not in d.fixed}
+    constants = {n: v for k, n, v in leaves if k in d.fixed}
     nodes = {
         n: {"op": op, "inputs": list(o), **({"label": d.labels[k]} if k in d.labels else {})}
         for k, (n, op, o) in enumerate(zip(d.names, d.ops, d.operands))
@@ -214,6 +216,7 @@ def as_json(text: str) -> str:
         "name": d.name,
         **({"description": d.description} if d.description else {}),
         "inputs": inputs,
+        **({"constants": constants} if constants else {}),
         "nodes": nodes,
         **({"output": d.output} if d.output else {}),
     }
@@ -225,7 +228,17 @@ def test_the_fast_way_in_reads_every_example_as_the_careful_way_does(graph):
     text = graph.read_text(encoding="utf-8")
     if "edges:" in text:
         pytest.skip("the edges form always goes the careful way")
+    if load_text(text).formulas:
+        pytest.skip("formulas always go the careful way")
     _same(*_drafts(text))
+    _same(*_drafts(as_json(text)))
+
+
+def test_the_fast_way_in_reads_constants_as_the_careful_way_does():
+    text = "inputs: {x: 2}\nconstants: {k: 3, m: {value: 4, label: four}}\nnodes: {y: {op: mul, inputs: [x, k, m]}}\n"
+    fast, careful = _drafts(text)
+    _same(fast, careful)
+    assert fast.fixed == {1, 2}
     _same(*_drafts(as_json(text)))
 
 
@@ -248,7 +261,7 @@ def test_ordinary_files_take_the_fast_way(monkeypatch):
         raise AssertionError("the careful way was taken")
 
     texts = [graph.read_text(encoding="utf-8") for graph in graph_files()]
-    texts = [t for t in texts if "edges:" not in t]
+    texts = [t for t in texts if "edges:" not in t and not load_text(t).formulas]  # those go the careful way
     texts += [as_json(t) for t in texts]
     monkeypatch.setattr(located, "careful_draft", careful)
     for text in texts:
