@@ -317,6 +317,14 @@ def graph_options(set_help: str = "Override an input for this run (repeatable)."
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
+csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout, for spreadsheets.")
+
+
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv cannot be used together; choose one")
+
+
 all_option = click.option(
     "--all",
     "all_rows",
@@ -468,9 +476,10 @@ def cli():
 @cli.command()
 @graph_options()
 @json_option
+@csv_option
 @number_options
 @all_option
-def run(plan, sets, of, as_json, num, all_rows):
+def run(plan, sets, of, as_json, as_csv, num, all_rows):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -483,15 +492,22 @@ def run(plan, sets, of, as_json, num, all_rows):
       cgraph run graphs/apples.yaml --set apple=150 --precision 4
       cgraph run graphs/subscription_profit.yaml --decimals 2
       cgraph run graphs/neuron.yaml --of z --json
+      cgraph run graphs/loan_payment.yaml --csv > nodes.csv
       cat graphs/apples.yaml | cgraph run -
     """
     from . import render
     from .engine import evaluate
 
+    _one_format(as_json, as_csv)
     result = evaluate(plan, sets, of)
-    text = render.run_json(result) if as_json else render.run_table(result, num, _stdout_color(), all_rows)
+    if as_json:
+        text = render.run_json(result)
+    elif as_csv:
+        text = render.run_csv(result)
+    else:
+        text = render.run_table(result, num, _stdout_color(), all_rows)
     _warn_result(result)
-    emit(text, as_json)
+    emit(text, as_json or as_csv)
 
 
 @cli.command()
@@ -511,9 +527,16 @@ def run(plan, sets, of, as_json, num, all_rows):
     metavar="N",
     help="2: the matrix of second derivatives (Hessian) with respect to the --wrt inputs.",
 )
+@click.option(
+    "--elasticity",
+    is_flag=True,
+    help="Also the elasticity of each: d(of)/d(NAME) * NAME / of, the percent change of the output "
+    "per percent change of NAME.",
+)
+@csv_option
 @number_options
 @all_option
-def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
+def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, num, all_rows):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
     A gradient asked for with --wrt must be a number; without --wrt, one that
@@ -527,10 +550,15 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
       cgraph grad graphs/apples_oranges.yaml --wrt apple --wrt tax --json
       cgraph grad graphs/apples.yaml --of apple_price
       cgraph grad graphs/neuron.yaml --order 2 --wrt w1 --wrt w2
+      cgraph grad graphs/loan_payment.yaml --elasticity
+      cgraph grad graphs/subscription_profit.yaml --elasticity --csv
     """
     from . import render
     from .engine import evaluate
 
+    _one_format(as_json, as_csv)
+    if order == 2 and (elasticity or as_csv):
+        raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
     names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.variables]
     for name in names:
         plan.position(name, "wrt")
@@ -560,12 +588,14 @@ def grad(plan, sets, of, as_json, wrt, order, num, all_rows):
             result.needed_grad(name)
     else:
         _warn_result(result, names)
-    emit(
-        render.grad_json(result, names)
-        if as_json
-        else render.grad_table(result, names, num, _stdout_color(), all_rows),
-        as_json,
-    )
+    elasticities = {name: result.elasticity(name) for name in names} if elasticity else None
+    if as_json:
+        text = render.grad_json(result, names, elasticities)
+    elif as_csv:
+        text = render.grad_csv(result, names, elasticities)
+    else:
+        text = render.grad_table(result, names, num, _stdout_color(), all_rows, elasticities)
+    emit(text, as_json or as_csv)
 
 
 @cli.command()

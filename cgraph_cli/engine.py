@@ -69,6 +69,17 @@ class Result:
             raise self.plan.error(f"d({shorten(self.of_name)})/d({shorten(name)}) is undefined: {g.reason}", g.origin)
         return g
 
+    def elasticity(self, name: str):
+        """d(of)/d(name) * name / of: the percent change of the output per percent change of `name`
+        (Undefined where the gradient is, or where the output is 0)."""
+        g = self.grad_of(name)
+        if type(g) is Undefined:
+            return g
+        if self.value == 0:
+            return Undefined("the output is 0, so it has no percent change")
+        e = g * self.value_of(name) / self.value
+        return e if is_finite(e) else Undefined("not a finite number (overflow)")
+
     def undefined(self) -> list[tuple[int, Undefined]]:
         """(position, Undefined) for every node whose gradient is undefined, in evaluation order."""
         return [(i, g) for i, g in enumerate(self.grads) if type(g) is Undefined]

@@ -106,16 +106,49 @@ def run_json(result: Result) -> Iterator[str]:
     yield "]}"
 
 
-def grad_json(result: Result, wrt: Iterable[str]) -> str:
-    """`cgraph grad --json`: d(of)/d(name) for each name asked for."""
-    return to_json(
-        {
-            "graph": result.plan.name,
-            "of": result.of_name,
-            "value": result.value,
-            "gradients": {name: result.grad_of(name) for name in wrt},
-        }
-    )
+def grad_json(result: Result, wrt: Iterable[str], elasticities: dict | None = None) -> str:
+    """`cgraph grad --json`: d(of)/d(name) for each name asked for (and its elasticity)."""
+    data = {
+        "graph": result.plan.name,
+        "of": result.of_name,
+        "value": result.value,
+        "gradients": {name: result.grad_of(name) for name in wrt},
+    }
+    if elasticities is not None:
+        data["elasticities"] = elasticities
+    return to_json(data)
+
+
+def csv_text(rows: Iterable[list]) -> str:
+    """Rows as CSV text (RFC 4180 quoting; numbers at full precision; no number: an empty cell)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if x is None or type(x) is Undefined else x if type(x) is str else repr(x) for x in row])
+    return out.getvalue()
+
+
+def run_csv(result: Result) -> str:
+    """`cgraph run --csv`: one row per node, its operands separated by spaces; no gradient: empty."""
+    plan = result.plan
+    rows: list[list] = [["name", "op", "inputs", "value", "grad"]]
+    for i in range(plan.size):
+        operands = " ".join(o if type(o) is str else repr(o) for o in plan.operands(i))
+        rows.append([plan.names[i], plan.op_name(i), operands, result.values[i], result.grads[i]])
+    return csv_text(rows)
+
+
+def grad_csv(result: Result, wrt: list[str], elasticities: dict | None = None) -> str:
+    """`cgraph grad --csv`: one row per name asked for: value, gradient (and elasticity)."""
+    header = ["wrt", "value", f"d({result.of_name})/d(wrt)"] + (["elasticity"] if elasticities else [])
+    rows = [
+        [name, result.value_of(name), result.grad_of(name)] + ([elasticities[name]] if elasticities else [])
+        for name in wrt
+    ]
+    return csv_text([header, *rows])
 
 
 def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
@@ -305,15 +338,25 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
 
 
 def grad_table(
-    result: Result, wrt: Iterable[str], num: Format = format_number, color: bool = False, all_rows: bool = False
+    result: Result,
+    wrt: Iterable[str],
+    num: Format = format_number,
+    color: bool = False,
+    all_rows: bool = False,
+    elasticities: dict | None = None,
 ) -> str:
-    """`cgraph grad`: d(of)/d(name) for each name asked for."""
+    """`cgraph grad`: d(of)/d(name) for each name asked for (and its elasticity)."""
     table = _Table()
     table.column("wrt", style="bold")
     table.column("value", "right", "green")
     table.column(f"d({cell(result.of_name)})/d(wrt)", "right", "red")
+    if elasticities is not None:
+        table.column("elasticity", "right")
     for name in wrt:
-        table.rows.append([cell(name), num(result.value_of(name)), num(result.grad_of(name))])
+        row = [cell(name), num(result.value_of(name)), num(result.grad_of(name))]
+        if elasticities is not None:
+            row.append(num(elasticities[name]))
+        table.rows.append(row)
     return table.draw(_headline(result, num), color, all_rows)
 
 
