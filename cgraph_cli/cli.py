@@ -11,6 +11,7 @@ import gc
 import math
 import os
 import sys
+from collections.abc import Iterator
 from enum import IntEnum
 
 import click
@@ -500,6 +501,7 @@ def run(plan, sets, of, as_json, as_csv, num, all_rows):
 
     _one_format(as_json, as_csv)
     result = evaluate(plan, sets, of)
+    text: Iterator[str] | str
     if as_json:
         text = render.run_json(result)
     elif as_csv:
