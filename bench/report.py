@@ -47,6 +47,7 @@ def main() -> None:
     engine = ["--sizes", "1e4", "--repeat", "1"] if args.quick else []
     end_to_end = ["--nodes", "10000", "--repeat", "1"] if args.quick else []
     startup = ["--repeat", "5"] if args.quick else []
+    sweeps = ["--repeat", "1", "--loop", "2000"] if args.quick else []
     print(f"Measured {machine()}.\n")
     print("### Engine\n")
     print(run("engine.py", *engine))
@@ -54,6 +55,8 @@ def main() -> None:
     print(run("end_to_end.py", *end_to_end))
     print("\n### Start-up\n")
     print(run("startup.py", *startup))
+    print("\n### Sweeps\n")
+    print(run("sweep.py", *sweeps))
 
 
 if __name__ == "__main__":

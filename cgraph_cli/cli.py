@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from enum import IntEnum
+from typing import Any
 
 import click
 
@@ -35,7 +36,7 @@ class Exit(IntEnum):
 
 
 # The option that made each kind of request the core may refuse.
-_OPTION_OF_ROLE = {"set": "--set", "of": "--of", "wrt": "--wrt", "hessian": "--order 2"}
+_OPTION_OF_ROLE = {"set": "--set", "of": "--of", "wrt": "--wrt", "hessian": "--order 2", "sweep": "--sweep"}
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -326,6 +327,63 @@ def _one_format(as_json: bool, as_csv: bool) -> None:
         raise click.UsageError("--json and --csv cannot be used together; choose one")
 
 
+sweep_option = click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="NAME=VALUES",
+    help="Run every combination of these values of input NAME: START:STOP:STEP (STOP included) "
+    "or V1,V2,... (repeatable: a grid). One row per scenario.",
+)
+
+
+class _Progress:
+    """A progress bar on stderr, only on a terminal, shown once the work has taken a second."""
+
+    def __init__(self, what: str):
+        import time
+
+        self.what, self.started, self.clock = what, time.monotonic(), time.monotonic
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if done >= total or self.clock() - self.started < 1 or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.what, total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False) -> None:
+    """--sweep: every scenario of the grid, vectorized (sweep.py), as a table, JSON records or CSV."""
+    from . import render
+    from .sweep import parse_sweep, sweep
+
+    sweeps = [parse_sweep(spec, plan.source) for spec in specs]
+    progress = _Progress("evaluating the scenarios")
+    try:
+        result = sweep(plan, sweeps, sets, of, wrt, progress)
+    finally:
+        progress.close()
+    progress = _Progress("writing the scenarios")
+    try:
+        if as_json or as_csv:
+            emit((render.sweep_json if as_json else render.sweep_csv)(result, elasticity, progress), True)
+        else:
+            emit(render.sweep_table(result, num, _stdout_color(), all_rows, elasticity))
+    finally:
+        progress.close()
+
+
 all_option = click.option(
     "--all",
     "all_rows",
@@ -478,9 +536,10 @@ def cli():
 @graph_options()
 @json_option
 @csv_option
+@sweep_option
 @number_options
 @all_option
-def run(plan, sets, of, as_json, as_csv, num, all_rows):
+def run(plan, sets, of, as_json, as_csv, sweeps, num, all_rows):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -494,12 +553,15 @@ def run(plan, sets, of, as_json, as_csv, num, all_rows):
       cgraph run graphs/subscription_profit.yaml --decimals 2
       cgraph run graphs/neuron.yaml --of z --json
       cgraph run graphs/loan_payment.yaml --csv > nodes.csv
+      cgraph run graphs/loan_payment.yaml --sweep annual_rate=0.03:0.08:0.01 --sweep years=15,30
       cat graphs/apples.yaml | cgraph run -
     """
     from . import render
     from .engine import evaluate
 
     _one_format(as_json, as_csv)
+    if sweeps:
+        return _run_sweep(plan, sweeps, sets, of, None, as_json, as_csv, num, all_rows)
     result = evaluate(plan, sets, of)
     text: Iterator[str] | str
     if as_json:
@@ -536,9 +598,10 @@ def run(plan, sets, of, as_json, as_csv, num, all_rows):
     "per percent change of NAME.",
 )
 @csv_option
+@sweep_option
 @number_options
 @all_option
-def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, num, all_rows):
+def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, all_rows):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
     A gradient asked for with --wrt must be a number; without --wrt, one that
@@ -554,6 +617,7 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, num, all_rows)
       cgraph grad graphs/neuron.yaml --order 2 --wrt w1 --wrt w2
       cgraph grad graphs/loan_payment.yaml --elasticity
       cgraph grad graphs/subscription_profit.yaml --elasticity --csv
+      cgraph grad graphs/loan_payment.yaml --wrt annual_rate --sweep years=10:30:5 --elasticity
     """
     from . import render
     from .engine import evaluate
@@ -561,6 +625,11 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, num, all_rows)
     _one_format(as_json, as_csv)
     if order == 2 and (elasticity or as_csv):
         raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
+    if sweeps:
+        if order == 2:
+            raise click.UsageError("--order 2 and --sweep cannot be used together")
+        wanted = list(dict.fromkeys(wrt)) or None
+        return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows, elasticity)
     names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.variables]
     for name in names:
         plan.position(name, "wrt")

@@ -70,6 +70,10 @@ def _no_derivatives(out, *xs) -> tuple:
     raise NotImplementedError("an op must give its local derivatives (@op_name.derivatives)")
 
 
+def _no_array_step(np, *xs):
+    raise NotImplementedError("an op must give its step on arrays (@op_name.on_arrays)")
+
+
 class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
@@ -77,6 +81,8 @@ class Op:
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
         self._numeric = None  # the same code run on numbers alone (see _on_numbers), made when first used
+        self.array: Callable = _no_array_step  # (np, *operands) -> value: the step on arrays (on_arrays)
+        self._array_local: Callable | None = None
         self.shapes: dict = {}  # operand count -> the shape of the local derivatives (the engine's)
         # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
         # a test checks they agree): {2: operator.add} says add of two is Python's own +.
@@ -113,6 +119,20 @@ class Op:
         self._numeric = None
         self.shapes = {}
         return self
+
+    def on_arrays(self, step):
+        """Decorator: set the op's forward step on numpy arrays, `step(np, *operands)` (a sweep's
+        scenarios side by side). Where there is no real value it gives nan or inf, not an error."""
+        self.array = step
+        return self
+
+    def array_local(self, np):
+        """`local` run on numpy arrays: the op calls in it bound to the ops' array steps."""
+        if self._array_local is None:
+            from functools import partial
+
+            self._array_local = _bound(self.local, lambda op: partial(op.array, np))
+        return self._array_local
 
     @property
     def numeric_local(self):
@@ -179,6 +199,14 @@ def add(out, *xs):
     return (1,) * len(xs)
 
 
+@add.on_arrays
+def add(np, *xs):
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
 @op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others", fast={2: operator.mul})
 def mul(*xs):
     """Product of the operands, left to right."""
@@ -206,6 +234,14 @@ def mul(out, *xs):
     return tuple(mul(b, a) for b, a in zip(before, after))
 
 
+@mul.on_arrays
+def mul(np, *xs):
+    total = xs[0]
+    for x in xs[1:]:
+        total = total * x  # plain IEEE products: a partial product past the float range is inf here
+    return total
+
+
 @op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub})
 def sub(x, y):
     """Difference."""
@@ -215,6 +251,11 @@ def sub(x, y):
 @sub.derivatives
 def sub(out, x, y):
     return 1, -1
+
+
+@sub.on_arrays
+def sub(np, x, y):
+    return x - y
 
 
 @op("div", 2, "÷", "x / y", "1/y, -x/y^2", fast={2: operator.truediv})
@@ -232,6 +273,11 @@ def div(out, x, y):
     return 1 / y, -out / y
 
 
+@div.on_arrays
+def div(np, x, y):
+    return x / y
+
+
 @op("neg", 1, "−", "-x", "-1", fast={1: operator.neg})
 def neg(x):
     """Negation."""
@@ -241,6 +287,11 @@ def neg(x):
 @neg.derivatives
 def neg(out, x):
     return (-1,)
+
+
+@neg.on_arrays
+def neg(np, x):
+    return -x
 
 
 @op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x")
@@ -256,6 +307,11 @@ def pow_(out, x, y):
     return mulpow(y, x, y - 1), out * xlogy(step(x), x)
 
 
+@pow_.on_arrays
+def pow_(np, x, y):
+    return np.power(x, y)
+
+
 @op("exp", 1, "exp", "e^x", "e^x", fast={1: math.exp})
 def exp(x):
     """Exponential."""
@@ -265,6 +321,11 @@ def exp(x):
 @exp.derivatives
 def exp(out, x):
     return (out,)
+
+
+@exp.on_arrays
+def exp(np, x):
+    return np.exp(x)
 
 
 @op("log", 1, "log", "ln x", "1/x", fast={1: math.log})
@@ -278,6 +339,11 @@ def log(x):
 @log.derivatives
 def log(out, x):
     return (1 / x,)
+
+
+@log.on_arrays
+def log(np, x):
+    return np.log(np.where(x > 0, x, np.nan))
 
 
 @op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)")
@@ -296,6 +362,12 @@ def sigmoid(out, x):
     return (out * sigmoid(-x),)
 
 
+@sigmoid.on_arrays
+def sigmoid(np, x):
+    e = np.exp(-np.abs(x))  # e^-|x| never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def _sign(x):
     """The smooth piece of relu, step and abs: x's side of 0 (None at 0)."""
     return None if x == 0 else x > 0
@@ -312,6 +384,11 @@ def relu(out, x):
     return (step(x),)  # relu'(0) = 0, as PyTorch has it
 
 
+@relu.on_arrays
+def relu(np, x):
+    return np.where(x > 0, x, 0.0)
+
+
 @op("tanh", 1, "tanh", "tanh x", "1 - y^2", fast={1: math.tanh})
 def tanh(x):
     """Hyperbolic tangent."""
@@ -322,6 +399,11 @@ def tanh(x):
 def tanh(out, x):
     s = sech(x)  # 1 - y**2 = sech(x)**2, without the cancellation of 1 - y*y near |y| = 1
     return (s * s,)
+
+
+@tanh.on_arrays
+def tanh(np, x):
+    return np.tanh(x)
 
 
 @op("sech", 1, "sech", "1 / cosh x", "-y * tanh x")
@@ -338,6 +420,11 @@ def sech(out, x):
     return (-out * tanh(x),)
 
 
+@sech.on_arrays
+def sech(np, x):
+    return 1 / np.cosh(x)
+
+
 @op("step", 1, "step", "1 if x > 0 else 0", "0", kink=_sign)
 def step(x):
     """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
@@ -347,6 +434,11 @@ def step(x):
 @step.derivatives
 def step(out, x):
     return (0,)
+
+
+@step.on_arrays
+def step(np, x):
+    return np.where(x > 0, 1.0, 0.0)
 
 
 @op("xlogy", 2, "xlogy", "x * ln y, 0 where x = 0", "ln y, x/y")
@@ -366,6 +458,12 @@ def xlogy(out, x, y):
     return log(y), div(x, y)
 
 
+@xlogy.on_arrays
+def xlogy(np, x, y):
+    x_log_y = np.where(x == 0, 0.0, x * np.log(np.where(y > 0, y, np.nan)))
+    return np.where(y < 0, np.nan, x_log_y)
+
+
 @op("mulpow", 3, "mulpow", "a * x ** b, 0 where a = 0", "x**b, a*b * x**(b-1), a * x**b * ln x")
 def mulpow(a, x, b):
     """a·x^b, and 0 where a = 0: pow's base gradient y·x^(y-1), with d(x**0)/dx = 0 at x = 0 too."""
@@ -378,6 +476,11 @@ def mulpow(a, x, b):
 def mulpow(out, a, x, b):
     # a·b·x^(b-1) as (a·x^(b-1))·b: still 0 where a is, and a·b cannot underflow first.
     return pow_(x, b), mulpow(a, x, b - 1) * b, out * xlogy(step(x), x)
+
+
+@mulpow.on_arrays
+def mulpow(np, a, x, b):
+    return np.where(a == 0, 0.0, a * np.power(x, b))
 
 
 @op("sqrt", 1, "√", "√x", "1 / (2√x)", fast={1: math.sqrt})
@@ -393,6 +496,11 @@ def sqrt(out, x):
     return (0.5 / out,)
 
 
+@sqrt.on_arrays
+def sqrt(np, x):
+    return np.sqrt(x)
+
+
 @op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin})
 def sin(x):
     """Sine (radians)."""
@@ -402,6 +510,11 @@ def sin(x):
 @sin.derivatives
 def sin(out, x):
     return (cos(x),)
+
+
+@sin.on_arrays
+def sin(np, x):
+    return np.sin(x)
 
 
 @op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos})
@@ -415,6 +528,11 @@ def cos(out, x):
     return (-sin(x),)
 
 
+@cos.on_arrays
+def cos(np, x):
+    return np.cos(x)
+
+
 @op("abs", 1, "|x|", "|x|", "1 if x > 0, -1 if x < 0, 0 at 0", kink=_sign, fast={1: abs})
 def abs_(x):
     """Absolute value; its derivative at 0 is 0 (as PyTorch)."""
@@ -424,6 +542,11 @@ def abs_(x):
 @abs_.derivatives
 def abs_(out, x):
     return (step(x) - step(-x),)
+
+
+@abs_.on_arrays
+def abs_(np, x):
+    return np.abs(x)
 
 
 def _argmax(*xs):
@@ -446,7 +569,20 @@ def max_(*xs):
 
 @max_.derivatives
 def max_(out, *xs):
-    return _tie_shares(out, xs)
+    # 1 for the operand that is the result, 0 for the others; 1/k each for k tied ones.
+    if len(xs) == 1:
+        return (1,)
+    hits = [eq(x, out) for x in xs]
+    count = add(*hits)
+    return tuple(hit / count for hit in hits)
+
+
+@max_.on_arrays
+def max_(np, *xs):
+    top = xs[0]
+    for x in xs[1:]:
+        top = np.maximum(top, x)
+    return top
 
 
 @op("min", (1, None), "min", "the smallest operand", "1 for the smallest (shared evenly at a tie)", kink=_argmin)
@@ -455,18 +591,15 @@ def min_(*xs):
     return min(xs)
 
 
-@min_.derivatives
-def min_(out, *xs):
-    return _tie_shares(out, xs)
+min_.derivatives(max_.local)  # the same words: 1 for the operand that is the result, shared at a tie
 
 
-def _tie_shares(out, xs) -> tuple:
-    """1 for the operand that is the result, 0 for the others; 1/k each for k tied ones."""
-    if len(xs) == 1:
-        return (1,)
-    hits = [eq(x, out) for x in xs]
-    count = add(*hits)
-    return tuple(hit / count for hit in hits)
+@min_.on_arrays
+def min_(np, *xs):
+    low = xs[0]
+    for x in xs[1:]:
+        low = np.minimum(low, x)
+    return low
 
 
 @op("where", 3, "where", "a if c else b (c ≠ 0 picks a)", "0, 1 or 0, 0 or 1", kink=lambda c, a, b: c != 0)
@@ -480,6 +613,11 @@ def where(out, c, a, b):
     return 0, where(c, 1, 0), where(c, 0, 1)
 
 
+@where.on_arrays
+def where(np, c, a, b):
+    return np.where(c != 0, a, b)
+
+
 def _comparison(name, symbol, test, doc):
     def forward(x, y):
         return 1 if test(x, y) else 0
@@ -490,6 +628,10 @@ def _comparison(name, symbol, test, doc):
     @compare.derivatives
     def compare(out, x, y):
         return 0, 0
+
+    @compare.on_arrays
+    def compare(np, x, y):
+        return np.where(test(x, y), 1.0, 0.0)
 
     return compare
 
@@ -560,8 +702,13 @@ def _on_numbers(local):
     """The same local-derivative code with each op call bound to the op's raw forward step: the
     engine's fast way to run it on numbers. Where a value is not real it raises, and the engine
     takes the careful way (the op calls proper, which say Undefined and why)."""
+    return _bound(local, lambda op: op.forward)
+
+
+def _bound(local, step):
+    """`local` with each op it calls by name bound to step(op)."""
     import types
 
     scope = dict(local.__globals__)
-    scope.update({name: value.forward for name, value in scope.items() if isinstance(value, Op)})
+    scope.update({name: step(value) for name, value in scope.items() if isinstance(value, Op)})
     return types.FunctionType(local.__code__, scope, local.__name__, local.__defaults__, local.__closure__)

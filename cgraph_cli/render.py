@@ -692,3 +692,104 @@ def hessian_table(result: Result, hessian: dict, num: Format = format_number, co
 def hessian_json(result: Result, hessian: dict) -> str:
     """`cgraph grad --order 2 --json`: {"hessian": {"x": {"x": .., "y": ..}, ...}}."""
     return to_json({"graph": result.plan.name, "of": result.of_name, "value": result.value, "hessian": hessian})
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+
+def _sweep_columns(result, elasticities: bool) -> list[tuple[str, Any]]:
+    """(header, column of numbers) for a sweep's output: the swept inputs, the output, the gradients
+    (and elasticities); nan and inf stand where a number is undefined."""
+    of = result.of_name
+    columns = [(name, column) for name, column in result.swept.items()]
+    columns.append((of, result.value))
+    columns += [(f"d({of})/d({name})", g) for name, g in result.grads.items()]
+    if elasticities:
+        columns += [(f"elasticity({name})", result.elasticity(name)) for name in result.grads]
+    return columns
+
+
+def _sweep_rows(result, columns, indices) -> Iterator[tuple[list, str | None]]:
+    """Rows of Python numbers (None where undefined) and the reason a scenario failed, or None."""
+    import math
+
+    lists = [column.tolist() for _, column in columns]
+    for k in indices:
+        yield [x if math.isfinite(x) else None for x in (values[k] for values in lists)], result.failed.get(k)
+
+
+def _texts(column, start: int, stop: int, undefined: str) -> list[str]:
+    """A slice of a column as text, each number as Python writes it (`undefined` where it is not finite)."""
+    import numpy as np
+
+    part = column[start:stop]
+    texts = list(map(repr, part.tolist()))
+    for k in np.flatnonzero(~np.isfinite(part)).tolist():
+        texts[k] = undefined
+    return texts
+
+
+def _reasons(result, start: int, stop: int, quote) -> list[str]:
+    return [quote(result.failed[k]) if k in result.failed else "" for k in range(start, stop)]
+
+
+def sweep_table(
+    result, num: Format = format_number, color: bool = False, all_rows: bool = False, elasticities: bool = False
+) -> str:
+    """`--sweep`: one row per scenario, the swept inputs first; past 2,000 rows the first and last."""
+    columns = _sweep_columns(result, elasticities)
+    table = _Table()
+    for k, (header, _) in enumerate(columns):
+        style = "bold" if k < len(result.swept) else "green" if k == len(result.swept) else "red"
+        table.column(cell(header), "right", style)
+    if result.failed:
+        table.column("why there is no value", style="dim")
+    size = result.size
+    summarized = size > RICH_MAX_ROWS and not all_rows
+    indices = [*range(SUMMARY_ROWS), *range(size - SUMMARY_ROWS, size)] if summarized else range(size)
+    for numbers, reason in _sweep_rows(result, columns, indices):
+        row = ["undefined" if x is None else num(x) for x in numbers]
+        if result.failed:
+            row.append(cell(reason or "", 120))
+        table.rows.append(row)
+    failed = f", {len(result.failed):,} without a value" if result.failed else ""
+    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} over {size:,} scenarios{failed}"
+    if summarized:
+        note = f"… {size - 2 * SUMMARY_ROWS:,} more rows (--all prints every row) …"
+        return table._draw_plain(headline, color, table.rows[:SUMMARY_ROWS] + [note] + table.rows[SUMMARY_ROWS:])
+    return table.draw(headline, color, all_rows)
+
+
+def sweep_json(result, elasticities: bool = False, progress=None) -> Iterator[str]:
+    """`--sweep --json`: a list of records, one per scenario, keyed as the CSV's columns (null where a
+    number is undefined; "error" where some scenario has no value), written a few thousand at a time."""
+    columns = _sweep_columns(result, elasticities)
+    keys = [key + ": " for key in json_strings([header for header, _ in columns])]
+    yield "["
+    for start in range(0, result.size, 4096):
+        stop = min(result.size, start + 4096)
+        fields = [
+            [key + text for text in _texts(column, start, stop, "null")] for key, (_, column) in zip(keys, columns)
+        ]
+        if result.failed:
+            errors = _reasons(result, start, stop, lambda reason: json_strings([reason])[0])
+            fields.append(['"error": ' + (error or "null") for error in errors])
+        records = ["{" + ", ".join(row) + "}" for row in zip(*fields)]
+        yield ("" if start == 0 else ", ") + ", ".join(records)
+        if progress is not None:
+            progress(stop, result.size)
+    yield "]"
+
+
+def sweep_csv(result, elasticities: bool = False, progress=None) -> Iterator[str]:
+    """`--sweep --csv`: a header, then a row per scenario (an empty cell where a number is undefined)."""
+    columns = _sweep_columns(result, elasticities)
+    yield csv_text([[header for header, _ in columns] + (["error"] if result.failed else [])])
+    for start in range(0, result.size, 65536):
+        stop = min(result.size, start + 65536)
+        fields = [_texts(column, start, stop, "") for _, column in columns]
+        if result.failed:
+            fields.append(_reasons(result, start, stop, lambda reason: csv_text([[reason]]).rstrip("\n")))
+        yield "".join(line + "\n" for line in map(",".join, zip(*fields)))
+        if progress is not None:
+            progress(stop, result.size)

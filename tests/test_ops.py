@@ -49,6 +49,7 @@ def test_every_op_provides_what_the_table_needs():
     assert set(OP_DOMAINS) == set(OPS)
     for op in OPS.values():
         assert callable(op.forward) and op.local is not ops._no_derivatives, op.name
+        assert op.array is not ops._no_array_step, op.name
         assert op.symbol and op.formula and op.derivative and op.doc, op.name
         assert op.min_args >= 1 and (op.max_args is None or op.max_args >= op.min_args)
 

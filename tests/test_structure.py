@@ -78,3 +78,10 @@ def test_no_function_of_the_core_calls_itself():
                 if fn.name in called:
                     recursive.append(f"{path.name}:{fn.lineno} {fn.name}")
     assert recursive == []
+
+
+def test_numpy_is_imported_only_when_a_sweep_runs():
+    assert "numpy" not in top_level(modules_imported_by("run", str(GRAPHS / "loan_payment.yaml")))
+    assert "numpy" not in top_level(modules_imported_by("grad", str(GRAPHS / "apples.yaml"), "--elasticity", "--csv"))
+    swept = modules_imported_by("run", str(GRAPHS / "apples.yaml"), "--sweep", "apple=1,2", "--json")
+    assert "numpy" in top_level(swept) and "rich" not in top_level(swept)

@@ -1,0 +1,214 @@
+"""What-if sweeps: the graph run once over a grid of scenarios, side by side in numpy arrays.
+
+`--sweep price=8:14:0.5 --sweep units=1000,1200,1500` asks for every
+combination (13 × 3 = 39 scenarios). Each input swept is an array along the
+scenario axis; the forward pass runs each node once with its op's array step
+(ops.py, `on_arrays`), and one backward pass, each op's own `local` code run on
+arrays, gives every scenario's gradients. No Python loop runs over scenarios:
+large grids are cut into chunks, to bound memory, and each chunk is one pass.
+
+A value that is not a finite number in one scenario (the log of a negative
+price) marks that scenario with the reason; the others are unaffected.
+numpy is imported here only, so a graph without a sweep never loads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .errors import RequestError, shorten
+from .graph import Plan
+from .ops import Undefined
+from .syntax import NotANumber, plain_kind, to_number
+
+MAX_SCENARIOS = 10_000_000
+MAX_WORK = 2_000_000_000  # nodes × scenarios: past this a sweep would run for minutes
+CHUNK_CELLS = 8_000_000  # values held at once (× 8 bytes, × about 3: values, gradients, locals)
+
+
+def parse_sweep(spec: str, source: str | None) -> tuple[str, list[float]]:
+    """NAME=START:STOP:STEP (STOP included when a step lands on it) or NAME=V1,V2,... ."""
+
+    def fail(message: str) -> RequestError:
+        return RequestError(f"{message} (in '{shorten(spec)}')", source, "sweep")
+
+    name, eq, values = spec.partition("=")
+    if not eq or not name:
+        raise fail("a sweep is NAME=START:STOP:STEP or NAME=V1,V2,...")
+
+    def number(text: str) -> float:
+        text = text.strip()
+        try:
+            if plain_kind(text) == "number":
+                return float(to_number(text))
+        except (NotANumber, OverflowError):
+            pass
+        raise fail(f"'{shorten(text)}' is not a number")
+
+    if ":" in values:
+        parts = values.split(":")
+        if len(parts) != 3:
+            raise fail("a range is START:STOP:STEP")
+        start, stop, step = map(number, parts)
+        if step == 0 or (stop - start) / step < 0:
+            raise fail("the step must be nonzero and go from START towards STOP")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_SCENARIOS:
+            raise fail(f"the range has {count:,} values; at most {MAX_SCENARIOS:,}")
+        grid = [start + k * step for k in range(count)]  # not a running sum: no drift
+        if abs(grid[-1] - stop) <= 1e-9 * abs(step):
+            grid[-1] = stop
+        return name, grid
+    grid = [number(v) for v in values.split(",")]
+    return name, grid
+
+
+class SweepResult:
+    """Per scenario: the swept inputs' values, the output's value, the gradients asked for, and
+    why a scenario has no value (None where it has one). Columns are numpy arrays."""
+
+    def __init__(self, plan: Plan, of: int, swept: dict, value, grads: dict, values: dict, failed: dict):
+        self.plan = plan
+        self.of = of
+        self.swept = swept  # name -> array of its value in each scenario
+        self.value = value  # the output's value in each scenario (nan where it has none)
+        self.grads = grads  # name -> array of d(of)/d(name) (nan or inf where undefined)
+        self.values = values  # name -> array of the value of each node a gradient is taken for
+        self.failed = failed  # scenario -> why it has no value
+
+    @property
+    def of_name(self) -> str:
+        return self.plan.names[self.of]
+
+    @property
+    def size(self) -> int:
+        return len(self.value)
+
+    def elasticity(self, name: str):
+        """d(of)/d(name) * name / of in each scenario (nan or inf where undefined: of = 0)."""
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return self.grads[name] * self.values[name] / self.value
+
+
+def scenarios(sweeps: list[tuple[str, list[float]]]) -> int:
+    """How many scenarios the grid of these sweeps has."""
+    return math.prod(len(values) for _, values in sweeps)
+
+
+def sweep(
+    plan: Plan,
+    sweeps: list[tuple[str, list[float]]],
+    overrides: dict | None = None,
+    of: str | None = None,
+    wrt: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Every combination of the swept values (the first sweep varies slowest), forward and backward.
+    `wrt` names the gradients wanted (default: every input that is not a constant); `progress`,
+    if given, is told (scenarios done, scenarios in all) after each chunk."""
+    import numpy as np
+
+    target = plan.output_position(of)
+    positions = {}
+    for name, _ in sweeps:
+        if name in positions:
+            raise RequestError(f"'{shorten(name)}' is swept twice", plan.source, "sweep")
+        positions[name] = plan.input_position(name)
+    for name in overrides or {}:
+        if name in positions:
+            raise RequestError(f"'{shorten(name)}' is both set and swept", plan.source, "sweep")
+    names = wrt if wrt is not None else plan.variable_names
+    wanted = [plan.position(name, "wrt") for name in names]
+    total = scenarios(sweeps)
+    if total > MAX_SCENARIOS:
+        raise RequestError(f"the sweep has {total:,} scenarios; at most {MAX_SCENARIOS:,}", plan.source, "sweep")
+    if total * max(plan.size, 1) > MAX_WORK:
+        raise RequestError(
+            f"the sweep has {total:,} scenarios of {plan.size:,} nodes each; sweep fewer values "
+            f"(at most {MAX_WORK:,} node evaluations)",
+            plan.source,
+            "sweep",
+        )
+    given = plan.values + plan.constants
+    for name, v in (overrides or {}).items():
+        given[plan.input_position(name)] = v
+    # The grid: scenario k's value of each sweep, by mixed-radix digits of k.
+    axes = [np.asarray(values, dtype=float) for _, values in sweeps]
+    grid = [a.ravel() for a in np.meshgrid(*axes, indexing="ij")]
+    chunk = max(1, CHUNK_CELLS // max(plan.size, 1))
+    value = np.empty(total)
+    grads = {name: np.empty(total) for name in names}
+    at = {name: np.empty(total) for name in names}
+    failed: dict[int, str] = {}
+    for start in range(0, total, chunk):
+        stop = min(total, start + chunk)
+        leaves = {p: column[start:stop] for p, column in zip(positions.values(), grid)}
+        values, first_bad = _forward(np, plan, given, leaves, stop - start)
+        value[start:stop] = values[target]
+        d = _backward(np, plan, values, target, stop - start)
+        for name, p in zip(names, wanted):
+            g = d[p]
+            grads[name][start:stop] = 0.0 if g is None else g
+            at[name][start:stop] = values[p]
+        for k in np.flatnonzero(first_bad >= 0):
+            failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
+        if progress is not None:
+            progress(stop, total)
+    swept = {name: column for (name, _), column in zip(sweeps, grid)}
+    return SweepResult(plan, target, swept, value, grads, at, failed)
+
+
+def _forward(np, plan: Plan, given: list, leaves: dict, size: int):
+    """Every node's values over the scenarios (an array, or a number where no sweep reaches it), and
+    per scenario the first node, in evaluation order, whose value is not a finite number (-1: none)."""
+    values = [None if v is None else float(v) for v in given]
+    for p, column in leaves.items():
+        values[p] = column
+    first_bad = np.full(size, -1)
+    with np.errstate(all="ignore"):
+        for i, op in enumerate(plan.ops):
+            if op is None:
+                continue
+            v = op.array(np, *[values[j] for j in plan.args[i]])
+            finite = np.isfinite(v)
+            if not finite.all():
+                first_bad[(first_bad < 0) & ~finite] = i
+            values[i] = v
+    return values, first_bad
+
+
+def _backward(np, plan: Plan, values: list, target: int, size: int) -> list:
+    """d(target)/d(node) over the scenarios: each op's `local` run on arrays, contributions added
+    in reverse evaluation order (None: nothing reached the node)."""
+    n = plan.size
+    grads: list = [None] * n
+    grads[target] = np.ones(size)
+    with np.errstate(all="ignore"):
+        for i in range(target, -1, -1):
+            dout, op = grads[i], plan.ops[i]
+            if dout is None or op is None:
+                continue
+            args = plan.args[i]
+            ds = op.array_local(np)(values[i], *[values[j] for j in args])
+            for j, d in zip(args, ds):
+                if j < n:
+                    contribution = dout * d
+                    grads[j] = contribution if grads[j] is None else grads[j] + contribution
+    return grads
+
+
+def _reason(plan: Plan, values: list, i: int, k: int) -> str:
+    """Why node i has no value in scenario k (of this chunk): its op applied to that scenario's operands."""
+    from .engine import shown_operands
+
+    def at(v):
+        return float(v[k]) if getattr(v, "ndim", 0) else float(v)
+
+    xs = [at(values[j]) for j in plan.args[i]]
+    op = plan.node_op(i)
+    got = op(*xs)
+    reason = got.reason if type(got) is Undefined else "not a finite number"
+    return f"node '{shorten(plan.names[i])}' = {op.name}({shown_operands(xs)}): {reason}"
