@@ -533,7 +533,7 @@ def cos(np, x):
     return np.cos(x)
 
 
-@op("abs", 1, "|x|", "|x|", "1 if x > 0, -1 if x < 0, 0 at 0", kink=_sign, fast={1: abs})
+@op("abs", 1, "|x|", "x if x >= 0 else -x", "1 if x > 0, -1 if x < 0, 0 at 0", kink=_sign, fast={1: abs})
 def abs_(x):
     """Absolute value; its derivative at 0 is 0 (as PyTorch)."""
     return abs(x)
