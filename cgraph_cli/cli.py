@@ -67,6 +67,11 @@ _ASCII_FORMS = str.maketrans(
         "±": "+/-",
         "≤": "<=",
         "≥": ">=",
+        "≠": "!=",
+        "√": "sqrt",
+        "░": "-",
+        "█": "#",
+        "│": "|",
     }
 )
 
@@ -920,3 +925,62 @@ def derive(plan, sets, of, wrt, out):
 def main() -> None:
     """The `cgraph` console script."""
     cli.main(prog_name="cgraph")
+
+
+@cli.command()
+@graph_options()
+@click.option(
+    "--swing",
+    default="10%",
+    show_default=True,
+    metavar="S",
+    help="How far each input moves down and up: a percentage of its value (10%) or an amount (2.5).",
+)
+@click.option("--wrt", multiple=True, metavar="NAME", help="Move this input (repeatable; default: every input).")
+@json_option
+@csv_option
+@click.option(
+    "--plot", metavar="OUT", help="Also draw the chart into OUT.svg or OUT.png (needs matplotlib: the plot extra)."
+)
+@number_options
+def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
+    """Move each input down and up by a swing, one at a time: how far does the output move?
+
+    The rest stay at their values. One bar per input, sorted by how far the
+    output moves, drawn in the terminal (░ input down, █ input up), the
+    output's value at the middle. An end where the output has no value is
+    "undefined", with the reason.
+
+    \b
+    Examples:
+      cgraph tornado graphs/subscription_profit.yaml
+      cgraph tornado graphs/loan_payment.yaml --swing 20% --json
+      cgraph tornado graphs/subscription_profit.yaml --plot tornado.svg
+    """
+    from . import render
+    from .tornado import parse_swing
+    from .tornado import tornado as make_tornado
+
+    _one_format(as_json, as_csv)
+    fmt = None
+    if plot is not None:
+        fmt = os.path.splitext(plot)[1].lower().lstrip(".")
+        if fmt not in ("svg", "png"):
+            raise click.UsageError(f"--plot {printable(plot)}: the file must end in .svg or .png")
+    try:
+        swing_amount = parse_swing(swing)
+    except RequestError as e:
+        raise click.BadParameter(e.message, param_hint="'--swing'") from None
+    result = make_tornado(plan, swing_amount, sets, of, list(dict.fromkeys(wrt)))
+    if fmt is not None:
+        try:
+            picture = render.tornado_plot(result, fmt)
+        except ImportError:
+            raise RunError("--plot needs matplotlib: pip install 'cgraph[plot]' (or pip install matplotlib)") from None
+        write_output(plot, picture)
+    if as_json:
+        emit(render.tornado_json(result), True)
+    elif as_csv:
+        emit(render.tornado_csv(result), True)
+    else:
+        emit(render.tornado_table(result, num, _stdout_color()))

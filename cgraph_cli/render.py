@@ -793,3 +793,129 @@ def sweep_csv(result, elasticities: bool = False, progress=None) -> Iterator[str
         yield "".join(line + "\n" for line in map(",".join, zip(*fields)))
         if progress is not None:
             progress(stop, result.size)
+
+
+# -- tornado -------------------------------------------------------------------------------------
+
+BAR_HALF = 24  # cells each side of the output's value
+
+
+def _bar_cells(result, bar, scale: float) -> str:
+    """One input's bar: ░ where moving the input down takes the output, █ where moving it up does,
+    either side of │, the output's value."""
+    left, right = [" "] * BAR_HALF, [" "] * BAR_HALF
+    for end, mark in ((bar.out_low, "░"), (bar.out_high, "█")):
+        if type(end) is Undefined or scale == 0:
+            continue
+        cells = min(BAR_HALF, round(abs(end - result.value) / scale * BAR_HALF))
+        side = left if end < result.value else right
+        for k in range(cells):
+            if side is left:
+                left[BAR_HALF - 1 - k] = mark
+            else:
+                right[k] = mark
+    return "".join(left) + "│" + "".join(right)
+
+
+def tornado_table(result, num: Format = format_number, color: bool = False) -> str:
+    """`cgraph tornado`: one row per input, the one that moves the output most first, with its bar."""
+    ends = [end for bar in result.bars for end in (bar.out_low, bar.out_high) if type(end) is not Undefined]
+    scale = max((abs(end - result.value) for end in ends), default=0.0)
+    table = _Table()
+    table.column("input", style="bold")
+    table.column("value", "right")
+    amount = result.swing_text.lstrip("±")
+    table.column(f"-{amount}", "right")
+    table.column(f"+{amount}", "right")
+    table.column(f"{cell(result.of_name)} at -", "right", "green")
+    table.column(f"{cell(result.of_name)} at +", "right", "green")
+    table.column("range", "right", "red")
+    table.column(f"░ input down, █ input up, │ {cell(result.of_name)} = {num(result.value)}")
+    for bar in result.bars:
+        width = bar.width
+        table.rows.append(
+            [
+                cell(bar.name),
+                num(bar.value),
+                num(bar.low),
+                num(bar.high),
+                num(bar.out_low),
+                num(bar.out_high),
+                "undefined" if width < 0 else num(width),
+                _bar_cells(result, bar, scale),
+            ]
+        )
+    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} = {num(result.value)}, each input ±{amount}"
+    notes = [
+        f"{cell(bar.name)} at {end}: {cell(reason.reason, 200)}"
+        for bar in result.bars
+        for end, reason in (("-", bar.out_low), ("+", bar.out_high))
+        if type(reason) is Undefined
+    ]
+    text = table.draw(headline, color, all_rows=True)
+    return text + ("\n" + "\n".join(notes) if notes else "")
+
+
+def _tornado_records(result) -> list[dict]:
+    return [
+        {
+            "name": bar.name,
+            "value": bar.value,
+            "low": bar.low,
+            "high": bar.high,
+            "output_low": bar.out_low,
+            "output_high": bar.out_high,
+            "range": None if bar.width < 0 else bar.width,
+            "errors": [e.reason for e in (bar.out_low, bar.out_high) if type(e) is Undefined] or None,
+        }
+        for bar in result.bars
+    ]
+
+
+def tornado_json(result) -> str:
+    """`cgraph tornado --json`: {"graph", "of", "value", "swing", "bars": [...]}, widest bar first."""
+    data = {
+        "graph": result.plan.name,
+        "of": result.of_name,
+        "value": result.value,
+        "swing": result.swing_text,
+        "bars": _tornado_records(result),
+    }
+    return to_json(data)
+
+
+def tornado_csv(result) -> str:
+    """`cgraph tornado --csv`: a row per input, widest bar first."""
+    keys = ["name", "value", "low", "high", "output_low", "output_high", "range"]
+    rows = [[record[k] for k in keys] for record in _tornado_records(result)]
+    return csv_text([keys, *rows])
+
+
+def tornado_plot(result, fmt: str) -> bytes:
+    """The tornado as an SVG or PNG picture, drawn by matplotlib (ImportError where it is missing)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "cgraph"  # the same picture for the same numbers
+    bars = [bar for bar in result.bars if bar.width >= 0][::-1]  # widest on top
+    base = float(result.value)
+    figure, axes = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.4))
+    for y, bar in enumerate(bars):
+        for end, color, label in ((bar.out_low, "#1f77b4", "input down"), (bar.out_high, "#d62728", "input up")):
+            axes.barh(y, float(end) - base, left=base, color=color, height=0.6, label=label if y == 0 else None)
+    axes.axvline(base, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(bars)), [bar.name for bar in bars])
+    axes.set_xlabel(f"{result.of_name} (at the inputs' values: {base:.6g})")
+    axes.set_title(f"{result.plan.name}: {result.of_name}, each input ±{result.swing_text.lstrip('±')}")
+    if bars:
+        axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    out = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {}
+    figure.savefig(out, format=fmt, metadata=metadata, dpi=120)
+    plt.close(figure)
+    return out.getvalue()

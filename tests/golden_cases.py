@@ -48,3 +48,7 @@ if __name__ == "__main__":
         result = CliRunner().invoke(cli, ["draw", f"graphs/{stem}.yaml", "--precision", "6", "-o", f"docs/{stem}.svg"])
         assert result.exit_code == 0, result.stderr
         print("wrote", f"docs/{stem}.svg")
+    # The README's tornado (needs matplotlib: the plot extra).
+    result = CliRunner().invoke(cli, ["tornado", "graphs/subscription_profit.yaml", "--plot", "docs/tornado.svg"])
+    assert result.exit_code == 0, result.stderr
+    print("wrote docs/tornado.svg")
