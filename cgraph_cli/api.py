@@ -1,0 +1,237 @@
+"""cgraph from Python: scripts and notebooks.
+
+    import cgraph_cli as cg
+
+    g = cg.load("graphs/loan_payment.yaml")        # a path; cg.loads(text) for YAML or JSON text
+    run = g.run(set={"annual_rate": 0.05})         # forward and backward
+    run.value, run.values["r"], run.grads["principal"]
+    g.grad(wrt=["annual_rate"], elasticity=True)   # {"annual_rate": {"gradient": .., "elasticity": ..}}
+    g.sweep({"annual_rate": "0.03:0.08:0.01", "years": [15, 30]})   # a list of records
+    g.tornado("10%"), g.check(), g.derive("principal"), g.draw("svg")
+
+Every error is a `cg.Error` (a located one carries `.source`, `.loc.line`,
+`.loc.col` and `.message`). In Jupyter a graph shows its picture (with
+Graphviz installed) and a run its table. The command line and this module
+are two thin layers over the same core: the numbers are the same.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterable, Mapping
+
+from .errors import CgraphError
+from .graph import Draft, Plan
+from .ops import Undefined
+
+Error = CgraphError
+
+
+def load(path: str | os.PathLike) -> Graph:
+    """A graph from a YAML or JSON file; a cg.Error naming the place where the file is wrong."""
+    from .loader import load_bytes
+
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise Error(f"cannot read {path}: {e.strerror or e}") from None
+    return Graph(load_bytes(data, path, os.path.splitext(os.path.basename(path))[0]))
+
+
+def loads(text: str, name: str = "graph") -> Graph:
+    """A graph from YAML or JSON text (`name` names it where the text has no `name:`)."""
+    from .loader import load_text
+
+    return Graph(load_text(text, "<string>", name))
+
+
+def _number(value):
+    """A gradient for Python: a number, or None where it is undefined (or a constant's)."""
+    return None if value is None or type(value) is Undefined else value
+
+
+class Run:
+    """One forward and backward pass: `value` (the output's), `values` and `grads` by name (a
+    gradient is None where it is undefined, or for a constant), `undefined`: name -> why."""
+
+    def __init__(self, result):
+        self._result = result
+        plan = result.plan
+        self.of: str = result.of_name
+        self.value = result.value
+        self.values: dict = dict(zip(plan.names, result.values))
+        self.grads: dict = {name: _number(g) for name, g in zip(plan.names, result.grads)}
+        self.undefined: dict[str, str] = {plan.names[i]: u.reason for i, u in result.undefined()}
+
+    def __repr__(self) -> str:
+        return f"<cgraph run of {self._result.plan.name!r}: {self.of} = {self.value!r}>"
+
+    def _repr_html_(self) -> str:
+        plan, result = self._result.plan, self._result
+        rows = []
+        for i in range(plan.size):
+            cells = [plan.names[i], plan.op_name(i), ", ".join(map(str, plan.operands(i)))]
+            cells += [repr(result.values[i]), "" if result.grads[i] is None else _shown(result.grads[i])]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+        header = "".join(
+            f"<th>{h}</th>" for h in ("node", "op", "operands", "value", f"d({html.escape(self.of)})/d(node)")
+        )
+        title = html.escape(f"{plan.name}: {self.of} = {self.value!r}")
+        return f"<p><b>{title}</b></p><table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _shown(g) -> str:
+    return "undefined" if type(g) is Undefined else repr(g)
+
+
+class Graph:
+    """A loaded graph. Each method takes `set` (input or constant -> value, for this call only) and
+    `of` (the node to differentiate; default: the file's output) where it makes sense."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self._draft: Draft | None = None  # a derived graph's Draft, to write it as YAML
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def inputs(self) -> dict:
+        """The inputs (not constants) and their values, in file order."""
+        return {self.plan.names[i]: self.plan.values[i] for i in self.plan.variables}
+
+    @property
+    def constants(self) -> dict:
+        """The constants and their values, in file order."""
+        return {self.plan.names[i]: self.plan.values[i] for i in self.plan.inputs if i in self.plan.fixed}
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every input, constant and node, in evaluation order."""
+        return list(self.plan.names)
+
+    def run(self, set: Mapping | None = None, of: str | None = None) -> Run:
+        """Forward and backward: every node's value and gradient."""
+        from .engine import evaluate
+
+        return Run(evaluate(self.plan, dict(set or {}), of))
+
+    def grad(
+        self, wrt: Iterable[str] | None = None, set: Mapping | None = None, of: str | None = None, elasticity=False
+    ) -> dict:
+        """d(of)/d(name) for each name (default: every input); with `elasticity`, for each name
+        {"gradient": g, "elasticity": g·x/f}. A name asked for whose gradient is undefined raises."""
+        from .engine import evaluate
+
+        names = list(wrt) if wrt is not None else self.plan.variable_names
+        for name in names:
+            self.plan.position(name, "wrt")
+        result = evaluate(self.plan, dict(set or {}), of)
+        out = {}
+        for name in names:
+            g = result.needed_grad(name) if wrt is not None else _number(result.grad_of(name))
+            out[name] = {"gradient": g, "elasticity": _number(result.elasticity(name))} if elasticity else g
+        return out
+
+    def sweep(
+        self,
+        grid: Mapping,
+        wrt: Iterable[str] | None = None,
+        set: Mapping | None = None,
+        of: str | None = None,
+        elasticity=False,
+    ) -> list[dict]:
+        """Every combination of the values in `grid` (input -> a list of numbers or a "START:STOP:STEP"
+        range), as records keyed as `cgraph run --sweep --csv`'s columns (None where undefined;
+        "error" where a scenario has no value)."""
+        from .sweep import parse_sweep
+        from .sweep import sweep as sweep_grid
+
+        sweeps = [
+            parse_sweep(f"{name}={values}", self.plan.source)
+            if isinstance(values, str)
+            else (name, [float(v) for v in values])
+            for name, values in grid.items()
+        ]
+        result = sweep_grid(self.plan, sweeps, dict(set or {}), of, list(wrt) if wrt is not None else None)
+        from .render import _sweep_columns, _sweep_rows
+
+        columns = _sweep_columns(result, elasticity)
+        headers = [header for header, _ in columns]
+        records = []
+        for numbers, reason in _sweep_rows(result, columns, range(result.size)):
+            record = dict(zip(headers, numbers))
+            if result.failed:
+                record["error"] = reason
+            records.append(record)
+        return records
+
+    def tornado(self, swing: str | float = "10%", wrt: Iterable[str] | None = None, set=None, of=None) -> list[dict]:
+        """Each input down and up by `swing` ("10%", or an amount): records as `cgraph tornado --json`'s bars."""
+        from .render import _tornado_records
+        from .tornado import parse_swing
+        from .tornado import tornado as bars
+
+        result = bars(self.plan, parse_swing(str(swing)), dict(set or {}), of, list(wrt or []))
+        return _tornado_records(result)
+
+    def check(self, wrt: Iterable[str] | None = None, set=None, of=None, **tolerances) -> list[dict]:
+        """Backprop against numerical differences, one record per input (as `cgraph check --json`'s
+        "checks"); `eps`, `rtol`, `atol` as the command's options."""
+        from dataclasses import asdict
+
+        from .gradcheck import check_gradients
+
+        names = list(wrt) if wrt is not None else None
+        _, checks = check_gradients(self.plan, names, dict(set or {}), of, **tolerances)
+        return [asdict(c) for c in checks]
+
+    def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
+        """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
+        from .graph import compile_draft
+        from .symbolic import derive as derive_draft
+
+        draft = derive_draft(self.plan, wrt, of, dict(set or {}))
+        derived = Graph(compile_draft(draft))
+        derived._draft = draft
+        return derived
+
+    def yaml(self) -> str:
+        """The graph as a cgraph YAML file (for a derived graph: what `cgraph derive` writes)."""
+        from .render import graph_yaml
+
+        draft = self._draft
+        if draft is None:
+            raise Error("only a derived graph is written back as YAML; a loaded one is its file")
+        return graph_yaml(draft, [f"{draft.description}, written by cgraph's Python API"])
+
+    def draw(self, format: str = "svg", set: Mapping | None = None, of: str | None = None, grads=True):
+        """The picture `cgraph draw` makes: "dot" and "mermaid" text, "svg" text or "png" bytes
+        (those two need Graphviz's dot)."""
+        from . import pictures
+        from .engine import evaluate
+
+        result = evaluate(self.plan, dict(set or {}), of, gradients=grads)
+        if format == "mermaid":
+            return pictures.to_mermaid(result)
+        dot = pictures.to_dot(result)
+        if format == "dot":
+            return dot
+        if format not in ("svg", "png"):
+            raise Error(f"format {format!r}: one of svg, png, dot, mermaid")
+        picture = pictures.graphviz(dot, format)
+        return picture.decode("utf-8") if format == "svg" else picture
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's picture of the graph (None without Graphviz: then the text form shows)."""
+        try:
+            return self.draw("svg")
+        except CgraphError:
+            return None
+
+    def __repr__(self) -> str:
+        return f"<cgraph graph {self.name!r}: {len(self.inputs)} inputs, {self.plan.size} nodes in all>"
