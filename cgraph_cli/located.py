@@ -28,12 +28,13 @@ def careful_draft(text: str, source: str, stem: str | None) -> Draft:
 
 
 class _At:
-    """Where an operand of a formula stands in the file (for the messages about it)."""
+    """An operand of a formula: the formula's node, and its names (name, offset) in the order written
+    (for the messages about them)."""
 
-    __slots__ = ("loc",)
+    __slots__ = ("node", "names")
 
-    def __init__(self, loc: Loc):
-        self.loc = loc
+    def __init__(self, node: str, names: list):
+        self.node, self.names = node, names
 
 
 class Builder:
@@ -50,6 +51,7 @@ class Builder:
         self.from_edges: set[str] = set()  # nodes that take their operands from edges
         self.formulas: dict[str, tuple[str, list[str]]] = {}  # node -> (formula, the parts it made)
         self.parts: dict[str, tuple[str, str | None]] = {}  # a part's node -> (its formula's node, its text)
+        self.formula_scalars: dict[str, Scalar] = {}  # a formula's node -> the scalar it is written in
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -288,6 +290,10 @@ class Builder:
         except FormulaError as e:
             raise self.fail(f"{what}: {e}", self.token_loc(scalar, e.offset)) from None
         self.spend(len(steps))
+        names = [(o, at) for step in steps for o, at in zip(step.operands, step.offsets) if at is not None]
+        names.sort(key=lambda name: name[1])
+        at_formula = _At(name, names)
+        self.formula_scalars[name] = scalar
         made = []
         for step in steps:
             loc = self.token_loc(scalar, step.offset)
@@ -304,8 +310,7 @@ class Builder:
                 self.parts[step.name] = (name, step.text)
                 made.append(step.name)
             self.operands[step.name] = [
-                (o, scalar if at is None else _At(self.token_loc(scalar, at)))
-                for o, at in zip(step.operands, step.offsets)
+                (o, scalar if at is None else at_formula) for o, at in zip(step.operands, step.offsets)
             ]
             self.add(step.name, key.loc if step.name == name else loc, step.op, None, None)
         self.formulas[name] = (text, made)
@@ -320,6 +325,21 @@ class Builder:
             if self.text_of_file[start : start + len(text)] == text:
                 return Loc(mark.line + 1, mark.column + 1 + (0 if scalar.plain else 1) + offset)
         return scalar.loc
+
+    def unknown_in_formula(self, at: _At) -> GraphError:
+        """The error for a formula's first unknown name, as written, with a hint."""
+        scalar = self.formula_scalars[at.node]
+        word, offset = next((w, k) for w, k in at.names if w not in self.decls)
+        declared = [n for n in self.decls if n not in self.parts]
+        written = next((n for n in declared if scalar.text.startswith(n, offset) and n != word), None)
+        hint = (
+            f"; '{shorten(written)}' cannot be written in a formula (a name there is letters, digits, _ and .); "
+            "rename it"
+            if written
+            else did_you_mean(word, declared)
+        )
+        loc = self.token_loc(scalar, offset)
+        return self.fail(f"node '{shorten(at.node)}': unknown name '{shorten(word)}'{hint}", loc)
 
     def with_edges(self, edges) -> None:
         """The edges' operands, filled in to the nodes they point at."""
@@ -369,10 +389,9 @@ class Builder:
                 continue
             for operand, source in self.operands[name]:
                 if isinstance(operand, str) and operand not in self.decls:
-                    hint = did_you_mean(operand, self.decls)
                     if type(source) is _At:
-                        owner = self.parts[name][0] if name in self.parts else name
-                        raise self.fail(f"node '{shorten(owner)}': unknown name '{shorten(operand)}'{hint}", source.loc)
+                        raise self.unknown_in_formula(source)
+                    hint = did_you_mean(operand, self.decls)
                     if not hint and looks_like_number(operand):
                         hint = f"; it is quoted, so it is a name: write {shorten(operand)} unquoted for a constant"
                     raise self.fail(f"node '{shorten(name)}': unknown operand '{shorten(operand)}'{hint}", source.loc)

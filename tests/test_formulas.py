@@ -193,6 +193,19 @@ def test_errors_point_at_the_token_at_fault(line, message, column):
     assert (error.loc.line, error.loc.col) == (3, column), str(error)
 
 
+def test_a_name_a_formula_cannot_hold_is_named_in_the_error():
+    with pytest.raises(GraphError) as caught:
+        load_text("inputs: {apple-price: 1, x: 2}\nnodes:\n  y: x * apple-price\n", "f.yaml")
+    assert "unknown name 'apple'; 'apple-price' cannot be written in a formula" in str(caught.value)
+    assert (caught.value.loc.line, caught.value.loc.col) == (3, 10)
+
+
+def test_the_first_unknown_name_as_written_is_the_one_reported():
+    with pytest.raises(GraphError) as caught:
+        load_text("inputs: {a: 1}\nnodes:\n  y: a * 2 + (bb - a) * cc\n", "f.yaml")
+    assert "unknown name 'bb'" in str(caught.value) and caught.value.loc.col == 15
+
+
 def test_a_formula_error_through_the_cli_is_one_located_line(invoke, graph_file):
     path = graph_file("inputs: {unit_cost: 1, units: 2}\nnodes:\n  profit: units * unit_cots\n")
     result = invoke("run", path)

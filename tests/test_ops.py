@@ -270,3 +270,11 @@ def test_sqrt_derivative_at_zero_is_undefined_not_infinite():
     result = evaluate(load_text("inputs: {x: 0.0}\nnodes: {y: {op: sqrt, inputs: [x]}}\n"))
     assert result.value == 0.0
     assert type(result.grad_of("x")) is Undefined and "division by zero" in result.grad_of("x").reason
+
+
+def test_the_fuzz_suite_draws_every_op():
+    from .strategies import ARITY
+
+    assert set(ARITY) == set(OPS)
+    for name, (low, high) in ARITY.items():
+        assert OPS[name].arity_problem(low) is None and OPS[name].arity_problem(high) is None, name
