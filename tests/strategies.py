@@ -228,3 +228,46 @@ _FRAGMENTS = [
 def almost_yaml():
     """Text strung together from YAML and cgraph fragments: mostly invalid, sometimes a graph."""
     return st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join)
+
+
+# -- formulas -------------------------------------------------------------------------------------
+
+_CALLS = ["exp", "log", "sqrt", "sin", "cos", "abs", "tanh", "sigmoid", "relu", "max", "min", "where"]
+
+
+@st.composite
+def formula_texts(draw, names: list[str], depth: int = 3):
+    """A random formula over `names`: operators, comparisons, calls and literals, spaced at random."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.one_of(st.sampled_from(names), numbers(hostile=False).map(lambda x: repr(abs(x)))))
+    kind = draw(st.sampled_from(["+", "-", "*", "/", "**", "^", "<", ">=", "neg", "call", "paren"]))
+    if kind == "neg":
+        return "-" + draw(formula_texts(names, depth - 1))
+    if kind == "paren":
+        return "(" + draw(formula_texts(names, depth - 1)) + ")"
+    if kind == "call":
+        fn = draw(st.sampled_from(_CALLS))
+        count = {"max": draw(st.integers(1, 3)), "min": draw(st.integers(1, 3)), "where": 3}.get(fn, 1)
+        return f"{fn}({', '.join(draw(formula_texts(names, depth - 1)) for _ in range(count))})"
+    space = draw(st.sampled_from(["", " "]))
+    left, right = draw(formula_texts(names, depth - 1)), draw(formula_texts(names, depth - 1))
+    return f"({left}){space}{kind}{space}({right})" if kind in ("<", ">=") else f"{left}{space}{kind}{space}{right}"
+
+
+@st.composite
+def formula_graphs(draw, max_nodes: int = 4):
+    """A graph of formula nodes (and a constant) over a few inputs, as YAML text."""
+    import json
+
+    names = ["a", "b"]
+    lines = [
+        f"inputs: {{a: {draw(reals(-3, 3))!r}, b: {draw(reals(-3, 3))!r}}}",
+        f"constants: {{k: {draw(reals(0.5, 2))!r}}}",
+    ]
+    lines.append("nodes:")
+    for i in range(draw(st.integers(1, max_nodes))):
+        text = draw(formula_texts(names + ["k"]))
+        lines.append(f"  f{i}: {json.dumps(text + ' + 0*a')}")  # every formula computes something
+        names.append(f"f{i}")
+    lines.append(f"output: {names[-1]}")
+    return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_text
 from cgraph_cli.ops import Undefined
 
-from .strategies import almost_yaml, any_graphs
+from .strategies import almost_yaml, any_graphs, formula_graphs
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
@@ -107,9 +107,37 @@ def test_derive_equals_grad_exactly_wherever_grad_gives_a_number(text):
 
 
 @SLOW
+@given(formula_graphs(), st.sampled_from(COMMANDS))
+def test_every_command_behaves_on_formula_graphs(text, command):
+    args = [command[0], "-", *command[1:]]
+    assert_well_behaved(run_cli(args, input=text), args)
+
+
+@SLOW
+@given(formula_graphs())
+def test_derive_of_a_formula_graph_equals_grad(text):
+    from cgraph_cli.engine import evaluate
+    from cgraph_cli.render import graph_yaml
+    from cgraph_cli.symbolic import derive
+
+    try:
+        plan = load_text(text)
+        result = evaluate(plan)
+    except GraphError:
+        return
+    for name in plan.variable_names:
+        g = result.grad_of(name)
+        if type(g) is not Undefined:
+            derived = load_text(graph_yaml(derive(plan, name), ["fuzz"]))
+            assert evaluate(derived).value == g, (name, text)
+
+
+@SLOW
 @given(
     any_graphs(
-        hostile=False, ops=["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step"]
+        hostile=False,
+        ops=["add", "mul", "sub", "div", "neg", "pow", "exp", "log", "sigmoid", "relu", "tanh", "step"]
+        + ["sqrt", "sin", "cos", "abs", "max", "min", "where", "lt", "ge"],
     )
 )
 def test_check_never_fails_a_correct_gradient(text):
