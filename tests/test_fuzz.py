@@ -80,14 +80,14 @@ def test_every_command_behaves_on_almost_yaml(text, command):
 
 
 @SLOW
-@given(any_graphs(), st.sampled_from(COMMANDS))
+@given(st.one_of(any_graphs(), formula_graphs()), st.sampled_from(COMMANDS))
 def test_every_command_behaves_on_hostile_graphs(text, command):
     args = [command[0], "-", *command[1:]]
     assert_well_behaved(run_cli(args, input=text), args)
 
 
 @SLOW
-@given(any_graphs())
+@given(st.one_of(any_graphs(), formula_graphs()))
 def test_derive_equals_grad_exactly_wherever_grad_gives_a_number(text):
     from cgraph_cli.engine import evaluate
     from cgraph_cli.render import graph_yaml
@@ -98,38 +98,12 @@ def test_derive_equals_grad_exactly_wherever_grad_gives_a_number(text):
         result = evaluate(plan)
     except GraphError:
         return  # a value that is not a number: nothing to derive
-    for inp_name in plan.input_names:
+    for inp_name in plan.variable_names:
         g = result.grad_of(inp_name)
         if type(g) is Undefined:
             continue
         derived = load_text(graph_yaml(derive(plan, inp_name), ["fuzz"]))
         assert evaluate(derived).value == g, (inp_name, text)
-
-
-@SLOW
-@given(formula_graphs(), st.sampled_from(COMMANDS))
-def test_every_command_behaves_on_formula_graphs(text, command):
-    args = [command[0], "-", *command[1:]]
-    assert_well_behaved(run_cli(args, input=text), args)
-
-
-@SLOW
-@given(formula_graphs())
-def test_derive_of_a_formula_graph_equals_grad(text):
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.render import graph_yaml
-    from cgraph_cli.symbolic import derive
-
-    try:
-        plan = load_text(text)
-        result = evaluate(plan)
-    except GraphError:
-        return
-    for name in plan.variable_names:
-        g = result.grad_of(name)
-        if type(g) is not Undefined:
-            derived = load_text(graph_yaml(derive(plan, name), ["fuzz"]))
-            assert evaluate(derived).value == g, (name, text)
 
 
 @SLOW
