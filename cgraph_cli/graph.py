@@ -223,16 +223,20 @@ class Plan:
             )
         return i
 
-    def input_position(self, name: str) -> int:
-        """The position of an input that may be set; a RequestError for anything else."""
+    def input_position(self, name: str, role: str = "set") -> int:
+        """The position of an input (or constant) that may be set, swept or moved (`role`); a
+        RequestError for anything else."""
         i = self.index.get(name)
         if i is None:
             inputs = [self.names[k] for k in self.inputs]
             raise RequestError(
-                f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}", self.source, "set"
+                f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}", self.source, role
             )
         if self.ops[i] is not None:
-            raise RequestError(f"'{shorten(name)}' is a node, not an input; only inputs can be set", self.source, "set")
+            verb = {"set": "set", "sweep": "swept"}.get(role, "moved")
+            raise RequestError(
+                f"'{shorten(name)}' is a node, not an input; only inputs can be {verb}", self.source, role
+            )
         return i
 
     def default_output(self) -> str | None:

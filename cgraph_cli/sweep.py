@@ -116,7 +116,7 @@ def sweep(
     for name, _ in sweeps:
         if name in positions:
             raise RequestError(f"'{shorten(name)}' is swept twice", plan.source, "sweep")
-        positions[name] = plan.input_position(name)
+        positions[name] = plan.input_position(name, "sweep")
     for name in overrides or {}:
         if name in positions:
             raise RequestError(f"'{shorten(name)}' is both set and swept", plan.source, "sweep")

@@ -81,7 +81,7 @@ def tornado(
     target = plan.output_position(of)
     names = list(names) if names else plan.variable_names
     for name in names:
-        p = plan.input_position(name)
+        p = plan.input_position(name, "wrt")
         if p in plan.fixed:
             raise RequestError(f"'{shorten(name)}' is a constant; a tornado moves inputs", plan.source, "wrt")
     if 2 * len(names) * max(plan.size, 1) > MAX_WORK:

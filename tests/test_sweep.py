@@ -109,6 +109,7 @@ def test_a_malformed_sweep_is_a_usage_error(invoke, spec, message):
 def test_a_sweep_of_what_cannot_be_swept_is_a_usage_error(invoke, args, message):
     result = invoke("run", GRAPHS / "apples.yaml", *args)
     assert result.exit_code == 2 and result.stdout == "" and message in result.stderr, result.stderr
+    assert "--sweep" in result.stderr or "--set" in args
 
 
 # -- every scenario as a scalar run gives it ------------------------------------------------------
