@@ -90,11 +90,12 @@ def check_gradients(
 
 
 class _Kink(Exception):
-    """The step crosses a point where an op on the way to the output is not differentiable."""
+    """The step crosses a point where an op on the way to the output is not differentiable, or
+    (`turns`) spans so much of a periodic op's period that the difference says nothing."""
 
-    def __init__(self, message: str, at_x: bool):
+    def __init__(self, message: str, at_x: bool, turns: bool = False):
         super().__init__(message)
-        self.at_x = at_x
+        self.at_x, self.turns = at_x, turns
 
 
 class _Differences:
@@ -181,14 +182,15 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
         return Check(name, x, None, None, None, None, None, None, "undefined", f"backprop: {bp.reason}")
     tolerance = atol + rtol * abs(bp)
     difference = _Differences(result, i, overrides)
-    best, last_problem, kinks = None, "", 0
+    best, last_problem, kinks, turns = None, "", 0, 0
     for factor in _STARTS:
         try:
             estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
         except _Kink as e:
             if e.at_x:
                 return Check(name, x, None, bp, None, None, None, None, "kink", str(e))
-            last_problem, kinks = str(e), kinks + 1
+            last_problem = str(e)
+            turns, kinks = turns + e.turns, kinks + (not e.turns)
             continue
         except CgraphError as e:
             last_problem = f"f(x ± h): {e.message}"
@@ -209,7 +211,7 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
             except (_Kink, CgraphError):
                 pass
     if best is None:
-        status = "kink" if kinks else "undefined"
+        status = "kink" if kinks else "inconclusive" if turns else "undefined"
         return Check(name, x, None, bp, None, None, None, None, status, last_problem)
     numeric, error, h = best
     abs_error = abs(bp - numeric)
@@ -306,9 +308,18 @@ def _kink_crossed(plan: Plan, result: Result, on_path, target: int, up: list, do
     kink between x - h and x + h."""
     for i in range(target + 1, result.of + 1):
         op = plan.ops[i]
-        if op is None or op.kink is None or not on_path[i]:
+        if op is None or not on_path[i]:
             continue
         args = plan.args[i]
+        if op.period is not None and abs(float(up[args[0]]) - float(down[args[0]])) > op.period / 8:
+            raise _Kink(
+                f"node '{plan.names[i]}' ({op.name}) turns over within every step x's rounding allows "
+                f"(its operand moves by more than an eighth of its period)",
+                False,
+                turns=True,
+            )
+        if op.kink is None:
+            continue
         lo, mid, hi = (op.kink(*[values[j] for j in args]) for values in (down, result.values, up))
         where = f"node '{plan.names[i]}' ({op.name})"
         if mid is None:

@@ -77,7 +77,7 @@ def _no_array_step(np, *xs):
 class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
-    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None):
+    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None, period=None):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
         self._numeric = None  # the same code run on numbers alone (see _on_numbers), made when first used
@@ -96,6 +96,7 @@ class Op:
         # (*operands) -> which smooth piece of the op they are on, None exactly at a kink: where the
         # op is not differentiable (relu: the sign of x). None for an op smooth everywhere.
         self.kink = kink
+        self.period = period  # a periodic op's period (sin: 2π): a difference over more says nothing
 
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
@@ -161,11 +162,11 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def op(name, arity, symbol, value, derivatives, kink=None, fast=None):
+def op(name, arity, symbol, value, derivatives, kink=None, fast=None, period=None):
     """Decorator: register a forward step as an op of the table."""
 
     def register(forward) -> Op:
-        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast)
+        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast, period)
         return OPS[name]
 
     return register
@@ -501,7 +502,7 @@ def sqrt(np, x):
     return np.sqrt(x)
 
 
-@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin})
+@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=2 * math.pi)
 def sin(x):
     """Sine (radians)."""
     return math.sin(x)
@@ -517,7 +518,7 @@ def sin(np, x):
     return np.sin(x)
 
 
-@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos})
+@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=2 * math.pi)
 def cos(x):
     """Cosine (radians)."""
     return math.cos(x)

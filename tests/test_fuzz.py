@@ -295,3 +295,14 @@ def test_json_of_every_corpus_graph_reads_back():
         result = run_cli(["run", "-", "--json"], input=path.read_bytes())
         if result.exit_code == 0:
             json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("path", [p for p in corpus_files() if p.suffix == ".yaml"], ids=lambda p: p.name)
+def test_check_fails_no_corpus_graph(path):
+    from cgraph_cli.gradcheck import check_gradients
+
+    try:
+        _, checks = check_gradients(load_text(path.read_text(encoding="utf-8", errors="replace")))
+    except GraphError:
+        return
+    assert "FAIL" not in [c.status for c in checks]
