@@ -331,3 +331,16 @@ def test_max_shares_its_gradient_at_a_tie_through_a_formula(invoke, graph_file):
     path = graph_file("inputs: {x: 2, y: 2}\nnodes:\n  m: max(x, y) + abs(x - y)\n")
     grads = json.loads(invoke("grad", path, "--json").stdout)["gradients"]
     assert grads == {"x": 0.5, "y": 0.5}
+
+
+def test_dezeros_step_24_functions_give_its_printed_gradients(invoke, graph_file):
+    # DeZero (Deep Learning from Scratch 3), step 24 prints these for (x, y) = (1, 1).
+    from pathlib import Path
+
+    goldstein = Path(__file__).resolve().parent.parent / "graphs" / "goldstein_price.yaml"
+    assert json.loads(invoke("grad", goldstein, "--json").stdout)["gradients"] == {"x": -5376.0, "y": 8064.0}
+    matyas = graph_file("inputs: {x: 1.0, y: 1.0}\nnodes:\n  z: 0.26 * (x ** 2 + y ** 2) - 0.48 * x * y\n")
+    grads = json.loads(invoke("grad", matyas, "--json").stdout)["gradients"]
+    assert grads == {"x": 0.040000000000000036, "y": 0.040000000000000036}
+    sphere = graph_file("inputs: {x: 1.0, y: 1.0}\nnodes:\n  z: x ** 2 + y ** 2\n", name="sphere.yaml")
+    assert json.loads(invoke("grad", sphere, "--json").stdout)["gradients"] == {"x": 2.0, "y": 2.0}
