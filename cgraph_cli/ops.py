@@ -295,7 +295,15 @@ def neg(np, x):
     return -x
 
 
-@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x")
+def _power_piece(x, y):
+    """The smooth piece of x ** y: smooth everywhere for a whole exponent of 1 or more (x**2);
+    else x's side of 0 (None at 0, where 0**0, 0**0.5 and 0**-1 have no derivative to compare)."""
+    if float(y).is_integer() and y >= 1:
+        return 0
+    return None if x == 0 else x > 0
+
+
+@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x", kink=_power_piece)
 def pow_(x, y):
     """Power; the exponent's gradient needs x > 0 (0 at x = 0)."""
     return power(x, y)
@@ -465,7 +473,14 @@ def xlogy(np, x, y):
     return np.where(y < 0, np.nan, x_log_y)
 
 
-@op("mulpow", 3, "mulpow", "a * x ** b, 0 where a = 0", "x**b, a*b * x**(b-1), a * x**b * ln x")
+@op(
+    "mulpow",
+    3,
+    "mulpow",
+    "a * x ** b, 0 where a = 0",
+    "x**b, a*b * x**(b-1), a * x**b * ln x",
+    kink=lambda a, x, b: _power_piece(x, b),
+)
 def mulpow(a, x, b):
     """a·x^b, and 0 where a = 0: pow's base gradient y·x^(y-1), with d(x**0)/dx = 0 at x = 0 too."""
     if a == 0:
