@@ -239,7 +239,25 @@ def mul(out, *xs):
 def mul(np, *xs):
     total = xs[0]
     for x in xs[1:]:
-        total = total * x  # plain IEEE products: a partial product past the float range is inf here
+        total = total * x
+    if len(xs) == 2:
+        return total
+    # Where `product` would take the product again with exponents apart (a partial product out
+    # of the normal range, or a result of 0 or inf from operands that are not), do the same there.
+    columns = np.broadcast_arrays(*[np.atleast_1d(np.asarray(x, dtype=float)) for x in xs])
+    partial, redo = columns[0], np.zeros(columns[0].shape, dtype=bool)
+    for x in columns[1:-1]:
+        partial = partial * x
+        redo |= (partial != 0) & ((np.abs(partial) < _NORMAL_MIN) | (np.abs(partial) > _NORMAL_MAX))
+    redo |= ~np.isfinite(total) | ((total == 0) & np.all([c != 0 for c in columns], axis=0))
+    if not redo.any():
+        return total
+    total = np.array(np.broadcast_to(total, partial.shape), dtype=float)
+    for k in np.flatnonzero(redo).tolist():  # rare, and one at a time as the scalar step does it
+        try:
+            total.flat[k] = _scaled_product([c.flat[k] for c in columns])
+        except (OverflowError, ValueError):
+            total.flat[k] = np.inf
     return total
 
 
