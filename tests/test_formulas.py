@@ -47,9 +47,9 @@ def expressions(draw, depth: int = 4):
     if kind == "paren":
         return "(" + draw(expressions(depth - 1)) + ")"
     space = draw(st.sampled_from(["", " "]))
-    # A power's exponent is a leaf: Python itself (the oracle) would take minutes over 7**7**7**3.
-    right = draw(expressions(0 if kind == "**" else depth - 1))
-    return draw(expressions(depth - 1)) + space + kind + space + right
+    if kind == "**":  # (left)**leaf: a tower such as 3**3**3**3 would take Python (the oracle) minutes
+        return "(" + draw(expressions(depth - 1)) + ")" + space + kind + space + draw(expressions(0))
+    return draw(expressions(depth - 1)) + space + kind + space + draw(expressions(depth - 1))
 
 
 @settings(max_examples=400, deadline=None)
