@@ -28,11 +28,14 @@ from .ops import Undefined
 Error = CgraphError
 
 
-def load(path: str | os.PathLike) -> Graph:
-    """A graph from a YAML or JSON file; a cg.Error naming the place where the file is wrong."""
+def load(source: str | os.PathLike) -> Graph:
+    """A graph from a YAML or JSON file, or from its text (a str holding a newline, a "{" first, or
+    ": " is text; any other str is a path); a cg.Error naming the place where it is wrong."""
     from .loader import load_bytes
 
-    path = os.fspath(path)
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{") or ": " in source):
+        return loads(source)
+    path = os.fspath(source)
     try:
         with open(path, "rb") as f:
             data = f.read()

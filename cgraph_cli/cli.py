@@ -542,9 +542,15 @@ def cli():
 @json_option
 @csv_option
 @sweep_option
+@click.option(
+    "--wrt",
+    multiple=True,
+    metavar="NAME",
+    help="With --sweep: the gradients to give, with respect to NAME (repeatable; default: every input).",
+)
 @number_options
 @all_option
-def run(plan, sets, of, as_json, as_csv, sweeps, num, all_rows):
+def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -566,7 +572,10 @@ def run(plan, sets, of, as_json, as_csv, sweeps, num, all_rows):
 
     _one_format(as_json, as_csv)
     if sweeps:
-        return _run_sweep(plan, sweeps, sets, of, None, as_json, as_csv, num, all_rows)
+        wanted = list(dict.fromkeys(wrt)) or None
+        return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows)
+    if wrt:
+        raise click.UsageError("--wrt on run chooses a sweep's gradients; without --sweep, use cgraph grad --wrt")
     result = evaluate(plan, sets, of)
     text: Iterator[str] | str
     if as_json:

@@ -118,3 +118,11 @@ def test_importing_cgraph_loads_nothing_of_the_api_until_used():
     code = "import sys, cgraph_cli; print('cgraph_cli.api' in sys.modules, 'numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_load_takes_a_path_or_the_text_itself():
+    text = (GRAPHS / "apples.yaml").read_text()
+    assert cg.load(text).run().value == cg.load(GRAPHS / "apples.yaml").run().value == 220.00000000000003
+    assert cg.load('{"inputs": {"x": 2}, "nodes": {"y": {"op": "neg", "inputs": ["x"]}}}').run().value == -2
+    with pytest.raises(cg.Error, match="cannot read"):
+        cg.load("no_such_graph.yaml")

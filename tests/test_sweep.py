@@ -220,3 +220,11 @@ def test_constants_and_sets_take_part_in_a_sweep(invoke):
 def test_a_constant_cannot_be_asked_for_in_a_sweep():
     with pytest.raises(RequestError, match="is a constant"):
         sweep(plan_of("tiered_pricing"), [("units", [1.0])], wrt=["tier"])
+
+
+def test_run_sweep_gives_the_wrt_gradients_only(invoke):
+    args = ["--sweep", "years=15,30", "--wrt", "annual_rate", "--json"]
+    rows = json.loads(invoke("run", GRAPHS / "loan_payment.yaml", *args).stdout)
+    assert [list(row) for row in rows] == [["years", "payment", "d(payment)/d(annual_rate)"]] * 2
+    result = invoke("run", GRAPHS / "loan_payment.yaml", "--wrt", "years")
+    assert result.exit_code == 2 and "cgraph grad --wrt" in result.stderr and result.stdout == ""
