@@ -164,7 +164,7 @@ def sweep(
 def _forward(np, plan: Plan, given: list, leaves: dict, size: int):
     """Every node's values over the scenarios (an array, or a number where no sweep reaches it), and
     per scenario the first node, in evaluation order, whose value is not a finite number (-1: none)."""
-    values = [None if v is None else float(v) for v in given]
+    values = [None if v is None else np.float64(v) for v in given]  # numpy scalars: 1/0 is inf, not an exception
     for p, column in leaves.items():
         values[p] = column
     first_bad = np.full(size, -1)
