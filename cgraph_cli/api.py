@@ -160,27 +160,19 @@ class Graph:
             else (name, [float(v) for v in values])
             for name, values in grid.items()
         ]
-        result = sweep_grid(self.plan, sweeps, dict(set or {}), of, list(wrt) if wrt is not None else None)
-        from .render import _sweep_columns, _sweep_rows
+        from .render import sweep_records
 
-        columns = _sweep_columns(result, elasticity)
-        headers = [header for header, _ in columns]
-        records = []
-        for numbers, reason in _sweep_rows(result, columns, range(result.size)):
-            record = dict(zip(headers, numbers))
-            if result.failed:
-                record["error"] = reason
-            records.append(record)
-        return records
+        result = sweep_grid(self.plan, sweeps, dict(set or {}), of, list(wrt) if wrt is not None else None)
+        return sweep_records(result, elasticity)
 
     def tornado(self, swing: str | float = "10%", wrt: Iterable[str] | None = None, set=None, of=None) -> list[dict]:
         """Each input down and up by `swing` ("10%", or an amount): records as `cgraph tornado --json`'s bars."""
-        from .render import _tornado_records
+        from .render import tornado_records
         from .tornado import parse_swing
         from .tornado import tornado as bars
 
         result = bars(self.plan, parse_swing(str(swing)), dict(set or {}), of, list(wrt or []))
-        return _tornado_records(result)
+        return tornado_records(result)
 
     def check(self, wrt: Iterable[str] | None = None, set=None, of=None, **tolerances) -> list[dict]:
         """Backprop against numerical differences, one record per input (as `cgraph check --json`'s

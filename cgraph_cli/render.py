@@ -718,6 +718,20 @@ def _sweep_rows(result, columns, indices) -> Iterator[tuple[list, str | None]]:
         yield [x if math.isfinite(x) else None for x in (values[k] for values in lists)], result.failed.get(k)
 
 
+def sweep_records(result, elasticities: bool = False) -> list[dict]:
+    """A sweep as records keyed as its CSV's columns (None where a number is undefined; "error"
+    where some scenario has no value): what --json writes, as Python values."""
+    columns = _sweep_columns(result, elasticities)
+    headers = [header for header, _ in columns]
+    records = []
+    for numbers, reason in _sweep_rows(result, columns, range(result.size)):
+        record = dict(zip(headers, numbers))
+        if result.failed:
+            record["error"] = reason
+        records.append(record)
+    return records
+
+
 def _texts(column, start: int, stop: int, undefined: str) -> list[str]:
     """A slice of a column as text, each number as Python writes it (`undefined` where it is not finite)."""
     import numpy as np
@@ -856,7 +870,7 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
     return text + ("\n" + "\n".join(notes) if notes else "")
 
 
-def _tornado_records(result) -> list[dict]:
+def tornado_records(result) -> list[dict]:
     return [
         {
             "name": bar.name,
@@ -879,7 +893,7 @@ def tornado_json(result) -> str:
         "of": result.of_name,
         "value": result.value,
         "swing": result.swing_text,
-        "bars": _tornado_records(result),
+        "bars": tornado_records(result),
     }
     return to_json(data)
 
@@ -887,7 +901,7 @@ def tornado_json(result) -> str:
 def tornado_csv(result) -> str:
     """`cgraph tornado --csv`: a row per input, widest bar first."""
     keys = ["name", "value", "low", "high", "output_low", "output_high", "range"]
-    rows = [[record[k] for k in keys] for record in _tornado_records(result)]
+    rows = [[record[k] for k in keys] for record in tornado_records(result)]
     return csv_text([keys, *rows])
 
 
