@@ -534,6 +534,8 @@ def cli():
       cgraph run graphs/apples.yaml
       cgraph grad graphs/apples.yaml --wrt apple
       cgraph run graphs/apples.yaml --set apple=150 --json | jq .value
+      cgraph run graphs/loan_payment.yaml --sweep annual_rate=0.03:0.08:0.01 --csv
+      cgraph tornado graphs/subscription_profit.yaml
     """
 
 
