@@ -278,7 +278,7 @@ class Builder:
             root = parse(text)
             if root.op == "num":
                 raise FormulaError(
-                    f"{what} is the number {shorten(text.strip())}; a number goes under inputs: or constants:", 0
+                    f"the formula is the number {shorten(text.strip())}; a number goes under inputs: or constants:", 0
                 )
             if root.op == "name":  # one word: an op's name mistyped, or a formula that computes nothing
                 raise FormulaError(
@@ -290,9 +290,9 @@ class Builder:
         except FormulaError as e:
             raise self.fail(f"{what}: {e}", self.token_loc(scalar, e.offset)) from None
         self.spend(len(steps))
-        names = [(o, at) for step in steps for o, at in zip(step.operands, step.offsets) if at is not None]
-        names.sort(key=lambda name: name[1])
-        at_formula = _At(name, names)
+        written = [(o, at) for step in steps for o, at in zip(step.operands, step.offsets) if at is not None]
+        written.sort(key=lambda item: item[1])  # the names in the order they are written
+        at_formula = _At(name, written)
         self.formula_scalars[name] = scalar
         made = []
         for step in steps:

@@ -183,7 +183,11 @@ def test_validate_shows_what_each_formula_became(invoke, graph_file):
         ("  profit: units = 2", "unexpected character '=' in a formula; compare with '=='", 17),
         ("  profit: units[0]", "unexpected character '['", 16),
         ("  profit: 1_000 * units", "digit separators", 11),
-        ('  profit: "42"', "node 'profit' is the number 42; a number goes under inputs: or constants:", 12),
+        (
+            '  profit: "42"',
+            "node 'profit': the formula is the number 42; a number goes under inputs: or constants:",
+            12,
+        ),
     ],
 )
 def test_errors_point_at_the_token_at_fault(line, message, column):
