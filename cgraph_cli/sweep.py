@@ -51,11 +51,12 @@ def parse_sweep(spec: str, source: str | None) -> tuple[str, list[float]]:
         if len(parts) != 3:
             raise fail("a range is START:STOP:STEP")
         start, stop, step = map(number, parts)
-        if step == 0 or (stop - start) / step < 0:
+        steps = (stop - start) / step if step else math.nan
+        if not steps >= 0:  # a zero step, or one that goes away from STOP
             raise fail("the step must be nonzero and go from START towards STOP")
-        count = math.floor((stop - start) / step + 1e-9) + 1
-        if count > MAX_SCENARIOS:
-            raise fail(f"the range has {count:,} values; at most {MAX_SCENARIOS:,}")
+        if steps >= MAX_SCENARIOS:
+            raise fail(f"the range has more than the {MAX_SCENARIOS:,} values a sweep may have")
+        count = math.floor(steps + 1e-9) + 1
         grid = [start + k * step for k in range(count)]  # not a running sum: no drift
         if abs(grid[-1] - stop) <= 1e-9 * abs(step):
             grid[-1] = stop
@@ -155,6 +156,8 @@ def sweep(
             at[name][start:stop] = values[p]
         for k in np.flatnonzero(first_bad >= 0):
             failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
+            for name in names:  # a scenario without a value has no gradients either
+                grads[name][start + int(k)] = math.nan
         if progress is not None:
             progress(stop, total)
     swept = {name: column for (name, _), column in zip(sweeps, grid)}

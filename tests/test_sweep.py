@@ -88,7 +88,8 @@ def test_a_range_includes_its_stop_and_has_no_drift():
         ("price=2:1:1", "towards STOP"),
         ("price=a,b", "'a' is not a number"),
         ("price=1,.nan", "'.nan' is not a number"),
-        ("price=0:1e9:1", "at most 10,000,000"),
+        ("price=0:1e9:1", "more than the 10,000,000 values"),
+        ("price=0:1:1e-320", "more than the 10,000,000 values"),
     ],
 )
 def test_a_malformed_sweep_is_a_usage_error(invoke, spec, message):
@@ -171,6 +172,7 @@ def test_a_scenario_without_a_value_is_marked_and_the_rest_stand(invoke, graph_f
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)
     assert rows[0]["y"] is None and "log of a non-positive number" in rows[0]["error"]
+    assert rows[0]["d(y)/d(price)"] is None  # no value, so no gradient either
     assert "log(price)" in rows[0]["error"] and "-1.0" in rows[0]["error"]
     assert rows[1]["error"] is None and rows[1]["y"] == 3 * math.log(0.5)
     assert rows[2]["d(y)/d(price)"] == 3 * (1 / 2.0)
