@@ -866,6 +866,8 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
         for end, reason in (("-", bar.out_low), ("+", bar.out_high))
         if type(reason) is Undefined
     ]
+    if not result.bars:
+        return headline + "\nno inputs to move (constants are not moved)"
     text = table.draw(headline, color, all_rows=True)
     return text + ("\n" + "\n".join(notes) if notes else "")
 

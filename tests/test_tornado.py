@@ -130,3 +130,10 @@ def test_without_matplotlib_the_plot_says_how_to_get_it(invoke, tmp_path, monkey
     assert result.exit_code == 1 and result.stdout == ""
     assert "pip install 'cgraph[plot]'" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "t.svg").exists()
+
+
+def test_a_graph_without_inputs_has_nothing_to_move(invoke, graph_file):
+    path = graph_file("constants: {k: 2}\nnodes:\n  y: k * 3\n")
+    result = invoke("tornado", path)
+    assert result.exit_code == 0 and result.stdout.splitlines()[-1] == "no inputs to move (constants are not moved)"
+    assert json.loads(invoke("tornado", path, "--json").stdout)["bars"] == []
