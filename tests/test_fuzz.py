@@ -187,6 +187,18 @@ _WORDS = [
     "-",
     "FILE",
     "--bogus",
+    "tornado",
+    "--swing",
+    "10%",
+    "-5%",
+    "--plot",
+    "--csv",
+    "--elasticity",
+    "--sweep",
+    "x0=1:3:0.5",
+    "x1=1,2,3",
+    "x0=1:2:0",
+    "n0=1,2",
 ]
 
 
@@ -197,10 +209,11 @@ def test_random_command_lines_behave(tmp_path_factory, words):
     if "-o" in words and words[-1] == "-o":
         words = words[:-1]
     args = ["-" if w == "FILE" else w for w in words]
-    if "-o" in args:  # never write into the working tree
-        i = args.index("-o")
-        if i + 1 < len(args) and args[i + 1] != "-":
-            args[i + 1] = str(tmp_path_factory.mktemp("out") / "out.txt")
+    for flag, name in (("-o", "out.txt"), ("--plot", "out.svg")):  # never write into the working tree
+        if flag in args:
+            i = args.index(flag)
+            if i + 1 < len(args) and args[i + 1] != "-":
+                args[i + 1] = str(tmp_path_factory.mktemp("out") / name)
     here = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("cwd"))  # draw writes FILE-stem.svg into the working directory
     try:
