@@ -52,6 +52,7 @@ class Builder:
         self.formulas: dict[str, tuple[str, list[str]]] = {}  # node -> (formula, the parts it made)
         self.parts: dict[str, tuple[str, str | None]] = {}  # a part's node -> (its formula's node, its text)
         self.formula_scalars: dict[str, Scalar] = {}  # a formula's node -> the scalar it is written in
+        self.order: dict[str, tuple] = {}  # a formula's node and parts -> where they go in file order
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -201,7 +202,11 @@ class Builder:
         if "description" in entries:
             draft.description = self.text(entries["description"], "description")
         locs = {}
-        for name, (loc, op, value, label, constant) in sorted(self.decls.items(), key=lambda item: item[1][0]):
+        # File order: where each is declared; a formula's parts just before its node, in the order
+        # formula.lower makes them (as the fast way in has them too).
+        for name, (loc, op, value, label, constant) in sorted(
+            self.decls.items(), key=lambda item: self.order.get(item[0]) or (*item[1][0], 0)
+        ):
             locs[name] = loc
             if op is None:
                 draft.add_input(name, value, label, constant)
@@ -295,7 +300,7 @@ class Builder:
         at_formula = _At(name, written)
         self.formula_scalars[name] = scalar
         made = []
-        for step in steps:
+        for k, step in enumerate(steps):
             loc = self.token_loc(scalar, step.offset)
             if step.name != name:
                 if step.name in self.parts and self.parts[step.name][1] == step.text is not None:
@@ -309,6 +314,7 @@ class Builder:
                     )
                 self.parts[step.name] = (name, step.text)
                 made.append(step.name)
+                self.order[step.name] = (*key.loc, k - len(steps))  # just before the formula's own node
             self.operands[step.name] = [
                 (o, scalar if at is None else at_formula) for o, at in zip(step.operands, step.offsets)
             ]
