@@ -157,9 +157,13 @@ def _fast_inputs(draft: Draft, section, constant: bool) -> None:
 def _fast_nodes(draft: Draft, section) -> None:
     names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
     simple = _SIMPLE_NAME.match
+    parts: dict[str, str | None] = {}  # the nodes formulas have made so far -> their text
     for name, spec in _pairs(section):
         if not simple(name):
             _name(name)
+        if type(spec) is str:  # a formula (an op's name alone is the edges form: the careful way)
+            _fast_formula(draft, name, spec, parts)
+            continue
         if type(spec) is _Node:  # most nodes: {op: .., inputs: [..]}
             op, args = spec
         else:
@@ -180,6 +184,33 @@ def _fast_nodes(draft: Draft, section) -> None:
         ops.append(op)
         operands.append(tuple(args))
         values.append(None)
+
+
+def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
+    """A formula's nodes, its parts first, as the careful way makes them (located.py): the same
+    names, shared parts, order and record; anything amiss is _NotSure, for the careful way to say."""
+    from .formula import FormulaError, lower, parse
+
+    if text in OPS:
+        raise _NotSure
+    try:
+        root = parse(_text(text))
+        if root.op == "num" or root.op == "name":
+            raise _NotSure
+        steps = lower(root, name)
+    except FormulaError:
+        raise _NotSure from None
+    made = []
+    for step in steps:
+        if step.name != name:
+            if step.text is not None and parts.get(step.name) == step.text:
+                continue  # the same part in another formula (or twice in this one): one node
+            if step.name in parts:
+                raise _NotSure
+            parts[step.name] = step.text
+            made.append(step.name)
+        draft.add_node(step.name, step.op, step.operands)
+    draft.formulas[name] = (text, made)
 
 
 class _Node(tuple):

@@ -15,7 +15,7 @@ from cgraph_cli.loader import load_bytes, load_text
 from .bad_files import BAD
 from .conftest import described, graph_of
 from .golden_cases import graph_files
-from .strategies import any_graphs
+from .strategies import any_graphs, formula_graphs
 
 
 def error_of(text: str) -> GraphError:
@@ -186,7 +186,7 @@ def _drafts(text: str):
 
 
 def _same(fast, careful) -> None:
-    for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels", "fixed"):
+    for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels", "fixed", "formulas"):
         a, b = getattr(fast, field), getattr(careful, field)
         assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == [
             type(x) for x in (b if isinstance(b, list) else [b])
@@ -207,10 +207,13 @@ def as_json(text: str) -> str:
     ]
     inputs = {n: v for k, n, v in leaves if k not in d.fixed}
     constants = {n: v for k, n, v in leaves if k in d.fixed}
+    parts = {part for _, made in d.formulas.values() for part in made}  # a formula makes them again
     nodes = {
-        n: {"op": op, "inputs": list(o), **({"label": d.labels[k]} if k in d.labels else {})}
+        n: d.formulas[n][0]
+        if n in d.formulas
+        else {"op": op, "inputs": list(o), **({"label": d.labels[k]} if k in d.labels else {})}
         for k, (n, op, o) in enumerate(zip(d.names, d.ops, d.operands))
-        if op is not None
+        if op is not None and n not in parts
     }
     doc = {
         "name": d.name,
@@ -228,8 +231,6 @@ def test_the_fast_way_in_reads_every_example_as_the_careful_way_does(graph):
     text = graph.read_text(encoding="utf-8")
     if "edges:" in text:
         pytest.skip("the edges form always goes the careful way")
-    if load_text(text).formulas:
-        pytest.skip("formulas always go the careful way")
     _same(*_drafts(text))
     _same(*_drafts(as_json(text)))
 
@@ -243,7 +244,7 @@ def test_the_fast_way_in_reads_constants_as_the_careful_way_does():
 
 
 @settings(max_examples=200, deadline=None)
-@given(any_graphs())
+@given(st.one_of(any_graphs(), formula_graphs()))
 def test_the_fast_way_in_reads_random_graphs_as_the_careful_way_does(text):
     from cgraph_cli.loader import _NotSure
 
@@ -261,7 +262,7 @@ def test_ordinary_files_take_the_fast_way(monkeypatch):
         raise AssertionError("the careful way was taken")
 
     texts = [graph.read_text(encoding="utf-8") for graph in graph_files()]
-    texts = [t for t in texts if "edges:" not in t and not load_text(t).formulas]  # those go the careful way
+    texts = [t for t in texts if "edges:" not in t]  # the edges form goes the careful way
     texts += [as_json(t) for t in texts]
     monkeypatch.setattr(located, "careful_draft", careful)
     for text in texts:

@@ -85,3 +85,10 @@ def test_numpy_is_imported_only_when_a_sweep_runs():
     assert "numpy" not in top_level(modules_imported_by("grad", str(GRAPHS / "apples.yaml"), "--elasticity", "--csv"))
     swept = modules_imported_by("run", str(GRAPHS / "apples.yaml"), "--sweep", "apple=1,2", "--json")
     assert "numpy" in top_level(swept) and "rich" not in top_level(swept)
+
+
+def test_a_json_file_with_formulas_imports_no_yaml_parser(tmp_path):
+    path = tmp_path / "profit.json"
+    path.write_text('{"inputs": {"p": 10, "u": 3}, "constants": {"f": 5}, "nodes": {"y": "p * u - f"}}')
+    imported = modules_imported_by("run", str(path), "--json")
+    assert "cgraph_cli.formula" in imported and "yaml" not in top_level(imported)
