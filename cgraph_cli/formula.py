@@ -303,3 +303,18 @@ def lower(root: Expr, node: str) -> list[Step]:
         steps.append(Step(name, expr.op, operands, offsets, expr.offset, expr.text))
         result[id(expr)] = (name, None)
     return steps
+
+
+def fresh(steps: list[Step], node: str, parts: dict) -> list[Step]:
+    """The steps that make a new node: all of them but the parts made already, by an earlier
+    formula or earlier in this one, with the same text (that part is one node, used again).
+    `parts` maps each part made so far to (its formula's node, its text) and gains the new ones."""
+    new = []
+    for step in steps:
+        if step.name != node:
+            known = parts.get(step.name)
+            if known is not None and step.text is not None and known[1] == step.text:
+                continue
+            parts[step.name] = (node, step.text)
+        new.append(step)
+    return new

@@ -157,7 +157,7 @@ def _fast_inputs(draft: Draft, section, constant: bool) -> None:
 def _fast_nodes(draft: Draft, section) -> None:
     names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
     simple = _SIMPLE_NAME.match
-    parts: dict[str, str | None] = {}  # the nodes formulas have made so far -> their text
+    parts: dict[str, tuple] = {}  # the nodes formulas have made so far (formula.fresh)
     for name, spec in _pairs(section):
         if not simple(name):
             _name(name)
@@ -189,7 +189,7 @@ def _fast_nodes(draft: Draft, section) -> None:
 def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
     """A formula's nodes, its parts first, as the careful way makes them (located.py): the same
     names, shared parts, order and record; anything amiss is _NotSure, for the careful way to say."""
-    from .formula import FormulaError, lower, parse
+    from .formula import FormulaError, fresh, lower, parse
 
     if text in OPS:
         raise _NotSure
@@ -200,17 +200,10 @@ def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
         steps = lower(root, name)
     except FormulaError:
         raise _NotSure from None
-    made = []
-    for step in steps:
-        if step.name != name:
-            if step.text is not None and parts.get(step.name) == step.text:
-                continue  # the same part in another formula (or twice in this one): one node
-            if step.name in parts:
-                raise _NotSure
-            parts[step.name] = step.text
-            made.append(step.name)
+    new = fresh(steps, name, parts)
+    for step in new:
         draft.add_node(step.name, step.op, step.operands)
-    draft.formulas[name] = (text, made)
+    draft.formulas[name] = (text, [step.name for step in new[:-1]])
 
 
 class _Node(tuple):

@@ -275,7 +275,7 @@ class Builder:
 
     def formula(self, name: str, key: Scalar, scalar: Scalar) -> None:
         """A node written as a formula: each of its parts becomes a node (see formula.py)."""
-        from .formula import FormulaError, lower, parse
+        from .formula import FormulaError, fresh, lower, parse
 
         what = f"node '{shorten(name)}'"
         text = self.text(scalar, f"the formula of {what}")
@@ -299,12 +299,10 @@ class Builder:
         written.sort(key=lambda item: item[1])  # the names in the order they are written
         at_formula = _At(name, written)
         self.formula_scalars[name] = scalar
-        made = []
-        for k, step in enumerate(steps):
+        new = fresh(steps, name, self.parts)
+        for k, step in enumerate(new):
             loc = self.token_loc(scalar, step.offset)
             if step.name != name:
-                if step.name in self.parts and self.parts[step.name][1] == step.text is not None:
-                    continue  # the same part in another formula (or twice in this one): one node
                 if step.name in self.decls:
                     raise self.fail(
                         f"{what}: its part {shorten(step.text or step.name)} would be a node named "
@@ -312,14 +310,12 @@ class Builder:
                         "rename that node",
                         loc,
                     )
-                self.parts[step.name] = (name, step.text)
-                made.append(step.name)
-                self.order[step.name] = (*key.loc, k - len(steps))  # just before the formula's own node
+                self.order[step.name] = (*key.loc, k - len(new))  # just before the formula's own node
             self.operands[step.name] = [
                 (o, scalar if at is None else at_formula) for o, at in zip(step.operands, step.offsets)
             ]
             self.add(step.name, key.loc if step.name == name else loc, step.op, None, None)
-        self.formulas[name] = (text, made)
+        self.formulas[name] = (text, [step.name for step in new[:-1]])
 
     def token_loc(self, scalar: Scalar, offset: int) -> Loc:
         """Where the character at `offset` of a scalar's text stands in the file: exact where the
