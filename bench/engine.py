@@ -93,6 +93,26 @@ def plain_case(inputs, nodes):
     return run
 
 
+def replay(vs: list, nodes, tanh, keep=None) -> list:
+    """The graph's nodes computed on an autograd library's values `vs` (its inputs), each op as that
+    library writes it; `keep(x)` is called on each node (PyTorch's retain_grad)."""
+    for op, *args in nodes:
+        x = vs[args[0]]
+        if op == "add":
+            for a in args[1:]:
+                x = x + vs[a]
+        elif op == "mul":
+            x = x * vs[args[1]]
+        elif op == "sub":
+            x = x - vs[args[1]]
+        else:
+            x = tanh(x)
+        if keep is not None:
+            keep(x)
+        vs.append(x)
+    return vs
+
+
 def micrograd_case(inputs, nodes):
     from micrograd.engine import Value
 
@@ -112,19 +132,7 @@ def micrograd_case(inputs, nodes):
 
     def build_and_run(result):
         start = time.process_time()
-        vs = [Value(x) for x in inputs]
-        for op, *args in nodes:
-            x = vs[args[0]]
-            if op == "add":
-                for a in args[1:]:
-                    x = x + vs[a]
-            elif op == "mul":
-                x = x * vs[args[1]]
-            elif op == "sub":
-                x = x - vs[args[1]]
-            else:
-                x = x.tanh()
-            vs.append(x)
+        vs = replay([Value(x) for x in inputs], nodes, Value.tanh)
         vs[-1].backward()
         result.append(time.process_time() - start)
 
@@ -149,19 +157,7 @@ def torch_case(inputs, nodes):
     def run():
         start = time.process_time()
         vs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
-        for op, *args in nodes:
-            x = vs[args[0]]
-            if op == "add":
-                for a in args[1:]:
-                    x = x + vs[a]
-            elif op == "mul":
-                x = x * vs[args[1]]
-            elif op == "sub":
-                x = x - vs[args[1]]
-            else:
-                x = torch.tanh(x)
-            x.retain_grad()  # every node's gradient, as cgraph gives
-            vs.append(x)
+        vs = replay(vs, nodes, torch.tanh, torch.Tensor.retain_grad)  # every node's gradient, as cgraph gives
         vs[-1].backward()
         return time.process_time() - start
 
