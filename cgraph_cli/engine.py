@@ -136,9 +136,7 @@ def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
 
 def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program]:
     """The values kept by slot (see schedule.py), and the schedule."""
-    given = plan.values + plan.constants
-    for name, value in overrides.items():
-        given[plan.input_position(name)] = value
+    given = plan.given(overrides)
     schedule = program(plan, given)
     slots = [None] * plan.size + plan.constants
     slot = schedule.slot

@@ -223,6 +223,14 @@ class Plan:
             )
         return i
 
+    def given(self, overrides) -> list:
+        """Every position's given value (None for a node), then the constants: the file's values
+        with `overrides` (input or constant name -> value) set."""
+        given = self.values + self.constants
+        for name, value in overrides.items():
+            given[self.input_position(name)] = value
+        return given
+
     def input_position(self, name: str, role: str = "set") -> int:
         """The position of an input (or constant) that may be set, swept or moved (`role`); a
         RequestError for anything else."""

@@ -94,11 +94,6 @@ class SweepResult:
             return self.grads[name] * self.values[name] / self.value
 
 
-def scenarios(sweeps: list[tuple[str, list[float]]]) -> int:
-    """How many scenarios the grid of these sweeps has."""
-    return math.prod(len(values) for _, values in sweeps)
-
-
 def sweep(
     plan: Plan,
     sweeps: list[tuple[str, list[float]]],
@@ -123,7 +118,7 @@ def sweep(
             raise RequestError(f"'{shorten(name)}' is both set and swept", plan.source, "sweep")
     names = wrt if wrt is not None else plan.variable_names
     wanted = [plan.position(name, "wrt") for name in names]
-    total = scenarios(sweeps)
+    total = math.prod(len(values) for _, values in sweeps)  # the grid's scenarios
     if total > MAX_SCENARIOS:
         raise RequestError(f"the sweep has {total:,} scenarios; at most {MAX_SCENARIOS:,}", plan.source, "sweep")
     if total * max(plan.size, 1) > MAX_WORK:
@@ -133,9 +128,7 @@ def sweep(
             plan.source,
             "sweep",
         )
-    given = plan.values + plan.constants
-    for name, v in (overrides or {}).items():
-        given[plan.input_position(name)] = v
+    given = plan.given(overrides or {})
     # The grid: scenario k's value of each sweep, by mixed-radix digits of k.
     axes = [np.asarray(values, dtype=float) for _, values in sweeps]
     grid = [a.ravel() for a in np.meshgrid(*axes, indexing="ij")]
