@@ -228,6 +228,13 @@ def operand_list(operands) -> str:
     return ", ".join(texts)
 
 
+def summary_rows(total: int, all_rows: bool):
+    """The rows a table of `total` rows shows (all, or its two ends): to format only those."""
+    if total <= RICH_MAX_ROWS or all_rows:
+        return range(total)
+    return [*range(SUMMARY_ROWS), *range(total - SUMMARY_ROWS, total)]
+
+
 class _Table:
     """Columns and rows of text; drawn by rich, or plainly in the same layout when large."""
 
@@ -238,13 +245,15 @@ class _Table:
     def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
         self.columns.append((header, justify, style))
 
-    def draw(self, headline: str | None, color: bool, all_rows: bool = False) -> str:
-        if len(self.rows) <= RICH_MAX_ROWS:
+    def draw(self, headline: str | None, color: bool, all_rows: bool = False, total: int | None = None) -> str:
+        """The table; past RICH_MAX_ROWS rows, its first and last SUMMARY_ROWS unless `all_rows`.
+        `total`: the table has this many rows, of which `rows` holds just those ends (summary_rows)."""
+        total = len(self.rows) if total is None else total
+        if total <= RICH_MAX_ROWS:
             return self._draw_rich(headline, color)
         if all_rows:
             return self._draw_plain(headline, color, self.rows)
-        left_out = len(self.rows) - 2 * SUMMARY_ROWS
-        note = f"… {left_out:,} more rows (--all prints every row) …"
+        note = f"… {total - 2 * SUMMARY_ROWS:,} more rows (--all prints every row) …"
         return self._draw_plain(headline, color, self.rows[:SUMMARY_ROWS] + [note] + self.rows[-SUMMARY_ROWS:])
 
     def _draw_rich(self, headline, color) -> str:
@@ -759,19 +768,14 @@ def sweep_table(
     if result.failed:
         table.column("why there is no value", style="dim")
     size = result.size
-    summarized = size > RICH_MAX_ROWS and not all_rows
-    indices = [*range(SUMMARY_ROWS), *range(size - SUMMARY_ROWS, size)] if summarized else range(size)
-    for numbers, reason in _sweep_rows(result, columns, indices):
+    for numbers, reason in _sweep_rows(result, columns, summary_rows(size, all_rows)):
         row = ["undefined" if x is None else num(x) for x in numbers]
         if result.failed:
             row.append(cell(reason or "", 120))
         table.rows.append(row)
     failed = f", {len(result.failed):,} without a value" if result.failed else ""
     headline = f"{cell(result.plan.name)}: {cell(result.of_name)} over {size:,} scenarios{failed}"
-    if summarized:
-        note = f"… {size - 2 * SUMMARY_ROWS:,} more rows (--all prints every row) …"
-        return table._draw_plain(headline, color, table.rows[:SUMMARY_ROWS] + [note] + table.rows[SUMMARY_ROWS:])
-    return table.draw(headline, color, all_rows)
+    return table.draw(headline, color, all_rows, size)
 
 
 def sweep_json(result, elasticities: bool = False, progress=None) -> Iterator[str]:
