@@ -216,3 +216,18 @@ def test_a_periodic_op_whose_period_is_below_xs_rounding_is_inconclusive_not_a_f
     assert [(c.status, "turns over" in c.note) for c in checks] == [("inconclusive", True)]
     ordinary = check(load_text("inputs: {x: 1e6}\nnodes: {y: {op: sin, inputs: [x]}}\n"))[1]
     assert [c.status for c in ordinary] == ["pass"]
+    sine = check(load_text("inputs: {x: -3e250}\nnodes: {y: {op: sin, inputs: [x]}}\n"))[1]  # a variant
+    assert [c.status for c in sine] == ["inconclusive"]
+
+
+@pytest.mark.parametrize(
+    "graph, x, status",
+    [
+        ("z: (x - 2) ** (x - 2)", 2, "kink"),  # found by the fuzz suite: 0**0 reached from both sides
+        ("z: x ** x", 0, "kink"),  # a variant
+        ("z: (x - 2) ** 0.5 + x", 2, "undefined"),  # an infinite slope: backprop's gradient is undefined
+    ],
+)
+def test_pow_at_a_base_of_zero_without_a_whole_exponent_is_never_a_fail(graph, x, status):
+    checks = check(load_text(f"inputs: {{x: {x}}}\nnodes:\n  {graph}\n"))[1]
+    assert [c.status for c in checks] == [status]

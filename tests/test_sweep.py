@@ -260,3 +260,19 @@ def test_every_scenario_of_a_random_graph_is_its_scalar_run(text, xs):
 
 def _near(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_a_constants_division_by_zero_marks_the_scenario_not_the_run(invoke, graph_file):
+    # Found by the property test: 1/0 in div's local derivative raised on a Python float constant.
+    path = graph_file("inputs: {x0: 0.0}\nnodes:\n  n0: {op: div, inputs: [x0, 0.0]}\n")
+    result = invoke("run", path, "--sweep", "x0=0,1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [("division by zero" in row["error"]) for row in json.loads(result.stdout)] == [True, True]
+
+
+@pytest.mark.parametrize("xs", [[0.25, 2.225073858507203e-309, 0.75], [1e200, 1e200, 1e-200], [1e-200, 1e-200, 1e200]])
+def test_a_product_out_of_the_normal_range_has_the_scalar_digits_in_a_sweep(xs):
+    # Found by the property test: the array step once took the plain product where the scalar rescales.
+    plan = load_text("inputs: {a: 1.0, b: 1.0, c: 1.0}\nnodes: {p: {op: mul, inputs: [a, b, c]}}\n")
+    result = sweep(plan, [("a", [xs[0]])], {"b": xs[1], "c": xs[2]})
+    assert result.value[0] == evaluate(plan, {"a": xs[0], "b": xs[1], "c": xs[2]}).value
