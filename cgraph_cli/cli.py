@@ -395,6 +395,17 @@ all_option = click.option(
     is_flag=True,
     help="Print every row of a table (past 2,000 rows, only the first and last are shown).",
 )
+full_option = click.option(
+    "--full",
+    is_flag=True,
+    help="Print arrays whole (a table shows an array of more than 6 elements by its shape and a few of them).",
+)
+
+
+def numbers_only(plan, what: str) -> None:
+    """A usage error for what works on graphs of numbers alone, asked of a graph of arrays."""
+    if plan.arrays:
+        raise click.UsageError(f"{what} works on graphs of numbers; {plan.source or plan.name} holds arrays")
 
 
 def number_options(func):
@@ -552,7 +563,8 @@ def cli():
 )
 @number_options
 @all_option
-def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows):
+@full_option
+def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -574,6 +586,7 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows):
 
     _one_format(as_json, as_csv)
     if sweeps:
+        numbers_only(plan, "--sweep")
         wanted = list(dict.fromkeys(wrt)) or None
         return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows)
     if wrt:
@@ -585,7 +598,7 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows):
     elif as_csv:
         text = render.run_csv(result)
     else:
-        text = render.run_table(result, num, _stdout_color(), all_rows)
+        text = render.run_table(result, num, _stdout_color(), all_rows, full)
     _warn_result(result)
     emit(text, as_json or as_csv)
 
@@ -617,7 +630,8 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows):
 @sweep_option
 @number_options
 @all_option
-def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, all_rows):
+@full_option
+def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, all_rows, full):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
     A gradient asked for with --wrt must be a number; without --wrt, one that
@@ -641,6 +655,9 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
     _one_format(as_json, as_csv)
     if order == 2 and (elasticity or as_csv):
         raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
+    for asked, what in ((order == 2, "--order 2"), (elasticity, "--elasticity"), (sweeps, "--sweep")):
+        if asked:
+            numbers_only(plan, what)
     if sweeps:
         if order == 2:
             raise click.UsageError("--order 2 and --sweep cannot be used together")
@@ -681,7 +698,7 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
     elif as_csv:
         text = render.grad_csv(result, names, elasticities)
     else:
-        text = render.grad_table(result, names, num, _stdout_color(), all_rows, elasticities)
+        text = render.grad_table(result, names, num, _stdout_color(), all_rows, elasticities, full)
     emit(text, as_json or as_csv)
 
 
@@ -921,6 +938,7 @@ def derive(plan, sets, of, wrt, out):
     from . import __version__, render
     from .symbolic import derive as derive_graph
 
+    numbers_only(plan, "derive")
     draft = derive_graph(plan, wrt, of, sets)
     text = render.graph_yaml(
         draft,
@@ -973,6 +991,7 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     from .tornado import tornado as make_tornado
 
     _one_format(as_json, as_csv)
+    numbers_only(plan, "tornado")
     fmt = None
     if plot is not None:
         fmt = os.path.splitext(plot)[1].lower().lstrip(".")

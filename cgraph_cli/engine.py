@@ -54,6 +54,11 @@ class Result:
         """The value of the node that was differentiated."""
         return self.values[self.of]
 
+    @property
+    def of_text(self) -> str:
+        """What the gradients are of: the output, or for an array output the sum of its elements."""
+        return f"sum({self.of_name})" if getattr(self.value, "ndim", 0) else self.of_name
+
     def value_of(self, name: str) -> Number:
         """The value of a named node."""
         return self.values[self.plan.index[name]]
@@ -107,6 +112,10 @@ def evaluate(
     plan: Plan, overrides: Mapping[str, Number] | None = None, of: str | None = None, gradients: bool = True
 ) -> Result:
     """Run the forward pass, then (unless `gradients` is false) the backward pass from `of`."""
+    if plan.arrays:
+        from . import arrays
+
+        return arrays.evaluate(plan, overrides, of, gradients)
     target = plan.output_position(of)
     n = plan.size
     with paused_gc():
@@ -127,6 +136,10 @@ def evaluate(
 
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
     """Every node's value in evaluation order, the constants after them."""
+    if plan.arrays:
+        from . import arrays
+
+        return arrays.forward(plan, overrides)
     slots, schedule = _forward(plan, overrides)
     return schedule.in_evaluation_order(slots, plan.size) + plan.constants
 

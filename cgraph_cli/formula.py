@@ -4,7 +4,7 @@ A formula is read into a tree and the tree into ordinary nodes: each
 operation in it becomes a node of the graph (the formula's own node is the
 last one), named by its text written without spaces (`units*unit_cost`), so
 `run`, `draw`, `explain`, `--of` and `--wrt` all see it. Nothing is
-evaluated by Python: the tokens are numbers, names, ``+ - * / ** ^``, the
+evaluated by Python: the tokens are numbers, names, ``+ - * / @ ** ^``, the
 comparisons ``< <= > >= ==``, parentheses and calls of cgraph's ops by name.
 There is no attribute access and no other call, so a formula cannot run code.
 
@@ -35,6 +35,7 @@ BINARY = {
     "-": ("sub", 2, False),
     "*": ("mul", 3, False),
     "/": ("div", 3, False),
+    "@": ("matmul", 3, False),  # as Python's @: a matrix product, binding as * does
     "**": ("pow", 5, True),
     "^": ("pow", 5, True),  # as spreadsheets write the power
 }
@@ -48,7 +49,7 @@ _SYMBOL = {op: symbol for symbol, (op, _, _) in BINARY.items() if symbol != "^"}
 MAX_NAME = 48
 
 _TWO_CHAR = ("**", "<=", ">=", "==")
-_ONE_CHAR = set("+-*/^<>(),")
+_ONE_CHAR = set("+-*/@^<>(),")
 
 
 class FormulaError(ValueError):

@@ -31,6 +31,8 @@ class Draft:
         "locate",
         "fixed",
         "formulas",
+        "attrs",
+        "arrays",
     )
 
     def __init__(self, name: str, source: str | None = None):
@@ -49,6 +51,8 @@ class Draft:
         self.fixed: set[int] = set()  # the entries of `constants:`: inputs that get no gradient
         # A node written as a formula -> (its text, the names of the nodes its parts became).
         self.formulas: dict[str, tuple[str, list[str]]] = {}
+        self.attrs: dict[int, dict] = {}  # a node's attributes (axis: 0), by file index
+        self.arrays = False  # some value is an array: the graph is evaluated by arrays.py
 
     def add_input(self, name: str, value: Number, label: str | None = None, constant: bool = False) -> None:
         """Declare an input (a constant: one that is not differentiated)."""
@@ -61,10 +65,14 @@ class Draft:
         self.operands.append(())
         self.values.append(value)
 
-    def add_node(self, name: str, op: str, operands: tuple, label: str | None = None) -> None:
-        """Declare an op node."""
+    def add_node(
+        self, name: str, op: str, operands: tuple, label: str | None = None, attrs: dict | None = None
+    ) -> None:
+        """Declare an op node (with its attributes, axis: 0)."""
         if label:
             self.labels[len(self.names)] = label
+        if attrs:
+            self.attrs[len(self.names)] = attrs
         self.names.append(name)
         self.ops.append(op)
         self.operands.append(operands)
@@ -98,6 +106,9 @@ class Plan:
         "_inputs",
         "fixed",
         "formulas",
+        "attrs",
+        "arrays",
+        "shapes",
     )
 
     def __init__(
@@ -124,6 +135,11 @@ class Plan:
             self.labels = {rank[k]: text for k, text in draft.labels.items()}
             self.file_order = rank
         self.fixed = draft.fixed if order is None else {rank[k] for k in draft.fixed}  # positions
+        self.attrs = draft.attrs if order is None else {rank[k]: a for k, a in draft.attrs.items()}
+        # An array graph is evaluated by arrays.py: some value is an array, or an op or attribute
+        # needs arrays. Its shapes are inferred and checked when it is loaded.
+        self.arrays = draft.arrays or bool(draft.attrs)
+        self.shapes: list | None = None
         self.formulas = draft.formulas
         self.ops: list[Op | None] = ops
         self.args = args
@@ -353,15 +369,22 @@ def compile_draft(draft: Draft) -> Plan:
             if problem:
                 raise _draft_error(draft, f"node '{shorten(names[k])}': {problem}", names[k])
             fits.add((definition, len(args)))
+            draft.arrays = draft.arrays or definition.arrays_only
         file_args.append(args)
     if in_order:  # most files are written in dependency order: then that is the evaluation order
-        return Plan(draft, None, file_args, constants, definitions, where)
-    order = _kahn(draft, file_args)
-    rank = [0] * n
-    for r, k in enumerate(order):
-        rank[k] = r
-    ordered = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
-    return Plan(draft, order, ordered, constants, [definitions[k] for k in order], None)
+        plan = Plan(draft, None, file_args, constants, definitions, where)
+    else:
+        order = _kahn(draft, file_args)
+        rank = [0] * n
+        for r, k in enumerate(order):
+            rank[k] = r
+        ordered = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
+        plan = Plan(draft, order, ordered, constants, [definitions[k] for k in order], None)
+    if plan.arrays:
+        from .arrays import infer_shapes
+
+        plan.shapes = infer_shapes(plan)
+    return plan
 
 
 def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ from .errors import GraphError, Loc, did_you_mean, shorten
 from .graph import Draft
 from .ops import OPS
 from .syntax import (
+    ATTRIBUTES,
     FORBIDDEN_IN_NAMES,
     INPUT_KEYS,
     NODE_KEYS,
@@ -53,6 +54,8 @@ class Builder:
         self.parts: dict[str, tuple[str, str | None]] = {}  # a part's node -> (its formula's node, its text)
         self.formula_scalars: dict[str, Scalar] = {}  # a formula's node -> the scalar it is written in
         self.order: dict[str, tuple] = {}  # a formula's node and parts -> where they go in file order
+        self.attrs: dict[str, dict] = {}  # a node's attributes (axis: 0)
+        self.arrays = False  # some input's value is an array
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -211,8 +214,9 @@ class Builder:
             if op is None:
                 draft.add_input(name, value, label, constant)
             else:
-                draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label)
+                draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label, self.attrs.get(name))
         draft.locate = locs.get
+        draft.arrays = self.arrays
         draft.formulas = self.formulas
         return draft
 
@@ -235,11 +239,30 @@ class Builder:
         label = None
         if type(value) is Map:
             fields = self.mapping(value, what, INPUT_KEYS)
-            if "value" not in fields:
-                raise self.fail(f"{what} needs a value: {{value: NUMBER}}", value.loc)
             if "label" in fields:
                 label = self.text(fields["label"][1], f"the label of {what}")
+            sources = [k for k in ("value", "file", "normal", "zeros") if k in fields]
+            if len(sources) != 1:
+                raise self.fail(
+                    f"{what} needs one value: {{value: NUMBER or [...]}}, {{file: PATH}}, "
+                    f"{{normal: STD, shape: [...], seed: N}} or {{zeros: [...]}}"
+                    + (f", not {' and '.join(sources)}" if sources else ""),
+                    value.loc,
+                )
+            for extra in ("shape", "seed"):
+                if extra in fields and sources != ["normal"]:
+                    raise self.fail(f"{what}: '{extra}' goes with normal:", fields[extra][0].loc)
+            if sources != ["value"]:
+                from .values import generated
+
+                self.arrays = True
+                return self.add(name, key.loc, None, generated(self, fields, what), label, constant)
             value = fields["value"][1]
+        if type(value) is Seq:
+            from .values import nested
+
+            self.arrays = True
+            return self.add(name, key.loc, None, nested(self, value, what), label, constant)
         self.add(name, key.loc, None, self.number(value, what), label, constant)
 
     def node(self, key: Scalar, value) -> None:
@@ -253,6 +276,9 @@ class Builder:
             op_node = fields["op"][1]
             if "label" in fields:
                 label = self.text(fields["label"][1], f"the label of {what}")
+            attrs = {k: v for k, v in fields.items() if k in ATTRIBUTES}
+            if attrs:
+                self.attrs[name] = self.attributes(fields["op"][1], attrs, what)
             if "inputs" in fields:
                 items = fields["inputs"][1]
                 if type(items) is not Seq:
@@ -272,6 +298,25 @@ class Builder:
             self.from_edges.add(name)
         self.operands[name] = operands or []
         self.add(name, key.loc, op, None, label)
+
+    def attributes(self, op_node, attrs: dict, what: str) -> dict:
+        """A node's attributes, each checked against its op's and read as the op wants it."""
+        from .values import attribute
+
+        op = OPS.get(op_node.text) if type(op_node) is Scalar else None
+        if op is None:
+            return {}  # the op itself is at fault: node() says so
+        out = {}
+        for name, (key, value) in attrs.items():
+            if name not in op.attributes:
+                known = ", ".join(op.attributes)
+                raise self.fail(
+                    f"{what}: {op.name} has no attribute '{name}'{did_you_mean(name, op.attributes)}"
+                    + (f" (its attributes: {known})" if known else f" ({op.name} takes no attributes)"),
+                    key.loc,
+                )
+            out[name] = attribute(self, name, value, f"{what}: {name}")
+        return out
 
     def formula(self, name: str, key: Scalar, scalar: Scalar) -> None:
         """A node written as a formula: each of its parts becomes a node (see formula.py)."""

@@ -77,12 +77,24 @@ def _no_array_step(np, *xs):
 class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
-    def __init__(self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None, period=None):
+    def __init__(
+        self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None, period=None, attributes=None
+    ):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
         self._numeric = None  # the same code run on numbers alone (see _on_numbers), made when first used
-        self.array: Callable = _no_array_step  # (np, *operands) -> value: the step on arrays (on_arrays)
+        self.array: Callable = _no_array_step  # (np, *operands, **attributes) -> value: the step on arrays
         self._array_local: Callable | None = None
+        # An op on arrays that is not element by element (matmul, sum, softmax) gives its backward
+        # step itself, as the book's layers do: (np, dout, out, *operands, **attributes) -> one
+        # gradient per operand, each of its operand's shape. None: dout times `local`, summed back
+        # over the axes broadcasting added (arrays.py).
+        self.backward: Callable | None = None
+        # (*operand shapes, **attributes) -> the result's shape, ShapeError where they do not fit;
+        # None: numpy's broadcasting of the operands.
+        self.infer: Callable | None = None
+        self.attributes: dict = attributes or {}  # a node's attributes (axis: ...) -> their defaults
+        self.arrays_only = False  # an op of arrays alone (layers.py): it has no step on plain numbers
         self.shapes: dict = {}  # operand count -> the shape of the local derivatives (the engine's)
         # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
         # a test checks they agree): {2: operator.add} says add of two is Python's own +.
@@ -127,6 +139,16 @@ class Op:
         self.array = step
         return self
 
+    def backward_step(self, step):
+        """Decorator: set the op's backward step on arrays, `step(np, dout, out, *operands, **attributes)`."""
+        self.backward = step
+        return self
+
+    def shape_rule(self, rule):
+        """Decorator: set the op's shape rule, `rule(*operand shapes, **attributes) -> shape`."""
+        self.infer = rule
+        return self
+
     def array_local(self, np):
         """`local` run on numpy arrays: the op calls in it bound to the ops' array steps."""
         if self._array_local is None:
@@ -162,11 +184,11 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def op(name, arity, symbol, value, derivatives, kink=None, fast=None, period=None):
+def op(name, arity, symbol, value, derivatives, kink=None, fast=None, period=None, attributes=None):
     """Decorator: register a forward step as an op of the table."""
 
     def register(forward) -> Op:
-        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast, period)
+        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast, period, attributes)
         return OPS[name]
 
     return register
@@ -746,3 +768,6 @@ def _bound(local, step):
     scope = dict(local.__globals__)
     scope.update({name: step(value) for name, value in scope.items() if isinstance(value, Op)})
     return types.FunctionType(local.__code__, scope, local.__name__, local.__defaults__, local.__closure__)
+
+
+from . import layers  # noqa: E402,F401  (the ops of arrays alone register themselves in OPS)

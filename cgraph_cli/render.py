@@ -36,6 +36,27 @@ def format_number(value, precision: int | None = None, decimals: int | None = No
 
 Format = Callable[[object], str]
 
+# An array of at most this many elements is shown whole in a table; a larger one by its shape and
+# first few elements (a value) or its smallest and largest (a gradient), unless --full.
+SMALL_ARRAY = 6
+
+
+def shown(value, num: Format, full: bool = False, spread: bool = False) -> str:
+    """A number by `num`; an array by its shape and elements (all of them when small or `full`, one
+    row per line; else its first few, or with `spread` its min and max)."""
+    if getattr(value, "ndim", None) is None or type(value) is Undefined:
+        return num(value)
+    shape = str(tuple(value.shape))
+    if value.size <= SMALL_ARRAY or full:
+        import numpy as np
+
+        formatter: Any = {"all": lambda x: num(x.item())}
+        text = np.array2string(value, 10**9, threshold=value.size + 1, separator=", ", formatter=formatter)
+        return f"{shape} {text.replace(chr(10), '')}" if value.size <= SMALL_ARRAY else f"{shape}\n{text}"
+    if spread:
+        return f"{shape} min {num(float(value.min()))} max {num(float(value.max()))}"
+    return f"{shape} [{', '.join(num(x) for x in value.flat[:3].tolist())}, …]"
+
 
 def number_format(precision: int | None = None, decimals: int | None = None) -> Format:
     """format_number with the digits a command line asked for."""
@@ -45,6 +66,8 @@ def number_format(precision: int | None = None, decimals: int | None = None) -> 
 def _json_default(value):
     if type(value) is Undefined:
         return None  # an undefined gradient is null in JSON
+    if hasattr(value, "tolist"):
+        return value.tolist()  # an array: nested lists (its values are finite: the engine checks)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -82,6 +105,9 @@ def run_json(result: Result) -> Iterator[str]:
     Each piece is put together from the JSON forms of names and numbers: a dict per node and a
     general encoder would take twice as long (and `json` costs every start a millisecond)."""
     plan = result.plan
+    if plan.arrays:
+        yield _arrays_json(result)
+        return
     graph, of = json_strings([plan.name, result.of_name])
     yield f'{{"graph": {graph}, "of": {of}, "value": {result.value!r}, "nodes": ['
     n, ops, args = plan.size, plan.ops, plan.args
@@ -106,12 +132,35 @@ def run_json(result: Result) -> Iterator[str]:
     yield "]}"
 
 
+def _arrays_json(result: Result) -> str:
+    """`cgraph run --json` for an array graph: values and gradients as nested lists, with shapes."""
+    plan = result.plan
+    nodes = []
+    for i in range(plan.size):
+        node: dict = {"name": plan.names[i], "op": plan.op_name(i), "inputs": list(plan.operands(i))}
+        if plan.attrs.get(i):
+            node["attributes"] = plan.attrs[i]
+        node["shape"] = list(plan.shapes[i]) if plan.shapes else []
+        node["value"] = result.values[i]
+        if result.grads[i] is not None:
+            node["grad"] = result.grads[i]
+        nodes.append(node)
+    return to_json({**_about(result), "nodes": nodes})
+
+
+def _about(result: Result) -> dict:
+    """The head of a result's JSON: the graph, the node differentiated and its value (and, for an
+    array output, that gradients are of the sum of its elements)."""
+    about = {"graph": result.plan.name, "of": result.of_name, "value": result.value}
+    if result.of_text != result.of_name:
+        about["grad_of"] = result.of_text
+    return about
+
+
 def grad_json(result: Result, wrt: Iterable[str], elasticities: dict | None = None) -> str:
     """`cgraph grad --json`: d(of)/d(name) for each name asked for (and its elasticity)."""
     data = {
-        "graph": result.plan.name,
-        "of": result.of_name,
-        "value": result.value,
+        **_about(result),
         "gradients": {name: result.grad_of(name) for name in wrt},
     }
     if elasticities is not None:
@@ -137,16 +186,33 @@ def run_csv(result: Result) -> str:
     rows: list[list] = [["name", "op", "inputs", "value", "grad"]]
     for i in range(plan.size):
         operands = " ".join(o if type(o) is str else repr(o) for o in plan.operands(i))
-        rows.append([plan.names[i], plan.op_name(i), operands, result.values[i], result.grads[i]])
+        rows.extend(
+            [name, plan.op_name(i), operands, value, grad]
+            for name, value, grad in _elements(plan.names[i], result.values[i], result.grads[i])
+        )
     return csv_text(rows)
+
+
+def _elements(name: str, value, grad):
+    """(name, value, gradient) for a number; for an array, one per element, named NAME[i, j]."""
+    if getattr(value, "ndim", 0) == 0:
+        yield name, value, grad
+        return
+    import numpy as np
+
+    gs = grad if grad is not None and type(grad) is not Undefined else None
+    for at in np.ndindex(*value.shape):
+        g = grad if gs is None else float(gs[at])
+        yield f"{name}[{', '.join(map(str, at))}]", float(value[at]), g
 
 
 def grad_csv(result: Result, wrt: list[str], elasticities: dict | None = None) -> str:
     """`cgraph grad --csv`: one row per name asked for: value, gradient (and elasticity)."""
-    header = ["wrt", "value", f"d({result.of_name})/d(wrt)"] + (["elasticity"] if elasticities else [])
+    header = ["wrt", "value", f"d({result.of_text})/d(wrt)"] + (["elasticity"] if elasticities else [])
     rows = [
-        [name, result.value_of(name), result.grad_of(name)] + ([elasticities[name]] if elasticities else [])
+        [element, value, grad] + ([elasticities[name]] if elasticities else [])
         for name in wrt
+        for element, value, grad in _elements(name, result.value_of(name), result.grad_of(name))
     ]
     return csv_text([header, *rows])
 
@@ -313,10 +379,15 @@ class _Table:
 
 
 def _headline(result: Result, num: Format) -> str:
-    return f"{cell(result.plan.name)}: {cell(result.of_name)} = {num(result.value)}"
+    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} = {shown(result.value, num)}"
+    if result.of_text != result.of_name:
+        headline += f"; gradients are of {cell(result.of_text)}, the sum of its elements"
+    return headline
 
 
-def run_table(result: Result, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
+def run_table(
+    result: Result, num: Format = format_number, color: bool = False, all_rows: bool = False, full: bool = False
+) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
     has_labels = bool(plan.labels)
@@ -327,7 +398,7 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
     table.column("value", "right", "green")
     grads = result.has_grads
     if grads:
-        table.column(f"grad d({cell(result.of_name)})/d(node)", "right", "red")
+        table.column(f"grad d({cell(result.of_text)})/d(node)", "right", "red")
     if has_labels:
         table.column("label", style="dim")
     for i in range(plan.size):
@@ -336,10 +407,10 @@ def run_table(result: Result, num: Format = format_number, color: bool = False, 
             cell(plan.names[i]),
             plan.op_name(i),
             "" if is_input else cell(operand_list(plan.operands(i))),
-            num(result.values[i]),
+            shown(result.values[i], num, full),
         ]
         if grads:
-            row.append("" if result.grads[i] is None else num(result.grads[i]))
+            row.append("" if result.grads[i] is None else shown(result.grads[i], num, full, spread=True))
         if has_labels:
             row.append(cell(plan.labels.get(i, ""), 80))
         table.rows.append(row)
@@ -353,16 +424,17 @@ def grad_table(
     color: bool = False,
     all_rows: bool = False,
     elasticities: dict | None = None,
+    full: bool = False,
 ) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for (and its elasticity)."""
     table = _Table()
     table.column("wrt", style="bold")
     table.column("value", "right", "green")
-    table.column(f"d({cell(result.of_name)})/d(wrt)", "right", "red")
+    table.column(f"d({cell(result.of_text)})/d(wrt)", "right", "red")
     if elasticities is not None:
         table.column("elasticity", "right")
     for name in wrt:
-        row = [cell(name), num(result.value_of(name)), num(result.grad_of(name))]
+        row = [cell(name), shown(result.value_of(name), num, full), shown(result.grad_of(name), num, full, True)]
         if elasticities is not None:
             row.append(num(elasticities[name]))
         table.rows.append(row)

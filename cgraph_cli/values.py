@@ -1,0 +1,153 @@
+"""Array values as a graph file gives them, read into numpy arrays, every mistake located.
+
+An input or constant may be a nested list (`x: [[1.0, -0.5], [-2.0, 3.0]]`), a
+file next to the graph file (`{file: W1.npy}`, `{file: data.csv}`), a seeded
+random array (`{normal: 0.01, shape: [2, 3], seed: 0}`, the book's
+`weight_init_std * np.random.randn(2, 3)`), or zeros (`{zeros: [3]}`, the book's
+`np.zeros(3)`). Every array holds finite float64 numbers. A file is read as
+data only: .npy without pickles, .csv as numbers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import shorten
+from .yamltree import KIND, Scalar, Seq
+
+MAX_FILE_BYTES = 1 << 30
+MAX_ELEMENTS = 100_000_000  # a generated array's elements (800 MB of float64)
+
+
+def nested(builder, seq: Seq, what: str):
+    """A nested list of numbers as an array: rectangular, each element a finite number."""
+    import numpy as np
+
+    shape: list[int] = []
+    level = [seq]
+    while True:  # one nesting level at a time: every list at a level has the same length
+        first = level[0]
+        if type(first) is not Seq:
+            break
+        size = len(first.items)
+        if size == 0:
+            raise builder.fail(f"{what}: an array needs at least one element, not an empty list", first.loc)
+        for s in level:
+            if type(s) is not Seq or len(s.items) != size:
+                got = f"{len(s.items)} elements" if type(s) is Seq else "a number"
+                raise builder.fail(
+                    f"{what}: the array is ragged: this has {got} where the first list at its depth has {size}"
+                    + ("" if type(s) is Seq else " elements"),
+                    s.loc,
+                )
+        builder.spend(size * len(level))
+        shape.append(size)
+        level = [item for s in level for item in s.items]
+    numbers = []
+    for item in level:
+        if type(item) is Seq:
+            raise builder.fail(f"{what}: the array is ragged: a list where a number is expected", item.loc)
+        numbers.append(float(builder.number(item, f"an element of {what}")))
+    return np.array(numbers, dtype=float).reshape(shape)
+
+
+def generated(builder, fields: dict, what: str):
+    """An array from a file, a seeded normal draw, or zeros."""
+    import numpy as np
+
+    if "file" in fields:
+        key, node = fields["file"]
+        return from_file(builder, builder.text(node, f"the file of {what}"), node, what)
+    if "zeros" in fields:
+        return np.zeros(shape_of(builder, fields["zeros"][1], f"the shape of {what}"))
+    std_node = fields["normal"][1]
+    std = builder.number(std_node, f"the normal: (standard deviation) of {what}")
+    if std < 0:
+        raise builder.fail(f"{what}: a standard deviation is 0 or more, not {std!r}", std_node.loc)
+    if "shape" not in fields:
+        raise builder.fail(f"{what} needs a shape: {{normal: STD, shape: [...], seed: N}}", std_node.loc)
+    shape = shape_of(builder, fields["shape"][1], f"the shape of {what}")
+    seed = 0
+    if "seed" in fields:
+        seed_node = fields["seed"][1]
+        seed = builder.number(seed_node, f"the seed of {what}")
+        if type(seed) is not int or seed < 0:
+            raise builder.fail(f"{what}: a seed is a whole number, 0 or more, not {seed!r}", seed_node.loc)
+    return std * np.random.default_rng(seed).standard_normal(shape)
+
+
+def shape_of(builder, node, what: str) -> tuple[int, ...]:
+    """A shape: a list of sizes, each a whole number 1 or more (a number alone is a 1-D shape)."""
+    items = node.items if type(node) is Seq else [node]
+    shape = []
+    for item in items:
+        size = builder.number(item, f"a size in {what}")
+        if type(size) is not int or size < 1:
+            raise builder.fail(f"{what}: a size is a whole number, 1 or more, not {size!r}", item.loc)
+        shape.append(size)
+    count = 1
+    for size in shape:
+        count *= size
+    if count > MAX_ELEMENTS:
+        raise builder.fail(f"{what}: {count:,} elements; at most {MAX_ELEMENTS:,}", node.loc)
+    return tuple(shape)
+
+
+def from_file(builder, name: str, node: Scalar, what: str):
+    """An array from a .npy or .csv file, its path relative to the graph file's folder."""
+    import numpy as np
+
+    source = builder.source
+    base = os.path.dirname(source) if source and not source.startswith("<") else ""
+    path = os.path.join(base, os.path.expanduser(name))
+    kind = os.path.splitext(name)[1].lower()
+    if kind not in (".npy", ".csv"):
+        raise builder.fail(f"{what}: cgraph reads arrays from .npy and .csv files, not '{shorten(name)}'", node.loc)
+    try:
+        if not os.path.isfile(path):
+            raise OSError("no such file" if not os.path.exists(path) else "not a regular file")
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            raise OSError(f"larger than {MAX_FILE_BYTES >> 30} GiB")
+        if kind == ".npy":
+            array = np.load(path, allow_pickle=False)  # data only: a pickle could run code
+            if array.dtype.kind not in "biuf":
+                raise ValueError(f"it holds {array.dtype} values, not numbers")
+        else:
+            array = np.loadtxt(path, delimiter=",", dtype=float, comments="#")
+    except (OSError, ValueError, EOFError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise builder.fail(f"{what}: cannot read '{shorten(name)}': {shorten(reason, 200)}", node.loc) from None
+    array = np.array(array, dtype=float)
+    if array.size == 0:
+        raise builder.fail(f"{what}: '{shorten(name)}' holds no numbers", node.loc)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if len(bad):
+        at = list(map(int, np.unravel_index(int(bad[0]), array.shape)))
+        shown = array.flat[bad[0]]
+        raise builder.fail(f"{what}: '{shorten(name)}' holds {shown} at {at}, not a finite number", node.loc)
+    return array
+
+
+def attribute(builder, name: str, node, what: str):
+    """A node's attribute as its op takes it: axis (null, a number or a list of them), keepdims
+    (true or false), axes (a list of axes), shape (a list of sizes, one of them may be -1)."""
+    if name == "keepdims":
+        if type(node) is not Scalar or not node.plain or not node.is_bool:
+            raise builder.fail(f"{what} must be true or false, not {_shown(node)}", node.loc)
+        return node.text.lower() == "true"
+    if name == "axis" and type(node) is Scalar and node.plain and node.is_null:
+        return None
+    items = node.items if type(node) is Seq else None
+    if items is None and name in ("axes", "shape"):
+        raise builder.fail(f"{what} must be a list of whole numbers, not {_shown(node)}", node.loc)
+    numbers = []
+    for item in items if items is not None else [node]:
+        n = builder.number(item, f"{what}")
+        if type(n) is not int:
+            raise builder.fail(f"{what} must be whole numbers, not {n!r}", item.loc)
+        numbers.append(n)
+    return numbers[0] if items is None else tuple(numbers)
+
+
+def _shown(node) -> str:
+    return f"'{shorten(node.text)}'" if type(node) is Scalar else KIND[type(node)]
