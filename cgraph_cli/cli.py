@@ -36,7 +36,14 @@ class Exit(IntEnum):
 
 
 # The option that made each kind of request the core may refuse.
-_OPTION_OF_ROLE = {"set": "--set", "of": "--of", "wrt": "--wrt", "hessian": "--order 2", "sweep": "--sweep"}
+_OPTION_OF_ROLE = {
+    "set": "--set",
+    "of": "--of",
+    "wrt": "--wrt",
+    "hessian": "--order 2",
+    "sweep": "--sweep",
+    "vary": "--vary",
+}
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -992,25 +999,109 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
 
     _one_format(as_json, as_csv)
     numbers_only(plan, "tornado")
-    fmt = None
-    if plot is not None:
-        fmt = os.path.splitext(plot)[1].lower().lstrip(".")
-        if fmt not in ("svg", "png"):
-            raise click.UsageError(f"--plot {printable(plot)}: the file must end in .svg or .png")
+    fmt = _plot_format(plot)
     try:
         swing_amount = parse_swing(swing)
     except RequestError as e:
         raise click.BadParameter(e.message, param_hint="'--swing'") from None
     result = make_tornado(plan, swing_amount, sets, of, list(dict.fromkeys(wrt)))
     if fmt is not None:
-        try:
-            picture = render.tornado_plot(result, fmt)
-        except ImportError:
-            raise RunError("--plot needs matplotlib: pip install 'cgraph[plot]' (or pip install matplotlib)") from None
-        write_output(plot, picture)
+        _write_plot(plot, lambda: render.tornado_plot(result, fmt))
     if as_json:
         emit(render.tornado_json(result), True)
     elif as_csv:
         emit(render.tornado_csv(result), True)
     else:
         emit(render.tornado_table(result, num, _stdout_color()))
+
+
+def _plot_format(plot: str | None) -> str | None:
+    """svg or png, from the file name --plot was given (None without --plot)."""
+    if plot is None:
+        return None
+    fmt = os.path.splitext(plot)[1].lower().lstrip(".")
+    if fmt not in ("svg", "png"):
+        raise click.UsageError(f"--plot {printable(plot)}: the file must end in .svg or .png")
+    return fmt
+
+
+def _write_plot(plot: str, draw) -> None:
+    """Write the picture draw() makes to `plot`; one line and exit 1 where matplotlib is missing."""
+    try:
+        picture = draw()
+    except ImportError:
+        raise RunError("--plot needs matplotlib: pip install 'cgraph[plot]' (or pip install matplotlib)") from None
+    write_output(plot, picture)
+
+
+@cli.command()
+@graph_options()
+@click.option(
+    "--vary",
+    multiple=True,
+    required=True,
+    metavar="NAMES",
+    help="The inputs to move, comma-separated (W1,b1,W2,b2) or repeated.",
+)
+@click.option("--lr", type=FiniteFloat("LR", positive=True), default=0.1, show_default=True, help="The learning rate.")
+@click.option(
+    "--steps", type=click.IntRange(0, 10_000_000), default=100, show_default=True, metavar="N", help="How many steps."
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    metavar="OUT",
+    help="Write the graph with the trained values here (- for stdout); never over the input file.",
+)
+@json_option
+@csv_option
+@click.option("--plot", metavar="OUT", help="Also draw the loss curve into OUT.svg or OUT.png (the plot extra).")
+@number_options
+@all_option
+def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, all_rows):
+    """Gradient descent: move inputs against their gradient to make the output small.
+
+    Each step is one forward and one backward pass, then every --vary input x
+    moves to x - lr * d(output)/dx: the book's
+    network.params[key] -= learning_rate * grad[key]. The output must be a
+    number (a loss). The table shows the loss before each of about 20 evenly
+    spaced steps and after the last (--all: every step), with each varied input
+    that is a number; --json and --csv give every step.
+
+    \b
+    Examples:
+      cgraph descend graphs/rosenbrock.yaml --vary x0,x1 --lr 0.001 --steps 10000
+      cgraph descend graphs/two_layer_net.yaml --vary W1,b1,W2,b2 --lr 0.5 --steps 1000 -o trained.yaml
+      cgraph descend graphs/two_layer_net.yaml --vary W1,b1,W2,b2 --steps 300 --csv > loss.csv
+      cgraph descend graphs/two_layer_net.yaml --vary W1,b1,W2,b2 --plot loss.svg
+    """
+    from . import render
+    from .descend import descend as run_descent
+
+    _one_format(as_json, as_csv)
+    fmt = _plot_format(plot)
+    names = list(dict.fromkeys(name.strip() for spec in vary for name in spec.split(",") if name.strip()))
+    progress = _Progress("descending")
+    try:
+        run = run_descent(plan, names, lr, steps, sets, of, progress)
+    finally:
+        progress.close()
+    if out is not None:
+        from . import __version__
+
+        header = [
+            f"{plan.source or plan.name}, after {steps:,} steps of gradient descent on {', '.join(names)}",
+            f"(lr {lr!r}), written by cgraph {__version__} (cgraph descend)",
+        ]
+        write_output(out, render.graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
+    if fmt is not None:
+        _write_plot(plot, lambda: render.descend_plot(run, fmt))
+    if out == "-":
+        return
+    if as_json:
+        emit(render.descend_json(run), True)
+    elif as_csv:
+        emit(render.descend_csv(run), True)
+    else:
+        emit(render.descend_table(run, num, _stdout_color(), all_rows))

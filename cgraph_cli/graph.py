@@ -195,6 +195,21 @@ class Plan:
                 owners.setdefault(part, node)
         return owners
 
+    def to_draft(self, values: dict | None = None) -> Draft:
+        """The graph as a Draft again, in file order, with new `values` (name -> value) for some inputs."""
+        values = values or {}
+        draft = Draft(self.name, self.source)
+        draft.description, draft.output, draft.formulas = self.description, self.output, self.formulas
+        draft.arrays = self.arrays
+        for i in self.file_order:
+            name, op = self.names[i], self.ops[i]
+            if op is None:
+                value = values.get(name, self.values[i])
+                draft.add_input(name, value, self.labels.get(i), i in self.fixed)
+            else:
+                draft.add_node(name, op.name, self.operands(i), self.labels.get(i), self.attrs.get(i))
+        return draft
+
     def operands(self, i: int) -> tuple:
         """Node i's operands as written: names, and numbers for constants."""
         n = len(self.names)

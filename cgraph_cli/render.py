@@ -632,6 +632,17 @@ def _yaml_operand(operand) -> str:
     return yaml_name(operand) if isinstance(operand, str) else repr(operand)
 
 
+def _yaml_value(value) -> str:
+    """A number, or an array as nested lists, as Python writes them: they read back exactly."""
+    return repr(value.tolist()) if hasattr(value, "tolist") else repr(value)
+
+
+def _yaml_attribute(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+
 def graph_yaml(draft: Draft, header: list[str]) -> str:
     """A graph as a cgraph YAML file (numbers as Python writes them, so they read back exactly)."""
     lines = [f"# {yaml_escape(h)}" for h in header]
@@ -645,7 +656,7 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
         if entries:
             lines.append(f"{section}:")
         for k in entries:
-            value = repr(draft.values[k])
+            value = _yaml_value(draft.values[k])
             if k in draft.labels:
                 value = f"{{value: {value}, label: {yaml_text(draft.labels[k])}}}"
             lines.append(f"  {yaml_name(draft.names[k])}: {value}")
@@ -658,6 +669,7 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
             lines.append(f"  {yaml_name(name)}: {yaml_text(draft.formulas[name][0])}")
             continue
         label = f", label: {yaml_text(draft.labels[k])}" if k in draft.labels else ""
+        label += "".join(f", {key}: {_yaml_attribute(v)}" for key, v in draft.attrs.get(k, {}).items())
         operands = ", ".join(map(_yaml_operand, draft.operands[k]))
         lines.append(f"  {yaml_name(name)}: {{op: {draft.ops[k]}, inputs: [{operands}]{label}}}")
     if draft.output is not None:
@@ -985,14 +997,7 @@ def tornado_csv(result) -> str:
 
 def tornado_plot(result, fmt: str) -> bytes:
     """The tornado as an SVG or PNG picture, drawn by matplotlib (ImportError where it is missing)."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "cgraph"  # the same picture for the same numbers
+    plt = _pyplot()
     bars = [bar for bar in result.bars if bar.width >= 0][::-1]  # widest on top
     base = float(result.value)
     figure, axes = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.4))
@@ -1005,9 +1010,98 @@ def tornado_plot(result, fmt: str) -> bytes:
     axes.set_title(f"{result.plan.name}: {result.of_name}, each input ±{result.swing_text.lstrip('±')}")
     if bars:
         axes.legend(loc="lower right", fontsize="small")
+    return _picture(plt, figure, fmt)
+
+
+def _pyplot():
+    """matplotlib's pyplot, drawing to files (ImportError where matplotlib is missing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "cgraph"  # the same picture for the same numbers
+    return plt
+
+
+def _picture(plt, figure, fmt: str) -> bytes:
+    """A finished figure as SVG or PNG bytes (an SVG without a date: the same numbers, the same file)."""
+    import io
+
     figure.tight_layout()
     out = io.BytesIO()
-    metadata = {"Date": None} if fmt == "svg" else {}
-    figure.savefig(out, format=fmt, metadata=metadata, dpi=120)
+    figure.savefig(out, format=fmt, metadata={"Date": None} if fmt == "svg" else {}, dpi=120)
     plt.close(figure)
     return out.getvalue()
+
+
+# -- descend ---------------------------------------------------------------------------------------
+
+DESCENT_ROWS = 20  # a table shows the loss at about this many steps, evenly spaced (--all: every step)
+
+
+def _descent_rows(run, all_rows: bool) -> list[int]:
+    last = len(run.losses) - 1
+    if all_rows or last <= DESCENT_ROWS:
+        return list(range(last + 1))
+    every = -(-last // DESCENT_ROWS)
+    return sorted({*range(0, last, every), last})
+
+
+def descend_table(run, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
+    """`cgraph descend`: the loss at evenly spaced steps (and each varied input that is a number)."""
+    table = _Table()
+    table.column("step", "right")
+    table.column(cell(run.of_name), "right", "green")
+    for name in run.trace:
+        table.column(cell(name), "right")
+    for k in _descent_rows(run, all_rows):
+        table.rows.append([f"{k:,}", num(run.losses[k])] + [num(values[k]) for values in run.trace.values()])
+    steps = len(run.losses) - 1
+    headline = (
+        f"{cell(run.plan.name)}: {cell(run.of_name)} from {num(run.losses[0])} to {num(run.losses[-1])} in "
+        f"{steps:,} step{'s' * (steps != 1)} of gradient descent (lr {run.lr!r}) on {', '.join(map(cell, run.vary))}"
+    )
+    return table.draw(headline, color, all_rows=True)
+
+
+def descend_records(run) -> list[dict]:
+    """One record per step: the loss before it, and the varied inputs that are numbers."""
+    return [
+        {"step": k, "loss": loss, **{name: values[k] for name, values in run.trace.items()}}
+        for k, loss in enumerate(run.losses)
+    ]
+
+
+def descend_json(run) -> str:
+    """`cgraph descend --json`."""
+    return to_json(
+        {
+            "graph": run.plan.name,
+            "of": run.of_name,
+            "lr": run.lr,
+            "steps": len(run.losses) - 1,
+            "vary": run.vary,
+            "loss": run.losses[-1],
+            "final": run.final,
+            "trace": descend_records(run),
+        }
+    )
+
+
+def descend_csv(run) -> str:
+    """`cgraph descend --csv`: step, loss (and the varied numbers) per step."""
+    return csv_text([["step", "loss", *run.trace], *([*r.values()] for r in descend_records(run))])
+
+
+def descend_plot(run, fmt: str) -> bytes:
+    """The loss curve, as SVG or PNG bytes (matplotlib: the plot extra)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    axes.plot(range(len(run.losses)), run.losses, color="#1f77b4")
+    axes.set_xlabel("step")
+    axes.set_ylabel(run.of_name)
+    if min(run.losses) > 0:
+        axes.set_yscale("log")
+    axes.set_title(f"{run.plan.name}: gradient descent, lr {run.lr!r}")
+    return _picture(plt, figure, fmt)
