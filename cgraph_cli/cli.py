@@ -877,8 +877,16 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
 @click.option(
     "--atol", type=FiniteFloat("A", positive=False), default=1e-8, show_default=True, help="Absolute tolerance."
 )
+@click.option(
+    "--sample",
+    type=click.IntRange(1),
+    default=50,
+    show_default=True,
+    metavar="N",
+    help="Of an array input, check every element up to N; past that, N of them drawn with a fixed seed.",
+)
 @all_option
-def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
+def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
     """Check backprop against numerical differentiation (central differences).
 
     For each input x, the derivative is estimated from central differences
@@ -900,6 +908,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
       cgraph check graphs/neuron.yaml
       cgraph check graphs/subscription_profit.yaml --wrt price --json
       cgraph check model.yaml --rtol 1e-4 && echo gradients ok
+      cgraph check graphs/two_layer_net.yaml --sample 10
     """
     from . import render
     from .gradcheck import check_gradients, passed
@@ -907,7 +916,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, all_rows):
     names = list(dict.fromkeys(wrt))
     for name in names:
         plan.position(name, "wrt")
-    result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol)
+    result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol, sample=sample)
     for name in names:
         result.needed_grad(name)
     emit(

@@ -78,14 +78,18 @@ def check_gradients(
     eps: float = 1e-2,
     rtol: float = 1e-5,
     atol: float = 1e-8,
+    sample: int = 50,
 ) -> tuple[Result, list[Check]]:
-    """Evaluate, then check the gradient of every input named (default: all)."""
+    """Evaluate, then check the gradient of every input named (default: all); of an array, every
+    element, or past `sample` elements a seeded sample of that many."""
     overrides = overrides or {}
     result = evaluate(plan, overrides, of)
     names = names or [plan.names[i] for i in plan.variables]
     for name in names:
         if plan.ops[plan.position(name, "wrt")] is not None:
             raise RequestError(f"'{name}' is a node; gradients are checked with respect to inputs", plan.source, "wrt")
+    if plan.arrays:
+        return result, [c for name in names for c in _check_array(result, name, overrides, eps, rtol, atol, sample)]
     return result, [_check_input(result, name, overrides, eps, rtol, atol) for name in names]
 
 
@@ -326,3 +330,128 @@ def _kink_crossed(plan: Plan, result: Result, on_path, target: int, up: list, do
             raise _Kink(f"{where} is not differentiable at x", True)
         if lo != mid or hi != mid:
             raise _Kink(f"{where} is not differentiable between x - h and x + h", False)
+
+
+# -- arrays: element by element ------------------------------------------------------------------
+
+
+def elements_checked(size: int, sample: int) -> list[int]:
+    """Which elements (flat indices) of an array of `size` are checked: all, or past `sample` a
+    sample of that many drawn with a fixed seed (the same ones every run), in order."""
+    if size <= sample:
+        return list(range(size))
+    import random
+
+    return sorted(random.Random(0).sample(range(size), sample))
+
+
+def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sample: int) -> list[Check]:
+    """Each element checked (or a sample of them) against central differences of the sum of the
+    output's elements, by Ridders' extrapolation from several starting steps."""
+    import numpy as np
+
+    plan = result.plan
+    i = plan.index[name]
+    value, grad = np.asarray(result.values[i], dtype=float), result.grads[i]
+    checks = []
+    for k in elements_checked(value.size, sample):
+        at = np.unravel_index(k, value.shape)
+        label = f"{name}[{', '.join(map(str, at))}]" if value.ndim else name
+        x = float(value[at])
+        if type(grad) is Undefined:
+            checks.append(Check(label, x, None, None, None, None, None, None, "undefined", f"backprop: {grad.reason}"))
+            continue
+        bp = float(np.asarray(grad)[at])
+        difference = _ElementDifferences(result, i, at, overrides)
+        best, last_problem, kinks = None, "", 0
+        tolerance = atol + rtol * abs(bp)
+        for factor in _STARTS:
+            try:
+                estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
+            except _Kink as e:
+                if e.at_x:
+                    best, last_problem, kinks = None, str(e), 1
+                    break
+                last_problem, kinks = str(e), kinks + 1
+                continue
+            except CgraphError as e:
+                last_problem = f"f(x ± h): {e.message}"
+                continue
+            if best is None or estimate[1] < best[1]:
+                best = estimate
+            if best[1] <= 0.1 * tolerance:
+                break
+        if best is None:
+            status = "kink" if kinks else "undefined"
+            checks.append(Check(label, x, None, bp, None, None, None, None, status, last_problem))
+            continue
+        numeric, error, h = best
+        abs_error = abs(bp - numeric)
+        scale = max(abs(bp), abs(numeric))
+        if abs_error <= atol + rtol * scale:
+            status, note = "pass", ""
+        elif abs_error > _ERROR_MARGIN * error:
+            status, note = "FAIL", ""
+        else:
+            status, note = "inconclusive", f"the difference is only good to ±{error:.2g} here (rounding)"
+        rel_error = abs_error / scale if scale else 0.0
+        checks.append(
+            Check(label, x, h, bp, numeric, error if math.isfinite(error) else None, abs_error, rel_error, status, note)
+        )
+    return checks
+
+
+class _ElementDifferences:
+    """Central differences of the sum of the output's elements along one element of an input
+    array, each with the rounding noise it carries (as _Differences, on the array engine)."""
+
+    def __init__(self, result: Result, i: int, at: tuple, overrides: dict):
+        import numpy as np
+
+        from .arrays import given_arrays
+
+        self.np, self.result, self.i, self.at = np, result, i, at
+        plan = result.plan
+        self.given = given_arrays(np, plan, overrides)
+        self.on_path = path_counts(plan, i, result.of)
+        # How strongly each node's rounding reaches the output: |value| x |gradient|, summed.
+        self.noise = EPSILON * sum(
+            float(np.sum(np.abs(np.asarray(result.values[k])) * np.abs(np.asarray(g))))
+            for k, g in enumerate(result.grads)
+            if plan.ops[k] is not None and g is not None and type(g) is not Undefined
+        )
+        self.evaluations = 0
+
+    def _forward(self, x: float) -> list:
+        from .arrays import _forward
+
+        given = list(self.given)
+        moved = given[self.i] = self.given[self.i].copy()
+        moved[self.at] = x
+        self.evaluations += 1
+        return _forward(self.np, self.result.plan, given)
+
+    def __call__(self, h: float) -> tuple[float, float]:
+        np, result = self.np, self.result
+        x = float(self.given[self.i][self.at])
+        up, down = x + h, x - h
+        values_up, values_down = self._forward(up), self._forward(down)
+        self._kink_crossed(values_up, values_down)
+        f_up, f_down = float(np.sum(values_up[result.of])), float(np.sum(values_down[result.of]))
+        return (f_up - f_down) / (up - down), self.noise / (up - down)
+
+    def _kink_crossed(self, up: list, down: list) -> None:
+        """_Kink where an element of a node on the way meets its op's kink between x - h and x + h."""
+        np, plan = self.np, self.result.plan
+        mid = [np.asarray(v) for v in self.result.values]
+        for k in range(self.i + 1, self.result.of + 1):
+            op = plan.ops[k]
+            if op is None or op.kink is None or not self.on_path[k]:
+                continue
+            piece = np.frompyfunc(op.kink, len(plan.args[k]), 1)
+            lo, at, hi = (piece(*[values[j] for j in plan.args[k]]) for values in (down, mid, up))
+            where = f"node '{plan.names[k]}' ({op.name})"
+            if np.any(np.equal(at, None)):
+                raise _Kink(f"{where} is not differentiable at x (at one of its elements)", True)
+            if np.any((lo != at) | (hi != at)):
+                raise _Kink(f"{where} is not differentiable between x - h and x + h", False)

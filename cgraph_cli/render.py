@@ -733,7 +733,7 @@ def check_table(result: Result, checks, color: bool = False, all_rows: bool = Fa
             ]
         )
     headline = (
-        f"{cell(result.plan.name)}: d{cell(result.of_name)}/d(input), "
+        f"{cell(result.plan.name)}: d{cell(result.of_text)}/d(input), "
         f"backprop vs numerical difference: {check_verdict(checks)}"
     )
     return table.draw(headline, color, all_rows)
