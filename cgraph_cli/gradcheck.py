@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .engine import Result, evaluate, forward
@@ -270,7 +271,7 @@ def _finest_resolved_step(difference: _Differences, x, eps: float, tolerance: fl
     return (finest, True) if finest is not None else (least_h, False)
 
 
-def _ridders(difference: _Differences, h0: float):
+def _ridders(difference: Callable[[float], tuple[float, float]], h0: float):
     """(derivative, estimated error, step) by Ridders' extrapolation from step h0 down; the error
     is the tableau's own estimate plus the rounding noise of the differences it used."""
     first, noise = difference(h0)
