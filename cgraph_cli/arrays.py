@@ -68,10 +68,10 @@ def forward(plan: Plan, overrides: Mapping) -> list:
     error of the first node with an element that is not a finite number."""
     import numpy as np
 
-    return _forward(np, plan, given_arrays(np, plan, overrides))
+    return forward_pass(np, plan, given_arrays(np, plan, overrides))
 
 
-def _forward(np, plan: Plan, values: list) -> list:
+def forward_pass(np, plan: Plan, values: list) -> list:
     attrs = plan.attrs
     with np.errstate(all="ignore"):
         for i, op in enumerate(plan.ops):
@@ -162,6 +162,17 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
     return out
 
 
+def edge_sends(result: Result, i: int) -> list:
+    """What node i sent each operand on the backward pass: (None, gradient) per operand (no local
+    derivative: an array op's is a matrix, not a number), None for a constant."""
+    import numpy as np
+
+    plan = result.plan
+    values = [np.asarray(v, dtype=float) for v in result.values]
+    sent = sends(np, plan, values, i, np.asarray(result.grads[i], dtype=float))
+    return [None if j >= plan.size or j in plan.fixed else (None, _plain([g])[0]) for j, g in zip(plan.args[i], sent)]
+
+
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:
     """Forward, then (unless `gradients` is false) backward from `of` (from the sum of its elements,
     where it is an array)."""
@@ -169,7 +180,7 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
 
     target = plan.output_position(of)
     n = plan.size
-    values = _forward(np, plan, given_arrays(np, plan, overrides or {}))
+    values = forward_pass(np, plan, given_arrays(np, plan, overrides or {}))
     if not gradients:
         return Result(plan, _plain(values), None, target, bytearray(n))
     grads = backward(np, plan, values, target)

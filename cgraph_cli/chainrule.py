@@ -7,13 +7,15 @@ lattice of n diamonds has 2^n), so memory never holds more than one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .engine import Result
+from .errors import RequestError, shorten
 from .graph import path_counts
-from .ops import Number
+from .ops import Number, Undefined
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +30,24 @@ class Path:
 
 class Explanation:
     """All the ways d(of)/d(wrt) is made up: the paths (found lazily, up to a limit), how many
-    there are, and, once they have all been listed, their sum."""
+    there are, and, once they have all been listed, their sum.
+
+    On a graph of arrays a local derivative is a matrix, not a number, so a path carries the
+    gradient itself: from the output (an array of ones) each node's backward step passes it on
+    along the path's next edge alone, and what reaches `wrt` is the path's share (Path.product;
+    Path.locals is empty). The shares add up to backprop's gradient, the backward pass being
+    linear. `wrt` may name one element of an array, `W1[0, 1]`: then each share is that element's.
+    """
 
     def __init__(self, result: Result, wrt: str, max_paths: int):
         plan = result.plan
         self.result = result
-        self.target = plan.position(wrt, "wrt")
-        self.of, self.wrt = plan.names[result.of], wrt
+        name, self.element = element_of(plan, wrt) if plan.arrays else (wrt, None)
+        self.target = plan.position(name, "wrt")
+        self.of, self.wrt = result.of_text, wrt
         self.counts = path_counts(plan, self.target, result.of)
         self.path_count: int = self.counts[result.of]  # all paths, counted without listing them
-        self.gradient = result.grads[self.target]  # what backprop gives
+        self.gradient = self._at_element(result.grads[self.target])  # what backprop gives
         self.max_paths = max_paths
         self.listed = 0  # how many paths have been listed so far
         self.paths_sum: Number | None = None  # the sum over the listed paths, once they are all the paths
@@ -50,13 +60,15 @@ class Explanation:
         each kept as links back to its start so a long chain is not copied at every step."""
         result, plan, counts = self.result, self.result.plan, self.counts
         total = None
-        stack: list[tuple[int, Any, Number]] = (
-            [(result.of, None, 1)] if self.path_count else []
-        )  # (node, link to the path so far, product)
+        carry = _carry(result) if plan.arrays else None
+        seed: Any = 1 if carry is None else carry(result.of, None, None)
+        stack: list[tuple[int, Any, Any]] = (
+            [(result.of, None, seed)] if self.path_count else []
+        )  # (node, link to the path so far, product: on arrays, the gradient carried this far)
         while stack and self.listed < self.max_paths:
             i, link, product = stack.pop()
             if i == self.target:
-                path = _path(plan, result.of, link, product)
+                path = _path(plan, result.of, link, self._at_element(product))
                 total = path.product if total is None else total + path.product
                 self.listed += 1
                 if self.listed == self.path_count:
@@ -64,10 +76,22 @@ class Explanation:
                 yield path
                 continue
             branches = []
+            if carry is not None:
+                for slot, (j, sent) in enumerate(zip(plan.args[i], carry(i, product, counts))):
+                    if sent is not None:
+                        branches.append((j, (link, slot, j, None), sent))
+                stack.extend(reversed(branches))
+                continue
             for slot, (j, edge) in enumerate(zip(plan.args[i], result.edge_grads(i))):
                 if edge is not None and j < plan.size and counts[j]:
                     branches.append((j, (link, slot, j, edge[0]), product * edge[0]))
             stack.extend(reversed(branches))
+
+    def _at_element(self, value):
+        """The element asked for of an array (a number), or the value itself."""
+        if self.element is None or type(value) is Undefined:
+            return value
+        return float(value[self.element]) if getattr(value, "ndim", 0) else value
 
     def repeated(self, node: str, operand: str) -> bool:
         """Whether `node` takes `operand` more than once (so its paths need telling apart)."""
@@ -90,9 +114,52 @@ def _path(plan, of: int, link, product) -> Path:
     return Path(
         (plan.names[of],) + tuple(plan.names[j] for _, j, _ in edges),
         tuple(slot for slot, _, _ in edges),
-        tuple(local for _, _, local in edges),
+        tuple(local for _, _, local in edges if local is not None),
         product,
     )
+
+
+def _carry(result: Result):
+    """carry(i, dout, counts): what node i's backward step sends each operand from `dout` (None for
+    an operand on no path to the target); carry(of, None, None) is the seed, ones."""
+    import numpy as np
+
+    from .arrays import sends
+
+    plan = result.plan
+    values = [np.asarray(v, dtype=float) for v in result.values]
+
+    def carry(i: int, dout, counts):
+        if dout is None:
+            return np.ones_like(values[i])
+        sent = sends(np, plan, values, i, dout)
+        return [g if j < plan.size and counts[j] else None for j, g in zip(plan.args[i], sent)]
+
+    return carry
+
+
+_ELEMENT = re.compile(r"(.+)\[([-0-9 ,]*)\]")
+
+
+def element_of(plan, wrt: str) -> tuple[str, tuple[int, ...] | None]:
+    """`W1[0, 1]` as ('W1', (0, 1)), checked against W1's shape; a plain name as (name, None)."""
+    match = None if wrt in plan.index else _ELEMENT.fullmatch(wrt)
+    if match is None:
+        return wrt, None
+    name = match.group(1)
+    shape = plan.shapes[plan.position(name, "wrt")]
+    try:
+        index = tuple(int(k) for k in match.group(2).split(",")) if match.group(2).strip() else ()
+    except ValueError:
+        raise RequestError(f"'{shorten(wrt)}': an element is NAME[i, j], whole numbers", plan.source, "wrt") from None
+    if len(index) != len(shape) or not all(0 <= k < n for k, n in zip(index, shape)):
+        raise RequestError(
+            f"'{shorten(wrt)}': '{shorten(name)}' has shape {shape}; an element of it is "
+            f"{name}[{', '.join(f'0..{n - 1}' for n in shape)}]",
+            plan.source,
+            "wrt",
+        )
+    return name, index
 
 
 @dataclass(frozen=True, slots=True)

@@ -836,21 +836,24 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
       cgraph explain graphs/apples_oranges.yaml --steps
       cgraph explain graphs/neuron.yaml --steps --wrt w1
       cgraph explain graphs/neuron.yaml --wrt w1 --json
+      cgraph explain graphs/two_layer_net.yaml --wrt 'W1[0, 1]'
     """
     from . import chainrule, render
     from .engine import evaluate
 
     if wrt is None and not steps:
         raise click.UsageError("explain needs --wrt NAME (or --steps)")
+    name = wrt
     if wrt is not None:
-        plan.position(wrt, "wrt")
+        name = chainrule.element_of(plan, wrt)[0] if plan.arrays else wrt
+        plan.position(name, "wrt")
     result = evaluate(plan, sets, of)
-    if wrt is not None:
-        result.needed_grad(wrt)
+    if name is not None:
+        result.needed_grad(name)
     else:
         _warn_result(result)
     if steps:
-        taken = chainrule.steps(result, wrt)
+        taken = chainrule.steps(result, name)
         emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, num), as_json)
         return
     explanation = chainrule.explain(result, wrt, max_paths)

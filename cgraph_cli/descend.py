@@ -91,14 +91,14 @@ def _array_step(plan: Plan, positions, overrides, target, lr, steps, run, progre
     """Descent on a graph of arrays: a forward and a backward pass on the array engine per step."""
     import numpy as np
 
-    from .arrays import _forward, backward, given_arrays
+    from .arrays import backward, forward_pass, given_arrays
 
     given = given_arrays(np, plan, overrides)
     scalars = [p for p in positions if given[p].ndim == 0]
     run.trace = {plan.names[p]: [] for p in scalars}
     for k in range(steps + 1):
         with _at_step(k):
-            values = _forward(np, plan, list(given))
+            values = forward_pass(np, plan, list(given))
         run.losses.append(float(values[target]))
         for p in scalars:
             run.trace[plan.names[p]].append(float(given[p]))

@@ -424,13 +424,13 @@ class _ElementDifferences:
         self.evaluations = 0
 
     def _forward(self, x: float) -> list:
-        from .arrays import _forward
+        from .arrays import forward_pass
 
         given = list(self.given)
         moved = given[self.i] = self.given[self.i].copy()
         moved[self.at] = x
         self.evaluations += 1
-        return _forward(self.np, self.result.plan, given)
+        return forward_pass(self.np, self.result.plan, given)
 
     def __call__(self, h: float) -> tuple[float, float]:
         np, result = self.np, self.result

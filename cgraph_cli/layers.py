@@ -269,7 +269,7 @@ def _one_hot(np, t, y):
         return t
     classes = y.shape[-1]
     if not np.all((t == np.round(t)) & (t >= 0) & (t < classes)):
-        bad = t.flat[int(np.flatnonzero((t != np.round(t)) | (t < 0) | (t >= classes))[0])]
+        bad = float(t.flat[int(np.flatnonzero((t != np.round(t)) | (t < 0) | (t >= classes))[0])])
         raise OpDomainError(f"class labels are whole numbers from 0 to {classes - 1}, not {bad!r}")
     return np.eye(classes)[t.astype(int)]
 

@@ -11,7 +11,8 @@ import hashlib
 
 from .engine import Result
 from .errors import CgraphError
-from .render import format_number
+from .ops import Undefined
+from .render import SMALL_ARRAY, format_number, number_format, shown
 
 GRAPHVIZ_FORMATS = ("svg", "png")
 
@@ -58,10 +59,20 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+def edge_text(value, precision: int | None = None) -> str:
+    """A number on an edge; an array as its shape, as the book's figures 5-25 and 5-29 label
+    them, with its elements when there are few (at most 6)."""
+    if getattr(value, "ndim", None) is None or type(value) is Undefined:
+        return format_number(value, precision)
+    if value.size > SMALL_ARRAY:
+        return str(tuple(value.shape))
+    return shown(value, number_format(precision))
+
+
 def to_dot(result: Result, precision: int | None = None) -> str:
     """The graph as Graphviz DOT, laid out left to right like the book's figures (gradients
     only where the result has them)."""
-    num = lambda v: _html(format_number(v, precision))  # noqa: E731
+    num = lambda v: _html(edge_text(v, precision))  # noqa: E731
     nodes, edges = _scene(result)
     shapes = {
         "input": lambda name, _: f"shape=plaintext, label=<<b>{_html(name)}</b>>",
@@ -84,7 +95,7 @@ def to_dot(result: Result, precision: int | None = None) -> str:
             lines.append("  " + " -> ".join(inputs) + " [style=invis];")
     body = "\n".join(lines)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-    title = _html(f"{result.plan.name}: {result.of_name} = {format_number(result.value, precision)}")
+    title = _html(f"{result.plan.name}: {result.of_name} = {edge_text(result.value, precision)}")
     return (
         "\n".join(
             [
@@ -118,7 +129,7 @@ def _mermaid(text: str) -> str:
 
 def to_mermaid(result: Result, precision: int | None = None) -> str:
     """The graph as a Mermaid flowchart (GitHub renders it in Markdown)."""
-    num = lambda v: _mermaid(format_number(v, precision))  # noqa: E731
+    num = lambda v: _mermaid(edge_text(v, precision))  # noqa: E731
     nodes, edges = _scene(result)
     lines = ["flowchart LR"]
     plain = []

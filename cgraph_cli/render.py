@@ -504,6 +504,7 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
     from the output back to the node, its local derivatives and their product; then the sum."""
     e = explanation
     total = e.path_count
+    num = _arrays_too(num)
     yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
     if not total:
         yield (
@@ -512,14 +513,23 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
         )
         return
     along = "it" if total == 1 else "each"
+    arrays = e.result.plan.arrays
     yield (
         f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
-        "the product of the local derivatives (d(output)/d(output) = 1 first):\n"
+        + (
+            "each node's backward step passes the gradient on (ones from the output first); "
+            "what reaches the end is the path's share:\n"
+            if arrays
+            else "the product of the local derivatives (d(output)/d(output) = 1 first):\n"
+        )
     )
     for p in e.paths:
         route = cell(p.nodes[0]) + "".join(
             f" → {cell(name)}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:])
         )
+        if arrays:
+            yield f"  {route}: {num(p.product)}\n"
+            continue
         yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
     if e.listed < total:
         yield (
@@ -530,7 +540,7 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
             f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
             + (
                 ""
-                if e.paths_sum == e.gradient
+                if arrays or e.paths_sum == e.gradient
                 else f"  (backprop's {num(e.gradient)} adds the same terms in another order)"
             )
             + "\n"
@@ -560,14 +570,27 @@ def explain_json(graph_name: str, value, explanation) -> Iterator[str]:
     yield f'], "paths_listed": {e.listed}, "paths_sum": {to_json(e.paths_sum)}}}'
 
 
+def _arrays_too(num: Format) -> Format:
+    """`num` for numbers; an array shown compactly (its gradient's spread, when large)."""
+    return lambda value: shown(value, num, spread=True)
+
+
 def steps_text(result: Result, steps, num: Format = format_number) -> str:
     """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
+    num = _arrays_too(num)
+    arrays = result.plan.arrays
     lines = [
-        f"backward pass from {cell(result.of_name)}, d{cell(result.of_name)}/d{cell(result.of_name)} = 1; "
-        "each node sends dout × local derivative to its operands:"
+        f"backward pass from {cell(result.of_name)}, d{cell(result.of_text)}/d{cell(result.of_name)} = "
+        + ("ones; each node's backward step sends its operands:" if arrays else "1; ")
+        + ("" if arrays else "each node sends dout × local derivative to its operands:")
     ]
     for s in steps:
-        sends = ",  ".join(f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}" for to, local, got in s.sends)
+        sends = ",  ".join(
+            f"{cell(to)} += {num(got)}"
+            if local is None
+            else f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}"
+            for to, local, got in s.sends
+        )
         lines.append(f"  {cell(s.node)} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
     return "\n".join(lines)
 

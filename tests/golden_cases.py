@@ -24,6 +24,13 @@ def graph_files() -> list[Path]:
     return sorted((ROOT / "graphs").glob("*.yaml"))
 
 
+def scalar_graph_files() -> list[Path]:
+    """The examples whose values are numbers (not arrays): what derive, the Hessian and sweeps take."""
+    from cgraph_cli.loader import load_bytes
+
+    return [graph for graph in graph_files() if not load_bytes(graph.read_bytes(), str(graph)).arrays]
+
+
 def render(graph: Path, args: list[str]) -> str:
     """What `cgraph ARGS FILE` prints, run from the project root so paths stay relative."""
     result = CliRunner().invoke(cli, [*args, str(graph.relative_to(ROOT))], env={"NO_COLOR": "1"})

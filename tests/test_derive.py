@@ -14,7 +14,7 @@ from cgraph_cli.render import graph_yaml
 from cgraph_cli.symbolic import derive, hessian
 
 from .conftest import GRAPHS, central_difference
-from .golden_cases import graph_files
+from .golden_cases import scalar_graph_files
 
 
 def derived_value(plan, wrt, of=None):
@@ -23,7 +23,7 @@ def derived_value(plan, wrt, of=None):
     return load_text(text, "derived.yaml")
 
 
-@pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("graph", scalar_graph_files(), ids=lambda p: p.stem)
 def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
     plan = load_text(graph.read_text(encoding="utf-8"))
     result = evaluate(plan)

@@ -13,7 +13,7 @@ from cgraph_cli.engine import evaluate
 from cgraph_cli.render import format_number
 
 from .conftest import GRAPHS, ROOT, graph_of
-from .golden_cases import PICTURES, graph_files
+from .golden_cases import PICTURES, scalar_graph_files
 
 HAVE_DOT = shutil.which("dot") is not None
 
@@ -46,7 +46,7 @@ def edge_numbers(result):
     return expected
 
 
-@pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("graph", scalar_graph_files(), ids=lambda p: p.stem)
 def test_svg_parses_and_shows_every_name_value_and_gradient(graph, needs_dot):
     result = evaluate(graph_of(graph.read_text(encoding="utf-8")))
     texts = svg_texts(draw.graphviz(draw.to_dot(result), "svg"))

@@ -11,7 +11,7 @@ from cgraph_cli.chainrule import explain, steps
 from cgraph_cli.engine import evaluate
 
 from .conftest import GRAPHS, graph_of
-from .golden_cases import graph_files
+from .golden_cases import scalar_graph_files
 
 
 def evaluated(text):
@@ -37,7 +37,7 @@ def test_a_node_used_twice_has_a_path_per_use():
     assert (e.path_count, e.paths_sum, e.gradient) == (3, 7, 7)
 
 
-@pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("graph", scalar_graph_files(), ids=lambda p: p.stem)
 def test_the_paths_add_up_to_backprop_for_every_input_of_every_example(graph):
     result = evaluated(graph.read_text(encoding="utf-8"))
     for inp_name in result.plan.variable_names:

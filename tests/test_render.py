@@ -18,7 +18,7 @@ from .golden_cases import graph_files
 @pytest.mark.parametrize("graph", graph_files(), ids=lambda p: p.stem)
 @pytest.mark.parametrize("color", [False, True])
 def test_plain_layout_matches_rich_layout(graph, color, monkeypatch):
-    result = evaluate(graph_of(graph.read_text(encoding="utf-8")))
+    result = evaluate(graph_of(graph.read_text(encoding="utf-8"), str(graph)))
     by_rich = render.run_table(result, color=color)
     monkeypatch.setattr(render, "RICH_MAX_ROWS", 0)
     by_hand = render.run_table(result, color=color, all_rows=True)

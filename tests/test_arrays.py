@@ -1,0 +1,474 @@
+"""Arrays: values, shapes, the book's layers, their backward steps against central differences,
+and the book's printed arrays reproduced through the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cgraph_cli import arrays
+from cgraph_cli.errors import GraphError
+from cgraph_cli.graph import Draft, compile_draft
+from cgraph_cli.ops import OPS, Undefined
+
+from .conftest import GRAPHS, graph_of
+from .test_cli import assert_error
+
+ARRAY_OPS = sorted(name for name, op in OPS.items() if op.arrays_only)
+
+
+def run_json(invoke, *args):
+    result = invoke("run", *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def node(data: dict, name: str) -> dict:
+    return next(n for n in data["nodes"] if n["name"] == name)
+
+
+# -- the book's printed arrays, through the command line -------------------------------------------
+
+
+def test_relu_layer_mask_is_the_books(invoke):
+    data = run_json(invoke, GRAPHS / "relu_layer.yaml")
+    # The book: mask = (x <= 0) is [[False, True], [True, False]]; out = [[1, 0], [0, 3]].
+    assert node(data, "mask")["value"] == [[0.0, 1.0], [1.0, 0.0]]
+    assert node(data, "out")["value"] == [[1.0, 0.0], [0.0, 3.0]]
+    # Backward, dout passes where the mask is 0 (dout = 1: the gradient of the sum).
+    assert node(data, "x")["grad"] == [[1.0, 0.0], [0.0, 1.0]]
+    assert data["grad_of"] == "sum(out)"
+
+
+def test_affine_layer_gives_the_books_output_and_db(invoke):
+    data = run_json(invoke, GRAPHS / "affine.yaml")
+    # The book: X·W = [[0, 0, 0], [10, 10, 10]], B = [1, 2, 3] -> [[1, 2, 3], [11, 12, 13]];
+    # for dY = [[1, 2, 3], [4, 5, 6]], dB = [5, 7, 9].
+    assert node(data, "Y")["value"] == [[1.0, 2.0, 3.0], [11.0, 12.0, 13.0]]
+    assert node(data, "Y")["grad"] == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert node(data, "B")["grad"] == [5.0, 7.0, 9.0]
+    # dX = dY·Wᵀ and dW = Xᵀ·dY, worked out by hand: W's entries are all 0.5, X = [[0, 0], [10, 10]].
+    assert node(data, "X")["grad"] == [[3.0, 3.0], [7.5, 7.5]]
+    assert node(data, "W")["grad"] == [[40.0, 50.0, 60.0], [40.0, 50.0, 60.0]]
+    grad = invoke("grad", GRAPHS / "affine.yaml", "--wrt", "B", "--json")
+    assert json.loads(grad.stdout)["gradients"] == {"B": [5.0, 7.0, 9.0]}
+
+
+def test_sigmoid_layer_backward_is_dout_y_one_minus_y(invoke):
+    data = run_json(invoke, GRAPHS / "sigmoid_layer.yaml")
+    x = np.array(node(data, "x")["value"])
+    y = 1 / (1 + np.exp(-x))
+    assert np.allclose(node(data, "y")["value"], y, rtol=1e-15)
+    assert np.allclose(node(data, "x")["grad"], y * (1 - y), rtol=1e-12)
+
+
+def test_softmax_with_loss_backward_is_y_minus_t_over_the_batch(invoke):
+    data = run_json(invoke, GRAPHS / "softmax_with_loss.yaml")
+    x, t = np.array(node(data, "x")["value"]), np.array(node(data, "t")["value"])
+    y = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    assert np.allclose(node(data, "y")["value"], y, rtol=1e-14)
+    assert math.isclose(data["value"], -np.mean(np.log(y[t == 1])), rel_tol=1e-14)
+    assert np.allclose(node(data, "x")["grad"], (y - t) / 2, rtol=1e-12, atol=1e-16)
+    assert "grad" not in node(data, "t")  # labels are a constant
+
+
+@pytest.mark.parametrize(
+    "y, label, expected",
+    [
+        # The book's chapter 4 prints these for cross_entropy_error (with its delta of 1e-7).
+        ([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0], 2, 0.510825457099338),
+        ([0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0], 2, 2.302584092994546),
+    ],
+)
+def test_cross_entropy_gives_the_books_numbers(invoke, graph_file, y, label, expected):
+    one_hot = [1.0 if k == label else 0.0 for k in range(10)]
+    path = graph_file(f"inputs:\n  y: {y}\nconstants:\n  t: {one_hot}\nnodes:\n  E: cross_entropy(y, t)\n")
+    assert math.isclose(run_json(invoke, path)["value"], expected, rel_tol=1e-14)
+    for y_text, t_text in ((y, label), ([y], [label])):  # the label as a class index: one sample, a batch of one
+        path = graph_file(f"inputs:\n  y: {y_text}\nconstants:\n  t: {t_text}\nnodes:\n  E: cross_entropy(y, t)\n")
+        assert math.isclose(run_json(invoke, path)["value"], expected, rel_tol=1e-14)
+
+
+# -- every op's backward step against central differences --------------------------------------------
+
+
+def _plan(op: str, operands: list, attrs: dict | None = None):
+    draft = Draft("t")
+    for k, value in enumerate(operands):
+        draft.add_input(f"x{k}", value)
+    draft.arrays = True
+    draft.add_node("y", op, tuple(f"x{k}" for k in range(len(operands))), attrs=attrs)
+    return compile_draft(draft)
+
+
+def _backward_against_differences(op: str, operands: list, attrs: dict | None = None, skip=()):
+    """The op's backward step (with a random dout) against central differences of sum(out * dout),
+    element by element; and its shape rule against numpy's own result."""
+    plan = _plan(op, [np.asarray(v, dtype=float) for v in operands], attrs)
+    values = arrays.forward_pass(np, plan, [None if v is None else np.asarray(v, dtype=float) for v in plan.values])
+    out = values[-1]
+    assert plan.shapes[-1] == out.shape
+    dout = np.random.default_rng(7).standard_normal(out.shape)
+    grads = arrays.sends(np, plan, values, len(operands), dout)
+    for k, (x, g) in enumerate(zip(operands, grads)):
+        if k in skip:
+            continue
+        x = np.asarray(x, dtype=float)
+        assert g.shape == x.shape, (op, k)
+        for at in np.ndindex(*x.shape):
+            h = 1e-6 * max(1.0, abs(x[at]))
+            moved = []
+            for step in (h, -h):
+                xs = [np.array(v, dtype=float) for v in operands]
+                xs[k][at] += step
+                moved.append(np.sum(OPS[op].array(np, *xs, **(attrs or {})) * dout))
+            numeric = (moved[0] - moved[1]) / (2 * h)
+            assert math.isclose(g[at], numeric, rel_tol=1e-5, abs_tol=1e-6), (op, k, at, g[at], numeric)
+
+
+shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _values(seed: int, shape, low=-2.0, high=2.0, away_from_zero=False):
+    x = np.random.default_rng(seed).uniform(low, high, shape)
+    return np.where(x >= 0, x + 0.2, x - 0.2) if away_from_zero else x
+
+
+def _broadcast_partner(shape, data):
+    """A shape that broadcasts with `shape`: some leading axes dropped, some sizes set to 1."""
+    dropped = data.draw(st.integers(0, len(shape)))
+    kept = shape[dropped:]
+    return tuple(1 if data.draw(st.booleans()) else n for n in kept)
+
+
+ELEMENTWISE = {  # op -> how its operands' values are drawn (kwargs of _values), per operand
+    "add": [{}, {}],
+    "sub": [{}, {}],
+    "mul": [{}, {}],
+    "div": [{}, {"away_from_zero": True}],
+    "pow": [{"low": 0.5, "high": 2.0}, {}],
+    "max": [{}, {}],
+    "min": [{}, {}],
+    "xlogy": [{}, {"low": 0.5, "high": 2.0}],
+    "where": [{}, {}, {}],
+    "exp": [{}],
+    "log": [{"low": 0.3, "high": 3.0}],
+    "sigmoid": [{}],
+    "tanh": [{}],
+    "relu": [{"away_from_zero": True}],
+    "abs": [{"away_from_zero": True}],
+    "sqrt": [{"low": 0.3, "high": 3.0}],
+    "sin": [{}],
+    "cos": [{}],
+    "neg": [{}],
+    "sech": [{}],
+}
+
+
+@pytest.mark.parametrize("op", sorted(ELEMENTWISE))
+def test_an_element_by_element_op_broadcasts_and_sums_its_gradient_back(op):
+    @settings(max_examples=25, deadline=None)
+    @given(shapes, seeds, st.data())
+    def check(shape, seed, data):
+        kinds = ELEMENTWISE[op]
+        operand_shapes = [shape] + [_broadcast_partner(shape, data) for _ in kinds[1:]]
+        data.draw(st.permutations(range(len(kinds))))  # (the full shape may be any operand's)
+        operands = [_values(seed + k, s, **kind) for k, (s, kind) in enumerate(zip(operand_shapes, kinds))]
+        _backward_against_differences(op, operands)
+
+    check()
+
+
+def test_matmul_backward_for_every_kind_of_operand():
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.sampled_from(["MM", "VM", "MV", "VV"]), seeds)
+    def check(n, k, m, kinds, seed):
+        x = _values(seed, (n, k) if kinds[0] == "M" else (k,))
+        w = _values(seed + 1, (k, m) if kinds[1] == "M" else (k,))
+        _backward_against_differences("matmul", [x, w])
+
+    check()
+
+
+def test_affine_backward_sums_db_over_the_batch():
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.booleans(), seeds)
+    def check(n, k, m, row, seed):
+        b = _values(seed + 2, (1, m) if row else (m,))
+        _backward_against_differences("affine", [_values(seed, (n, k)), _values(seed + 1, (k, m)), b])
+
+    check()
+
+
+def test_sum_and_mean_backward_along_any_axes():
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple), st.data(), st.booleans(), seeds)
+    def check(shape, data, keepdims, seed):
+        axes = data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), unique_by=lambda a: a % len(shape)))
+        axis = data.draw(st.sampled_from([None, tuple(axes), axes[0] if axes else None]))
+        for op in ("sum", "mean"):
+            _backward_against_differences(op, [_values(seed, shape)], {"axis": axis, "keepdims": keepdims})
+
+    check()
+
+
+def test_transpose_reshape_and_softmax_backward():
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple), st.data(), seeds)
+    def check(shape, data, seed):
+        x = _values(seed, shape)
+        order = tuple(data.draw(st.permutations(range(len(shape)))))
+        _backward_against_differences("transpose", [x], {"axes": data.draw(st.sampled_from([None, order]))})
+        _backward_against_differences("reshape", [x], {"shape": (-1,)})
+        _backward_against_differences("softmax", [x], {"axis": data.draw(st.integers(-len(shape), len(shape) - 1))})
+
+    check()
+
+
+def test_the_losses_backward_for_one_hot_soft_and_index_labels():
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(["one-hot", "soft", "index"]), st.booleans(), seeds)
+    def check(n, classes, labels, batch, seed):
+        rng = np.random.default_rng(seed)
+        shape = (n, classes) if batch else (classes,)
+        x = rng.uniform(-2, 2, shape)
+        index = rng.integers(0, classes, shape[:-1])
+        t = {
+            "one-hot": np.eye(classes)[index],
+            "soft": rng.dirichlet(np.ones(classes), shape[:-1]) if batch else rng.dirichlet(np.ones(classes)),
+            "index": index.astype(float),
+        }[labels]
+        skip = (1,) if labels == "index" else ()
+        _backward_against_differences("softmax_with_loss", [x, t], skip=skip)
+        y = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
+        _backward_against_differences("cross_entropy", [y, t], skip=skip)
+
+    check()
+
+
+def test_class_indices_have_no_gradient_and_must_be_whole_classes():
+    plan = _plan("softmax_with_loss", [np.zeros((2, 3)), np.array([0.0, 2.0])])
+    values = arrays.forward_pass(np, plan, [np.zeros((2, 3)), np.array([0.0, 2.0]), None])
+    assert type(arrays.sends(np, plan, values, 2, np.float64(1.0))[1]) is Undefined
+    with pytest.raises(GraphError, match="class labels are whole numbers from 0 to 2, not 3.0"):
+        arrays.forward_pass(np, plan, [np.zeros((2, 3)), np.array([0.0, 3.0]), None])
+
+
+def test_every_array_op_gives_a_backward_step_a_shape_rule_and_docs():
+    assert (
+        sorted(
+            ["matmul", "affine", "sum", "mean", "transpose", "reshape", "softmax", "cross_entropy", "softmax_with_loss"]
+        )
+        == ARRAY_OPS
+    )
+    for name in ARRAY_OPS:
+        op = OPS[name]
+        assert op.backward is not None and op.infer is not None, name
+        assert op.symbol and op.formula and op.derivative and op.doc, name
+
+
+# -- values in files, and their mistakes ---------------------------------------------------------------
+
+
+def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_path):
+    np.save(tmp_path / "W.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    (tmp_path / "x.csv").write_text("# a comment\n1,2\n3,4.5\n")
+    path = graph_file(
+        """
+        inputs:
+          a: [[1, 2], [3, 4]]
+          W: {file: W.npy}
+          x: {file: x.csv, label: points}
+          r: {normal: 0.01, shape: [2, 3], seed: 5}
+          z: {zeros: [3]}
+        nodes:
+          s: a + W + x
+        """
+    )
+    plan = graph_of(path.read_text(), str(path))
+    value = {name: plan.values[plan.index[name]] for name in ("a", "W", "x", "r", "z")}
+    assert value["a"].tolist() == [[1.0, 2.0], [3.0, 4.0]] and value["a"].dtype == float
+    assert value["W"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert value["x"].tolist() == [[1.0, 2.0], [3.0, 4.5]]
+    assert np.array_equal(value["r"], 0.01 * np.random.default_rng(5).standard_normal((2, 3)))
+    assert value["z"].tolist() == [0.0, 0.0, 0.0]
+    assert plan.shapes[plan.index["s"]] == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "text, words, line, col",
+    [
+        ("inputs: {x: [[1, 2], [3]]}\n", "the array is ragged", 1, 22),
+        ("inputs: {x: [[1, 2], 3]}\n", "the array is ragged: this has a number", 1, 22),
+        ("inputs: {x: [1, .nan]}\n", ".nan is not a finite number", 1, 17),
+        ("inputs: {x: [1, abc]}\n", "an element of input 'x' must be a number, not 'abc'", 1, 17),
+        ("inputs: {x: {file: nowhere.npy}}\n", "input 'x': cannot read 'nowhere.npy': no such file", 1, 20),
+        ("inputs: {x: {file: x.txt}}\n", "cgraph reads arrays from .npy and .csv files", 1, 20),
+        ("inputs: {x: {normal: 1}}\n", "input 'x' needs a shape", 1, 22),
+        ("inputs: {x: {normal: -1, shape: [2]}}\n", "a standard deviation is 0 or more", 1, 22),
+        ("inputs: {x: {normal: 1, shape: [2, 0]}}\n", "a size is a whole number, 1 or more, not 0", 1, 36),
+        ("inputs: {x: {normal: 1, shape: [2], seed: 1.5}}\n", "a seed is a whole number", 1, 43),
+        ("inputs: {x: {zeros: [2], seed: 1}}\n", "'seed' goes with normal:", 1, 26),
+        ("inputs: {x: {value: [1], file: a.npy}}\n", "needs one value", 1, 13),
+        (
+            "inputs: {x: [[1, 2, 3], [4, 5, 6]], W: [[1, 2], [3, 4]]}\nnodes: {y: x @ W}\n",
+            "node 'y': matmul: (2, 3) @ (2, 2): inner dimensions 3 and 2 differ",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2, 3], y: [1, 2]}\nnodes: {s: x + y}\n",
+            "node 's': add: (3,) and (2,) do not broadcast",
+            2,
+            9,
+        ),
+        ("inputs: {x: [1, 2]}\nnodes: {s: {op: sum, inputs: [x], axes: 0}}\n", "sum has no attribute 'axes'", 2, 35),
+        (
+            "inputs: {x: [1, 2]}\nnodes: {s: {op: sum, inputs: [x], axiss: 0}}\n",
+            "unknown key 'axiss' in node 's'; did you mean 'axis'?",
+            2,
+            35,
+        ),
+        ("inputs: {x: [1, 2]}\nnodes: {s: {op: relu, inputs: [x], axis: 0}}\n", "relu takes no attributes", 2, 36),
+        ("inputs: {x: [1, 2]}\nnodes: {s: {op: sum, inputs: [x], keepdims: 1}}\n", "must be true or false", 2, 45),
+        ("inputs: {x: [1, 2]}\nnodes: {s: {op: sum, inputs: [x], axis: 1}}\n", "axis 1 is out of range", 2, 9),
+        ("inputs: {x: [1, 2]}\nnodes: {s: {op: reshape, inputs: [x], shape: [3]}}\n", "cannot be reshaped", 2, 9),
+        ("inputs: {x: 1, y: 2}\nnodes: {s: x @ y}\n", "matmul takes arrays of 1 or 2 dimensions", 2, 9),
+        ("inputs: {x: [1.0, 2.0]}\nnodes: {s: log(x - 1)}\n", "element [0]", 2, 9),
+    ],
+)
+def test_array_mistakes_are_located_errors(invoke, graph_file, text, words, line, col):
+    path = graph_file(text)
+    assert_error(invoke("run", path), 1, f"{path}:{line}:{col}: ", words)
+
+
+def test_a_pickled_npy_file_is_refused_not_run(invoke, graph_file, tmp_path):
+    np.save(tmp_path / "p.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert_error(invoke("run", graph_file("inputs: {x: {file: p.npy}}\n")), 1, "cannot read 'p.npy'")
+
+
+def test_a_csv_with_text_or_a_gap_is_a_located_error(invoke, graph_file, tmp_path):
+    (tmp_path / "d.csv").write_text("1,2\n3,oops\n")
+    assert_error(invoke("run", graph_file("inputs: {x: {file: d.csv}}\n")), 1, "cannot read 'd.csv'", ":1:20:")
+    (tmp_path / "n.csv").write_text("1,2\n3,nan\n")
+    assert_error(invoke("run", graph_file("inputs: {x: {file: n.csv}}\n")), 1, "holds nan at [1, 1]")
+
+
+# -- commands on arrays ----------------------------------------------------------------------------------
+
+
+def test_tables_show_arrays_compactly_and_whole_with_full(invoke):
+    table = invoke("run", GRAPHS / "two_layer_net.yaml").stdout
+    assert "(100, 2) [-1.3721, -1.3664, -0.9286, …]" in table
+    assert "(2, 10) min " in table  # a large gradient: its smallest and largest
+    full = invoke("run", GRAPHS / "two_layer_net.yaml", "--full").stdout
+    assert "[0.5907, 1.473]" in full  # the last data row, printed whole
+    assert len(full.splitlines()) > 100
+
+
+def test_csv_gives_one_row_per_element(invoke):
+    rows = invoke("run", GRAPHS / "affine.yaml", "--csv").stdout.splitlines()
+    assert "B[2],input,,3.0,9.0" in rows and '"Y[1, 2]",affine,X W B,13.0,6.0' in rows
+    assert rows[-1] == "L,sum,Y*dY,196.0,1.0"
+
+
+def test_what_does_not_support_arrays_says_so(invoke):
+    path = GRAPHS / "affine.yaml"
+    for args in (
+        ("derive", path, "--wrt", "X"),
+        ("tornado", path),
+        ("grad", path, "--order", "2"),
+        ("grad", path, "--elasticity"),
+        ("run", path, "--sweep", "X=1:2:1"),
+    ):
+        assert_error(invoke(*args), 2, "works on graphs of numbers")
+    assert_error(invoke("run", path, "--set", "X=1"), 2, "--set: 'X' is an array of shape (2, 2)")
+
+
+def test_check_compares_every_element_or_a_seeded_sample(invoke):
+    result = invoke("check", GRAPHS / "two_layer_net.yaml", "--json", "--sample", "7")
+    assert result.exit_code == 0, result.stdout
+    data = json.loads(result.stdout)
+    names = [c["name"] for c in data["checks"]]
+    assert len(names) == 7 + 7 + 7 + 2  # W1 (20), b1 (10), W2 (20): 7 each; b2 has 2
+    assert all(c["status"] == "pass" for c in data["checks"])
+    again = json.loads(invoke("check", GRAPHS / "two_layer_net.yaml", "--json", "--sample", "7").stdout)
+    assert [c["name"] for c in again["checks"]] == names  # the same sample every run
+
+
+def test_check_fails_a_wrong_backward_step(invoke, monkeypatch):
+    from cgraph_cli import layers
+
+    right = layers.affine.backward
+
+    def wrong(np, dout, out, x, w, b):
+        dx, dw, db = right(np, dout, out, x, w, b)
+        return dx, dw, db * 1.01
+
+    monkeypatch.setattr(layers.affine, "backward", wrong)
+    result = invoke("check", GRAPHS / "affine.yaml", "--json")
+    assert result.exit_code == 1
+    status = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
+    assert status["B[0]"] == "FAIL" and status["X[0, 0]"] == "pass"
+
+
+# -- descend ---------------------------------------------------------------------------------------------
+
+
+def test_descend_on_rosenbrock_gives_dezeros_iterates(invoke):
+    result = invoke(
+        "descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0,x1", "--lr", "0.001", "--steps", "10000", "--json"
+    )
+    trace = json.loads(result.stdout)["trace"]
+    # By hand: at (0, 2) the gradient is (-2, 400), so one step of 0.001 goes to (0.002, 1.6).
+    assert (trace[1]["x0"], trace[1]["x1"]) == (0.002, 1.6)
+    # DeZero (step 28) prints variable(0.99449622) variable(0.98900063) at its last iteration.
+    assert round(trace[9999]["x0"], 8) == 0.99449622 and round(trace[9999]["x1"], 8) == 0.98900063
+
+
+def test_descend_trains_the_two_layer_net_and_writes_it(invoke, tmp_path):
+    out = tmp_path / "trained.yaml"
+    args = ("descend", GRAPHS / "two_layer_net.yaml", "--vary", "W1,b1,W2,b2", "--lr", "0.5", "--steps", "300")
+    result = invoke(*args, "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    losses = [row["loss"] for row in data["trace"]]
+    assert len(losses) == 301 and losses[0] > 0.5 and losses[-1] < 0.02
+    assert all(b <= a * 1.5 for a, b in zip(losses, losses[1:]))  # no blow-up on the way
+    # The written graph holds the trained weights: run gives the final loss, exactly.
+    assert run_json(invoke, out)["value"] == losses[-1]
+    assert "{file:" not in out.read_text()  # the data is written in: the file stands alone
+
+
+def test_descend_refuses_what_it_cannot_move(invoke):
+    net = GRAPHS / "two_layer_net.yaml"
+    assert_error(invoke("descend", net, "--vary", "X"), 2, "--vary: 'X' is a constant")
+    assert_error(invoke("descend", net, "--vary", "A1"), 2, "--vary: 'A1' is a node")
+    assert_error(invoke("descend", net, "--vary", "W11"), 2, "did you mean 'W1'")
+    assert_error(invoke("descend", GRAPHS / "affine.yaml", "--vary", "B", "--of", "Y"), 2, "make the loss one")
+
+
+def test_descend_names_the_step_where_it_diverges(invoke):
+    result = invoke("descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0,x1", "--lr", "0.1", "--steps", "50")
+    assert_error(result, 1, "step 5: node '(x1-x0**2)**2'", "a smaller --lr")
+
+
+def test_a_graph_of_numbers_never_imports_numpy():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom cgraph_cli.cli import cli\n"
+        "try:\n    cli.main(['run', sys.argv[1], '--json'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+        "print('numpy' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(GRAPHS / "two_layer_net.yaml")], capture_output=True)
+    assert done.stderr.decode().strip().endswith("True")  # (the check can see numpy)
+    done = subprocess.run([sys.executable, "-c", code, str(GRAPHS / "neuron.yaml")], capture_output=True)
+    assert done.stderr.decode().strip().endswith("False")
