@@ -17,6 +17,7 @@ Scalar graphs never come here, and never import numpy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from .engine import Result, shown_operands
@@ -31,9 +32,14 @@ def shape_of(value) -> tuple[int, ...]:
     return tuple(getattr(value, "shape", ()))
 
 
+# The most elements any array may hold (80 MB of float64): past it a few bytes of file (a matmul of
+# a column by a row) could ask for gigabytes.
+MAX_ELEMENTS = 10_000_000
+
+
 def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
     """Every position's shape (values by evaluation position, then the constants), or the located
-    error of the first node whose operands' shapes do not fit its op."""
+    error of the first node whose operands' shapes do not fit its op or whose result is too large."""
     n = plan.size
     shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.constants)
     for i in range(n):
@@ -45,6 +51,12 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
             shapes[i] = (op.infer or broadcast)(*operand_shapes, **plan.attrs.get(i, {}))
         except ShapeError as e:
             raise plan.error(f"node '{shorten(plan.names[i])}': {op.name}: {e}", i) from None
+        if math.prod(shapes[i]) > MAX_ELEMENTS:
+            raise plan.error(
+                f"node '{shorten(plan.names[i])}': {op.name} of {', '.join(map(text, operand_shapes))} would hold "
+                f"{math.prod(shapes[i]):,} elements; an array holds at most {MAX_ELEMENTS:,}",
+                i,
+            )
     return shapes
 
 

@@ -138,13 +138,13 @@ def _carry(result: Result):
     return carry
 
 
-_ELEMENT = re.compile(r"(.+)\[([-0-9 ,]*)\]")
+_ELEMENT = re.compile(r"(.+)\[(.*)\]")
 
 
 def element_of(plan, wrt: str) -> tuple[str, tuple[int, ...] | None]:
     """`W1[0, 1]` as ('W1', (0, 1)), checked against W1's shape; a plain name as (name, None)."""
     match = None if wrt in plan.index else _ELEMENT.fullmatch(wrt)
-    if match is None:
+    if match is None or match.group(1) not in plan.index:
         return wrt, None
     name = match.group(1)
     shape = plan.shapes[plan.position(name, "wrt")]

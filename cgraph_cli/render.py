@@ -233,6 +233,7 @@ def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
             },
             "output": output,
             "sinks": sinks,
+            **({} if plan.shapes is None else {"shapes": {plan.names[i]: plan.shapes[i] for i in range(plan.size)}}),
         }
     )
 
@@ -470,6 +471,9 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
             for name in _expansion(plan, node, owners):
                 i = plan.index[name]
                 lines.append(f"      {cell(name)} = {plan.op_name(i)}({cell(operand_list(plan.operands(i)), 200)})")
+    if plan.shapes is not None:
+        lines.append("  shapes (checked before evaluation):")
+        lines.extend(f"    {cell(plan.names[i])} {plan.shapes[i]}" for i in summary_rows(plan.size, False))
     if output is not None:
         lines.append(f"  output: {cell(output)}")
     else:

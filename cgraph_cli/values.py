@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 
+from .arrays import MAX_ELEMENTS
 from .errors import shorten
 from .yamltree import KIND, Scalar, Seq
 
 MAX_FILE_BYTES = 1 << 30
-MAX_ELEMENTS = 100_000_000  # a generated array's elements (800 MB of float64)
 
 
 def nested(builder, seq: Seq, what: str):
@@ -118,6 +118,10 @@ def from_file(builder, name: str, node: Scalar, what: str):
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise builder.fail(f"{what}: cannot read '{shorten(name)}': {shorten(reason, 200)}", node.loc) from None
     array = np.array(array, dtype=float)
+    if array.size > MAX_ELEMENTS:
+        raise builder.fail(
+            f"{what}: '{shorten(name)}' holds {array.size:,} numbers; at most {MAX_ELEMENTS:,}", node.loc
+        )
     if array.size == 0:
         raise builder.fail(f"{what}: '{shorten(name)}' holds no numbers", node.loc)
     bad = np.flatnonzero(~np.isfinite(array))

@@ -472,3 +472,73 @@ def test_a_graph_of_numbers_never_imports_numpy():
     assert done.stderr.decode().strip().endswith("True")  # (the check can see numpy)
     done = subprocess.run([sys.executable, "-c", code, str(GRAPHS / "neuron.yaml")], capture_output=True)
     assert done.stderr.decode().strip().endswith("False")
+
+
+def test_an_array_too_large_for_its_few_bytes_of_file_is_refused(invoke, graph_file):
+    column_by_row = (
+        "inputs:\n  a: {normal: 1, shape: [20000, 1]}\n  b: {normal: 1, shape: [1, 20000]}\nnodes:\n  c: a @ b\n"
+    )
+    assert_error(invoke("run", graph_file(column_by_row)), 1, ":5:3: node 'c': matmul", "400,000,000 elements")
+    assert_error(invoke("run", graph_file("inputs: {a: {zeros: [100000, 100000]}}\n")), 1, "10,000,000,000 elements")
+
+
+def test_validate_shows_every_shape(invoke):
+    text = invoke("validate", GRAPHS / "affine.yaml").stdout
+    assert "    Y (2, 3)\n" in text and "    L ()\n" in text
+    data = json.loads(invoke("validate", GRAPHS / "affine.yaml", "--json").stdout)
+    assert data["shapes"]["B"] == [3] and data["shapes"]["L"] == []
+
+
+REUSED = """
+inputs:
+  W: [[1.0, -2.0], [0.5, 3.0]]
+constants:
+  X: [[1.0, 2.0], [3.0, -1.0], [0.2, 0.4]]
+nodes:
+  H: tanh(X @ W)
+  L: sum(H @ W + H * W[0])
+"""
+
+
+def test_explain_paths_carry_shares_that_add_up_to_backprop(invoke, graph_file):
+    # W reaches L by three paths (directly through H @ W, and through H twice); each share is carried by the
+    # backward steps along its path alone, and the shares add up to backprop's gradient.
+    path = graph_file(REUSED.replace(" * W[0]", ""))
+    data = json.loads(invoke("explain", path, "--wrt", "W", "--json").stdout)
+    assert data["path_count"] == 3 and len(data["paths"]) == 3
+    assert np.allclose(data["paths_sum"], data["gradient"], rtol=1e-13)
+    total = sum(np.array(p["product"]) for p in data["paths"])
+    assert np.allclose(total, data["gradient"], rtol=1e-13)
+    element = json.loads(invoke("explain", path, "--wrt", "W[1, 0]", "--json").stdout)
+    assert element["gradient"] == data["gradient"][1][0]
+    assert math.isclose(sum(p["product"] for p in element["paths"]), element["gradient"], rel_tol=1e-13)
+    text = invoke("explain", path, "--wrt", "W[1, 0]").stdout
+    assert "3 paths from L back to W[1, 0]" in text and "backward step passes the gradient on" in text
+    assert_error(invoke("explain", path, "--wrt", "W[2, 0]"), 2, "an element of it is W[0..1, 0..1]")
+    assert_error(invoke("explain", path, "--wrt", "W[a]"), 2, "an element is NAME[i, j]")
+
+
+def test_explain_steps_show_what_each_backward_step_sends(invoke):
+    text = invoke("explain", GRAPHS / "affine.yaml", "--steps").stdout
+    assert "Y (affine)  dout = (2, 3) [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]" in text
+    assert "B += (3,) [5.0, 7.0, 9.0]" in text
+
+
+def test_draw_labels_edges_with_shapes_and_small_values(invoke):
+    dot = invoke("draw", GRAPHS / "two_layer_net.yaml", "--format", "dot").stdout
+    assert 'label=<(2, 10)<br/><font color="#d62728">(2, 10)</font>>' in dot  # W1 -> affine
+    assert "label=<(100, 2)>" in dot  # the data, a constant: no gradient
+    assert "(2,) [0.0, 0.0]" in dot  # b2 is small enough to show
+    mermaid = invoke("draw", GRAPHS / "affine.yaml", "--format", "mermaid").stdout
+    assert "(3,) [1.0, 2.0, 3.0]<br/>grad (3,) [5.0, 7.0, 9.0]" in mermaid
+
+
+def test_an_undefined_gradient_of_an_array_warns_and_fails_only_when_asked_for(invoke, graph_file):
+    path = graph_file(
+        "inputs:\n  x: [[1.0, 2.0], [0.5, 0.1]]\n  t: [0, 1]\nnodes:\n  L: {op: softmax_with_loss, inputs: [x, t]}\n"
+    )
+    result = invoke("run", path)
+    assert result.exit_code == 0 and "undefined" in result.stdout
+    assert "warning" in result.stderr and "class indices have no gradient" in result.stderr
+    assert_error(invoke("grad", path, "--wrt", "t"), 1, "d(L)/d(t) is undefined")
+    assert invoke("grad", path, "--wrt", "x").exit_code == 0
