@@ -542,3 +542,60 @@ def test_an_undefined_gradient_of_an_array_warns_and_fails_only_when_asked_for(i
     assert "warning" in result.stderr and "class indices have no gradient" in result.stderr
     assert_error(invoke("grad", path, "--wrt", "t"), 1, "d(L)/d(t) is undefined")
     assert invoke("grad", path, "--wrt", "x").exit_code == 0
+
+
+@st.composite
+def array_graphs(draw):
+    """A random graph of arrays: smooth ops chosen where the shapes fit, a node's value used by
+    several others, broadcasting on the way; the last node is the output."""
+    n, k, m = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    seed = draw(seeds)
+    nodes = [("A", (n, k)), ("B", (k, m)), ("c", (m,))]
+    lines = [
+        "inputs:",
+        f"  A: {{normal: 0.7, shape: [{n}, {k}], seed: {seed}}}",
+        f"  B: {{normal: 0.7, shape: [{k}, {m}], seed: {seed + 1}}}",
+        f"  c: {{normal: 0.7, shape: [{m}], seed: {seed + 2}}}",
+        "nodes:",
+    ]
+    for step in range(draw(st.integers(1, 6))):
+        name = f"v{step}"
+        x, sx = draw(st.sampled_from(nodes))
+        pairs = [(y, sy) for y, sy in nodes if len(sy) == 2 and len(sx) == 2 and sx[1] == sy[0]]
+        partners = [(y, sy) for y, sy in nodes if sy == sx or (sx and sy == sx[-1:])]
+        choice = draw(st.sampled_from(["unary", "binary", "matmul", "transpose", "sum", "softmax"]))
+        if choice == "matmul" and pairs:
+            y, sy = draw(st.sampled_from(pairs))
+            lines.append(f"  {name}: {x} @ {y}")
+            shape = (sx[0], sy[1])
+        elif choice == "binary" and partners:
+            y, _ = draw(st.sampled_from(partners))
+            op = draw(st.sampled_from(["+", "-", "*"]))
+            lines.append(f"  {name}: {x} {op} {y}")
+            shape = sx
+        elif choice == "transpose" and len(sx) == 2:
+            lines.append(f"  {name}: transpose({x})")
+            shape = sx[::-1]
+        elif choice == "sum" and sx:
+            axis = draw(st.integers(0, len(sx) - 1))
+            keep = draw(st.booleans())
+            lines.append(f"  {name}: {{op: sum, inputs: [{x}], axis: {axis}, keepdims: {str(keep).lower()}}}")
+            shape = tuple(1 if (a == axis and keep) else s for a, s in enumerate(sx) if keep or a != axis)
+        elif choice == "softmax" and sx:
+            lines.append(f"  {name}: softmax({x})")
+            shape = sx
+        else:
+            lines.append(f"  {name}: {draw(st.sampled_from(['tanh', 'sigmoid', 'sin']))}({x})")
+            shape = sx
+        nodes.append((name, shape))
+    lines.append(f"  out: sum({nodes[-1][0]} * {nodes[-1][0]})")
+    return "\n".join(lines) + "\noutput: out\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(array_graphs())
+def test_random_array_graphs_pass_check_element_by_element(text):
+    from cgraph_cli.gradcheck import check_gradients
+
+    _, checks = check_gradients(graph_of(text), sample=12)
+    assert checks and all(c.status == "pass" for c in checks), [(c.name, c.status, c.note) for c in checks]
