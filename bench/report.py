@@ -48,6 +48,7 @@ def main() -> None:
     end_to_end = ["--nodes", "10000", "--repeat", "1"] if args.quick else []
     startup = ["--repeat", "5"] if args.quick else []
     sweeps = ["--repeat", "1", "--loop", "2000"] if args.quick else []
+    descent = ["--repeat", "1", "--steps", "100"] if args.quick else []
     print(f"Measured {machine()}.\n")
     print("### Engine\n")
     print(run("engine.py", *engine))
@@ -57,6 +58,8 @@ def main() -> None:
     print(run("startup.py", *startup))
     print("\n### Sweeps\n")
     print(run("sweep.py", *sweeps))
+    print("\n### Gradient descent on arrays\n")
+    print(run("descend.py", *descent))
 
 
 if __name__ == "__main__":
