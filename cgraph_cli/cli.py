@@ -43,6 +43,7 @@ _OPTION_OF_ROLE = {
     "hessian": "--order 2",
     "sweep": "--sweep",
     "vary": "--vary",
+    "elasticity": "--elasticity",
 }
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
@@ -409,12 +410,6 @@ full_option = click.option(
 )
 
 
-def numbers_only(plan, what: str) -> None:
-    """A usage error for what works on graphs of numbers alone, asked of a graph of arrays."""
-    if plan.arrays:
-        raise click.UsageError(f"{what} works on graphs of numbers; {plan.source or plan.name} holds arrays")
-
-
 def number_options(func):
     """--precision N and --decimals N; the command gets `num`, the number format they ask for."""
 
@@ -593,7 +588,6 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
 
     _one_format(as_json, as_csv)
     if sweeps:
-        numbers_only(plan, "--sweep")
         wanted = list(dict.fromkeys(wrt)) or None
         return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows)
     if wrt:
@@ -662,9 +656,8 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
     _one_format(as_json, as_csv)
     if order == 2 and (elasticity or as_csv):
         raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
-    for asked, what in ((order == 2, "--order 2"), (elasticity, "--elasticity"), (sweeps, "--sweep")):
-        if asked:
-            numbers_only(plan, what)
+    if elasticity:
+        plan.numbers_only("an elasticity", "elasticity")
     if sweeps:
         if order == 2:
             raise click.UsageError("--order 2 and --sweep cannot be used together")
@@ -957,7 +950,6 @@ def derive(plan, sets, of, wrt, out):
     from . import __version__, render
     from .symbolic import derive as derive_graph
 
-    numbers_only(plan, "derive")
     draft = derive_graph(plan, wrt, of, sets)
     text = render.graph_yaml(
         draft,
@@ -1010,7 +1002,6 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     from .tornado import tornado as make_tornado
 
     _one_format(as_json, as_csv)
-    numbers_only(plan, "tornado")
     fmt = _plot_format(plot)
     try:
         swing_amount = parse_swing(swing)

@@ -254,6 +254,12 @@ class Plan:
             )
         return i
 
+    def numbers_only(self, what: str, role: str | None = None) -> None:
+        """A RequestError for what works on graphs of numbers alone (`what`: a command or option),
+        asked of a graph of arrays."""
+        if self.arrays:
+            raise RequestError(f"{what} works on graphs of numbers, and this one holds arrays", self.source, role)
+
     def given(self, overrides) -> list:
         """Every position's given value (None for a node), then the constants: the file's values
         with `overrides` (input or constant name -> value) set."""

@@ -107,6 +107,7 @@ def sweep(
     if given, is told (scenarios done, scenarios in all) after each chunk."""
     import numpy as np
 
+    plan.numbers_only("a sweep", "sweep")
     target = plan.output_position(of)
     positions = {}
     for name, _ in sweeps:

@@ -127,6 +127,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     from .engine import forward
     from .schedule import program
 
+    plan.numbers_only("derive")
     overrides = overrides or {}
     values = forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
     target = plan.position(wrt, "wrt")
@@ -291,6 +292,7 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
 
     An entry is Undefined where the gradient it differentiates is (its graph cannot be evaluated).
     """
+    plan.numbers_only("the Hessian", "hessian")
     from .engine import evaluate
     from .graph import compile_draft
 

@@ -77,6 +77,7 @@ def tornado(
     swing, the others at their values (and `overrides`), and take the output at each end."""
     from .engine import forward
 
+    plan.numbers_only("tornado")
     overrides = dict(overrides or {})
     target = plan.output_position(of)
     names = list(names) if names else plan.variable_names

@@ -387,7 +387,7 @@ def test_what_does_not_support_arrays_says_so(invoke):
         ("grad", path, "--elasticity"),
         ("run", path, "--sweep", "X=1:2:1"),
     ):
-        assert_error(invoke(*args), 2, "works on graphs of numbers")
+        assert_error(invoke(*args), 2, "works on graphs of numbers, and this one holds arrays")
     assert_error(invoke("run", path, "--set", "X=1"), 2, "--set: 'X' is an array of shape (2, 2)")
 
 
@@ -599,3 +599,13 @@ def test_random_array_graphs_pass_check_element_by_element(text):
 
     _, checks = check_gradients(graph_of(text), sample=12)
     assert checks and all(c.status == "pass" for c in checks), [(c.name, c.status, c.note) for c in checks]
+
+
+def test_the_python_api_refuses_what_needs_numbers_and_runs_arrays():
+    import cgraph_cli as cg
+
+    graph = cg.load(str(GRAPHS / "affine.yaml"))
+    assert graph.run().value == 196.0
+    for call in (lambda: graph.derive("X"), lambda: graph.tornado(), lambda: graph.sweep({"X": [1, 2]})):
+        with pytest.raises(cg.Error, match="works on graphs of numbers"):
+            call()
