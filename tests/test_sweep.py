@@ -251,11 +251,23 @@ def test_every_scenario_of_a_random_graph_is_its_scalar_run(text, xs):
             assert k in result.failed  # no value in the scalar run: marked in the sweep
             continue
         assert k not in result.failed, result.failed.get(k)
+        if _turns_on_a_last_bit(plan, scalar):
+            continue
         assert _near(result.value[k], scalar.value), (x, result.value[k], scalar.value)
         for wrt in plan.variable_names:
             g = scalar.grad_of(wrt)
             if type(g) is not Undefined and math.isfinite(result.grads[wrt][k]):
                 assert _near(result.grads[wrt][k], g), (wrt, x, result.grads[wrt][k], g)
+
+
+def _turns_on_a_last_bit(plan, scalar) -> bool:
+    """Whether a sin or cos turns on its operand's last bit (|operand| past 1e3): there numpy's pow or
+    exp, a last bit off libm's, moves the result by more than a few ulps (sin(1e-4 ** -5), found by
+    the property test in CI)."""
+    return any(
+        op is not None and op.period is not None and abs(scalar.values[plan.args[i][0]]) > 1e3
+        for i, op in enumerate(plan.ops)
+    )
 
 
 def _near(a: float, b: float) -> bool:
