@@ -609,3 +609,20 @@ def test_the_python_api_refuses_what_needs_numbers_and_runs_arrays():
     for call in (lambda: graph.derive("X"), lambda: graph.tornado(), lambda: graph.sweep({"X": [1, 2]})):
         with pytest.raises(cg.Error, match="works on graphs of numbers"):
             call()
+
+
+def test_descend_csv_has_a_row_per_step_and_the_varied_numbers(invoke):
+    args = ("descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0", "--vary", "x1", "--lr", "0.001", "--steps", "2")
+    rows = invoke(*args, "--csv").stdout.splitlines()
+    assert rows == ["step,loss,x0,x1", "0,401.0,0.0,2.0", "1,256.9947240016001,0.002,1.6", rows[3]]
+    table = invoke(*args[:-1], "1000").stdout.splitlines()
+    assert len(table) == 3 + 21  # headline, header, rule; about 20 evenly spaced steps and the last
+    assert len(invoke(*args[:-1], "1000", "--all").stdout.splitlines()) == 3 + 1001
+
+
+def test_descend_plots_the_loss_curve(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "loss.svg"
+    result = invoke("descend", GRAPHS / "two_layer_net.yaml", "--vary", "W1,b1,W2,b2", "--steps", "20", "--plot", out)
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text().startswith("<?xml") and "step" in out.read_text()
