@@ -177,8 +177,9 @@ def test_an_element_by_element_op_broadcasts_and_sums_its_gradient_back(op):
     @given(shapes, seeds, st.data())
     def check(shape, seed, data):
         kinds = ELEMENTWISE[op]
-        operand_shapes = [shape] + [_broadcast_partner(shape, data) for _ in kinds[1:]]
-        data.draw(st.permutations(range(len(kinds))))  # (the full shape may be any operand's)
+        drawn = [shape] + [_broadcast_partner(shape, data) for _ in kinds[1:]]
+        order = data.draw(st.permutations(range(len(kinds))))  # the full shape may be any operand's
+        operand_shapes = [drawn[k] for k in order]
         operands = [_values(seed + k, s, **kind) for k, (s, kind) in enumerate(zip(operand_shapes, kinds))]
         _backward_against_differences(op, operands)
 
