@@ -20,6 +20,8 @@ Shape = tuple[int, ...]
 
 # The book's cross_entropy_error adds this to y before the log, so that log(0) never happens.
 DELTA = 1e-7
+# numpy's arrays have at most 64 dimensions; a graph's, at most this many.
+MAX_DIMS = 32
 
 
 class ShapeError(ValueError):
@@ -221,6 +223,8 @@ def reshape(np, dout, out, x, shape=()):
 
 @reshape.shape_rule
 def reshape(x, shape=()):
+    if len(shape) > MAX_DIMS:
+        raise ShapeError(f"shape has {len(shape)} dimensions; at most {MAX_DIMS}")
     size = 1
     for n in x:
         size *= n
@@ -234,7 +238,7 @@ def reshape(x, shape=()):
             raise ShapeError(f"{text(x)} ({size} elements) cannot be reshaped to {list(shape)}")
         return tuple(size // known if n == -1 else n for n in shape)
     if known != size:
-        raise ShapeError(f"{text(x)} ({size} elements) cannot be reshaped to {text(tuple(shape))} ({known})")
+        raise ShapeError(f"{text(x)} ({size} elements) cannot be reshaped to {text(tuple(shape))} ({known} elements)")
     return tuple(shape)
 
 

@@ -52,7 +52,7 @@ def shown(value, num: Format, full: bool = False, spread: bool = False) -> str:
 
         formatter: Any = {"all": lambda x: num(x.item())}
         text = np.array2string(value, 10**9, threshold=value.size + 1, separator=", ", formatter=formatter)
-        return f"{shape} {text.replace(chr(10), '')}" if value.size <= SMALL_ARRAY else f"{shape}\n{text}"
+        return f"{shape} {' '.join(text.split())}" if value.size <= SMALL_ARRAY else f"{shape}\n{text}"
     if spread:
         return f"{shape} min {num(float(value.min()))} max {num(float(value.max()))}"
     return f"{shape} [{', '.join(num(x) for x in value.flat[:3].tolist())}, …]"

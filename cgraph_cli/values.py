@@ -14,6 +14,7 @@ import os
 
 from .arrays import MAX_ELEMENTS
 from .errors import shorten
+from .layers import MAX_DIMS
 from .yamltree import KIND, Scalar, Seq
 
 MAX_FILE_BYTES = 1 << 30
@@ -29,6 +30,10 @@ def nested(builder, seq: Seq, what: str):
         first = level[0]
         if type(first) is not Seq:
             break
+        if len(shape) == MAX_DIMS:
+            raise builder.fail(
+                f"{what}: the lists nest deeper than the {MAX_DIMS} dimensions an array may have", first.loc
+            )
         size = len(first.items)
         if size == 0:
             raise builder.fail(f"{what}: an array needs at least one element, not an empty list", first.loc)
@@ -79,6 +84,8 @@ def generated(builder, fields: dict, what: str):
 def shape_of(builder, node, what: str) -> tuple[int, ...]:
     """A shape: a list of sizes, each a whole number 1 or more (a number alone is a 1-D shape)."""
     items = node.items if type(node) is Seq else [node]
+    if len(items) > MAX_DIMS:
+        raise builder.fail(f"{what}: {len(items)} dimensions; an array has at most {MAX_DIMS}", node.loc)
     shape = []
     for item in items:
         size = builder.number(item, f"a size in {what}")
@@ -118,6 +125,8 @@ def from_file(builder, name: str, node: Scalar, what: str):
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise builder.fail(f"{what}: cannot read '{shorten(name)}': {shorten(reason, 200)}", node.loc) from None
     array = np.array(array, dtype=float)
+    if array.ndim > MAX_DIMS:
+        raise builder.fail(f"{what}: '{shorten(name)}' has {array.ndim} dimensions; at most {MAX_DIMS}", node.loc)
     if array.size > MAX_ELEMENTS:
         raise builder.fail(
             f"{what}: '{shorten(name)}' holds {array.size:,} numbers; at most {MAX_ELEMENTS:,}", node.loc

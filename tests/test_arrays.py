@@ -342,6 +342,15 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
         ("inputs: {x: [1, 2]}\nnodes: {s: {op: reshape, inputs: [x], shape: [3]}}\n", "cannot be reshaped", 2, 9),
         ("inputs: {x: 1, y: 2}\nnodes: {s: x @ y}\n", "matmul takes arrays of 1 or 2 dimensions", 2, 9),
         ("inputs: {x: [1.0, 2.0]}\nnodes: {s: log(x - 1)}\n", "element [0]", 2, 9),
+        ("inputs: {x: {zeros: [" + ", ".join(["1"] * 70) + "]}}\n", "70 dimensions; an array has at most 32", 1, 21),
+        ("inputs: {x: " + "[" * 40 + "1" + "]" * 40 + "}\n", "nest deeper than the 32 dimensions", 1, 45),
+        (
+            "inputs: {x: [1, 2]}\nnodes: {y: {op: reshape, inputs: [x], shape: [" + "1, " * 40 + "2]}}\n",
+            "at most 32",
+            2,
+            9,
+        ),
+        ("inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: true}}\n", "not true, a boolean", 2, 41),
     ],
 )
 def test_array_mistakes_are_located_errors(invoke, graph_file, text, words, line, col):
