@@ -84,6 +84,8 @@ def forward(plan: Plan, overrides: Mapping) -> list:
 
 
 def forward_pass(np, plan: Plan, values: list) -> list:
+    """Fill in every node's value in `values` (the inputs' and constants' given, as float arrays),
+    in evaluation order; the located error of the first node that has no finite value."""
     attrs = plan.attrs
     with np.errstate(all="ignore"):
         for i, op in enumerate(plan.ops):
@@ -136,10 +138,9 @@ def backward(np, plan: Plan, values: list, target: int) -> list:
             for j, g in zip(plan.args[i], sends(np, plan, values, i, dout)):
                 if j >= n or j in plan.fixed:
                     continue
-                if type(g) is Undefined or type(grads[j]) is Undefined:
-                    grads[j] = grads[j] if type(grads[j]) is Undefined else g
-                else:
-                    grads[j] = g if grads[j] is None else grads[j] + g
+                if type(grads[j]) is Undefined:
+                    continue  # undefined stays undefined, saying where it first arose
+                grads[j] = g if grads[j] is None or type(g) is Undefined else grads[j] + g
     return grads
 
 
@@ -160,9 +161,8 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
     for j, g in zip(plan.args[i], gs):
         if type(g) is not Undefined:
             g = np.asarray(g, dtype=float)
-            bad = np.flatnonzero(~np.isfinite(g))
-            if len(bad):
-                at = list(map(int, np.unravel_index(int(bad[0]), g.shape)))
+            if not np.isfinite(g).all():
+                at = list(map(int, np.unravel_index(int(np.flatnonzero(~np.isfinite(g))[0]), g.shape)))
                 g = Undefined(f"element {at} is not a finite number" if g.ndim else "not a finite number")
         if type(g) is Undefined and g.origin is None and j < plan.size:
             g = Undefined(
@@ -181,7 +181,8 @@ def edge_sends(result: Result, i: int) -> list:
 
     plan = result.plan
     values = [np.asarray(v, dtype=float) for v in result.values]
-    sent = sends(np, plan, values, i, np.asarray(result.grads[i], dtype=float))
+    dout = result.grads[i]
+    sent = sends(np, plan, values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float))
     return [None if j >= plan.size or j in plan.fixed else (None, _plain([g])[0]) for j, g in zip(plan.args[i], sent)]
 
 

@@ -328,10 +328,9 @@ def softmax_with_loss(np, x, t):
 
 @softmax_with_loss.backward_step
 def softmax_with_loss(np, dout, out, x, t):
-    n, t1 = _batch(x), _one_hot(np, t, x)
-    y = np.exp(_log_softmax(np, x))
-    dx = (y * np.sum(t1, axis=-1, keepdims=True) - t1) / n  # (y - t) / batch_size for one-hot labels
-    dt = -_log_softmax(np, x) / n * dout if t.shape == x.shape else Undefined(_INDICES)
+    n, t1, log_y = _batch(x), _one_hot(np, t, x), _log_softmax(np, x)
+    dx = (np.exp(log_y) * np.sum(t1, axis=-1, keepdims=True) - t1) / n  # (y - t) / batch_size, one-hot t
+    dt = -log_y / n * dout if t.shape == x.shape else Undefined(_INDICES)
     return dx * dout, dt
 
 
