@@ -185,6 +185,19 @@ class Graph:
         _, checks = check_gradients(self.plan, names, dict(set or {}), of, **tolerances)
         return [asdict(c) for c in checks]
 
+    def descend(
+        self, vary: Iterable[str], lr: float = 0.1, steps: int = 100, set: Mapping | None = None, of=None
+    ) -> dict:
+        """Gradient descent on the inputs `vary`, as `cgraph descend`: {"losses": the loss before each
+        step and after the last, "trace": each varied number's values, "final": each varied input's
+        value at the end, "graph": the graph with those values}."""
+        from .descend import descend
+        from .graph import compile_draft
+
+        run = descend(self.plan, list(vary), lr, steps, dict(set or {}), of)
+        trained = Graph(compile_draft(self.plan.to_draft(run.final)))
+        return {"losses": run.losses, "trace": run.trace, "final": run.final, "graph": trained}
+
     def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
         """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
         from .graph import compile_draft

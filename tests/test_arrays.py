@@ -636,3 +636,15 @@ def test_descend_plots_the_loss_curve(invoke, tmp_path):
     result = invoke("descend", GRAPHS / "two_layer_net.yaml", "--vary", "W1,b1,W2,b2", "--steps", "20", "--plot", out)
     assert result.exit_code == 0, result.stderr
     assert out.read_text().startswith("<?xml") and "step" in out.read_text()
+
+
+def test_the_python_api_descends_and_gives_the_trained_graph():
+    import cgraph_cli as cg
+
+    graph = cg.load(str(GRAPHS / "two_layer_net.yaml"))
+    done = graph.descend(["W1", "b1", "W2", "b2"], lr=0.5, steps=50)
+    assert len(done["losses"]) == 51 and done["losses"][-1] < done["losses"][0] / 5
+    assert done["graph"].run().value == done["losses"][-1]
+    assert done["final"]["b2"].shape == (2,)
+    rosen = cg.load(str(GRAPHS / "rosenbrock.yaml")).descend(["x0", "x1"], lr=0.001, steps=1)
+    assert rosen["trace"] == {"x0": [0.0, 0.002], "x1": [2.0, 1.6]}
