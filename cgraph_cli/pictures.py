@@ -23,7 +23,8 @@ class ToolMissing(CgraphError):
 
 def _scene(result: Result):
     """What a picture shows, in no format yet: nodes as (id, kind, name, symbol), kind one of
-    input, op, constant, output; edges as (source id, target id, value, gradient or None).
+    input, op, constant, output; edges as (source id, target id, value, gradient or None, the
+    name of what flows: an array's edge is labelled with it, `X (2, 2)`, as the book's figures do).
 
     An edge's gradient is what flows back along it: the operand's share from that consumer.
     A constant is drawn as plain text where it is used; every node whose value leaves the
@@ -44,14 +45,14 @@ def _scene(result: Result):
         for slot, (j, share) in enumerate(zip(plan.args[i], shares)):
             if j < n:
                 consumed.add(j)
-                edges.append((f"n{j}", f"n{i}", result.values[j], None if share is None else share[1]))
+                edges.append((f"n{j}", f"n{i}", result.values[j], None if share is None else share[1], plan.names[j]))
             else:
                 nodes.append((f"c{i}_{slot}", "constant", format_number(result.values[j]), None))
-                edges.append((f"c{i}_{slot}", f"n{i}", result.values[j], None))
+                edges.append((f"c{i}_{slot}", f"n{i}", result.values[j], None, None))
     for i in range(n):
         if i == result.of or (plan.ops[i] is not None and i not in consumed):
             nodes.append((f"out{i}", "output", plan.names[i], None))
-            edges.append((f"n{i}", f"out{i}", result.values[i], result.grads[i] if show_grad else None))
+            edges.append((f"n{i}", f"out{i}", result.values[i], result.grads[i] if show_grad else None, plan.names[i]))
     return nodes, edges
 
 
@@ -69,6 +70,11 @@ def edge_text(value, precision: int | None = None) -> str:
     return shown(value, number_format(precision))
 
 
+def _named(name: str | None, value) -> str:
+    """'X ' before an array's label (`X (2, 2)`, as figures 5-25 and 5-29 have it); '' for a number."""
+    return f"{name} " if name is not None and getattr(value, "ndim", 0) else ""
+
+
 def to_dot(result: Result, precision: int | None = None) -> str:
     """The graph as Graphviz DOT, laid out left to right like the book's figures (gradients
     only where the result has them)."""
@@ -84,8 +90,9 @@ def to_dot(result: Result, precision: int | None = None) -> str:
         "output": lambda name, _: f"shape=plaintext, label=<{_html(name)}>",
     }
     lines = [f"  {node_id} [{shapes[kind](name, symbol)}];" for node_id, kind, name, symbol in nodes]
-    for source, target, value, grad in edges:
-        label = num(value) + ("" if grad is None else f'<br/><font color="#d62728">{num(grad)}</font>')
+    for source, target, value, grad, name in edges:
+        label = _html(_named(name, value)) + num(value)
+        label += "" if grad is None else f'<br/><font color="#d62728">{num(grad)}</font>'
         lines.append(f"  {source} -> {target} [label=<{label}>];")
     inputs = [node_id for node_id, kind, _, _ in nodes if kind == "input"]
     if inputs:
@@ -139,8 +146,8 @@ def to_mermaid(result: Result, precision: int | None = None) -> str:
         else:
             lines.append(f'  {node_id}["{_mermaid(name)}"]')
             plain.append(node_id)
-    for source, target, value, grad in edges:
-        label = num(value) + ("" if grad is None else f"<br/>grad {num(grad)}")
+    for source, target, value, grad, name in edges:
+        label = _mermaid(_named(name, value)) + num(value) + ("" if grad is None else f"<br/>grad {num(grad)}")
         lines.append(f'  {source} -->|"{label}"| {target}')
     lines += [f"  style {node_id} fill:none,stroke:none" for node_id in plain]  # labels, not boxes
     return "\n".join(lines) + "\n"

@@ -536,11 +536,12 @@ def test_explain_steps_show_what_each_backward_step_sends(invoke):
 
 def test_draw_labels_edges_with_shapes_and_small_values(invoke):
     dot = invoke("draw", GRAPHS / "two_layer_net.yaml", "--format", "dot").stdout
-    assert 'label=<(2, 10)<br/><font color="#d62728">(2, 10)</font>>' in dot  # W1 -> affine
-    assert "label=<(100, 2)>" in dot  # the data, a constant: no gradient
-    assert "(2,) [0.0, 0.0]" in dot  # b2 is small enough to show
+    # Named and shaped, as the book's figures 5-25 and 5-29 label them.
+    assert 'label=<W1 (2, 10)<br/><font color="#d62728">(2, 10)</font>>' in dot  # W1 -> affine
+    assert "label=<X (100, 2)>" in dot  # the data, a constant: no gradient
+    assert "b2 (2,) [0.0, 0.0]" in dot  # b2 is small enough to show its values
     mermaid = invoke("draw", GRAPHS / "affine.yaml", "--format", "mermaid").stdout
-    assert "(3,) [1.0, 2.0, 3.0]<br/>grad (3,) [5.0, 7.0, 9.0]" in mermaid
+    assert "B (3,) [1.0, 2.0, 3.0]<br/>grad (3,) [5.0, 7.0, 9.0]" in mermaid
 
 
 def test_an_undefined_gradient_of_an_array_warns_and_fails_only_when_asked_for(invoke, graph_file):
