@@ -191,10 +191,10 @@ class Graph:
         """Gradient descent on the inputs `vary`, as `cgraph descend`: {"losses": the loss before each
         step and after the last, "trace": each varied number's values, "final": each varied input's
         value at the end, "graph": the graph with those values}."""
-        from .descend import descend
+        from .descend import descend as gradient_descent
         from .graph import compile_draft
 
-        run = descend(self.plan, list(vary), lr, steps, dict(set or {}), of)
+        run = gradient_descent(self.plan, list(vary), lr, steps, dict(set or {}), of)
         trained = Graph(compile_draft(self.plan.to_draft(run.final)))
         return {"losses": run.losses, "trace": run.trace, "final": run.final, "graph": trained}
 
