@@ -33,7 +33,8 @@ def _scene(result: Result):
     plan = result.plan
     n = plan.size
     show_grad = result.has_grads
-    nodes, edges = [], []
+    nodes: list[tuple] = []
+    edges: list[tuple] = []
     for i, name in enumerate(plan.names):
         op = plan.ops[i]
         nodes.append((f"n{i}", "input" if op is None else "op", name, None if op is None else op.symbol))
@@ -72,7 +73,7 @@ def edge_text(value, precision: int | None = None) -> str:
 
 def _named(name: str | None, value) -> str:
     """'X ' before an array's label (`X (2, 2)`, as figures 5-25 and 5-29 have it); '' for a number."""
-    return f"{name} " if name is not None and getattr(value, "ndim", 0) else ""
+    return f"{name} " if name is not None and getattr(value, "ndim", 0) > 0 else ""
 
 
 def to_dot(result: Result, precision: int | None = None) -> str:
