@@ -187,23 +187,9 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
         return Check(name, x, None, None, None, None, None, None, "undefined", f"backprop: {bp.reason}")
     tolerance = atol + rtol * abs(bp)
     difference = _Differences(result, i, overrides)
-    best, last_problem, kinks, turns = None, "", 0, 0
-    for factor in _STARTS:
-        try:
-            estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
-        except _Kink as e:
-            if e.at_x:
-                return Check(name, x, None, bp, None, None, None, None, "kink", str(e))
-            last_problem = str(e)
-            turns, kinks = turns + e.turns, kinks + (not e.turns)
-            continue
-        except CgraphError as e:
-            last_problem = f"f(x ± h): {e.message}"
-            continue
-        if best is None or estimate[1] < best[1]:
-            best = estimate
-        if best[1] <= 0.1 * tolerance:
-            break  # resolved well enough to judge
+    best, last_problem, kinks, turns = _estimate(difference, x, eps, tolerance)
+    if kinks < 0:
+        return Check(name, x, None, bp, None, None, None, None, "kink", last_problem)
     if best is not None and abs(bp - best[0]) > atol + rtol * max(abs(bp), abs(best[0])):
         # Before calling it a FAIL or inconclusive, look at every scale down to x's own rounding:
         # f may change on a scale far finer than any step so far (x / (x + 1e-157) near 0).
@@ -240,6 +226,30 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
         status = "inconclusive"
         note = f"the difference is only good to ±{error:.2g} here (rounding); no step resolves it"
     return Check(name, x, h, bp, numeric, error if math.isfinite(error) else None, abs_error, rel_error, status, note)
+
+
+def _estimate(difference: Callable[[float], tuple[float, float]], x, eps: float, tolerance: float):
+    """Ridders' extrapolation from each starting step in turn, until one resolves the derivative
+    well enough to judge: (the best (derivative, error, step) or None, the last problem met, how
+    many steps crossed a kink (-1: x is at one), how many spanned a periodic op's turn)."""
+    best, last_problem, kinks, turns = None, "", 0, 0
+    for factor in _STARTS:
+        try:
+            estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
+        except _Kink as e:
+            if e.at_x:
+                return None, str(e), -1, turns
+            last_problem = str(e)
+            turns, kinks = turns + e.turns, kinks + (not e.turns)
+            continue
+        except CgraphError as e:
+            last_problem = f"f(x ± h): {e.message}"
+            continue
+        if best is None or estimate[1] < best[1]:
+            best = estimate
+        if best[1] <= 0.1 * tolerance:
+            break  # resolved well enough to judge
+    return best, last_problem, kinks, turns
 
 
 # The scan for a finer scale: steps 10,000 times smaller each, within a budget of evaluations of f
@@ -364,24 +374,7 @@ def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sa
             continue
         bp = float(np.asarray(grad)[at])
         difference = _ElementDifferences(result, i, at, overrides)
-        best, last_problem, kinks = None, "", 0
-        tolerance = atol + rtol * abs(bp)
-        for factor in _STARTS:
-            try:
-                estimate = _ridders(difference, eps * max(1.0, abs(x)) * factor)
-            except _Kink as e:
-                if e.at_x:
-                    best, last_problem, kinks = None, str(e), 1
-                    break
-                last_problem, kinks = str(e), kinks + 1
-                continue
-            except CgraphError as e:
-                last_problem = f"f(x ± h): {e.message}"
-                continue
-            if best is None or estimate[1] < best[1]:
-                best = estimate
-            if best[1] <= 0.1 * tolerance:
-                break
+        best, last_problem, kinks, _ = _estimate(difference, x, eps, atol + rtol * abs(bp))
         if best is None:
             status = "kink" if kinks else "undefined"
             checks.append(Check(label, x, None, bp, None, None, None, None, status, last_problem))
