@@ -364,16 +364,16 @@ def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sa
     plan = result.plan
     i = plan.index[name]
     value, grad = np.asarray(result.values[i], dtype=float), result.grads[i]
+    difference = _ElementDifferences(result, i, overrides)
     checks = []
     for k in elements_checked(value.size, sample):
-        at = np.unravel_index(k, value.shape)
+        at = difference.at = np.unravel_index(k, value.shape)
         label = f"{name}[{', '.join(map(str, at))}]" if value.ndim else name
         x = float(value[at])
         if type(grad) is Undefined:
             checks.append(Check(label, x, None, None, None, None, None, None, "undefined", f"backprop: {grad.reason}"))
             continue
         bp = float(np.asarray(grad)[at])
-        difference = _ElementDifferences(result, i, at, overrides)
         best, last_problem, kinks, _ = _estimate(difference, x, eps, atol + rtol * abs(bp))
         if best is None:
             status = "kink" if kinks else "undefined"
@@ -396,15 +396,16 @@ def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sa
 
 
 class _ElementDifferences:
-    """Central differences of the sum of the output's elements along one element of an input
+    """Central differences of the sum of the output's elements along one element (`at`) of an input
     array, each with the rounding noise it carries (as _Differences, on the array engine)."""
 
-    def __init__(self, result: Result, i: int, at: tuple, overrides: dict):
+    def __init__(self, result: Result, i: int, overrides: dict):
         import numpy as np
 
         from .arrays import given_arrays
 
-        self.np, self.result, self.i, self.at = np, result, i, at
+        self.np, self.result, self.i = np, result, i
+        self.at: tuple = ()  # the element, set before each check
         plan = result.plan
         self.given = given_arrays(np, plan, overrides)
         self.on_path = path_counts(plan, i, result.of)
