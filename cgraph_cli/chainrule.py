@@ -7,13 +7,11 @@ lattice of n diamonds has 2^n), so memory never holds more than one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .engine import Result
-from .errors import RequestError, shorten
 from .graph import path_counts
 from .ops import Number, Undefined
 
@@ -42,7 +40,7 @@ class Explanation:
     def __init__(self, result: Result, wrt: str, max_paths: int):
         plan = result.plan
         self.result = result
-        name, self.element = element_of(plan, wrt) if plan.arrays else (wrt, None)
+        name, self.element = plan.element(wrt)
         self.target = plan.position(name, "wrt")
         self.of, self.wrt = result.of_text, wrt
         self.counts = path_counts(plan, self.target, result.of)
@@ -136,30 +134,6 @@ def _carry(result: Result):
         return [g if j < plan.size and counts[j] else None for j, g in zip(plan.args[i], sent)]
 
     return carry
-
-
-_ELEMENT = re.compile(r"(.+)\[(.*)\]")
-
-
-def element_of(plan, wrt: str) -> tuple[str, tuple[int, ...] | None]:
-    """`W1[0, 1]` as ('W1', (0, 1)), checked against W1's shape; a plain name as (name, None)."""
-    match = None if wrt in plan.index else _ELEMENT.fullmatch(wrt)
-    if match is None or match.group(1) not in plan.index:
-        return wrt, None
-    name = match.group(1)
-    shape = plan.shapes[plan.position(name, "wrt")]
-    try:
-        index = tuple(int(k) for k in match.group(2).split(",")) if match.group(2).strip() else ()
-    except ValueError:
-        raise RequestError(f"'{shorten(wrt)}': an element is NAME[i, j], whole numbers", plan.source, "wrt") from None
-    if len(index) != len(shape) or not all(0 <= k < n for k, n in zip(index, shape)):
-        raise RequestError(
-            f"'{shorten(wrt)}': '{shorten(name)}' has shape {shape}; an element of it is "
-            f"{name}[{', '.join(f'0..{n - 1}' for n in shape)}]",
-            plan.source,
-            "wrt",
-        )
-    return name, index
 
 
 @dataclass(frozen=True, slots=True)

@@ -665,7 +665,7 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows, elasticity)
     names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.variables]
     for name in names:
-        plan.position(name, "wrt")
+        plan.position(plan.element(name)[0], "wrt")
     result = evaluate(plan, sets, of)
     if order == 2:
         from .symbolic import hessian
@@ -838,7 +838,7 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
         raise click.UsageError("explain needs --wrt NAME (or --steps)")
     name = wrt
     if wrt is not None:
-        name = chainrule.element_of(plan, wrt)[0] if plan.arrays else wrt
+        name = plan.element(wrt)[0]
         plan.position(name, "wrt")
     result = evaluate(plan, sets, of)
     if name is not None:
@@ -911,7 +911,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
 
     names = list(dict.fromkeys(wrt))
     for name in names:
-        plan.position(name, "wrt")
+        plan.position(plan.element(name)[0], "wrt")
     result, checks = check_gradients(plan, names, sets, of, eps=eps, rtol=rtol, atol=atol, sample=sample)
     for name in names:
         result.needed_grad(name)

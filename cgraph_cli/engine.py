@@ -60,12 +60,20 @@ class Result:
         return f"sum({self.of_name})" if getattr(self.value, "ndim", 0) else self.of_name
 
     def value_of(self, name: str) -> Number:
-        """The value of a named node."""
-        return self.values[self.plan.index[name]]
+        """The value of a named node (or of one element of an array, `W1[0, 1]`)."""
+        return self._at(name, self.values)
 
     def grad_of(self, name: str):
-        """d(of)/d(name) for a named node: a number, or Undefined."""
-        return self.grads[self.plan.index[name]]
+        """d(of)/d(name) for a named node (or one element of an array): a number, or Undefined."""
+        return self._at(name, self.grads)
+
+    def _at(self, name: str, values: list):
+        i = self.plan.index.get(name)
+        if i is not None:
+            return values[i]
+        name, element = self.plan.element(name)
+        value = values[self.plan.index[name]]
+        return float(value[element]) if element is not None and hasattr(value, "shape") else value
 
     def needed_grad(self, name: str) -> Number:
         """d(of)/d(name), or the error saying why it is undefined (for a command that needs it)."""

@@ -87,10 +87,12 @@ def check_gradients(
     result = evaluate(plan, overrides, of)
     names = names or [plan.names[i] for i in plan.variables]
     for name in names:
-        if plan.ops[plan.position(name, "wrt")] is not None:
+        if plan.ops[plan.position(plan.element(name)[0], "wrt")] is not None:
             raise RequestError(f"'{name}' is a node; gradients are checked with respect to inputs", plan.source, "wrt")
     if plan.arrays:
-        return result, [c for name in names for c in _check_array(result, name, overrides, eps, rtol, atol, sample)]
+        return result, [
+            c for name in names for c in _check_array(result, *plan.element(name), overrides, eps, rtol, atol, sample)
+        ]
     return result, [_check_input(result, name, overrides, eps, rtol, atol) for name in names]
 
 
@@ -356,9 +358,11 @@ def elements_checked(size: int, sample: int) -> list[int]:
     return sorted(random.Random(0).sample(range(size), sample))
 
 
-def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sample: int) -> list[Check]:
-    """Each element checked (or a sample of them) against central differences of the sum of the
-    output's elements, by Ridders' extrapolation from several starting steps."""
+def _check_array(
+    result: Result, name: str, element: tuple | None, overrides: dict, eps, rtol, atol, sample: int
+) -> list[Check]:
+    """Each element (or a sample of them, or the one `element`) checked against central differences
+    of the sum of the output's elements, by Ridders' extrapolation from several starting steps."""
     import numpy as np
 
     plan = result.plan
@@ -366,7 +370,8 @@ def _check_array(result: Result, name: str, overrides: dict, eps, rtol, atol, sa
     value, grad = np.asarray(result.values[i], dtype=float), result.grads[i]
     difference = _ElementDifferences(result, i, overrides)
     checks = []
-    for k in elements_checked(value.size, sample):
+    flat = elements_checked(value.size, sample) if element is None else [np.ravel_multi_index(element, value.shape)]
+    for k in flat:
         at = difference.at = np.unravel_index(k, value.shape)
         label = f"{name}[{', '.join(map(str, at))}]" if value.ndim else name
         x = float(value[at])

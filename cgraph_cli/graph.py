@@ -254,6 +254,31 @@ class Plan:
             )
         return i
 
+    def element(self, wrt: str) -> tuple[str, tuple[int, ...] | None]:
+        """`W1[0, 1]`, one element of an array, as ('W1', (0, 1)), checked against W1's shape (a
+        RequestError for `wrt` when it does not fit); any other name as (name, None)."""
+        import re
+
+        match = None if wrt in self.index or not self.arrays else re.fullmatch(r"(.+)\[(.*)\]", wrt)
+        if match is None or match.group(1) not in self.index:
+            return wrt, None
+        name = match.group(1)
+        shape = self.shapes[self.index[name]] if self.shapes else ()
+        try:
+            index = tuple(int(k) for k in match.group(2).split(",")) if match.group(2).strip() else ()
+        except ValueError:
+            raise RequestError(
+                f"'{shorten(wrt)}': an element is NAME[i, j], whole numbers", self.source, "wrt"
+            ) from None
+        if len(index) != len(shape) or not all(0 <= k < n for k, n in zip(index, shape)):
+            raise RequestError(
+                f"'{shorten(wrt)}': '{shorten(name)}' has shape {shape}; an element of it is "
+                f"{name}[{', '.join(f'0..{n - 1}' for n in shape)}]",
+                self.source,
+                "wrt",
+            )
+        return name, index
+
     def numbers_only(self, what: str, role: str | None = None) -> None:
         """A RequestError for what works on graphs of numbers alone (`what`: a command or option),
         asked of a graph of arrays."""

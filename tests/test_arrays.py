@@ -649,3 +649,14 @@ def test_the_python_api_descends_and_gives_the_trained_graph():
     assert done["final"]["b2"].shape == (2,)
     rosen = cg.load(str(GRAPHS / "rosenbrock.yaml")).descend(["x0", "x1"], lr=0.001, steps=1)
     assert rosen["trace"] == {"x0": [0.0, 0.002], "x1": [2.0, 1.6]}
+
+
+def test_grad_and_check_take_one_element_too(invoke):
+    net = GRAPHS / "two_layer_net.yaml"
+    whole = json.loads(invoke("grad", net, "--wrt", "W1", "--json").stdout)["gradients"]["W1"]
+    one = json.loads(invoke("grad", net, "--wrt", "W1[1, 3]", "--json").stdout)["gradients"]
+    assert one == {"W1[1, 3]": whole[1][3]}
+    checks = json.loads(invoke("check", net, "--wrt", "W1[1,3]", "--json").stdout)["checks"]
+    assert [(c["name"], c["backprop"], c["status"]) for c in checks] == [("W1[1, 3]", whole[1][3], "pass")]
+    assert_error(invoke("grad", net, "--wrt", "W1[2, 0]"), 2, "an element of it is W1[0..1, 0..9]")
+    assert_error(invoke("grad", GRAPHS / "apples.yaml", "--wrt", "apple[0]"), 2, "no node 'apple[0]'")
