@@ -1048,7 +1048,12 @@ def _write_plot(plot: str, draw) -> None:
 )
 @click.option("--lr", type=FiniteFloat("LR", positive=True), default=0.1, show_default=True, help="The learning rate.")
 @click.option(
-    "--steps", type=click.IntRange(0, 10_000_000), default=100, show_default=True, metavar="N", help="How many steps."
+    "--steps",
+    type=click.IntRange(0, 1_000_000),
+    default=100,
+    show_default=True,
+    metavar="N",
+    help="How many steps (at most 1,000,000: each keeps its loss).",
 )
 @click.option(
     "-o",

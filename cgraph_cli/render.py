@@ -1092,33 +1092,41 @@ def descend_table(run, num: Format = format_number, color: bool = False, all_row
     return table.draw(headline, color, all_rows=True)
 
 
-def descend_records(run) -> list[dict]:
-    """One record per step: the loss before it, and the varied inputs that are numbers."""
+def descend_records(run, start: int = 0, stop: int | None = None) -> list[dict]:
+    """One record per step (from `start` to `stop`): the loss before it, and the varied numbers."""
+    stop = len(run.losses) if stop is None else min(stop, len(run.losses))
     return [
-        {"step": k, "loss": loss, **{name: values[k] for name, values in run.trace.items()}}
-        for k, loss in enumerate(run.losses)
+        {"step": k, "loss": run.losses[k], **{name: values[k] for name, values in run.trace.items()}}
+        for k in range(start, stop)
     ]
 
 
-def descend_json(run) -> str:
-    """`cgraph descend --json`."""
-    return to_json(
-        {
-            "graph": run.plan.name,
-            "of": run.of_name,
-            "lr": run.lr,
-            "steps": len(run.losses) - 1,
-            "vary": run.vary,
-            "loss": run.losses[-1],
-            "final": run.final,
-            "trace": descend_records(run),
-        }
-    )
+_CHUNK = 4096  # steps written at a time: a million steps need no second copy as one text
 
 
-def descend_csv(run) -> str:
-    """`cgraph descend --csv`: step, loss (and the varied numbers) per step."""
-    return csv_text([["step", "loss", *run.trace], *([*r.values()] for r in descend_records(run))])
+def descend_json(run) -> Iterator[str]:
+    """`cgraph descend --json`, written a few thousand steps at a time."""
+    about = {
+        "graph": run.plan.name,
+        "of": run.of_name,
+        "lr": run.lr,
+        "steps": len(run.losses) - 1,
+        "vary": run.vary,
+        "loss": run.losses[-1],
+        "final": run.final,
+    }
+    yield to_json(about)[:-1] + ', "trace": ['
+    for start in range(0, len(run.losses), _CHUNK):
+        records = descend_records(run, start, start + _CHUNK)
+        yield ("" if start == 0 else ", ") + ", ".join(map(to_json, records))
+    yield "]}"
+
+
+def descend_csv(run) -> Iterator[str]:
+    """`cgraph descend --csv`: step, loss (and the varied numbers) per step, a few thousand at a time."""
+    yield csv_text([["step", "loss", *run.trace]])
+    for start in range(0, len(run.losses), _CHUNK):
+        yield csv_text([*r.values()] for r in descend_records(run, start, start + _CHUNK))
 
 
 def descend_plot(run, fmt: str) -> bytes:

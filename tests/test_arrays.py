@@ -660,3 +660,11 @@ def test_grad_and_check_take_one_element_too(invoke):
     assert [(c["name"], c["backprop"], c["status"]) for c in checks] == [("W1[1, 3]", whole[1][3], "pass")]
     assert_error(invoke("grad", net, "--wrt", "W1[2, 0]"), 2, "an element of it is W1[0..1, 0..9]")
     assert_error(invoke("grad", GRAPHS / "apples.yaml", "--wrt", "apple[0]"), 2, "no node 'apple[0]'")
+
+
+def test_descend_writes_long_runs_in_chunks_that_join_into_one_document(invoke):
+    args = ("descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0,x1", "--lr", "0.001", "--steps", "9000")
+    data = json.loads(invoke(*args, "--json").stdout)
+    assert [row["step"] for row in data["trace"]] == list(range(9001))
+    rows = invoke(*args, "--csv").stdout.splitlines()
+    assert len(rows) == 9002 and rows[4097].startswith("4096,") and rows[-1].startswith("9000,")
