@@ -78,7 +78,11 @@ def generated(builder, fields: dict, what: str):
         seed = builder.number(seed_node, f"the seed of {what}")
         if type(seed) is not int or seed < 0:
             raise builder.fail(f"{what}: a seed is a whole number, 0 or more, not {seed!r}", seed_node.loc)
-    return std * np.random.default_rng(seed).standard_normal(shape)
+    with np.errstate(all="ignore"):
+        drawn = std * np.random.default_rng(seed).standard_normal(shape)
+    if not np.isfinite(drawn).all():
+        raise builder.fail(f"{what}: a standard deviation of {std!r} draws numbers past a float's range", std_node.loc)
+    return drawn
 
 
 def shape_of(builder, node, what: str) -> tuple[int, ...]:

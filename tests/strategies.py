@@ -2,6 +2,8 @@
 
 from hypothesis import strategies as st
 
+from cgraph_cli.ops import OPS
+
 
 def reals(low: float = -10.0, high: float = 10.0):
     """Finite floats in [low, high], no NaN or infinity."""
@@ -271,3 +273,74 @@ def formula_graphs(draw, max_nodes: int = 4):
         names.append(f"f{i}")
     lines.append(f"output: {names[-1]}")
     return "\n".join(lines) + "\n"
+
+
+@st.composite
+def array_files(draw):
+    """Graph files with arrays, mostly plausible and often wrong: values as nested lists (some ragged,
+    empty or holding text), generated arrays with odd shapes and seeds, any op on any operands,
+    attributes right or wrong. For the fuzz suite: whatever they say, cgraph answers in words."""
+    numbers = st.one_of(st.floats(-3, 3), st.integers(-3, 3), st.sampled_from([0, 1e308, -1e-310, 710]))
+    scalar = st.one_of(numbers, st.sampled_from(["x", "true", "null", ".nan", "'1'"]))
+
+    def nested(depth):
+        if depth == 0:
+            return scalar.map(str)
+        return st.lists(nested(depth - 1), min_size=0, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+
+    def rectangular(sizes):  # a well-formed array of those sizes, of plain numbers
+        count = 1
+        for n in sizes:
+            count *= n
+
+        def build(flat, sizes):
+            if not sizes:
+                return flat.pop()
+            return "[" + ", ".join(build(flat, sizes[1:]) for _ in range(sizes[0])) + "]"
+
+        return st.lists(st.floats(-3, 3).map(repr), min_size=count, max_size=count).map(lambda f: build(f, sizes))
+
+    sizes = st.lists(st.integers(1, 3), min_size=0, max_size=2)
+    shape = st.lists(st.integers(-1, 4), min_size=0, max_size=3).map(lambda s: "[" + ", ".join(map(str, s)) + "]")
+    good = sizes.map(lambda s: "[" + ", ".join(map(str, s)) + "]")
+    value = st.one_of(
+        sizes.flatmap(rectangular),
+        sizes.flatmap(rectangular),
+        sizes.flatmap(rectangular),
+        st.builds(lambda s, seed: f"{{normal: 0.5, shape: {s}, seed: {seed}}}", good, st.integers(0, 3)),
+        st.integers(1, 3).flatmap(nested),
+        numbers.map(str),
+        st.builds(lambda s, n, seed: f"{{normal: {n}, shape: {s}, seed: {seed}}}", shape, numbers, st.integers(-1, 3)),
+        shape.map(lambda s: f"{{zeros: {s}}}"),
+        st.sampled_from(["{file: missing.npy}", "{file: x.txt}", "{value: [1, 2], label: a}", "{zeros: 2}"]),
+    )
+    names = ["a", "b", "c"]
+    lines = ["inputs:"] + [f"  {name}: {draw(value)}" for name in names] + ["nodes:"]
+    attribute = st.sampled_from(
+        [
+            "",
+            ", axis: 0",
+            ", axis: -1",
+            ", axis: [0, 1]",
+            ", axis: 5",
+            ", keepdims: true",
+            ", keepdims: 2",
+            ", shape: [-1]",
+            ", shape: [2, -1]",
+            ", shape: [0]",
+            ", axes: [1, 0]",
+            ", axes: [0, 0]",
+            ", axiss: 1",
+        ]
+    )
+    for k in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(sorted(OPS)))
+        count = draw(st.integers(OPS[op].min_args, min(OPS[op].max_args or 3, 3)))
+        operands = [draw(st.sampled_from(names)) for _ in range(count)]
+        if draw(st.booleans()):
+            lines.append(f"  n{k}: {{op: {op}, inputs: [{', '.join(operands)}]{draw(attribute)}}}")
+        else:
+            symbol = draw(st.sampled_from(["@", "+", "*", "-", "/"]))
+            lines.append(f"  n{k}: {operands[0]} {symbol} {operands[-1]}")
+        names.append(f"n{k}")
+    return "\n".join(lines) + f"\noutput: {names[-1]}\n"

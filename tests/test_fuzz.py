@@ -28,7 +28,7 @@ from cgraph_cli.errors import GraphError
 from cgraph_cli.loader import load_text
 from cgraph_cli.ops import Undefined
 
-from .strategies import almost_yaml, any_graphs, formula_graphs
+from .strategies import almost_yaml, any_graphs, array_files, formula_graphs
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 SLOW = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
@@ -319,3 +319,25 @@ def test_check_fails_no_corpus_graph(path):
     except GraphError:
         return
     assert "FAIL" not in [c.status for c in checks]
+
+
+@SLOW
+@given(
+    array_files(),
+    st.sampled_from(
+        [
+            ["run"],
+            ["run", "--json"],
+            ["check"],
+            ["explain", "--steps"],
+            ["validate"],
+            ["draw", "--format", "dot"],
+            ["descend", "--vary", "a,b", "--steps", "3"],
+        ]
+    ),
+)
+def test_any_array_file_gets_an_answer_in_words(tmp_path_factory, text, command):
+    path = tmp_path_factory.mktemp("arrays") / "g.yaml"
+    path.write_text(text)
+    args = [*command, str(path)]
+    assert_well_behaved(run_cli(args), args)
