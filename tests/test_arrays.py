@@ -314,7 +314,7 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
         ("inputs: {x: {normal: 1}}\n", "input 'x' needs a shape", 1, 22),
         ("inputs: {x: {normal: -1, shape: [2]}}\n", "a standard deviation is 0 or more", 1, 22),
         # Found by the fuzz suite: a draw past a float's range, once written out as inf.
-        ("inputs: {x: {normal: 1e308, shape: [3]}}\n", "draws numbers past a float's range", 1, 22),
+        ("inputs: {x: {normal: 1.7e308, shape: [20]}}\n", "draws numbers past a float's range", 1, 22),
         ("inputs: {x: {normal: 1, shape: [2, 0]}}\n", "a size is a whole number, 1 or more, not 0", 1, 36),
         ("inputs: {x: {normal: 1, shape: [2], seed: 1.5}}\n", "a seed is a whole number", 1, 43),
         ("inputs: {x: {zeros: [2], seed: 1}}\n", "'seed' goes with normal:", 1, 26),
