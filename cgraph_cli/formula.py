@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .errors import did_you_mean, shorten
 from .ops import OPS, Undefined
-from .syntax import NotANumber, plain_kind, to_number
+from .syntax import ATTRIBUTES, NotANumber, plain_kind, to_number
 
 # Operator -> (op, precedence, right-associative). Unary minus binds at 4: below **, above * and /.
 BINARY = {
@@ -113,6 +113,9 @@ def tokens(text: str) -> list[tuple]:
             i += 1
             continue
         hint = "; compare with '=='" if c == "=" else ""
+        word = text[:i].rstrip().rsplit("(", 1)[-1].rsplit(",", 1)[-1].strip()
+        if c == "=" and word in ATTRIBUTES:
+            hint = f"; an attribute ({word}) goes in the node form: {{op: ..., inputs: [...], {word}: ...}}"
         raise FormulaError(f"unexpected character {c!r} in a formula{hint}", start)
     out.append(("end", "", n, None))
     return out

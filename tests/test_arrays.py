@@ -353,6 +353,7 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
             9,
         ),
         ("inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: true}}\n", "not true, a boolean", 2, 41),
+        ('inputs: {x: [1, 2]}\nnodes: {s: "sum(x, axis=0)"}\n', "an attribute (axis) goes in the node form", 2, 24),
     ],
 )
 def test_array_mistakes_are_located_errors(invoke, graph_file, text, words, line, col):
