@@ -198,7 +198,7 @@ def transpose(np, x, axes=None):
 
 @transpose.backward_step
 def transpose(np, dout, out, x, axes=None):
-    return (np.transpose(dout, None if axes is None else np.argsort(axes)),)
+    return (np.transpose(dout, None if axes is None else np.argsort([a % x.ndim for a in axes])),)
 
 
 @transpose.shape_rule

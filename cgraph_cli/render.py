@@ -267,6 +267,8 @@ def ops_json() -> str:
                 "value": op.formula,
                 "derivatives": op.derivative,
                 "doc": op.doc,
+                "arrays_only": op.arrays_only,
+                "attributes": op.attributes,
             }
             for op in OPS.values()
         ]

@@ -127,6 +127,8 @@ def from_file(builder, name: str, node: Scalar, what: str):
             array = np.loadtxt(path, delimiter=",", dtype=float, comments="#")
     except (OSError, ValueError, EOFError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if kind == ".csv" and "at row 0," in reason:
+            reason += " (a header line must start with #)"
         raise builder.fail(f"{what}: cannot read '{shorten(name)}': {shorten(reason, 200)}", node.loc) from None
     array = np.array(array, dtype=float)
     if array.ndim > MAX_DIMS:

@@ -225,7 +225,8 @@ def test_transpose_reshape_and_softmax_backward():
     def check(shape, data, seed):
         x = _values(seed, shape)
         order = tuple(data.draw(st.permutations(range(len(shape)))))
-        _backward_against_differences("transpose", [x], {"axes": data.draw(st.sampled_from([None, order]))})
+        negative = tuple(a - len(shape) for a in order)  # the same axes, counted from the end
+        _backward_against_differences("transpose", [x], {"axes": data.draw(st.sampled_from([None, order, negative]))})
         _backward_against_differences("reshape", [x], {"shape": (-1,)})
         _backward_against_differences("softmax", [x], {"axis": data.draw(st.integers(-len(shape), len(shape) - 1))})
 
@@ -369,6 +370,8 @@ def test_a_pickled_npy_file_is_refused_not_run(invoke, graph_file, tmp_path):
 def test_a_csv_with_text_or_a_gap_is_a_located_error(invoke, graph_file, tmp_path):
     (tmp_path / "d.csv").write_text("1,2\n3,oops\n")
     assert_error(invoke("run", graph_file("inputs: {x: {file: d.csv}}\n")), 1, "cannot read 'd.csv'", ":1:20:")
+    (tmp_path / "h.csv").write_text("x1,x2\n1,2\n")
+    assert_error(invoke("run", graph_file("inputs: {x: {file: h.csv}}\n")), 1, "a header line must start with #")
     (tmp_path / "n.csv").write_text("1,2\n3,nan\n")
     assert_error(invoke("run", graph_file("inputs: {x: {file: n.csv}}\n")), 1, "holds nan at [1, 1]")
 
