@@ -1088,6 +1088,8 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     from .descend import descend as run_descent
 
     _one_format(as_json, as_csv)
+    if out == "-" and (as_json or as_csv):
+        raise click.UsageError("-o - writes the trained graph on stdout; --json and --csv cannot go there too")
     fmt = _plot_format(plot)
     names = list(dict.fromkeys(name.strip() for spec in vary for name in spec.split(",") if name.strip()))
     progress = _Progress("descending")

@@ -676,3 +676,10 @@ def test_descend_writes_long_runs_in_chunks_that_join_into_one_document(invoke):
     assert [row["step"] for row in data["trace"]] == list(range(9001))
     rows = invoke(*args, "--csv").stdout.splitlines()
     assert len(rows) == 9002 and rows[4097].startswith("4096,") and rows[-1].startswith("9000,")
+
+
+def test_descend_writes_the_trained_graph_on_stdout_alone(invoke):
+    args = ("descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0,x1", "--lr", "0.001", "--steps", "1", "-o", "-")
+    text = invoke(*args).stdout
+    assert "  x0: 0.002\n  x1: 1.6\n" in text and "step" not in text.split("\n", 2)[2]
+    assert_error(invoke(*args, "--json"), 2, "-o - writes the trained graph on stdout")
