@@ -1101,7 +1101,8 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
         from . import __version__
 
         header = [
-            f"{plan.source or plan.name}, after {steps:,} step{'s' * (steps != 1)} of gradient descent on {', '.join(names)}",
+            f"{plan.source or plan.name}, after {steps:,} step{'s' * (steps != 1)} "
+            f"of gradient descent on {', '.join(names)}",
             f"(lr {lr!r}), written by cgraph {__version__} (cgraph descend)",
         ]
         write_output(out, render.graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
