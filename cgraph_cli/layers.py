@@ -268,7 +268,8 @@ def softmax(x, axis=-1):
 
 def _one_hot(np, t, y):
     """Labels as one-hot rows of y's shape: t itself when it is one-hot (or soft) labels, else
-    class indices turned into rows (ShapeError-free: the shape rule has checked them)."""
+    class indices turned into rows. The shape rule has checked the shapes; an index that is not
+    a class (2.5, -1, 10 of 10 classes) is an OpDomainError here, where the values are known."""
     if t.shape == y.shape:
         return t
     classes = y.shape[-1]
@@ -340,5 +341,7 @@ def softmax_with_loss(x, t):
 
 
 def _log_softmax(np, x):
+    """ln softmax(x) along the last axis, as x - max - ln Σ exp(x - max): no exp overflows, and
+    no log of a probability that rounded to 0."""
     shifted = x - np.max(x, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
