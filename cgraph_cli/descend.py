@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from .errors import CgraphError, RequestError, shorten
 from .graph import Plan
+from .ops import Undefined
 
 
 class Descent:
@@ -43,14 +44,12 @@ def descend(
     target = plan.output_position(of)
     if not vary:
         raise RequestError("name the inputs to vary (--vary W1,b1)", plan.source, "vary")
-    positions = []
     for name in vary:
         i = plan.position(name, "vary")
         if plan.ops[i] is not None:
             raise RequestError(f"'{shorten(name)}' is a node; only inputs can be varied", plan.source, "vary")
         if name in (overrides or {}):
             raise RequestError(f"'{shorten(name)}' is both set and varied", plan.source, "vary")
-        positions.append(i)
     if plan.shapes is not None and plan.shapes[target] != ():
         raise RequestError(
             f"'{shorten(plan.names[target])}' is an array of shape {plan.shapes[target]}; descend makes a "
@@ -59,62 +58,73 @@ def descend(
             "of",
         )
     run = Descent(plan, target, list(vary), lr)
-    step = _array_step if plan.arrays else _number_step
-    values = step(plan, positions, overrides or {}, target, lr, steps, run, progress)
-    run.final = dict(zip(vary, values))
+    current, one_pass = (_on_arrays if plan.arrays else _on_numbers)(plan, vary, overrides or {}, target)
+    run.trace = {name: [] for name, value in current.items() if not _is_array(value)}  # the numbers
+    for k in range(steps + 1):
+        with _at_step(k):
+            loss, grads = one_pass(current, k < steps)  # no backward pass after the last step
+        run.losses.append(loss)
+        for name, values in run.trace.items():
+            values.append(_number(current[name]))
+        if k == steps:
+            break
+        for name, g in grads.items():
+            current[name] = current[name] - lr * g
+        if progress is not None:
+            progress(k + 1, steps)
+    run.final = {name: _number(value) for name, value in current.items()}
     return run
 
 
-def _number_step(plan: Plan, positions, overrides, target, lr, steps, run, progress) -> list:
-    """Descent on a graph of numbers, by the scalar engine (the book's digits)."""
+def _on_numbers(plan: Plan, vary: list[str], overrides: dict, target: int):
+    """The varied inputs' values, and one pass of the scalar engine (the book's digits): current
+    values -> (the loss, each varied input's gradient when asked for)."""
     from .engine import evaluate
 
-    names = [plan.names[i] for i in positions]
-    current = {name: plan.values[i] for name, i in zip(names, positions)}
-    run.trace = {name: [] for name in names}
-    for k in range(steps + 1):
-        with _at_step(k):
-            result = evaluate(plan, {**overrides, **current}, plan.names[target])
-            run.losses.append(result.value)
-            for name in names:
-                run.trace[name].append(current[name])
-            if k == steps:
-                break
-            for name in names:
-                current[name] = current[name] - lr * result.needed_grad(name)
-        if progress is not None:
-            progress(k + 1, steps)
-    return [current[name] for name in names]
+    def one_pass(current: dict, gradients: bool):
+        result = evaluate(plan, {**overrides, **current}, plan.names[target], gradients)
+        return result.value, {name: result.needed_grad(name) for name in current} if gradients else {}
+
+    return {name: plan.values[plan.index[name]] for name in vary}, one_pass
 
 
-def _array_step(plan: Plan, positions, overrides, target, lr, steps, run, progress) -> list:
-    """Descent on a graph of arrays: a forward and a backward pass on the array engine per step."""
+def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
+    """The varied inputs' values, and one forward and backward pass on the array engine: current
+    values -> (the loss, the gradient of each varied input the loss depends on, when asked for)."""
     import numpy as np
 
     from .arrays import backward, forward_pass, given_arrays
 
     given = given_arrays(np, plan, overrides)
-    scalars = [p for p in positions if given[p].ndim == 0]
-    run.trace = {plan.names[p]: [] for p in scalars}
-    for k in range(steps + 1):
-        with _at_step(k):
-            values = forward_pass(np, plan, list(given))
-        run.losses.append(float(values[target]))
-        for p in scalars:
-            run.trace[plan.names[p]].append(float(given[p]))
-        if k == steps:
-            break
+    positions = {name: plan.index[name] for name in vary}
+
+    def one_pass(current: dict, gradients: bool):
+        values = list(given)
+        for name, p in positions.items():
+            values[p] = current[name]
+        values = forward_pass(np, plan, values)
+        if not gradients:
+            return float(values[target]), {}
         grads = backward(np, plan, values, target)
-        for p in positions:
+        out = {}
+        for name, p in positions.items():
             g = grads[p]
-            if g is None:
-                continue  # the output does not depend on it
-            if not hasattr(g, "shape"):  # Undefined
-                raise CgraphError(f"step {k}: d({plan.names[target]})/d({plan.names[p]}) is undefined: {g.reason}")
-            given[p] = given[p] - lr * g
-        if progress is not None:
-            progress(k + 1, steps)
-    return [float(given[p]) if given[p].ndim == 0 else given[p] for p in positions]
+            if type(g) is Undefined:
+                raise plan.error(f"d({plan.names[target]})/d({name}) is undefined: {g.reason}", g.origin)
+            if g is not None:  # None: the loss does not depend on it
+                out[name] = g
+        return float(values[target]), out
+
+    return {name: given[p] for name, p in positions.items()}, one_pass
+
+
+def _is_array(value) -> bool:
+    return getattr(value, "ndim", 0) > 0
+
+
+def _number(value):
+    """A value of no dimensions as a Python number; anything else as it is."""
+    return float(value) if getattr(value, "ndim", None) == 0 else value
 
 
 @contextmanager

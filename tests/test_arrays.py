@@ -683,3 +683,12 @@ def test_descend_writes_the_trained_graph_on_stdout_alone(invoke):
     text = invoke(*args).stdout
     assert "  x0: 0.002\n  x1: 1.6\n" in text and "y from 401.0" not in text  # the graph, no table
     assert_error(invoke(*args, "--json"), 2, "-o - writes the trained graph on stdout")
+
+
+def test_descend_stops_where_a_varied_gradient_is_undefined(invoke, graph_file):
+    labels_as_input = (
+        "inputs:\n  x: [[1.0, 2.0], [0.5, 0.1]]\n  t: [0, 1]\nnodes:\n  L: {op: softmax_with_loss, inputs: [x, t]}\n"
+    )
+    result = invoke("descend", graph_file(labels_as_input), "--vary", "x,t", "--steps", "2")
+    assert_error(result, 1, ":5:3: step 0: d(L)/d(t) is undefined", "class indices have no gradient")
+    assert invoke("descend", graph_file(labels_as_input), "--vary", "x", "--steps", "2").exit_code == 0
