@@ -552,10 +552,14 @@ def test_draw_labels_edges_with_shapes_and_small_values(invoke):
     assert "B (3,) [1.0, 2.0, 3.0]<br/>grad (3,) [5.0, 7.0, 9.0]" in mermaid
 
 
+# Class-index labels declared as an input, not a constant: their gradient is undefined.
+LABELS_AS_INPUT = (
+    "inputs:\n  x: [[1.0, 2.0], [0.5, 0.1]]\n  t: [0, 1]\nnodes:\n  L: {op: softmax_with_loss, inputs: [x, t]}\n"
+)
+
+
 def test_an_undefined_gradient_of_an_array_warns_and_fails_only_when_asked_for(invoke, graph_file):
-    path = graph_file(
-        "inputs:\n  x: [[1.0, 2.0], [0.5, 0.1]]\n  t: [0, 1]\nnodes:\n  L: {op: softmax_with_loss, inputs: [x, t]}\n"
-    )
+    path = graph_file(LABELS_AS_INPUT)
     result = invoke("run", path)
     assert result.exit_code == 0 and "undefined" in result.stdout
     assert "warning" in result.stderr and "class indices have no gradient" in result.stderr
@@ -686,9 +690,6 @@ def test_descend_writes_the_trained_graph_on_stdout_alone(invoke):
 
 
 def test_descend_stops_where_a_varied_gradient_is_undefined(invoke, graph_file):
-    labels_as_input = (
-        "inputs:\n  x: [[1.0, 2.0], [0.5, 0.1]]\n  t: [0, 1]\nnodes:\n  L: {op: softmax_with_loss, inputs: [x, t]}\n"
-    )
-    result = invoke("descend", graph_file(labels_as_input), "--vary", "x,t", "--steps", "2")
+    result = invoke("descend", graph_file(LABELS_AS_INPUT), "--vary", "x,t", "--steps", "2")
     assert_error(result, 1, ":5:3: step 0: d(L)/d(t) is undefined", "class indices have no gradient")
-    assert invoke("descend", graph_file(labels_as_input), "--vary", "x", "--steps", "2").exit_code == 0
+    assert invoke("descend", graph_file(LABELS_AS_INPUT), "--vary", "x", "--steps", "2").exit_code == 0
