@@ -60,6 +60,13 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
     return shapes
 
 
+def not_finite_at(np, v) -> tuple[int, ...] | None:
+    """Where the first element of `v` that is not a finite number stands (None where all are)."""
+    if np.isfinite(v).all():
+        return None
+    return tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(~np.isfinite(v))[0]), np.shape(v)))
+
+
 def given_arrays(np, plan: Plan, overrides: Mapping) -> list:
     """The values a run starts from as float arrays: inputs (with --set) and constants."""
     given = plan.given(overrides)
@@ -96,17 +103,16 @@ def forward_pass(np, plan: Plan, values: list) -> list:
                 v = np.asarray(op.array(np, *xs, **attrs.get(i, {})), dtype=float)
             except (OpDomainError, ArithmeticError, ValueError) as e:
                 raise _node_error(plan, i, xs, domain_reason(e)) from None
-            if not np.isfinite(v).all():
-                raise _node_error(plan, i, xs, _why_not_finite(np, plan, i, xs, v))
+            at = not_finite_at(np, v)
+            if at is not None:
+                raise _node_error(plan, i, xs, _why_not_finite(np, plan, i, xs, v, at))
             values[i] = v
     return values
 
 
-def _why_not_finite(np, plan: Plan, i: int, xs: list, v) -> str:
-    """Which element of node i is not a finite number, and why (the op on that element's operands)."""
-    k = int(np.flatnonzero(~np.isfinite(v))[0])
-    at = np.unravel_index(k, v.shape)
-    where = f"element {list(map(int, at))}" if v.ndim else "the value"
+def _why_not_finite(np, plan: Plan, i: int, xs: list, v, at: tuple) -> str:
+    """Why element `at` of node i is not a finite number (the op on that element's operands)."""
+    where = f"element {list(at)}" if v.ndim else "the value"
     op = plan.node_op(i)
     reason = "not a finite number"
     if not op.arrays_only:
@@ -161,9 +167,9 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
     for j, g in zip(plan.args[i], gs):
         if type(g) is not Undefined:
             g = np.asarray(g, dtype=float)
-            if not np.isfinite(g).all():
-                at = list(map(int, np.unravel_index(int(np.flatnonzero(~np.isfinite(g))[0]), g.shape)))
-                g = Undefined(f"element {at} is not a finite number" if g.ndim else "not a finite number")
+            at = not_finite_at(np, g)
+            if at is not None:
+                g = Undefined(f"element {list(at)} is not a finite number" if g.ndim else "not a finite number")
         if type(g) is Undefined and g.origin is None and j < plan.size:
             g = Undefined(
                 f"node '{shorten(plan.names[i])}' = {op.name}(…): the gradient it passes to "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .arrays import MAX_ELEMENTS
+from .arrays import MAX_ELEMENTS, not_finite_at
 from .errors import shorten
 from .layers import MAX_DIMS
 from .yamltree import KIND, Scalar, Seq
@@ -80,7 +80,7 @@ def generated(builder, fields: dict, what: str):
             raise builder.fail(f"{what}: a seed is a whole number, 0 or more, not {seed!r}", seed_node.loc)
     with np.errstate(all="ignore"):
         drawn = std * np.random.default_rng(seed).standard_normal(shape)
-    if not np.isfinite(drawn).all():
+    if not_finite_at(np, drawn) is not None:
         raise builder.fail(f"{what}: a standard deviation of {std!r} draws numbers past a float's range", std_node.loc)
     return drawn
 
@@ -139,11 +139,10 @@ def from_file(builder, name: str, node: Scalar, what: str):
         )
     if array.size == 0:
         raise builder.fail(f"{what}: '{shorten(name)}' holds no numbers", node.loc)
-    bad = np.flatnonzero(~np.isfinite(array))
-    if len(bad):
-        at = list(map(int, np.unravel_index(int(bad[0]), array.shape)))
-        shown = array.flat[bad[0]]
-        raise builder.fail(f"{what}: '{shorten(name)}' holds {shown} at {at}, not a finite number", node.loc)
+    at = not_finite_at(np, array)
+    if at is not None:
+        shown = array[at]
+        raise builder.fail(f"{what}: '{shorten(name)}' holds {shown} at {list(at)}, not a finite number", node.loc)
     return array
 
 
