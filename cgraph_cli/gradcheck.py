@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .engine import Result, evaluate, forward
 from .errors import CgraphError, RequestError
-from .graph import Plan, path_counts
+from .graph import Plan, element_name, path_counts
 from .ops import Number, Undefined
 
 EPSILON = sys.float_info.epsilon
@@ -373,7 +373,7 @@ def _check_array(
     flat = elements_checked(value.size, sample) if element is None else [np.ravel_multi_index(element, value.shape)]
     for k in flat:
         at = difference.at = np.unravel_index(k, value.shape)
-        label = f"{name}[{', '.join(map(str, at))}]" if value.ndim else name
+        label = element_name(name, at) if value.ndim else name
         x = float(value[at])
         if type(grad) is Undefined:
             checks.append(Check(label, x, None, None, None, None, None, None, "undefined", f"backprop: {grad.reason}"))

@@ -331,6 +331,11 @@ class Plan:
         )
 
 
+def element_name(name: str, at: tuple) -> str:
+    """One element of an array, as Plan.element reads it: W1[0, 1]."""
+    return f"{name}[{', '.join(map(str, at))}]"
+
+
 _OP_OF: dict = {None: None, **OPS}
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .engine import Result
 from .errors import printable, short_list, shorten
-from .graph import Draft, Plan
+from .graph import Draft, Plan, element_name
 from .ops import OPS, Undefined
 
 
@@ -203,7 +203,7 @@ def _elements(name: str, value, grad):
     gs = grad if grad is not None and type(grad) is not Undefined else None
     for at in np.ndindex(*value.shape):
         g = grad if gs is None else float(gs[at])
-        yield f"{name}[{', '.join(map(str, at))}]", float(value[at]), g
+        yield element_name(name, at), float(value[at]), g
 
 
 def grad_csv(result: Result, wrt: list[str], elasticities: dict | None = None) -> str:
