@@ -153,17 +153,19 @@ def backward(np, plan: Plan, values: list, target: int) -> list:
 def sends(np, plan: Plan, values: list, i: int, dout) -> list:
     """What node i passes to each operand: its op's backward step from `dout` (or dout times its
     local derivatives, summed back to the operand's shape); Undefined, saying where, for a
-    gradient that is not a number."""
+    gradient that is not a number. `values` by evaluation position, numbers or arrays (a
+    Result's too: only node i's and its operands' are read)."""
     op = plan.node_op(i)
-    xs = [values[j] for j in plan.args[i]]
+    out = np.asarray(values[i], dtype=float)
+    xs = [np.asarray(values[j], dtype=float) for j in plan.args[i]]
     if type(dout) is Undefined:
         return [dout] * len(xs)
     if op.backward is not None:
-        gs = list(op.backward(np, dout, values[i], *xs, **plan.attrs.get(i, {})))
+        gs = list(op.backward(np, dout, out, *xs, **plan.attrs.get(i, {})))
     else:
-        local = op.array_local(np)(values[i], *xs)
-        gs = [sum_to(np, np.broadcast_to(dout * d, values[i].shape), x.shape) for d, x in zip(local, xs)]
-    out = []
+        local = op.array_local(np)(out, *xs)
+        gs = [sum_to(np, np.broadcast_to(dout * d, out.shape), x.shape) for d, x in zip(local, xs)]
+    sent = []
     for j, g in zip(plan.args[i], gs):
         if type(g) is not Undefined:
             g = np.asarray(g, dtype=float)
@@ -176,8 +178,8 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
                 f"'{shorten(plan.names[j])}' is undefined: {g.reason}",
                 i,
             )
-        out.append(g)
-    return out
+        sent.append(g)
+    return sent
 
 
 def edge_sends(result: Result, i: int) -> list:
@@ -186,9 +188,8 @@ def edge_sends(result: Result, i: int) -> list:
     import numpy as np
 
     plan = result.plan
-    values = [np.asarray(v, dtype=float) for v in result.values]
     dout = result.grads[i]
-    sent = sends(np, plan, values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float))
+    sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float))
     return [None if j >= plan.size or j in plan.fixed else (None, _plain([g])[0]) for j, g in zip(plan.args[i], sent)]
 
 

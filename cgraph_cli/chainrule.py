@@ -125,12 +125,11 @@ def _carry(result: Result):
     from .arrays import sends
 
     plan = result.plan
-    values = [np.asarray(v, dtype=float) for v in result.values]
 
     def carry(i: int, dout, counts):
         if dout is None:
-            return np.ones_like(values[i])
-        sent = sends(np, plan, values, i, dout)
+            return np.ones_like(result.values[i], dtype=float)
+        sent = sends(np, plan, result.values, i, dout)
         return [g if j < plan.size and counts[j] else None for j, g in zip(plan.args[i], sent)]
 
     return carry
