@@ -10,6 +10,7 @@ data only: .npy without pickles, .csv as numbers.
 
 from __future__ import annotations
 
+import math
 import os
 
 from .arrays import MAX_ELEMENTS, not_finite_at
@@ -61,23 +62,18 @@ def generated(builder, fields: dict, what: str):
     import numpy as np
 
     if "file" in fields:
-        key, node = fields["file"]
+        _, node = fields["file"]
         return from_file(builder, builder.text(node, f"the file of {what}"), node, what)
     if "zeros" in fields:
-        return np.zeros(shape_of(builder, fields["zeros"][1], f"the shape of {what}"))
+        return np.zeros(read_shape(builder, fields["zeros"][1], f"the shape of {what}"))
     std_node = fields["normal"][1]
     std = builder.number(std_node, f"the normal: (standard deviation) of {what}")
     if std < 0:
         raise builder.fail(f"{what}: a standard deviation is 0 or more, not {std!r}", std_node.loc)
     if "shape" not in fields:
         raise builder.fail(f"{what} needs a shape: {{normal: STD, shape: [...], seed: N}}", std_node.loc)
-    shape = shape_of(builder, fields["shape"][1], f"the shape of {what}")
-    seed = 0
-    if "seed" in fields:
-        seed_node = fields["seed"][1]
-        seed = builder.number(seed_node, f"the seed of {what}")
-        if type(seed) is not int or seed < 0:
-            raise builder.fail(f"{what}: a seed is a whole number, 0 or more, not {seed!r}", seed_node.loc)
+    shape = read_shape(builder, fields["shape"][1], f"the shape of {what}")
+    seed = _whole(builder, fields["seed"][1], f"{what}: a seed", 0) if "seed" in fields else 0
     with np.errstate(all="ignore"):
         drawn = std * np.random.default_rng(seed).standard_normal(shape)
     if not_finite_at(np, drawn) is not None:
@@ -85,23 +81,23 @@ def generated(builder, fields: dict, what: str):
     return drawn
 
 
-def shape_of(builder, node, what: str) -> tuple[int, ...]:
+def _whole(builder, node, what: str, least: int) -> int:
+    """A whole number, `least` or more (`what` says what it is, for the message)."""
+    n = builder.number(node, what)
+    if type(n) is not int or n < least:
+        raise builder.fail(f"{what} is a whole number, {least} or more, not {n!r}", node.loc)
+    return n
+
+
+def read_shape(builder, node, what: str) -> tuple[int, ...]:
     """A shape: a list of sizes, each a whole number 1 or more (a number alone is a 1-D shape)."""
     items = node.items if type(node) is Seq else [node]
     if len(items) > MAX_DIMS:
         raise builder.fail(f"{what}: {len(items)} dimensions; an array has at most {MAX_DIMS}", node.loc)
-    shape = []
-    for item in items:
-        size = builder.number(item, f"a size in {what}")
-        if type(size) is not int or size < 1:
-            raise builder.fail(f"{what}: a size is a whole number, 1 or more, not {size!r}", item.loc)
-        shape.append(size)
-    count = 1
-    for size in shape:
-        count *= size
-    if count > MAX_ELEMENTS:
-        raise builder.fail(f"{what}: {count:,} elements; at most {MAX_ELEMENTS:,}", node.loc)
-    return tuple(shape)
+    shape = tuple(_whole(builder, item, f"{what}: a size", 1) for item in items)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise builder.fail(f"{what}: {math.prod(shape):,} elements; at most {MAX_ELEMENTS:,}", node.loc)
+    return shape
 
 
 def from_file(builder, name: str, node: Scalar, what: str):
