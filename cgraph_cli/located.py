@@ -65,7 +65,7 @@ class Builder:
     def mapping(self, node, what: str, allowed: tuple[str, ...] | None = None) -> dict:
         """A mapping's entries as {key text: (key node, value node)}, keys checked."""
         if type(node) is not Map:
-            raise self.fail(f"{what} must be a mapping, not {_describe(node)}", node.loc)
+            raise self.fail(f"{what} must be a mapping, not {describe(node)}", node.loc)
         self.spend(len(node.pairs))
         entries: dict = {}
         for key, value in node.pairs:
@@ -107,7 +107,7 @@ class Builder:
 
     def text(self, node, what: str) -> str:
         if type(node) is not Scalar or node.is_null:
-            raise self.fail(f"{what} must be text, not {_describe(node)}", node.loc)
+            raise self.fail(f"{what} must be text, not {describe(node)}", node.loc)
         text = node.text
         bad = None if text.isprintable() else next((c for c in text if steers(c)), None)
         if bad is not None:
@@ -282,7 +282,7 @@ class Builder:
             if "inputs" in fields:
                 items = fields["inputs"][1]
                 if type(items) is not Seq:
-                    raise self.fail(f"the inputs of {what} must be a list, not {_describe(items)}", items.loc)
+                    raise self.fail(f"the inputs of {what} must be a list, not {describe(items)}", items.loc)
                 self.spend(len(items.items))
                 operands = [(self.operand(o, f"an operand of {what}"), o) for o in items.items]
         else:
@@ -392,9 +392,7 @@ class Builder:
         """The edges' operands, filled in to the nodes they point at."""
         if edges is not None:
             if type(edges) is not Seq:
-                raise self.fail(
-                    f'edges must be a list of "src -> dst" or [src, dst], not {_describe(edges)}', edges.loc
-                )
+                raise self.fail(f'edges must be a list of "src -> dst" or [src, dst], not {describe(edges)}', edges.loc)
             self.spend(len(edges.items))
             for edge in edges.items:
                 self.edge(edge)
@@ -414,7 +412,7 @@ class Builder:
                 raise self.fail(f"the target of an edge must be a name, not {KIND[type(dst_node)]}", dst_node.loc)
             dst, dst_loc = dst_node.text, dst_node.loc
         else:
-            raise self.fail(f'an edge must be "src -> dst" or [src, dst], not {_describe(edge)}', edge.loc)
+            raise self.fail(f'an edge must be "src -> dst" or [src, dst], not {describe(edge)}', edge.loc)
         target = self.decls.get(dst)
         if target is None:
             raise self.fail(f"edge to unknown node '{shorten(dst)}'{did_you_mean(dst, self.decls)}", dst_loc)
@@ -447,7 +445,7 @@ class Builder:
                 raise self.fail(f"node '{shorten(name)}': {problem}", loc)
 
 
-def _describe(node) -> str:
+def describe(node) -> str:
     if type(node) is Scalar:
         if node.is_null:
             return "null (nothing)"

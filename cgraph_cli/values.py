@@ -16,7 +16,8 @@ import os
 from .arrays import MAX_ELEMENTS, not_finite_at
 from .errors import shorten
 from .layers import MAX_DIMS
-from .yamltree import KIND, Scalar, Seq
+from .located import describe
+from .yamltree import Scalar, Seq
 
 MAX_FILE_BYTES = 1 << 30
 
@@ -147,13 +148,13 @@ def attribute(builder, name: str, node, what: str):
     (true or false), axes (a list of axes), shape (a list of sizes, one of them may be -1)."""
     if name == "keepdims":
         if type(node) is not Scalar or not node.plain or not node.is_bool:
-            raise builder.fail(f"{what} must be true or false, not {_shown(node)}", node.loc)
+            raise builder.fail(f"{what} must be true or false, not {describe(node)}", node.loc)
         return node.text.lower() == "true"
     if name == "axis" and type(node) is Scalar and node.plain and node.is_null:
         return None
     items = node.items if type(node) is Seq else None
     if items is None and name in ("axes", "shape"):
-        raise builder.fail(f"{what} must be a list of whole numbers, not {_shown(node)}", node.loc)
+        raise builder.fail(f"{what} must be a list of whole numbers, not {describe(node)}", node.loc)
     numbers = []
     for item in items if items is not None else [node]:
         n = builder.number(item, f"{what}")
@@ -161,7 +162,3 @@ def attribute(builder, name: str, node, what: str):
             raise builder.fail(f"{what} must be whole numbers, not {n!r}", item.loc)
         numbers.append(n)
     return numbers[0] if items is None else tuple(numbers)
-
-
-def _shown(node) -> str:
-    return f"'{shorten(node.text)}'" if type(node) is Scalar else KIND[type(node)]
