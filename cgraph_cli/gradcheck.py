@@ -190,8 +190,6 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
     tolerance = atol + rtol * abs(bp)
     difference = _Differences(result, i, overrides)
     best, last_problem, kinks, turns = _estimate(difference, x, eps, tolerance)
-    if kinks < 0:
-        return Check(name, x, None, bp, None, None, None, None, "kink", last_problem)
     if best is not None and abs(bp - best[0]) > atol + rtol * max(abs(bp), abs(best[0])):
         # Before calling it a FAIL or inconclusive, look at every scale down to x's own rounding:
         # f may change on a scale far finer than any step so far (x / (x + 1e-157) near 0).
@@ -203,7 +201,25 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
                     best = estimate  # a finer resolved step is nearer the limit, whatever coarser ones said
             except (_Kink, CgraphError):
                 pass
+    return _judged(
+        name,
+        x,
+        bp,
+        best,
+        (kinks, turns, last_problem),
+        atol,
+        rtol,
+        lambda h: (difference.nonlinear_node(h), difference.backprop_rounding(h)),
+    )
+
+
+def _judged(name: str, x, bp, best, trouble: tuple, atol, rtol, diagnose=None) -> Check:
+    """The verdict on backprop's `bp` against the best difference (None: there was none, for the
+    `trouble` met: kinks, periodic turns, the last problem). Where they disagree, `diagnose(h)`
+    (if given) says whether a node is far from linear over the step, and how far rounding alone
+    may move backprop's gradient; either makes the disagreement inconclusive, not a FAIL."""
     if best is None:
+        kinks, turns, last_problem = trouble
         status = "kink" if kinks else "inconclusive" if turns else "undefined"
         return Check(name, x, None, bp, None, None, None, None, status, last_problem)
     numeric, error, h = best
@@ -211,9 +227,8 @@ def _check_input(result: Result, name: str, overrides: dict, eps, rtol, atol) ->
     scale = max(abs(bp), abs(numeric))
     rel_error = abs_error / scale if scale else 0.0
     bent, rounding = None, 0.0
-    if abs_error > atol + rtol * scale and abs_error > _ERROR_MARGIN * error:
-        bent = difference.nonlinear_node(h)
-        rounding = difference.backprop_rounding(h)
+    if diagnose is not None and abs_error > atol + rtol * scale and abs_error > _ERROR_MARGIN * error:
+        bent, rounding = diagnose(h)
     if abs_error <= atol + rtol * scale:
         status, note = "pass", ""
     elif bent is not None:
@@ -379,24 +394,8 @@ def _check_array(
             checks.append(Check(label, x, None, None, None, None, None, None, "undefined", f"backprop: {grad.reason}"))
             continue
         bp = float(np.asarray(grad)[at])
-        best, last_problem, kinks, _ = _estimate(difference, x, eps, atol + rtol * abs(bp))
-        if best is None:
-            status = "kink" if kinks else "undefined"
-            checks.append(Check(label, x, None, bp, None, None, None, None, status, last_problem))
-            continue
-        numeric, error, h = best
-        abs_error = abs(bp - numeric)
-        scale = max(abs(bp), abs(numeric))
-        if abs_error <= atol + rtol * scale:
-            status, note = "pass", ""
-        elif abs_error > _ERROR_MARGIN * error:
-            status, note = "FAIL", ""
-        else:
-            status, note = "inconclusive", f"the difference is only good to ±{error:.2g} here (rounding)"
-        rel_error = abs_error / scale if scale else 0.0
-        checks.append(
-            Check(label, x, h, bp, numeric, error if math.isfinite(error) else None, abs_error, rel_error, status, note)
-        )
+        best, last_problem, kinks, turns = _estimate(difference, x, eps, atol + rtol * abs(bp))
+        checks.append(_judged(label, x, bp, best, (kinks, turns, last_problem), atol, rtol))
     return checks
 
 
