@@ -190,7 +190,7 @@ def edge_sends(result: Result, i: int) -> list:
     plan = result.plan
     dout = result.grads[i]
     sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float))
-    return [None if j >= plan.size or j in plan.fixed else (None, _plain([g])[0]) for j, g in zip(plan.args[i], sent)]
+    return [None if j >= plan.size or j in plan.fixed else (None, plain(g)) for j, g in zip(plan.args[i], sent)]
 
 
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:
@@ -213,6 +213,11 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
     return Result(plan, _plain(values), _plain(grads), target, reached)
 
 
+def plain(value):
+    """A value of no dimensions as a Python float (so it prints, and compares, as a number does);
+    an array or a number as it is."""
+    return float(value) if getattr(value, "ndim", None) == 0 else value
+
+
 def _plain(values: list) -> list:
-    """A value of no dimensions as a Python float (so it prints, and compares, as a number does)."""
-    return [float(v) if getattr(v, "ndim", None) == 0 else v for v in values]
+    return list(map(plain, values))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from .arrays import plain
 from .errors import CgraphError, RequestError, shorten
 from .graph import Plan
 from .ops import Undefined
@@ -65,14 +66,14 @@ def descend(
             loss, grads = one_pass(current, k < steps)  # no backward pass after the last step
         run.losses.append(loss)
         for name, values in run.trace.items():
-            values.append(_number(current[name]))
+            values.append(plain(current[name]))
         if k == steps:
             break
         for name, g in grads.items():
             current[name] = current[name] - lr * g
         if progress is not None:
             progress(k + 1, steps)
-    run.final = {name: _number(value) for name, value in current.items()}
+    run.final = {name: plain(value) for name, value in current.items()}
     return run
 
 
@@ -120,11 +121,6 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
 
 def _is_array(value) -> bool:
     return getattr(value, "ndim", 0) > 0
-
-
-def _number(value):
-    """A value of no dimensions as a Python number; anything else as it is."""
-    return float(value) if getattr(value, "ndim", None) == 0 else value
 
 
 @contextmanager
