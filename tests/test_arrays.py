@@ -490,6 +490,9 @@ def test_a_graph_of_numbers_never_imports_numpy():
     assert done.stderr.decode().strip().endswith("True")  # (the check can see numpy)
     done = subprocess.run([sys.executable, "-c", code, str(GRAPHS / "neuron.yaml")], capture_output=True)
     assert done.stderr.decode().strip().endswith("False")
+    descent = code.replace("['run', sys.argv[1], '--json']", "['descend', sys.argv[1], '--vary', 'x0,x1', '--json']")
+    done = subprocess.run([sys.executable, "-c", descent, str(GRAPHS / "rosenbrock.yaml")], capture_output=True)
+    assert done.stderr.decode().strip().endswith("False")  # descent on numbers: the scalar engine alone
 
 
 def test_an_array_too_large_for_its_few_bytes_of_file_is_refused(invoke, graph_file):
