@@ -491,6 +491,7 @@ def test_a_graph_of_numbers_never_imports_numpy():
     done = subprocess.run([sys.executable, "-c", code, str(GRAPHS / "neuron.yaml")], capture_output=True)
     assert done.stderr.decode().strip().endswith("False")
     descent = code.replace("['run', sys.argv[1], '--json']", "['descend', sys.argv[1], '--vary', 'x0,x1', '--json']")
+    assert descent != code
     done = subprocess.run([sys.executable, "-c", descent, str(GRAPHS / "rosenbrock.yaml")], capture_output=True)
     assert done.stderr.decode().strip().endswith("False")  # descent on numbers: the scalar engine alone
 
