@@ -22,6 +22,9 @@ def _apart(xs, gap: float) -> bool:
 
 
 # Operand points per op where the op is smooth, so a central difference is a fair check.
+# The ops of numbers (each has a domain below); the ops of arrays alone are drawn in test_arrays.py.
+NUMBER_OPS = sorted(name for name, op in OPS.items() if not op.arrays_only)
+
 OP_DOMAINS = {
     "add": st.lists(reals(), min_size=2, max_size=5),
     "mul": st.lists(reals(-3, 3), min_size=2, max_size=5),

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cgraph_cli import ops
 from cgraph_cli.ops import OPS, OpDomainError, Undefined, exact, product
 
-from .strategies import OP_DOMAINS
+from .strategies import NUMBER_OPS, OP_DOMAINS
 
 
 def central_difference(op, xs, i):
@@ -22,10 +22,6 @@ def central_difference(op, xs, i):
     up[i] += h
     down[i] -= h
     return (op.forward(*up) - op.forward(*down)) / (2 * h)
-
-
-# The ops of numbers; the ops of arrays alone (layers.py) are tested in test_arrays.py.
-NUMBER_OPS = sorted(name for name, op in OPS.items() if not op.arrays_only)
 
 
 def local(name, *xs):
