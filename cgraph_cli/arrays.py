@@ -160,11 +160,12 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
     xs = [np.asarray(values[j], dtype=float) for j in plan.args[i]]
     if type(dout) is Undefined:
         return [dout] * len(xs)
-    if op.backward is not None:
-        gs = list(op.backward(np, dout, out, *xs, **plan.attrs.get(i, {})))
-    else:
-        local = op.array_local(np)(out, *xs)
-        gs = [sum_to(np, np.broadcast_to(dout * d, out.shape), x.shape) for d, x in zip(local, xs)]
+    with np.errstate(all="ignore"):  # a gradient that is no number is said below, not warned of
+        if op.backward is not None:
+            gs = list(op.backward(np, dout, out, *xs, **plan.attrs.get(i, {})))
+        else:
+            local = op.array_local(np)(out, *xs)
+            gs = [sum_to(np, np.broadcast_to(dout * d, out.shape), x.shape) for d, x in zip(local, xs)]
     sent = []
     for j, g in zip(plan.args[i], gs):
         if type(g) is not Undefined:

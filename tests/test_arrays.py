@@ -697,3 +697,26 @@ def test_descend_stops_where_a_varied_gradient_is_undefined(invoke, graph_file):
     result = invoke("descend", graph_file(LABELS_AS_INPUT), "--vary", "x,t", "--steps", "2")
     assert_error(result, 1, ":5:3: step 0: d(L)/d(t) is undefined", "class indices have no gradient")
     assert invoke("descend", graph_file(LABELS_AS_INPUT), "--vary", "x", "--steps", "2").exit_code == 0
+
+
+def test_small_arrays_of_three_dimensions_print_on_one_line(invoke, graph_file):
+    path = graph_file("inputs: {x: [1, 2, 3, 4]}\nnodes: {y: {op: reshape, inputs: [x], shape: [2, -1, 1]}}\n")
+    assert "y = (2, 2, 1) [[[1.0], [2.0]], [[3.0], [4.0]]];" in invoke("run", path).stdout
+
+
+def test_draw_and_explain_steps_show_an_undefined_gradient_of_an_array(invoke, graph_file):
+    # x - 1 gets an undefined gradient (sqrt's slope at 0), and draw once handed it to numpy as if
+    # it were an array when asking what x - 1 sends on to x.
+    path = graph_file("inputs: {x: [1.0, 2.0]}\nnodes: {s: sqrt(x - 1)}\n")
+    dot = invoke("draw", path, "--format", "dot")
+    assert dot.exit_code == 0, dot.stderr
+    assert '<font color="#d62728">undefined</font>' in dot.stdout
+    steps = invoke("explain", path, "--steps")
+    assert steps.exit_code == 0 and "x += undefined" in steps.stdout
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cgraph_cli", "draw", str(path), "--format", "dot"], capture_output=True
+    )
+    assert b"RuntimeWarning" not in done.stderr  # numpy's divide by zero, once printed beside our warnings
