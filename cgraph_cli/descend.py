@@ -9,7 +9,8 @@ be a number: the loss.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from functools import partial
 
 from .arrays import plain
 from .errors import CgraphError, RequestError, shorten
@@ -59,7 +60,9 @@ def descend(
             "of",
         )
     run = Descent(plan, target, list(vary), lr)
-    current, one_pass = (_on_arrays if plan.arrays else _on_numbers)(plan, vary, overrides or {}, target)
+    # The varied inputs' values, one pass (forward and backward), and how to move them quietly: on
+    # arrays an overflow is numpy's warning, and the next pass says it in cgraph's words.
+    current, one_pass, quiet = (_on_arrays if plan.arrays else _on_numbers)(plan, vary, overrides or {}, target)
     run.trace = {name: [] for name, value in current.items() if not _is_array(value)}  # the numbers
     for k in range(steps + 1):
         with _at_step(k):
@@ -69,8 +72,9 @@ def descend(
             values.append(plain(current[name]))
         if k == steps:
             break
-        for name, g in grads.items():
-            current[name] = current[name] - lr * g
+        with quiet():
+            for name, g in grads.items():
+                current[name] = current[name] - lr * g
         if progress is not None:
             progress(k + 1, steps)
     run.final = {name: plain(value) for name, value in current.items()}
@@ -86,7 +90,7 @@ def _on_numbers(plan: Plan, vary: list[str], overrides: dict, target: int):
         result = evaluate(plan, {**overrides, **current}, plan.names[target], gradients)
         return result.value, {name: result.needed_grad(name) for name in current} if gradients else {}
 
-    return {name: plan.values[plan.index[name]] for name in vary}, one_pass
+    return {name: plan.values[plan.index[name]] for name in vary}, one_pass, nullcontext
 
 
 def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
@@ -116,7 +120,7 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
                 out[name] = g
         return float(values[target]), out
 
-    return {name: given[p] for name, p in positions.items()}, one_pass
+    return {name: given[p] for name, p in positions.items()}, one_pass, partial(np.errstate, all="ignore")
 
 
 def _is_array(value) -> bool:

@@ -720,3 +720,15 @@ def test_draw_and_explain_steps_show_an_undefined_gradient_of_an_array(invoke, g
         [sys.executable, "-m", "cgraph_cli", "draw", str(path), "--format", "dot"], capture_output=True
     )
     assert b"RuntimeWarning" not in done.stderr  # numpy's divide by zero, once printed beside our warnings
+
+
+def test_descend_that_overflows_an_array_says_so_in_words_alone(graph_file):
+    import subprocess
+    import sys
+
+    path = graph_file("inputs: {x: [-1.7e308, 1.0]}\nnodes: {L: {op: sum, inputs: [x]}}\n")
+    command = [sys.executable, "-m", "cgraph_cli", "descend", str(path), "--vary", "x", "--lr", "1.7e308"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("cgraph: error: ") and "step 1: node 'L'" in done.stderr
+    assert "RuntimeWarning" not in done.stderr  # numpy's overflow in the update, once printed first
