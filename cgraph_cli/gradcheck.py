@@ -413,12 +413,14 @@ class _ElementDifferences:
         plan = result.plan
         self.given = given_arrays(np, plan, overrides)
         self.on_path = path_counts(plan, i, result.of)
-        # How strongly each node's rounding reaches the output: |value| x |gradient|, summed.
-        self.noise = EPSILON * sum(
-            float(np.sum(np.abs(np.asarray(result.values[k])) * np.abs(np.asarray(g))))
-            for k, g in enumerate(result.grads)
-            if plan.ops[k] is not None and g is not None and type(g) is not Undefined
-        )
+        # How strongly each node's rounding reaches the output: |value| x |gradient|, summed (inf
+        # past a float's range, quietly: then no difference is good enough to judge by).
+        with np.errstate(all="ignore"):
+            self.noise = EPSILON * sum(
+                float(np.sum(np.abs(np.asarray(result.values[k])) * np.abs(np.asarray(g))))
+                for k, g in enumerate(result.grads)
+                if plan.ops[k] is not None and g is not None and type(g) is not Undefined
+            )
         self.evaluations = 0
 
     def _forward(self, x: float) -> list:
@@ -436,7 +438,8 @@ class _ElementDifferences:
         up, down = x + h, x - h
         values_up, values_down = self._forward(up), self._forward(down)
         self._kink_crossed(values_up, values_down)
-        f_up, f_down = float(np.sum(values_up[result.of])), float(np.sum(values_down[result.of]))
+        with np.errstate(all="ignore"):  # a sum past a float's range is inf: no difference to judge by
+            f_up, f_down = float(np.sum(values_up[result.of])), float(np.sum(values_down[result.of]))
         return (f_up - f_down) / (up - down), self.noise / (up - down)
 
     def _kink_crossed(self, up: list, down: list) -> None:

@@ -732,3 +732,23 @@ def test_descend_that_overflows_an_array_says_so_in_words_alone(graph_file):
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.startswith("cgraph: error: ") and "step 1: node 'L'" in done.stderr
     assert "RuntimeWarning" not in done.stderr  # numpy's overflow in the update, once printed first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Values and gradients whose products sum past a float's range (the check's noise estimate).
+        "inputs: {x: [1.5e308, 1.6e308]}\nnodes: {m: x * 1, s: sin(m), L: {op: sum, inputs: [s]}}\noutput: L\n",
+        # An array output whose sum, the function differentiated, is past a float's range.
+        "inputs: {x: [1.5e308, 1.6e308]}\nnodes: {m: x * 1}\n",
+    ],
+)
+def test_check_past_a_floats_range_says_nothing_compared_without_numpys_warnings(graph_file, text):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cgraph_cli", "check", str(graph_file(text))], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "nothing could be compared" in done.stdout
+    assert "RuntimeWarning" not in done.stderr
