@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -14,6 +15,25 @@ from .conftest import ROOT, central_difference, graph_of
 from .golden_cases import COMMANDS, golden_path, graph_files, render, scalar_graph_files
 
 GRAPH_FILES = graph_files()
+SCALAR_FILES = scalar_graph_files()
+
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def same_within_reordering(expected: str, got: str) -> bool:
+    """Whether two outputs of an array graph say the same, each number within 1e-12 relative.
+
+    numpy's sums and BLAS's matrix products add in an order that depends on the processor's
+    vector width, so a sum of k terms may move by about k·ε·Σ|terms| from one machine to the
+    next (seen: 1.3e-15 relative on the two-layer net). The words and the layout must match,
+    but for the width of a number's column."""
+    numbers_e, numbers_g = _NUMBER.findall(expected), _NUMBER.findall(got)
+    words_e, words_g = (" ".join(_NUMBER.sub("#", text).split()) for text in (expected, got))
+    return (
+        words_e == words_g
+        and len(numbers_e) == len(numbers_g)
+        and all(math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(numbers_e, numbers_g))
+    )
 
 
 def test_the_examples_the_issue_asks_for_exist():
@@ -25,8 +45,22 @@ def test_the_examples_the_issue_asks_for_exist():
 @pytest.mark.parametrize("graph", GRAPH_FILES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("suffix", COMMANDS)
 def test_output_matches_golden_file(graph, suffix, monkeypatch):
+    """A graph of numbers prints exactly its golden text, digit for digit; an array graph the same
+    words and numbers within the reordering of numpy's sums (see same_within_reordering)."""
     monkeypatch.chdir(ROOT)
-    assert render(graph, COMMANDS[suffix]) == golden_path(graph, suffix).read_text(encoding="utf-8")
+    got, expected = render(graph, COMMANDS[suffix]), golden_path(graph, suffix).read_text(encoding="utf-8")
+    if graph in SCALAR_FILES:
+        assert got == expected
+    else:
+        assert got == expected or same_within_reordering(expected, got)
+
+
+def test_the_reordering_allowance_is_narrow():
+    line = "W1  input  (2, 10)  min -0.0037575971272775723 max 0.14713056057330987"
+    assert same_within_reordering(line, line.replace("0.0037575971272775723", "0.003757597127277574"))
+    assert not same_within_reordering(line, line.replace("0.0037575971272775723", "0.00375759713"))
+    assert not same_within_reordering(line, line.replace("min", "max"))
+    assert not same_within_reordering(line, line.replace("(2, 10)", "(2, 11)"))
 
 
 @pytest.mark.parametrize("graph", GRAPH_FILES, ids=lambda p: p.stem)
