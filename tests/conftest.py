@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -63,16 +64,70 @@ def graph_file(tmp_path):
     return write
 
 
-def central_difference(graph, name: str, h: float, read=lambda result: result.value):
-    """(read(at name + h) - read(at name - h)) / 2h: what a derivative should be, worked out apart.
+EPS = sys.float_info.epsilon
 
-    `read` picks what to difference from each evaluation: the output's value by
-    default, or e.g. a gradient, for second derivatives.
-    """
+
+def numeric_derivative(f, x: float, scale: float) -> tuple[float, float]:
+    """f'(x) by central differences, worked out apart from backprop, and a bound on its error.
+
+    Five-point stencils (truncation error O(h⁴)) at h = 1e-3·max(1, |x|) and at 2h. Their
+    difference bounds the finer one's truncation error (Richardson: a sixteenth of it, taken
+    as a third to be safe), and rounding adds at most about 3ε·scale/h, where `scale` bounds
+    the magnitudes f's arithmetic works with. Returns (the finer estimate, its error bound)."""
+
+    def stencil(h: float) -> float:
+        h = (x + h) - x  # a step the float x can take exactly
+        return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h), h
+
+    fine, h = stencil(1e-3 * max(1.0, abs(x)))
+    coarse, _ = stencil(2e-3 * max(1.0, abs(x)))
+    return fine, abs(fine - coarse) / 3 + 3 * EPS * scale / h
+
+
+def close_to_difference(got: float, estimate: float, error: float) -> bool:
+    """Whether backprop's `got` agrees with a difference `estimate` of error bound `error`: within
+    that bound twice over, and 1e-7 relative (what a five-point difference is good for)."""
+    return abs(got - estimate) <= 2 * error + 1e-7 * abs(estimate)
+
+
+def magnitudes(result) -> float:
+    """How large the numbers are that a graph's arithmetic works with: its values' sum (for the
+    rounding error of differences of its output)."""
+    return sum(abs(float(v)) for v in result.values[: result.plan.size]) + 1.0
+
+
+def graph_derivative(graph, name: str, read=lambda result: result.value) -> tuple[float, float]:
+    """numeric_derivative of read(evaluate(graph at name = v)) at name's value: by default the output."""
     from cgraph_cli.engine import evaluate
 
-    x = evaluate(graph).value_of(name)
-    return (read(evaluate(graph, {name: x + h})) - read(evaluate(graph, {name: x - h}))) / (2 * h)
+    result = evaluate(graph)
+    return numeric_derivative(
+        lambda v: float(read(evaluate(graph, {name: v}))), float(result.value_of(name)), magnitudes(result)
+    )
+
+
+def same_pieces(graph, name: str) -> bool:
+    """Whether every node stays on the same smooth piece of its op (the same side of relu's 0, the same
+    operand largest) over the steps graph_derivative takes along `name`: else a difference says nothing."""
+    from cgraph_cli.engine import evaluate
+
+    def pieces(result):
+        plan = result.plan
+        return [
+            plan.ops[i].kink(*[result.values[j] for j in plan.args[i]]) if plan.ops[i].kink else 0
+            for i in range(plan.size)
+            if plan.ops[i] is not None
+        ]
+
+    from cgraph_cli.errors import GraphError
+
+    x = float(evaluate(graph).value_of(name))
+    here = pieces(evaluate(graph))
+    span = 4e-3 * max(1.0, abs(x))
+    try:
+        return all(pieces(evaluate(graph, {name: x + t * span})) == here for t in (-1.0, -0.5, 0.5, 1.0))
+    except GraphError:
+        return False  # the edge of a domain is within reach
 
 
 # Hand-built graphs for the engine tests, in the words of the book's figures.

@@ -35,42 +35,127 @@ OP_DOMAINS = {
     "exp": st.lists(reals(-5, 5), min_size=1, max_size=1),
     "log": st.lists(reals(0.1, 50.0), min_size=1, max_size=1),
     "sigmoid": st.lists(reals(-8, 8), min_size=1, max_size=1),
-    "relu": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
+    "relu": st.lists(away_from(0.0, 0.05), min_size=1, max_size=1),
     "tanh": st.lists(reals(-4, 4), min_size=1, max_size=1),
-    "step": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
+    "step": st.lists(away_from(0.0, 0.05), min_size=1, max_size=1),
     "xlogy": st.tuples(reals(-3, 3), reals(0.1, 20.0)).map(list),
     "mulpow": st.tuples(reals(-3, 3), reals(0.2, 4.0), reals(-3.0, 3.0)).map(list),
     "sech": st.lists(reals(-8, 8), min_size=1, max_size=1),
     "sqrt": st.lists(reals(0.1, 50.0), min_size=1, max_size=1),
     "sin": st.lists(reals(), min_size=1, max_size=1),
     "cos": st.lists(reals(), min_size=1, max_size=1),
-    "abs": st.lists(away_from(0.0, 0.01), min_size=1, max_size=1),
-    "max": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.01)),
-    "min": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.01)),
+    "abs": st.lists(away_from(0.0, 0.05), min_size=1, max_size=1),
+    "max": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.05)),
+    "min": st.lists(reals(), min_size=1, max_size=4).filter(lambda xs: _apart(xs, 0.05)),
     "where": st.tuples(st.sampled_from([0, 1, -2.5]), reals(), reals()).map(list),
     **{
-        name: st.tuples(reals(), reals()).filter(lambda xs: _apart(xs, 0.01)).map(list)
+        name: st.tuples(reals(), reals()).filter(lambda xs: _apart(xs, 0.05)).map(list)
         for name in ("lt", "le", "gt", "ge", "eq")
     },
 }
 
 
-SMOOTH_OPS = {"add": 2, "mul": 2, "sub": 2, "neg": 1, "tanh": 1, "sigmoid": 1}
+# Where each op is smooth, with room to spare: a central difference's steps (1e-3 relative, a few
+# times over) must not reach a kink, a pole or the edge of a domain. Per op, a test of its operands.
+_MARGIN = 0.05
+
+
+def _smooth_here(op: str, xs: list) -> bool:
+    """Whether op is smooth at operands xs, with a margin, and its value moderate."""
+    if op in ("relu", "abs", "step"):
+        return abs(xs[0]) > _MARGIN
+    if op in ("max", "min", "lt", "le", "gt", "ge", "eq"):
+        return _apart(xs, _MARGIN)
+    if op == "where":
+        return abs(xs[0]) > _MARGIN
+    if op == "div":
+        return abs(xs[1]) > 0.2
+    if op in ("log", "sqrt"):
+        return xs[0] > 0.2
+    if op == "pow":
+        return xs[0] > 0.2 and abs(xs[1]) < 3
+    if op == "xlogy":
+        return xs[1] > 0.2
+    if op == "mulpow":
+        return xs[1] > 0.2 and abs(xs[2]) < 3
+    if op == "exp":
+        return xs[0] < 5
+    return True
 
 
 @st.composite
-def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12):
-    """A random DAG of smooth, bounded ops over a few inputs, as YAML text; its last node is the output."""
-    n_inputs = draw(st.integers(1, max_inputs))
-    names = [f"x{i}" for i in range(n_inputs)]
-    lines = ["inputs:"] + [f"  {n}: {draw(reals(-2, 2))!r}" for n in names] + ["nodes:"]
+def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12, ops=None):
+    """A random DAG over every op of numbers (or `ops`), each node at a point where its op is
+    smooth with room to spare; n-ary operands, repeated operands, integer and float literals;
+    inputs between -2 and 2. As YAML text; its last node is the output."""
+    from cgraph_cli.ops import OPS
+
+    rng = draw(st.randoms(use_true_random=False))
+    ops = sorted(ops or ARITY)
+    count = rng.randint(1, max_inputs)
+    values = {f"x{i}": rng.choice([rng.uniform(-2, 2), rng.randint(-2, 2) or 1]) for i in range(count)}
+    lines = ["inputs:"] + [f"  {name}: {v!r}" for name, v in values.items()] + ["nodes:"]
+    names = list(values)
     for i in range(draw(st.integers(1, max_nodes))):
-        op = draw(st.sampled_from(sorted(SMOOTH_OPS)))
-        operands = [draw(st.sampled_from(names)) for _ in range(SMOOTH_OPS[op])]
+        for _ in range(20):  # a few tries at operands where the op drawn is smooth
+            op = rng.choice(ops)
+            low, high = ARITY[op]
+            count = rng.randint(low, 5 if high >= 3 and op in ("add", "mul", "max", "min") else high)
+            operands = []
+            for k in range(count):
+                if k and rng.random() < 0.25:
+                    operands.append(rng.choice([rng.uniform(-2, 2), rng.randint(-3, 3)]))  # a literal
+                elif k and rng.random() < 0.1 and op not in ("max", "min", "lt", "le", "gt", "ge", "eq"):
+                    operands.append(rng.choice(operands))  # the same operand again
+                else:
+                    operands.append(rng.choice(names))
+            xs = [values[a] if isinstance(a, str) else a for a in operands]
+            if not _smooth_here(op, xs):
+                continue
+            try:
+                v = OPS[op].forward(*xs)
+            except (ArithmeticError, ValueError):
+                continue
+            if abs(v) < 100:
+                break
+        else:
+            continue
         name = f"n{i}"
-        lines.append(f"  {name}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
+        values[name] = v
+        lines.append(f"  {name}: {{op: {op}, inputs: [{', '.join(map(str, operands))}]}}")
         names.append(name)
+    if names[-1].startswith("x"):  # no node was smooth enough: one that always is
+        lines.append(f"  n0: {{op: add, inputs: [{names[-1]}, 1.5]}}")
+        names.append("n0")
     lines.append(f"output: {names[-1]}")
+    return "\n".join(lines) + "\n"
+
+
+# The ops a wide level may be made of: a level of 16 or more like float nodes of one or two operands,
+# of an op with a builtin of its own (Op.fast), runs a list at a time (schedule.py).
+LEVEL_OPS = ["add", "mul", "sub", "div", "neg", "tanh", "sin", "cos", "exp", "abs"]
+
+
+@st.composite
+def layered_graphs(draw, ops=LEVEL_OPS):
+    """Levels of 16 to 24 like nodes over floats (the engine's grouped path), each reading the level
+    before, some with float literals; the output adds up the last level. As YAML text."""
+    rng = draw(st.randoms(use_true_random=False))
+    lines = ["inputs:"] + [f"  x{i}: {rng.uniform(0.5, 1.5)!r}" for i in range(4)] + ["nodes:"]
+    previous = [f"x{i}" for i in range(4)]
+    for level in range(rng.randint(2, 3)):
+        op = rng.choice(ops)
+        arity = ARITY[op][0] if ARITY[op][1] == 1 else 2
+        names = []
+        for k in range(rng.randint(16, 24)):
+            operands = [rng.choice(previous) for _ in range(arity)]
+            if op == "div" or arity == 2 and rng.random() < 0.3:  # (a level divides by literals alone)
+                operands[1] = repr(rng.uniform(0.5, 1.5))
+            names.append(f"l{level}_{k}")
+            lines.append(f"  {names[-1]}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
+        previous = names
+    lines.append(f"  out: {{op: add, inputs: [{', '.join(previous)}]}}")
+    lines.append("output: out")
     return "\n".join(lines) + "\n"
 
 

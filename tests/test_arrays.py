@@ -16,7 +16,7 @@ from cgraph_cli.errors import GraphError
 from cgraph_cli.graph import Draft, compile_draft
 from cgraph_cli.ops import OPS, Undefined
 
-from .conftest import GRAPHS, graph_of
+from .conftest import GRAPHS, close_to_difference, graph_of, numeric_derivative
 from .test_cli import assert_error
 
 ARRAY_OPS = sorted(name for name, op in OPS.items() if op.arrays_only)
@@ -120,15 +120,16 @@ def _backward_against_differences(op: str, operands: list, attrs: dict | None = 
             continue
         x = np.asarray(x, dtype=float)
         assert g.shape == x.shape, (op, k)
+        scale = float(np.sum(np.abs(out * dout)) + sum(np.sum(np.abs(v)) for v in operands))
         for at in np.ndindex(*x.shape):
-            h = 1e-6 * max(1.0, abs(x[at]))
-            moved = []
-            for step in (h, -h):
-                xs = [np.array(v, dtype=float) for v in operands]
-                xs[k][at] += step
-                moved.append(np.sum(OPS[op].array(np, *xs, **(attrs or {})) * dout))
-            numeric = (moved[0] - moved[1]) / (2 * h)
-            assert math.isclose(g[at], numeric, rel_tol=1e-5, abs_tol=1e-6), (op, k, at, g[at], numeric)
+
+            def moved(v, k=k, at=at):
+                xs = [np.array(operand, dtype=float) for operand in operands]
+                xs[k][at] = v
+                return float(np.sum(OPS[op].array(np, *xs, **(attrs or {})) * dout))
+
+            estimate, error = numeric_derivative(moved, float(x[at]), scale)
+            assert close_to_difference(g[at], estimate, error), (op, k, at, g[at], estimate, error)
 
 
 shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
@@ -211,6 +212,8 @@ def test_sum_and_mean_backward_along_any_axes():
     @settings(max_examples=60, deadline=None)
     @given(st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple), st.data(), st.booleans(), seeds)
     def check(shape, data, keepdims, seed):
+        if data.draw(st.booleans()):  # a square (or cube): where a gradient sent along the wrong axis still fits
+            shape = (shape[0],) * len(shape)
         axes = data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), unique_by=lambda a: a % len(shape)))
         axis = data.draw(st.sampled_from([None, tuple(axes), axes[0] if axes else None]))
         for op in ("sum", "mean"):
