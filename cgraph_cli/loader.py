@@ -18,7 +18,7 @@ from operator import itemgetter
 
 from .errors import GraphError, Loc
 from .graph import Draft, Plan, compile_draft, paused_gc
-from .ops import OPS, is_finite
+from .ops import EXACT_INT, OPS, is_finite
 from .syntax import FORBIDDEN_IN_NAMES, TOP_KEYS, NotANumber, looks_like_number, plain_kind, steers, to_number
 
 
@@ -269,7 +269,7 @@ def _number(value):
     if type(value) is not int and type(value) is not float or not is_finite(value):
         raise _NotSure
     try:
-        return to_number(repr(value)) if type(value) is int and not -(2**53) <= value <= 2**53 else value
+        return to_number(repr(value)) if type(value) is int and not -EXACT_INT <= value <= EXACT_INT else value
     except NotANumber:
         raise _NotSure from None
 
