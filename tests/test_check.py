@@ -231,3 +231,72 @@ def test_a_periodic_op_whose_period_is_below_xs_rounding_is_inconclusive_not_a_f
 def test_pow_at_a_base_of_zero_without_a_whole_exponent_is_never_a_fail(graph, x, status):
     checks = check(load_text(f"inputs: {{x: {x}}}\nnodes:\n  {graph}\n"))[1]
     assert [c.status for c in checks] == [status]
+
+
+# -- where the verdicts' lines are drawn -------------------------------------------------------------
+#
+# A FAIL needs two things: a discrepancy past the tolerance (atol + rtol·max(|bp|, |numeric|),
+# 1e-8 and 1e-5 by default), and past 3 times the difference's own estimated error. Each line is
+# tested on both sides, through the verdict itself and end to end.
+
+
+def _verdict(bp: float, numeric: float, error: float) -> str:
+    from cgraph_cli.gradcheck import _judged
+
+    return _judged("x", 1.0, bp, (numeric, error, 1e-3), (0, 0, ""), 1e-8, 1e-5).status
+
+
+@pytest.mark.parametrize(
+    "bp, numeric, error, status",
+    [
+        (1.0, 1.0 + 0.9e-5, 1e-12, "pass"),  # within rtol
+        (1.0, 1.0 + 1.1e-5, 1e-12, "FAIL"),  # just past it, the difference far better than that
+        (1.0, 1.0 + 1e-4, 1e-12, "FAIL"),
+        (0.0, 0.9e-8, 1e-14, "pass"),  # within atol
+        (0.0, 1.1e-8, 1e-14, "FAIL"),
+        (1.0, 1.0 + 1e-4, 1e-4 / 3.1, "FAIL"),  # 3.1 times the difference's error: a FAIL
+        (1.0, 1.0 + 1e-4, 1e-4 / 2.9, "inconclusive"),  # 2.9 times: it may be the difference's
+        (1.0, 1.0 + 1e-3, 1e-4, "FAIL"),  # 10 times
+    ],
+)
+def test_the_verdicts_lines_are_the_documented_ones(bp, numeric, error, status):
+    assert _verdict(bp, numeric, error) == status
+
+
+def test_a_gradient_one_part_in_ten_thousand_off_fails_and_a_looser_rtol_lets_it_pass(invoke, wrong_mul):
+    wrong_mul(1.0002)
+    assert invoke("check", GRAPHS / "apples.yaml").exit_code == 1
+    data = json.loads(invoke("check", GRAPHS / "apples.yaml", "--json").stdout)
+    assert {c["status"] for c in data["checks"]} == {"FAIL"}
+    assert all(1.5e-4 < c["rel_error"] < 4.5e-4 for c in data["checks"])  # (two muls on the way: 1.0002²)
+    looser = invoke("check", GRAPHS / "apples.yaml", "--rtol", "1e-3")
+    assert looser.exit_code == 0 and "all agree" in looser.stdout
+
+
+def test_a_slightly_wrong_op_fails_where_the_difference_is_only_ten_times_better(wrong_mul):
+    """Big values cancel (p + 1e10 - 1e10), so the difference is only good to about 1e-5 and a
+    gradient 1e-4 off is about 10 times that: a FAIL, not inconclusive."""
+    wrong_mul(1.0001)
+    plan = load_text(
+        "inputs: {x: 1.3, y: 0.7}\nnodes:\n  p: {op: mul, inputs: [x, y]}\n"
+        "  big: {op: add, inputs: [p, 1e10]}\n  out: {op: sub, inputs: [big, 1e10]}\n"
+    )
+    _, checks = check(plan)
+    for c in checks:
+        assert c.status == "FAIL" and 5 < c.abs_error / c.error < 50, (c.name, c.abs_error, c.error)
+
+
+def test_a_slightly_wrong_backward_step_of_an_array_fails(monkeypatch):
+    from cgraph_cli import layers
+
+    right = layers.affine.backward
+
+    def wrong(np, dout, out, x, w, b):
+        dx, dw, db = right(np, dout, out, x, w, b)
+        return dx * 1.0002, dw, db
+
+    monkeypatch.setattr(layers.affine, "backward", wrong)
+    _, checks = check(load_text((GRAPHS / "affine.yaml").read_text()))
+    statuses = {c.name: c.status for c in checks}
+    assert {statuses[name] for name in statuses if name.startswith("X[")} == {"FAIL"}
+    assert {statuses[name] for name in statuses if not name.startswith("X[")} == {"pass"}
