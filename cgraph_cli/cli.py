@@ -510,19 +510,30 @@ def write_output(out: str | None, data: bytes) -> None:
         return
     from .files import SameFile, write_atomically
 
-    source = click.get_current_context().meta.get("cgraph.input")
     try:
-        write_atomically(out, data, source)
+        write_atomically(out, data, click.get_current_context().meta.get("cgraph.input"))
     except SameFile:
-        raise click.UsageError(
-            f"{printable(out)} is the input file; cgraph will not write over its input (choose another file with -o)"
-        ) from None
+        raise _over_the_input(out) from None
     except OSError as e:
         raise RunError(f"cannot write {printable(out)}: {e.strerror or e}") from None
     try:
         _write_text(sys.stderr, [f"cgraph: wrote {printable(out)}\n"])
     except (RunError, BrokenPipeError):
         pass  # the file is written; only the note about it is lost
+
+
+def _over_the_input(out: str) -> click.UsageError:
+    return click.UsageError(
+        f"{printable(out)} is the input file; cgraph will not write over its input (choose another file)"
+    )
+
+
+def refuse_the_input(out: str | None) -> None:
+    """A usage error, before anything is computed, where OUT is the file the graph was read from."""
+    from .files import is_source
+
+    if out is not None and out != "-" and is_source(out, click.get_current_context().meta.get("cgraph.input")):
+        raise _over_the_input(out)
 
 
 def _stdout_color() -> bool:
@@ -785,6 +796,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
     from . import pictures
     from .engine import evaluate
 
+    refuse_the_input(out)
     result = evaluate(plan, sets, of, gradients=not no_grad)
     if fmt == "mermaid":
         data = pictures.to_mermaid(result, precision).encode("utf-8")
@@ -950,6 +962,7 @@ def derive(plan, sets, of, wrt, out):
     from . import __version__, render
     from .symbolic import derive as derive_graph
 
+    refuse_the_input(out)
     draft = derive_graph(plan, wrt, of, sets)
     text = render.graph_yaml(
         draft,
@@ -1025,6 +1038,7 @@ def _plot_format(plot: str | None) -> str | None:
     fmt = os.path.splitext(plot)[1].lower().lstrip(".")
     if fmt not in ("svg", "png"):
         raise click.UsageError(f"--plot {printable(plot)}: the file must end in .svg or .png")
+    refuse_the_input(plot)
     return fmt
 
 
@@ -1091,6 +1105,7 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     if out == "-" and (as_json or as_csv):
         raise click.UsageError("-o - writes the trained graph on stdout; --json and --csv cannot go there too")
     fmt = _plot_format(plot)
+    refuse_the_input(out)
     names = list(dict.fromkeys(name.strip() for spec in vary for name in spec.split(",") if name.strip()))
     progress = _Progress("descending")
     try:

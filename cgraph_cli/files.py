@@ -11,6 +11,15 @@ class SameFile(Exception):
     """The target is the file the graph was read from."""
 
 
+def is_source(path: str, source: tuple[int, int] | None) -> bool:
+    """Whether `path` names the file `source` (its (device, inode)), however it is spelled."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return source is not None and (st.st_dev, st.st_ino) == source
+
+
 def write_atomically(path: str, data: bytes, source: tuple[int, int] | None = None) -> None:
     """Write `data` to `path` whole or not at all; refuse when `path` is the file `source`
     (its (device, inode)), however the path is spelled.

@@ -75,7 +75,13 @@ def test_tornado_check_derive_and_draw(invoke, tmp_path):
     again = cg.loads(derived.yaml())
     assert again.run().value == derived.run().value
     assert g.draw("dot").startswith("digraph cgraph {")
-    assert "flowchart" in g.draw("mermaid") or "graph" in g.draw("mermaid")
+    mermaid = g.draw("mermaid")
+    assert mermaid.startswith("flowchart LR\n")
+    for name in ("visitors", "customers", "unit_profit", "profit"):  # every node, and the edge into profit
+        assert f'"{name}"' in mermaid or f"<br/>{name}" in mermaid, name
+    plan = g.plan
+    edges = sum(len(plan.args[i]) for i in range(plan.size)) + 1  # an edge per operand, literals too, and one out
+    assert mermaid.count(" -->|") == edges
 
 
 def test_every_error_is_a_cg_error_with_its_place():

@@ -24,7 +24,10 @@ def derived_value(plan, wrt, of=None):
 
 
 @pytest.mark.parametrize("graph", scalar_graph_files(), ids=lambda p: p.stem)
-def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
+def test_derive_then_run_equals_grad_exactly_for_every_input_and_the_derivative(graph):
+    """Consistency: the derived file gives grad's number exactly (the same `local` code run on symbols
+    and on numbers). Independent: that number is the derivative, by central differences (and by
+    the closed forms of tests/test_examples.py)."""
     plan = load_text(graph.read_text(encoding="utf-8"))
     result = evaluate(plan)
     for inp_name in plan.variable_names:
@@ -34,7 +37,9 @@ def test_derive_then_run_equals_grad_exactly_for_every_input(graph):
         assert [derived.values[derived.index[n]] for n in derived.input_names] == [
             plan.values[plan.index[n]] for n in plan.input_names
         ]
-        assert evaluate(derived).value == result.grad_of(inp_name), inp_name
+        value = evaluate(derived).value
+        assert value == result.grad_of(inp_name), inp_name
+        assert close_to_difference(value, *graph_derivative(plan, inp_name)), inp_name
 
 
 def test_derive_with_respect_to_a_node_and_of_another_node():
@@ -188,8 +193,12 @@ def test_derived_files_quote_names_so_they_read_back():
     )
     plan = load_text(text)
     result = evaluate(plan)
+    values = {name: plan.values[plan.index[name]] for name in plan.input_names}
     for inp_name in plan.variable_names:
-        assert evaluate(derived_value(plan, inp_name)).value == result.grad_of(inp_name)
+        value = evaluate(derived_value(plan, inp_name)).value
+        assert value == result.grad_of(inp_name)  # consistency
+        # independent: d/dx of a product is the product of the others (here all small integers or halves)
+        assert value == math.prod(v for name, v in values.items() if name != inp_name)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -219,4 +228,7 @@ def test_derive_equals_grad_exactly_where_wide_levels_run_as_groups(seed):
     result = evaluate(plan)
     assert any(type(s) is Group for s in program(plan, result.values).segments)
     for name in ("x0", "x1", f"x{width - 1}", "n0_0"):
-        assert evaluate(derived_value(plan, name)).value == result.grad_of(name), name
+        value = evaluate(derived_value(plan, name)).value
+        assert value == result.grad_of(name), name  # consistency
+        if name.startswith("x"):  # independent: central differences of the whole graph
+            assert close_to_difference(value, *graph_derivative(plan, name)), name

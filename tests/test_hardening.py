@@ -84,14 +84,20 @@ def test_the_hessian_at_zero_to_the_zero_does_not_fail(invoke):
 
 
 @pytest.mark.parametrize("x, y", [(0, 2), (0.0, 1), (0, 0.5), (0, 3), (2, 0), (-2, 3), (-1.5, 2.0), (4, -0.5)])
-def test_derive_equals_grad_at_pow_points_wherever_grad_gives_a_number(x, y):
+def test_derive_equals_grad_at_pow_points_and_both_are_the_oracles(x, y):
+    """Consistency: derive == grad wherever grad gives a number. Independent: grad is the autodiff
+    oracle's number at these very points (PyTorch's conventions at 0**0 and a negative base)."""
     from cgraph_cli.engine import evaluate
     from cgraph_cli.loader import load_text
     from cgraph_cli.ops import Undefined
     from cgraph_cli.render import graph_yaml
     from cgraph_cli.symbolic import derive
 
-    plan = load_text(f"inputs: {{x: {x!r}, y: {y!r}}}\nnodes: {{z: {{op: pow, inputs: [x, y]}}}}\n")
+    from .test_oracle import compare
+
+    text = f"inputs: {{x: {x!r}, y: {y!r}}}\nnodes: {{z: {{op: pow, inputs: [x, y]}}}}\n"
+    assert compare(text).compared >= 2
+    plan = load_text(text)
     result = evaluate(plan)
     for name in ("x", "y"):
         g = result.grad_of(name)

@@ -225,14 +225,18 @@ def _finite(v) -> bool:
     return bool(np.all(np.isfinite(v)))
 
 
-def compare(text: str, run=oracle.run) -> Outcome:
-    """Check one graph of numbers against the oracle `run`, asserting on any disagreement."""
+def compare(text: str, run=oracle.run, overrides: dict | None = None) -> Outcome:
+    """Check one graph of numbers (with `overrides` for some inputs) against the oracle `run`,
+    asserting on any disagreement."""
     from cgraph_cli.engine import evaluate, local_grads
 
-    plan = load_text(text)
-    given = plan.given({})
     try:
-        result = evaluate(plan)
+        plan = load_text(text)
+    except GraphError:
+        return Outcome(why_not="not a graph")  # (a formula's constant part with no value: 0.0/0.0)
+    given = plan.given(overrides or {})
+    try:
+        result = evaluate(plan, overrides)
     except GraphError as e:
         # cgraph has no value for some node: neither has the oracle, at that node or before it.
         theirs, _ = run(plan, given, plan.output_position(None))

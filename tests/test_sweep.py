@@ -19,7 +19,9 @@ from cgraph_cli.loader import load_text
 from cgraph_cli.ops import OPS, Undefined
 from cgraph_cli.sweep import parse_sweep, sweep
 
+from .conftest import close_to_difference, numeric_derivative
 from .strategies import NUMBER_OPS, OP_DOMAINS, any_graphs
+from .test_oracle import compare
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
@@ -39,7 +41,10 @@ def _close(a: float, b: float, ulps: int) -> bool:
 
 
 @pytest.mark.parametrize("name", NUMBER_OPS)
-def test_an_ops_array_step_and_local_derivatives_are_its_numbers(name):
+def test_an_ops_array_step_and_local_derivatives_are_its_numbers_and_the_derivative(name):
+    """Consistency: on arrays, an op's step and its `local` (the same code, its op calls bound to the
+    array steps) give the scalar numbers. Independent: those local derivatives are the array step's
+    own central differences."""
     op = OPS[name]
 
     @settings(max_examples=100, deadline=None)
@@ -51,8 +56,17 @@ def test_an_ops_array_step_and_local_derivatives_are_its_numbers(name):
             got = op.array(np, *arrays)
             assert _close(float(got[1]), float(out), _ULPS.get(name, 0)), (xs, got, out)
             ds = op.array_local(np)(got, *arrays)
-        for d_array, d in zip(ds, op.local(out, *xs)):
-            assert _close(float(np.broadcast_to(d_array, (2,))[0]), float(d), 8 + 2 * _ULPS.get(name, 0)), xs
+        for k, (d_array, d) in enumerate(zip(ds, op.local(out, *xs))):
+            d_array = float(np.broadcast_to(d_array, (2,))[0])
+            assert _close(d_array, float(d), 8 + 2 * _ULPS.get(name, 0)), xs
+
+            def moved(v, k=k):
+                ys = [np.array([float(x)]) for x in xs]
+                ys[k] = np.array([v])
+                return float(op.array(np, *ys)[0])
+
+            estimate, error = numeric_derivative(moved, float(xs[k]), abs(float(out)) + sum(map(abs, xs)))
+            assert close_to_difference(d_array, estimate, error), (name, xs, k, d_array, estimate)
 
     check()
 
@@ -117,11 +131,17 @@ def test_a_sweep_of_what_cannot_be_swept_is_a_usage_error(invoke, args, message)
 # -- every scenario as a scalar run gives it ------------------------------------------------------
 
 
-def test_every_scenario_is_the_scalar_run_to_the_last_digit():
+def test_every_scenario_is_the_scalar_run_to_the_last_digit_and_the_closed_form():
+    """Consistency: every scenario's numbers are the scalar run's, digit for digit. Independent: they
+    are the model's closed form, price = (apple·apple_num + orange·orange_num)·tax, and its
+    derivatives, worked out in exact fractions (within the rounding of a few float operations)."""
+    from fractions import Fraction as F
+
     plan = plan_of("apples_oranges")
     sweeps = [("apple", [90.0, 100.0, 110.5]), ("tax", [1.0, 1.1, 1.25]), ("orange_num", [0.0, 3.0])]
     result = sweep(plan, sweeps)
     assert result.size == 18 and not result.failed
+    fixed = {name: plan.values[plan.index[name]] for name in ("apple_num", "orange")}
     k = 0
     for apple in sweeps[0][1]:  # the first sweep varies slowest
         for tax in sweeps[1][1]:
@@ -131,6 +151,18 @@ def test_every_scenario_is_the_scalar_run_to_the_last_digit():
                 assert result.value[k] == scalar.value
                 for name in plan.variable_names:
                     assert result.grads[name][k] == scalar.grad_of(name), name
+                a, an, o, on, t = F(apple), F(fixed["apple_num"]), F(fixed["orange"]), F(orange_num), F(tax)
+                exact = {
+                    "apple": an * t,
+                    "apple_num": a * t,
+                    "orange": on * t,
+                    "orange_num": o * t,
+                    "tax": a * an + o * on,
+                }
+                # four roundings of positive terms, half an ulp each: 4.4e-16 at most
+                assert math.isclose(result.value[k], (a * an + o * on) * t, rel_tol=5e-16)
+                for name, d in exact.items():
+                    assert math.isclose(result.grads[name][k], d, rel_tol=5e-16, abs_tol=0), (name, k)
                 k += 1
 
 
@@ -235,9 +267,10 @@ def test_run_sweep_gives_the_wrt_gradients_only(invoke):
 
 @settings(max_examples=150, deadline=None)
 @given(any_graphs(hostile=False, max_nodes=8), st.lists(st.floats(-3, 3), min_size=1, max_size=4))
-def test_every_scenario_of_a_random_graph_is_its_scalar_run(text, xs):
-    """Values and gradients of each scenario against a scalar run at that point: equal within a few
-    ulps (numpy's exp, log, tanh and pow may round differently), and undefined where it is."""
+def test_every_scenario_of_a_random_graph_is_its_scalar_run_and_the_oracles(text, xs):
+    """Consistency: values and gradients of each scenario against a scalar run at that point, equal
+    within a few ulps (numpy's exp, log, tanh and pow may round differently), and undefined where it
+    is. Independent: that scalar run agrees with the autodiff oracle (tests/test_oracle.py)."""
     try:
         plan = load_text(text)
     except GraphError:
@@ -245,6 +278,7 @@ def test_every_scenario_of_a_random_graph_is_its_scalar_run(text, xs):
     name = plan.variable_names[0]
     result = sweep(plan, [(name, xs)])
     for k, x in enumerate(xs):
+        compare(text, overrides={name: x})  # independent: the scalar run at this point is the oracle's
         try:
             scalar = evaluate(plan, {name: x})
         except GraphError:

@@ -118,9 +118,8 @@ def test_a_plot_needs_an_svg_or_png_name_and_never_the_input(invoke, tmp_path):
     assert result.exit_code == 2 and ".svg or .png" in result.stderr
     copy = tmp_path / "model.svg"
     copy.write_text(PROFIT.read_text())
-    result = invoke("tornado", copy, "--plot", copy)
-    if "matplotlib" not in result.stderr:
-        assert result.exit_code == 2 and "is the input file" in result.stderr
+    result = invoke("tornado", copy, "--plot", copy)  # refused before anything is drawn, matplotlib or not
+    assert result.exit_code == 2 and "is the input file" in result.stderr and result.stdout == ""
     assert copy.read_text() == PROFIT.read_text()
 
 
