@@ -13,9 +13,11 @@ from hypothesis import settings
 from cgraph_cli.cli import cli
 from cgraph_cli.loader import load_text
 
+from .strategies import examples
+
 # Property tests that set no count of their own (the fuzz suite) try this many examples; the "fuzz"
 # profile hunts longer: pytest tests/test_fuzz.py --hypothesis-profile=fuzz
-settings.register_profile("default", max_examples=150, deadline=None)
+settings.register_profile("default", max_examples=examples(150), deadline=None)
 settings.register_profile("fuzz", max_examples=20_000, deadline=None)
 settings.load_profile("default")
 

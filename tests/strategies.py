@@ -1,8 +1,19 @@
 """Hypothesis strategies for cgraph's property tests, in one place."""
 
+import os
+
 from hypothesis import strategies as st
 
 from cgraph_cli.ops import OPS
+
+# CGRAPH_QUICK=1 tries a tenth of the examples each property test asks for: for mutation testing
+# (dev/mutation.py), where the suite runs once per mutant, and for a quick inner loop.
+QUICK = os.environ.get("CGRAPH_QUICK") == "1"
+
+
+def examples(n: int) -> int:
+    """How many examples a property test tries: n, or a tenth of it (at least 5) with CGRAPH_QUICK=1."""
+    return max(5, n // 10) if QUICK else n
 
 
 def reals(low: float = -10.0, high: float = 10.0):

@@ -17,6 +17,7 @@ from cgraph_cli.graph import Draft, compile_draft
 from cgraph_cli.ops import OPS, Undefined
 
 from .conftest import GRAPHS, close_to_difference, graph_of, numeric_derivative
+from .strategies import examples
 from .test_cli import assert_error
 
 ARRAY_OPS = sorted(name for name, op in OPS.items() if op.arrays_only)
@@ -174,7 +175,7 @@ ELEMENTWISE = {  # op -> how its operands' values are drawn (kwargs of _values),
 
 @pytest.mark.parametrize("op", sorted(ELEMENTWISE))
 def test_an_element_by_element_op_broadcasts_and_sums_its_gradient_back(op):
-    @settings(max_examples=25, deadline=None)
+    @settings(max_examples=examples(25), deadline=None)
     @given(shapes, seeds, st.data())
     def check(shape, seed, data):
         kinds = ELEMENTWISE[op]
@@ -188,7 +189,7 @@ def test_an_element_by_element_op_broadcasts_and_sums_its_gradient_back(op):
 
 
 def test_matmul_backward_for_every_kind_of_operand():
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=examples(40), deadline=None)
     @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.sampled_from(["MM", "VM", "MV", "VV"]), seeds)
     def check(n, k, m, kinds, seed):
         x = _values(seed, (n, k) if kinds[0] == "M" else (k,))
@@ -199,7 +200,7 @@ def test_matmul_backward_for_every_kind_of_operand():
 
 
 def test_affine_backward_sums_db_over_the_batch():
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=examples(40), deadline=None)
     @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.booleans(), seeds)
     def check(n, k, m, row, seed):
         b = _values(seed + 2, (1, m) if row else (m,))
@@ -209,7 +210,7 @@ def test_affine_backward_sums_db_over_the_batch():
 
 
 def test_sum_and_mean_backward_along_any_axes():
-    @settings(max_examples=60, deadline=None)
+    @settings(max_examples=examples(60), deadline=None)
     @given(st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple), st.data(), st.booleans(), seeds)
     def check(shape, data, keepdims, seed):
         if data.draw(st.booleans()):  # a square (or cube): where a gradient sent along the wrong axis still fits
@@ -223,7 +224,7 @@ def test_sum_and_mean_backward_along_any_axes():
 
 
 def test_transpose_reshape_and_softmax_backward():
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=examples(40), deadline=None)
     @given(st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple), st.data(), seeds)
     def check(shape, data, seed):
         x = _values(seed, shape)
@@ -239,7 +240,7 @@ def test_transpose_reshape_and_softmax_backward():
 
 
 def test_the_losses_backward_for_one_hot_soft_and_index_labels():
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=examples(40), deadline=None)
     @given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(["one-hot", "soft", "index"]), st.booleans(), seeds)
     def check(n, classes, labels, batch, seed):
         rng = np.random.default_rng(seed)
@@ -622,7 +623,7 @@ def array_graphs(draw):
     return "\n".join(lines) + "\noutput: out\n"
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(array_graphs())
 def test_random_array_graphs_pass_check_element_by_element(text):
     from cgraph_cli.gradcheck import check_gradients

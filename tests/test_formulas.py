@@ -16,6 +16,7 @@ from cgraph_cli.formula import FormulaError, lower, parse
 from cgraph_cli.loader import load_text
 
 from .conftest import close_to_difference, graph_derivative
+from .strategies import examples
 
 
 def value(text: str, **sets):
@@ -52,7 +53,7 @@ def expressions(draw, depth: int = 4):
     return draw(expressions(depth - 1)) + space + kind + space + draw(expressions(depth - 1))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     expressions(),
     st.lists(st.floats(-4, 4, allow_nan=False).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3),
@@ -255,7 +256,7 @@ def test_no_python_evaluator_is_used_to_read_formulas():
         assert word not in source
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet="ab1.e()+-*/^<>=,x _ ", max_size=30))
 def test_any_text_is_a_formula_or_a_formula_error(text):
     try:

@@ -15,7 +15,7 @@ from cgraph_cli.loader import load_bytes, load_text
 from .bad_files import BAD
 from .conftest import described, graph_of
 from .golden_cases import scalar_graph_files
-from .strategies import any_graphs, formula_graphs
+from .strategies import any_graphs, examples, formula_graphs
 
 
 def error_of(text: str) -> GraphError:
@@ -243,7 +243,7 @@ def test_the_fast_way_in_reads_constants_as_the_careful_way_does():
     _same(*_drafts(as_json(text)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.one_of(any_graphs(), formula_graphs()))
 def test_the_fast_way_in_reads_random_graphs_as_the_careful_way_does(text):
     from cgraph_cli.loader import _NotSure

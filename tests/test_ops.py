@@ -13,7 +13,7 @@ from cgraph_cli import ops
 from cgraph_cli.ops import OPS, OpDomainError, Undefined, exact, product
 
 from .conftest import close_to_difference, numeric_derivative
-from .strategies import NUMBER_OPS, OP_DOMAINS
+from .strategies import NUMBER_OPS, OP_DOMAINS, examples
 
 
 def difference(op, xs, i):
@@ -38,7 +38,7 @@ def test_the_numeric_interpretation_of_local_is_the_careful_one(name):
     numbers they are the numbers the careful op calls give."""
     op = OPS[name]
 
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=examples(100), deadline=None)
     @given(OP_DOMAINS[name])
     def check(xs):
         out = op.forward(*xs)
@@ -69,7 +69,7 @@ def test_a_fast_builtin_computes_exactly_the_forward_step(name):
     )
     for count, fast in op.fast.items():
 
-        @settings(max_examples=300, deadline=None)
+        @settings(max_examples=examples(300), deadline=None)
         @given(st.lists(numbers, min_size=count, max_size=count))
         def check(xs):
             try:
@@ -90,7 +90,7 @@ def test_a_fast_builtin_computes_exactly_the_forward_step(name):
 def test_local_derivatives_match_central_differences(name):
     op = OPS[name]
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=examples(200), deadline=None)
     @given(OP_DOMAINS[name])
     def check(xs):
         derivatives = local(name, *xs)

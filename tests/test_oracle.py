@@ -39,7 +39,7 @@ from cgraph_cli.ops import OPS as CGRAPH_OPS
 from cgraph_cli.ops import Undefined
 
 from . import oracle
-from .strategies import ARITY
+from .strategies import ARITY, examples
 
 EPS = sys.float_info.epsilon
 # Underflow: an op may lose a result below the smallest normal float entirely (sigmoid at -710
@@ -47,7 +47,7 @@ EPS = sys.float_info.epsilon
 UNDERFLOW = sys.float_info.min
 TINY = 4 * 5e-324
 ROUNDING = 8  # ulps an op may be off, relative to the magnitudes it works with
-GRAPHS = int(os.environ.get("CGRAPH_ORACLE_GRAPHS", "600"))
+GRAPHS = int(os.environ.get("CGRAPH_ORACLE_GRAPHS", examples(600)))
 NUMBER_OPS = sorted(ARITY)
 
 

@@ -13,7 +13,7 @@ from cgraph_cli.engine import evaluate
 from cgraph_cli.loader import load_text
 
 from .conftest import close_to_difference, graph_derivative, same_pieces
-from .strategies import layered_graphs, smooth_graphs
+from .strategies import examples, layered_graphs, smooth_graphs
 
 
 def assert_gradients_match_differences(text: str) -> int:
@@ -30,13 +30,13 @@ def assert_gradients_match_differences(text: str) -> int:
     return compared
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(smooth_graphs())
 def test_every_input_gradient_matches_a_central_difference(text):
     assert_gradients_match_differences(text)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(layered_graphs())
 def test_wide_levels_run_a_list_at_a_time_match_central_differences(text):
     from cgraph_cli.schedule import Group, program
@@ -46,7 +46,7 @@ def test_wide_levels_run_a_list_at_a_time_match_central_differences(text):
     assert assert_gradients_match_differences(text) >= 1
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(smooth_graphs())
 def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
     import json
@@ -70,7 +70,7 @@ def test_numbers_written_as_python_prints_them_load_back_exactly(x):
     assert load_text(f"inputs: {{v: {text}}}\n").values[0] == x
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(smooth_graphs())
 def test_derived_graphs_match_central_differences_and_consistency_with_grad(text):
     """Independent: a derived graph's value is the derivative, by central differences. Consistency
@@ -87,7 +87,7 @@ def test_derived_graphs_match_central_differences_and_consistency_with_grad(text
             assert close_to_difference(value, *graph_derivative(plan, name)), (name, text)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(smooth_graphs(max_inputs=3, max_nodes=8))
 def test_second_derivatives_match_differences_of_the_gradient(text):
     from cgraph_cli.symbolic import hessian

@@ -20,7 +20,7 @@ from cgraph_cli.ops import OPS, Undefined
 from cgraph_cli.sweep import parse_sweep, sweep
 
 from .conftest import close_to_difference, numeric_derivative
-from .strategies import NUMBER_OPS, OP_DOMAINS, any_graphs
+from .strategies import NUMBER_OPS, OP_DOMAINS, any_graphs, examples
 from .test_oracle import compare
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
@@ -47,7 +47,7 @@ def test_an_ops_array_step_and_local_derivatives_are_its_numbers_and_the_derivat
     own central differences."""
     op = OPS[name]
 
-    @settings(max_examples=100, deadline=None)
+    @settings(max_examples=examples(100), deadline=None)
     @given(OP_DOMAINS[name])
     def check(xs):
         out = op.forward(*xs)
@@ -265,7 +265,7 @@ def test_run_sweep_gives_the_wrt_gradients_only(invoke):
     assert result.exit_code == 2 and "cgraph grad --wrt" in result.stderr and result.stdout == ""
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(any_graphs(hostile=False, max_nodes=8), st.lists(st.floats(-3, 3), min_size=1, max_size=4))
 def test_every_scenario_of_a_random_graph_is_its_scalar_run_and_the_oracles(text, xs):
     """Consistency: values and gradients of each scenario against a scalar run at that point, equal

@@ -1,0 +1,235 @@
+"""Mutation testing of cgraph's core with cosmic-ray: which small changes to the code do the tests miss?
+
+    pip install cosmic-ray                 # once (not a dependency of cgraph or its tests)
+    python dev/mutation.py ops             # mutate cgraph_cli/ops.py, run the tests it needs per mutant
+    python dev/mutation.py ops layers      # several modules, one after another
+    python dev/mutation.py --report ops    # the score and the survivors of the last run
+    python dev/mutation.py --confirm ops   # run each survivor again under the full examples
+    python dev/mutation.py --list          # the modules and the tests each one runs
+
+cosmic-ray changes one operator, number or comparison at a time (a mutant), runs the tests, and
+counts the mutant killed when they fail (or time out). The score is killed / all mutants. Each
+module runs only the test files that exercise it (MODULES below), stopping at the first failure,
+with a tenth of each property test's examples (CGRAPH_QUICK=1), so a run takes an hour or two,
+not days; `--confirm` then runs each survivor with every example, and a survivor those kill
+counts as killed. A survivor that no test can kill because it changes no number anyone can see
+(an equivalent mutant) is explained in docs/mutation.md.
+
+Each module runs in its own copy of the project (under --work, default /tmp/cgraph-mutation), so
+the work tree is never touched and two modules can run side by side on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "dev"))
+
+from planted_bugs import copy_tree  # noqa: E402
+
+# module -> the test files that exercise it, quickest killers first
+MODULES = {
+    "ops": [
+        "test_examples",
+        "test_exact_integers",
+        "test_ops",
+        "test_engine",
+        "test_oracle",
+        "test_properties",
+        "test_sweep",
+        "test_derive",
+        "test_arrays",
+        "test_check",
+        "test_formulas",
+        "test_explain",
+        "test_graphs",
+    ],
+    "layers": ["test_examples", "test_arrays", "test_oracle", "test_check", "test_graphs", "test_explain"],
+    "engine": [
+        "test_examples",
+        "test_exact_integers",
+        "test_engine",
+        "test_oracle",
+        "test_properties",
+        "test_check",
+        "test_explain",
+        "test_draw",
+        "test_api",
+        "test_graphs",
+        "test_hardening",
+        "test_cli",
+    ],
+    "schedule": [
+        "test_examples",
+        "test_exact_integers",
+        "test_engine",
+        "test_oracle",
+        "test_properties",
+        "test_derive",
+    ],
+    "arrays": ["test_examples", "test_arrays", "test_oracle", "test_check", "test_graphs", "test_explain", "test_draw"],
+    "graph": ["test_examples", "test_loader", "test_engine", "test_cli", "test_graphs", "test_errors", "test_formulas"],
+    "gradcheck": ["test_check", "test_arrays", "test_fuzz"],
+    "symbolic": ["test_derive", "test_properties", "test_hardening", "test_formulas", "test_exact_integers"],
+    "formula": ["test_formulas", "test_loader", "test_exact_integers"],
+}
+
+TIMEOUT = 300.0  # seconds per mutant: past it, a mutant that loops forever counts as killed
+
+
+def work_dir(base: Path, module: str) -> Path:
+    return base / module
+
+
+def test_command(module: str, python: str, quick: bool = True) -> str:
+    tests = " ".join(f"tests/{name}.py" for name in MODULES[module])
+    stop = "-x " if quick else ""
+    return f"{shlex.quote(python)} -m pytest -q -p no:cacheprovider {stop}-m 'not slow' {tests}"
+
+
+def config(module: str, python: str) -> str:
+    return (
+        "[cosmic-ray]\n"
+        f'module-path = "cgraph_cli/{module}.py"\n'
+        f"timeout = {TIMEOUT}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(test_command(module, python))}\n"
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+
+
+def environment(tree: Path, quick: bool = True) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    if quick:
+        env["CGRAPH_QUICK"] = "1"
+    return env
+
+
+def run(module: str, base: Path, python: str) -> None:
+    tree = work_dir(base, module)
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    copy_tree(ROOT, tree)
+    (tree / "cr.toml").write_text(config(module, python), encoding="utf-8")
+    env = environment(tree)
+    subprocess.run(["cosmic-ray", "init", "cr.toml", "session.sqlite"], cwd=tree, env=env, check=True)
+    baseline = subprocess.run(["cosmic-ray", "baseline", "cr.toml"], cwd=tree, env=env, capture_output=True, text=True)
+    if baseline.returncode != 0:
+        raise SystemExit(f"the tests fail without any mutant; fix that first:\n{baseline.stdout[-3000:]}")
+    subprocess.run(["cosmic-ray", "exec", "cr.toml", "session.sqlite"], cwd=tree, env=env, check=True)
+
+
+def results(module: str, base: Path) -> list[dict]:
+    """One record per mutant: where, which operator, and whether the tests killed it."""
+    tree = work_dir(base, module)
+    dump = subprocess.run(
+        ["cosmic-ray", "dump", "session.sqlite"], cwd=tree, capture_output=True, text=True, check=True
+    ).stdout
+    records = []
+    for line in dump.splitlines():
+        item, result = json.loads(line)
+        mutation = item["mutations"][0]
+        records.append(
+            {
+                "job": item["job_id"],
+                "operator": mutation["operator_name"].removeprefix("core/"),
+                "occurrence": mutation["occurrence"],
+                "line": mutation["start_pos"][0],
+                "where": mutation.get("definition_name") or "",
+                "outcome": (result or {}).get("test_outcome"),
+                "worker": (result or {}).get("worker_outcome"),
+                "diff": (result or {}).get("diff") or "",
+            }
+        )
+    confirmed = tree / "confirmed.json"
+    killed_later = set(json.loads(confirmed.read_text())) if confirmed.exists() else set()
+    for r in records:
+        if r["outcome"] == "survived" and r["job"] in killed_later:
+            r["outcome"] = "killed"
+            r["worker"] = "killed under the full examples"
+    return records
+
+
+def report(module: str, base: Path) -> None:
+    records = results(module, base)
+    done = [r for r in records if r["outcome"] is not None]
+    killed = [r for r in done if r["outcome"] == "killed"]
+    survived = [r for r in done if r["outcome"] == "survived"]
+    other = [r for r in done if r["outcome"] not in ("killed", "survived")]
+    score = len(killed) / len(done) if done else 0.0
+    print(
+        f"## {module}.py: {len(killed)} of {len(done)} mutants killed ({100 * score:.1f}%)"
+        f"{f', {len(records) - len(done)} not yet run' if len(done) < len(records) else ''}"
+        f"{f', {len(other)} incompetent' if other else ''}"
+    )
+    for r in sorted(survived, key=lambda r: r["line"]):
+        changed = [line for line in r["diff"].splitlines() if line.startswith(("+", "-")) and line[1:2] != line[0]]
+        print(f"- line {r['line']} ({r['where']}), {r['operator']}: {' / '.join(c.strip() for c in changed[-2:])}")
+
+
+def confirm(module: str, base: Path, python: str) -> None:
+    """Run each survivor again with every example (not CGRAPH_QUICK); record those the tests kill."""
+    tree = work_dir(base, module)
+    scratch = base / f"{module}-confirm"
+    confirmed_path = tree / "confirmed.json"
+    confirmed = set(json.loads(confirmed_path.read_text())) if confirmed_path.exists() else set()
+    for r in results(module, base):
+        if r["outcome"] != "survived" or r["job"] in confirmed:
+            continue
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        scratch.mkdir(parents=True)
+        copy_tree(tree, scratch)
+        subprocess.run(
+            ["cosmic-ray", "apply", f"cgraph_cli/{module}.py", f"core/{r['operator']}", str(r["occurrence"])],
+            cwd=scratch,
+            check=True,
+        )
+        ran = subprocess.run(
+            shlex.split(test_command(module, python, quick=False)),
+            cwd=scratch,
+            env=environment(scratch, quick=False) | {"PYTHONDONTWRITEBYTECODE": "1"},
+            capture_output=True,
+            timeout=TIMEOUT * 4,
+        )
+        if ran.returncode != 0:
+            confirmed.add(r["job"])
+            confirmed_path.write_text(json.dumps(sorted(confirmed)))
+        print(f"line {r['line']} {r['operator']}: {'killed' if ran.returncode else 'survives'}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"one of {', '.join(MODULES)}")
+    parser.add_argument("--report", action="store_true", help="print the score and survivors of the last run")
+    parser.add_argument("--confirm", action="store_true", help="run each survivor again under every example")
+    parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/cgraph-mutation"), help="where the copies live")
+    parser.add_argument("--python", default=sys.executable, help="the Python that runs the tests")
+    args = parser.parse_args()
+    if args.list or not args.modules:
+        for module, tests in MODULES.items():
+            print(f"{module}: {', '.join(tests)}")
+        return
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"no module {', '.join(unknown)}; the modules are {', '.join(MODULES)}")
+    for module in args.modules:
+        if args.confirm:
+            confirm(module, args.work, args.python)
+        elif not args.report:
+            run(module, args.work, args.python)
+        report(module, args.work)
+
+
+if __name__ == "__main__":
+    main()
