@@ -122,10 +122,43 @@ def run(module: str, base: Path, python: str) -> None:
     (tree / "cr.toml").write_text(config(module, python), encoding="utf-8")
     env = environment(tree)
     subprocess.run(["cosmic-ray", "init", "cr.toml", "session.sqlite"], cwd=tree, env=env, check=True)
+    skip_annotations(tree / "session.sqlite", tree / "cgraph_cli" / f"{module}.py")
     baseline = subprocess.run(["cosmic-ray", "baseline", "cr.toml"], cwd=tree, env=env, capture_output=True, text=True)
     if baseline.returncode != 0:
         raise SystemExit(f"the tests fail without any mutant; fix that first:\n{baseline.stdout[-3000:]}")
     subprocess.run(["cosmic-ray", "exec", "cr.toml", "session.sqlite"], cwd=tree, env=env, check=True)
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the type annotations are, as ((line, column), (line, column)) from start to end: under
+    `from __future__ import annotations` Python never evaluates them, so a mutant there (`str | int`
+    made `str - int`) changes nothing."""
+    import ast
+
+    spans = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        notes = []
+        if isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+            notes += [node.returns, *(a.annotation for a in named if a is not None)]
+        spans += [((n.lineno, n.col_offset), (n.end_lineno, n.end_col_offset)) for n in notes if n is not None]
+    return spans
+
+
+def skip_annotations(session: Path, module_path: Path) -> None:
+    """Mark every mutant inside a type annotation as skipped (it is never run, nor counted)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module_path)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.work_items):
+            at = tuple(item.mutations[0].start_pos)
+            if any(start <= at < end for start, end in spans):
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
 
 
 def results(module: str, base: Path) -> list[dict]:
@@ -144,12 +177,17 @@ def results(module: str, base: Path) -> list[dict]:
                 "operator": mutation["operator_name"].removeprefix("core/"),
                 "occurrence": mutation["occurrence"],
                 "line": mutation["start_pos"][0],
+                "at": mutation["start_pos"],
                 "where": mutation.get("definition_name") or "",
                 "outcome": (result or {}).get("test_outcome"),
                 "worker": (result or {}).get("worker_outcome"),
                 "diff": (result or {}).get("diff") or "",
             }
         )
+    spans = annotation_spans(tree / "cgraph_cli" / f"{module}.py")
+    for r in records:
+        if any(start <= tuple(r["at"]) < end for start, end in spans):
+            r["worker"] = "skipped"  # (a session made before annotations were skipped at init)
     confirmed = tree / "confirmed.json"
     killed_later = set(json.loads(confirmed.read_text())) if confirmed.exists() else set()
     for r in records:
@@ -161,6 +199,8 @@ def results(module: str, base: Path) -> list[dict]:
 
 def report(module: str, base: Path) -> None:
     records = results(module, base)
+    skipped = [r for r in records if r["worker"] == "skipped"]
+    records = [r for r in records if r["worker"] != "skipped"]
     done = [r for r in records if r["outcome"] is not None]
     killed = [r for r in done if r["outcome"] == "killed"]
     survived = [r for r in done if r["outcome"] == "survived"]
@@ -170,6 +210,7 @@ def report(module: str, base: Path) -> None:
         f"## {module}.py: {len(killed)} of {len(done)} mutants killed ({100 * score:.1f}%)"
         f"{f', {len(records) - len(done)} not yet run' if len(done) < len(records) else ''}"
         f"{f', {len(other)} incompetent' if other else ''}"
+        f"; {len(skipped)} in type annotations, never run"
     )
     for r in sorted(survived, key=lambda r: r["line"]):
         changed = [line for line in r["diff"].splitlines() if line.startswith(("+", "-")) and line[1:2] != line[0]]
