@@ -244,7 +244,10 @@ def _run_backward(plan: Plan, slots: list, grads: list, steps: list) -> None:
         if shape_ == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
             a, b = args
             c, e = d * slots[b], d * slots[a]
-        elif shape_ == ONES and len(args) == 2:  # the book's AddLayer: each operand gets dout
+        elif shape_ == ONES:  # the book's AddLayer: each operand gets dout
+            if len(args) != 2:
+                _add(grads, [(a, d) for a in args])
+                continue
             (a, b), c, e = args, d, d
         elif shape_ == PLUS_MINUS:
             (a, b), c, e = args, d, -d

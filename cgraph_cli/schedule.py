@@ -25,7 +25,7 @@ from .graph import Plan
 
 # Local-derivative shapes a single node's backward step handles inline; OTHER runs the op's `local`.
 ONES, PLUS_MINUS, MINUS, SWAP, OUT, OTHER = range(6)
-_SHAPE_WORDS = {("1", "1"): ONES, ("1", "-1"): PLUS_MINUS, ("-1",): MINUS, ("x1", "x0"): SWAP, ("out",): OUT}
+_SHAPE_WORDS = {("1", "-1"): PLUS_MINUS, ("-1",): MINUS, ("x1", "x0"): SWAP, ("out",): OUT}
 
 GROUP_SIZE = 16  # fewer nodes of one op in one level run one at a time: a group's setup would not pay
 
@@ -61,7 +61,7 @@ class Group:
         self.operands = operands  # operands[k][m]: the slot of member m's operand k
         self.getters = [itemgetter(*slots) for slots in operands]  # each operand's values, a list at a time
         self.op = op
-        self.f = op.fast.get(len(operands)) or op.forward
+        self.f = op.fast[len(operands)]  # (only an op with a builtin of its own forms a group)
         self.derivatives = vector_local(op, len(operands))
         self.integer_operands = integer_operands  # whether some operand may be an integer
 
@@ -164,7 +164,7 @@ class Program:
             from operator import itemgetter
 
             identity = self.slot[:n] == list(range(n))  # a file in dependency order, run node by node
-            by_position = (lambda kept: kept[:n]) if identity or n < 2 else itemgetter(*self.slot[:n])
+            by_position = (lambda kept: kept[:n]) if identity else itemgetter(*self.slot[:n])
             self._by_position = by_position
         return list(by_position(slots))
 
@@ -191,14 +191,14 @@ def _symbolic_local(op, count: int):
 
 
 def shape(op, count: int) -> int:
-    """The shape of an op's local derivatives for `count` operands: all 1 (add), 1 and -1 (sub),
-    -1 (neg), each the other operand (mul of two), the output itself (exp); else OTHER."""
+    """The shape of an op's local derivatives for `count` operands: all 1 (add, of any count), 1 and
+    -1 (sub), -1 (neg), each the other operand (mul of two), the output itself (exp); else OTHER."""
     if count not in op.shapes:
         from .symbolic import Sym
 
         _, ds = _symbolic_local(op, count)
         words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
-        op.shapes[count] = ONES if count > 2 and set(words) == {"1"} else _SHAPE_WORDS.get(words, OTHER)
+        op.shapes[count] = ONES if set(words) == {"1"} else _SHAPE_WORDS.get(words, OTHER)
     return op.shapes[count]
 
 

@@ -111,8 +111,11 @@ LEVEL_OPS = ["add", "mul", "sub", "div", "neg", "exp", "tanh", "sigmoid", "sin",
 
 def layered_graph(rng: random.Random) -> str:
     """Levels of 16 to 24 like float nodes (the engine computes each a list at a time), each
-    reading the level before, with float literals; the output adds up the last level."""
+    reading the level before, with float literals; the output adds up the last level. Half the
+    files list their nodes in a shuffled order (the engine runs them level by level all the same,
+    and must put the results back in evaluation order)."""
     lines = ["inputs:"] + [f"  x{i}: {rng.uniform(0.5, 2.0)!r}" for i in range(4)] + ["nodes:"]
+    start = len(lines)
     previous = [f"x{i}" for i in range(4)]
     for level in range(rng.randint(2, 4)):
         op = rng.choice(LEVEL_OPS)
@@ -129,6 +132,10 @@ def layered_graph(rng: random.Random) -> str:
             lines.append(f"  {names[-1]}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
         previous = names
     lines.append(f"  out: {{op: add, inputs: [{', '.join(previous)}]}}")
+    if rng.random() < 0.5:
+        body = lines[start:]
+        rng.shuffle(body)
+        lines[start:] = body
     lines.append("output: out")
     return "\n".join(lines) + "\n"
 
