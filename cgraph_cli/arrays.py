@@ -48,7 +48,7 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
             continue
         operand_shapes = [shapes[j] for j in plan.args[i]]
         try:
-            shapes[i] = (op.infer or broadcast)(*operand_shapes, **plan.attrs.get(i, {}))
+            shapes[i] = (op.infer or broadcast)(*operand_shapes, **plan.attributes(i))
         except ShapeError as e:
             raise plan.error(f"node '{shorten(plan.names[i])}': {op.name}: {e}", i) from None
         if math.prod(shapes[i]) > MAX_ELEMENTS:
@@ -93,14 +93,13 @@ def forward(plan: Plan, overrides: Mapping) -> list:
 def forward_pass(np, plan: Plan, values: list) -> list:
     """Fill in every node's value in `values` (the inputs' and constants' given, as float arrays),
     in evaluation order; the located error of the first node that has no finite value."""
-    attrs = plan.attrs
     with np.errstate(all="ignore"):
         for i, op in enumerate(plan.ops):
             if op is None:
                 continue
             xs = [values[j] for j in plan.args[i]]
             try:
-                v = np.asarray(op.array(np, *xs, **attrs.get(i, {})), dtype=float)
+                v = np.asarray(op.array(np, *xs, **plan.attributes(i)), dtype=float)
             except (OpDomainError, ArithmeticError, ValueError) as e:
                 raise _node_error(plan, i, xs, domain_reason(e)) from None
             at = not_finite_at(np, v)
@@ -162,7 +161,7 @@ def sends(np, plan: Plan, values: list, i: int, dout) -> list:
         return [dout] * len(xs)
     with np.errstate(all="ignore"):  # a gradient that is no number is said below, not warned of
         if op.backward is not None:
-            gs = list(op.backward(np, dout, out, *xs, **plan.attrs.get(i, {})))
+            gs = list(op.backward(np, dout, out, *xs, **plan.attributes(i)))
         else:
             local = op.array_local(np)(out, *xs)
             gs = [sum_to(np, np.broadcast_to(dout * d, out.shape), x.shape) for d, x in zip(local, xs)]

@@ -215,6 +215,12 @@ class Plan:
         n = len(self.names)
         return tuple(self.names[p] if p < n else self.constants[p - n] for p in self.args[i])
 
+    def attributes(self, i: int) -> dict:
+        """Node i's attributes (axis: 0), each as the file gives it or else its op's default."""
+        given = self.attrs.get(i)
+        defaults = self.node_op(i).attributes
+        return {**defaults, **given} if given else defaults
+
     def node_op(self, i: int) -> Op:
         """The op of node i, for code that knows position i is a node."""
         op = self.ops[i]

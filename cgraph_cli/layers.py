@@ -154,32 +154,32 @@ def affine(x, w, b):
 
 
 @array_op("sum", 1, "Σ", "sum of the elements (along axis)", "1 for each element", {"axis": None, "keepdims": False})
-def sum_(np, x, axis=None, keepdims=False):
+def sum_(np, x, axis, keepdims):
     """Sum of the elements, or along `axis` (a number or a list); `keepdims` keeps summed axes as 1."""
     return np.sum(x, axis=None if axis is None else _axes(axis, x.ndim), keepdims=keepdims)
 
 
 @sum_.backward_step
-def sum_(np, dout, out, x, axis=None, keepdims=False):
+def sum_(np, dout, out, x, axis, keepdims):
     axes = _axes(axis, x.ndim)
     d = dout if keepdims else np.expand_dims(dout, axes)
     return (np.broadcast_to(d, x.shape).copy(),)  # every element gets the dout of its sum
 
 
 @sum_.shape_rule
-def sum_(x, axis=None, keepdims=False):
+def sum_(x, axis, keepdims):
     axes = _axes(axis, len(x))
     return tuple(1 if k in axes else size for k, size in enumerate(x) if keepdims or k not in axes)
 
 
 @array_op("mean", 1, "mean", "mean of the elements (along axis)", "1/n for each element", sum_.attributes)
-def mean(np, x, axis=None, keepdims=False):
+def mean(np, x, axis, keepdims):
     """Mean of the elements, or along `axis` (a number or a list); `keepdims` keeps averaged axes as 1."""
     return np.mean(x, axis=None if axis is None else _axes(axis, x.ndim), keepdims=keepdims)
 
 
 @mean.backward_step
-def mean(np, dout, out, x, axis=None, keepdims=False):
+def mean(np, dout, out, x, axis, keepdims):
     (d,) = sum_.backward(np, dout, out, x, axis, keepdims)
     return (d / (x.size // max(out.size, 1)),)  # each element is 1/n of its mean
 
@@ -191,18 +191,18 @@ mean.shape_rule(sum_.infer)
 
 
 @array_op("transpose", 1, "ᵀ", "Xᵀ (axes reversed, or in the order of axes)", "dout transposed back", {"axes": None})
-def transpose(np, x, axes=None):
+def transpose(np, x, axes):
     """The axes reversed (a matrix's transpose), or put in the order `axes` lists."""
     return np.transpose(x, axes)
 
 
 @transpose.backward_step
-def transpose(np, dout, out, x, axes=None):
+def transpose(np, dout, out, x, axes):
     return (np.transpose(dout, None if axes is None else np.argsort([a % x.ndim for a in axes])),)
 
 
 @transpose.shape_rule
-def transpose(x, axes=None):
+def transpose(x, axes):
     if axes is None:
         return x[::-1]
     if sorted(a % len(x) if -len(x) <= a < len(x) else a for a in axes) != list(range(len(x))):
@@ -211,18 +211,18 @@ def transpose(x, axes=None):
 
 
 @array_op("reshape", 1, "reshape", "X with the shape `shape`", "dout reshaped back", {"shape": ()})
-def reshape(np, x, shape=()):
+def reshape(np, x, shape):
     """The same elements in another shape (one dimension may be -1: whatever fits)."""
     return np.reshape(x, shape)
 
 
 @reshape.backward_step
-def reshape(np, dout, out, x, shape=()):
+def reshape(np, dout, out, x, shape):
     return (np.reshape(dout, x.shape),)
 
 
 @reshape.shape_rule
-def reshape(x, shape=()):
+def reshape(x, shape):
     if len(shape) > MAX_DIMS:
         raise ShapeError(f"shape has {len(shape)} dimensions; at most {MAX_DIMS}")
     size = 1
@@ -246,7 +246,7 @@ def reshape(x, shape=()):
 
 
 @array_op("softmax", 1, "softmax", "exp(x) / sum(exp(x)) along axis", "y * (dout - sum(dout * y))", {"axis": -1})
-def softmax(np, x, axis=-1):
+def softmax(np, x, axis):
     """exp(x) / Σ exp(x) along `axis` (each row of a batch), with the row's largest value taken
     off first, so that exp never overflows."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -254,12 +254,12 @@ def softmax(np, x, axis=-1):
 
 
 @softmax.backward_step
-def softmax(np, dout, out, x, axis=-1):
+def softmax(np, dout, out, x, axis):
     return (out * (dout - np.sum(dout * out, axis=axis, keepdims=True)),)
 
 
 @softmax.shape_rule
-def softmax(x, axis=-1):
+def softmax(x, axis):
     if not x:
         raise ShapeError("softmax takes an array of 1 dimension or more, not a number")
     _axes(axis, len(x))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Callable
 
 Number = int | float
@@ -270,7 +271,7 @@ def mul(np, *xs):
     partial, redo = columns[0], np.zeros(columns[0].shape, dtype=bool)
     for x in columns[1:-1]:
         partial = partial * x
-        redo |= (partial != 0) & ((np.abs(partial) < _NORMAL_MIN) | (np.abs(partial) > _NORMAL_MAX))
+        redo |= (partial != 0) & (np.abs(partial) < _NORMAL_MIN)
     redo |= ~np.isfinite(total) | ((total == 0) & np.all([c != 0 for c in columns], axis=0))
     if not redo.any():
         return total
@@ -392,7 +393,7 @@ def log(out, x):
 
 @log.on_arrays
 def log(np, x):
-    return np.log(np.where(x > 0, x, np.nan))
+    return np.log(x)  # nan below 0, -inf at 0: no value either way
 
 
 @op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)")
@@ -557,7 +558,7 @@ def sqrt(np, x):
     return np.sqrt(x)
 
 
-@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=2 * math.pi)
+@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=math.tau)
 def sin(x):
     """Sine (radians)."""
     return math.sin(x)
@@ -573,7 +574,7 @@ def sin(np, x):
     return np.sin(x)
 
 
-@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=2 * math.pi)
+@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=math.tau)
 def cos(x):
     """Cosine (radians)."""
     return math.cos(x)
@@ -718,15 +719,15 @@ def product(xs):
     clean = True
     for x in xs[1:-1]:
         p = exact(p * x)
-        if p and not _NORMAL_MIN <= abs(p) <= _NORMAL_MAX:
+        if p and abs(p) < _NORMAL_MIN:  # (one past the largest float is inf: the end sees that)
             clean = False
-    p = exact(p * xs[-1]) if len(xs) > 1 else p
+    p = exact(p * xs[-1])  # (mul has two operands or more)
     if not clean or (p == 0 and all(xs)) or not math.isfinite(p):
         return _scaled_product(xs)
     return p
 
 
-_NORMAL_MIN, _NORMAL_MAX = 2.2250738585072014e-308, 1.7976931348623157e308
+_NORMAL_MIN = sys.float_info.min  # the smallest float with all its digits (2.2e-308)
 
 
 def _scaled_product(xs) -> float:

@@ -203,6 +203,9 @@ def confirm(module: str, base: Path, python: str) -> None:
     """Run each survivor again with every example (not CGRAPH_QUICK); record those the tests kill."""
     tree = work_dir(base, module)
     scratch = base / f"{module}-confirm"
+    mutated = f"cgraph_cli/{module}.py"
+    if (ROOT / mutated).read_bytes() != (tree / mutated).read_bytes():
+        raise SystemExit(f"{mutated} has changed since the run, so its mutants are not these: run it again")
     confirmed_path = tree / "confirmed.json"
     confirmed = set(json.loads(confirmed_path.read_text())) if confirmed_path.exists() else set()
     for r in results(module, base):
@@ -211,7 +214,7 @@ def confirm(module: str, base: Path, python: str) -> None:
         if scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
-        copy_tree(tree, scratch)
+        copy_tree(ROOT, scratch)  # the module as it was run; the tests as they are now
         subprocess.run(
             ["cosmic-ray", "apply", f"cgraph_cli/{module}.py", f"core/{r['operator']}", str(r["occurrence"])],
             cwd=scratch,

@@ -361,6 +361,69 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
         ),
         ("inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: true}}\n", "not true, a boolean", 2, 41),
         ('inputs: {x: [1, 2]}\nnodes: {s: "sum(x, axis=0)"}\n', "an attribute (axis) goes in the node form", 2, 24),
+        # each shape rule's message, word for word
+        (
+            "inputs: {x: [1, 2, 3], y: [1, 2]}\nnodes: {s: x + y}\n",
+            "add: (3,) and (2,) do not broadcast: their dimension 0 (counted from 0) is 3 and 2",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[1, 2, 3]], y: [[1, 2], [3, 4]]}\nnodes: {s: x * y}\n",
+            "(1, 3) and (2, 2) do not broadcast: their dimension 1 (counted from 0) is 3 and 2",
+            2,
+            9,
+        ),
+        (
+            "inputs: {X: [[1, 2]], W: [[1], [2]], b: [1, 2, 3]}\nnodes: {y: {op: affine, inputs: [X, W, b]}}\n",
+            "node 'y': affine: b (3,) does not fit X @ W (1, 1): it must broadcast to it",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[1, 2, 3]]}\nnodes: {y: {op: transpose, inputs: [x], axes: [0, 0]}}\n",
+            "axes [0, 0] must list each axis of (1, 3) once (0 to 1)",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[1, 2, 3]]}\nnodes: {y: {op: transpose, inputs: [x], axes: [0, 2]}}\n",
+            "axes [0, 2] must list each axis of (1, 3) once (0 to 1)",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2], t: [1]}\nnodes: {y: {op: softmax_with_loss, inputs: [x, t]}}\n",
+            "labels (1,) do not fit scores (2,): one-hot labels are (2,), class indices ()",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: 1.5, t: 1}\nnodes: {y: {op: softmax_with_loss, inputs: [x, t]}}\n",
+            "scores (): a sample (1 dimension) or a batch of them (2), not 0",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[0.5, 0.5]]}\nconstants: {t: [1.6]}\nnodes: {y: {op: cross_entropy, inputs: [x, t]}}\n",
+            "class labels are whole numbers from 0 to 1, not 1.6",
+            3,
+            9,
+        ),
+        (
+            "inputs: {x: [[0.5, 0.5], [0.5, 0.5]]}\nconstants: {t: [0, -1]}\n"
+            "nodes: {y: {op: cross_entropy, inputs: [x, t]}}\n",
+            "class labels are whole numbers from 0 to 1, not -1.0",
+            3,
+            9,
+        ),
+        (
+            "inputs: {x: [[0.5, 0.5], [0.5, 0.5]]}\nconstants: {t: [1, 2]}\n"
+            "nodes: {y: {op: softmax_with_loss, inputs: [x, t]}}\n",
+            "class labels are whole numbers from 0 to 1, not 2.0",
+            3,
+            9,
+        ),
     ],
 )
 def test_array_mistakes_are_located_errors(invoke, graph_file, text, words, line, col):
@@ -756,3 +819,29 @@ def test_check_past_a_floats_range_says_nothing_compared_without_numpys_warnings
     )
     assert done.returncode == 1 and "nothing could be compared" in done.stdout
     assert "RuntimeWarning" not in done.stderr
+
+
+def test_validate_shows_a_reshape_with_minus_one_in_whole_sizes(invoke, graph_file):
+    path = graph_file("inputs: {x: [[1, 2, 3], [4, 5, 6]]}\nnodes: {y: {op: reshape, inputs: [x], shape: [3, -1]}}\n")
+    out = invoke("validate", path).stdout
+    assert "(3, 2)" in out and "3.0" not in out and "2.0" not in out
+
+
+def test_ops_lists_the_attributes_of_the_array_ops_with_their_defaults(invoke):
+    ops = {op["op"]: op for op in json.loads(invoke("ops", "--json").stdout)}
+    assert ops["softmax"]["attributes"] == {"axis": -1}
+    assert ops["sum"]["attributes"] == ops["mean"]["attributes"] == {"axis": None, "keepdims": False}
+    assert ops["transpose"]["attributes"] == {"axes": None} and ops["reshape"]["attributes"] == {"shape": []}
+
+
+def test_an_array_op_without_its_attributes_takes_their_defaults(invoke, graph_file):
+    # softmax along the last axis, a sum of every element, a transpose reversing the axes
+    path = graph_file(
+        "inputs: {x: [[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]}\n"
+        "nodes:\n  p: {op: softmax, inputs: [x]}\n  t: {op: transpose, inputs: [x]}\n  s: {op: sum, inputs: [p]}\n"
+        "output: s\n"
+    )
+    data = run_json(invoke, path)
+    assert data["value"] == pytest.approx(2.0, rel=1e-15)  # each of the 2 rows sums to 1
+    assert node(data, "p")["value"][1] == pytest.approx([1 / 3] * 3, rel=1e-15)
+    assert node(data, "t")["value"] == [[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]

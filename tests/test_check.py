@@ -300,3 +300,50 @@ def test_a_slightly_wrong_backward_step_of_an_array_fails(monkeypatch):
     statuses = {c.name: c.status for c in checks}
     assert {statuses[name] for name in statuses if name.startswith("X[")} == {"FAIL"}
     assert {statuses[name] for name in statuses if not name.startswith("X[")} == {"pass"}
+
+
+# -- every op with a kink: smooth beside it, a kink at it, and a switch within a step is no FAIL -----
+
+
+@pytest.mark.parametrize(
+    "formula, x, status",
+    [
+        ("relu(x)", 1.0, "pass"),
+        ("relu(x)", -1.0, "pass"),
+        ("relu(x)", 0.0, "kink"),
+        ("step(x) + x", 1.0, "pass"),
+        ("step(x) + x", 0.0, "kink"),
+        ("abs(x)", -1.0, "pass"),
+        ("abs(x)", 0.0, "kink"),
+        ("max(x, 2)", 1.0, "pass"),
+        ("max(x, 2)", 3.0, "pass"),
+        ("max(x, 2)", 2.0, "kink"),
+        ("min(x, 2, 5)", 3.0, "pass"),
+        ("min(x, 2, 5)", 2.0, "kink"),
+        ("(x < 2) + x", 1.0, "pass"),
+        ("(x < 2) + x", 3.0, "pass"),
+        ("(x < 2) + x", 2.0, "kink"),
+        ("(x >= 2) + x", 2.0, "kink"),
+        ("(x == 2) + x", 3.0, "pass"),
+        ("where(x - 2, x * x, 3 * x)", 1.0, "pass"),
+        ("where(x - 2, x * x, 3 * x)", 2.0, "kink"),
+        ("x ** 0.5", 2.0, "pass"),
+        ("x ** -1", -2.0, "pass"),
+        ("x ** 2", 0.0, "pass"),  # a whole exponent of 1 or more is smooth at 0
+        ("x ** 0 + x", 0.0, "kink"),  # pow at a base of 0, unless the exponent is whole and 1 or more
+    ],
+)
+def test_each_kink_is_told_apart_from_a_smooth_point(formula, x, status):
+    _, checks = check(load_text(f"inputs: {{x: {x!r}}}\nnodes:\n  y: {formula}\n"))
+    assert checks[0].status == status, (formula, x, checks[0].status, checks[0].note)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["where(x > 0.5, x * x, 3 * x)", "(x < 0.5) * 7 + x", "max(x, 0.5) * 3", "relu(x - 0.5)", "abs(x - 0.5)"],
+)
+def test_a_switch_within_every_step_is_a_kink_not_a_fail(formula):
+    # x sits 1e-13 from where the op switches: every step crosses it
+    _, checks = check(load_text(f"inputs: {{x: 0.5000000000001}}\nnodes:\n  y: {formula}\n"))
+    assert checks[0].status in ("kink", "pass"), (formula, checks[0].status, checks[0].note)
+    assert checks[0].status == "kink" or checks[0].step < 1e-13

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -281,3 +282,74 @@ def test_the_fuzz_suite_draws_every_op():
     assert set(ARITY) == set(NUMBER_OPS)
     for name, (low, high) in ARITY.items():
         assert OPS[name].arity_problem(low) is None and OPS[name].arity_problem(high) is None, name
+
+
+def _left_to_right_others(xs):
+    out = []
+    for i in range(len(xs)):
+        others = xs[:i] + xs[i + 1 :]
+        p = others[0]
+        for x in others[1:]:
+            p = p * x
+        out.append(p)
+    return out
+
+
+def _before_times_after(xs):
+    n = len(xs)
+    before, after = [1] * n, [1] * n
+    for i in range(1, n):
+        before[i] = before[i - 1] * xs[i - 1]
+    for i in range(n - 2, -1, -1):
+        after[i] = xs[i + 1] * after[i + 1]
+    return [b * a for b, a in zip(before, after)]
+
+
+def test_mul_takes_each_product_of_the_others_left_to_right_up_to_64_operands_and_by_prefix_and_suffix_past():
+    """README: mul with more than 64 operands uses prefix and suffix products, so it stays linear."""
+    import random
+
+    from cgraph_cli.ops import MUL_EXACT_LIMIT
+
+    assert MUL_EXACT_LIMIT == 64
+    rng = random.Random(3)
+    for n in (64, 65):
+        xs = [rng.uniform(0.5, 2.0) for _ in range(n)]
+        exact_way, linear_way = _left_to_right_others(xs), _before_times_after(xs)
+        assert exact_way != linear_way  # the two ways differ in some last digit, so the test can tell
+        assert list(local("mul", *xs)) == (exact_way if n <= 64 else linear_way), n
+
+
+def test_a_product_whose_partial_product_is_subnormal_keeps_its_digits():
+    # 1e-160 * 1e-160 is 1e-320: a subnormal with 4 digits left; taken apart it keeps all 16
+    assert product([1e-160, 1e-160, 1e160]) == pytest.approx(1e-160, rel=1e-15)
+    assert product([3e-170, 2e-150, 1e170]) == pytest.approx(6e-150, rel=1e-15)
+    xs = np.array([1e-160, 3e-170]), np.array([1e-160, 2e-150]), np.array([1e160, 1e170])
+    assert OPS["mul"].array(np, *xs) == pytest.approx([1e-160, 6e-150], rel=1e-15)  # the same on arrays
+
+
+@pytest.mark.parametrize(
+    "name, xs, piece",
+    [
+        ("max", (1.0, 3.0, 2.0), 1),
+        ("max", (3.0, 1.0, 3.0), None),
+        ("min", (1.0, 3.0, 2.0), 0),
+        ("min", (2.0, 3.0, 2.0), None),
+        ("relu", (0.5,), True),
+        ("relu", (-0.5,), False),
+        ("relu", (0.0,), None),
+        ("abs", (1.0,), True),
+        ("lt", (1.0, 2.0), True),
+        ("lt", (3.0, 2.0), False),
+        ("lt", (2.0, 2.0), None),
+        ("where", (0.0, 1.0, 2.0), False),
+        ("where", (-3.0, 1.0, 2.0), True),
+        ("pow", (2.0, 0.5), True),
+        ("pow", (-2.0, -1.0), False),
+        ("pow", (0.0, 0.5), None),
+        ("pow", (-2.0, 2.0), 0),  # a whole exponent of 1 or more: one piece everywhere
+    ],
+)
+def test_each_ops_smooth_piece(name, xs, piece):
+    """What `check` and the oracle's comparison read: which smooth piece of its op a point is on (None at a kink)."""
+    assert OPS[name].kink(*xs) == piece
