@@ -497,7 +497,7 @@ def xlogy(x, y):
     if y < 0:
         raise OpDomainError("ln of a negative number")
     if x == 0:
-        return x * 0
+        return x  # (0 itself, of its own type)
     if y == 0:
         raise OpDomainError("ln 0 is not finite")
     return x * math.log(y)
@@ -525,7 +525,7 @@ def xlogy(np, x, y):
 def mulpow(a, x, b):
     """a·x^b, and 0 where a = 0: pow's base gradient y·x^(y-1), with d(x**0)/dx = 0 at x = 0 too."""
     if a == 0:
-        return a * 0
+        return a  # (0 itself, of its own type)
     return a * power(x, b)
 
 

@@ -845,3 +845,11 @@ def test_an_array_op_without_its_attributes_takes_their_defaults(invoke, graph_f
     assert data["value"] == pytest.approx(2.0, rel=1e-15)  # each of the 2 rows sums to 1
     assert node(data, "p")["value"][1] == pytest.approx([1 / 3] * 3, rel=1e-15)
     assert node(data, "t")["value"] == [[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]
+
+
+def test_softmax_never_overflows_however_large_its_scores():
+    """The book's softmax takes the largest score off before exp (README: so that exp never overflows)."""
+    from cgraph_cli.layers import softmax
+
+    y = softmax.array(np, np.array([1000.0, 1000.0 + math.log(3)]), axis=-1)
+    assert y == pytest.approx([0.25, 0.75], rel=1e-14)
