@@ -159,12 +159,12 @@ def test_mul_with_many_operands_stays_close_to_exact():
 
 
 def test_a_product_whose_partial_products_leave_the_float_range_is_still_found():
-    assert product([1e200, 1e200, 1e-200]) == pytest.approx(1e200, rel=1e-15)
-    assert product([1e-200, 1e-200, 1e200]) == pytest.approx(1e-200, rel=1e-15)
+    assert product([1e200, 1e200, 1e-200]) == pytest.approx(1e200, rel=1e-15, abs=0)
+    assert product([1e-200, 1e-200, 1e200]) == pytest.approx(1e-200, rel=1e-15, abs=0)
     assert product([0.1, 0.2, 0.3]) == (0.1 * 0.2) * 0.3  # left to right where nothing overflows
     # the product of the others of the first operand is finite though 1e150**3 is not
     d = local("mul", 1e-100, 1e250, 1e100, 1e-300)[0]
-    assert d == pytest.approx(1e50, rel=1e-15)
+    assert d == pytest.approx(1e50, rel=1e-15, abs=0)
 
 
 def test_integers_stay_exact_while_small_and_become_floats_past_2_to_53():
@@ -182,7 +182,7 @@ def test_sigmoid_is_stable_at_extremes():
 def test_sigmoid_and_tanh_derivatives_keep_their_precision_when_saturated(x):
     # sigmoid'(x) = e^-|x| / (1 + e^-|x|)^2 and tanh'(x) = 4 e^-2|x| / (1 + e^-2|x|)^2, worked out apart
     e = math.exp(-abs(x))
-    assert local("sigmoid", x)[0] == pytest.approx(e / (1 + e) ** 2, rel=1e-14)
+    assert local("sigmoid", x)[0] == pytest.approx(e / (1 + e) ** 2, rel=1e-14, abs=0)
     e2 = math.exp(-2 * abs(x))
     assert local("tanh", x)[0] == pytest.approx(4 * e2 / (1 + e2) ** 2, rel=1e-14, abs=1e-320)
 
@@ -322,10 +322,10 @@ def test_mul_takes_each_product_of_the_others_left_to_right_up_to_64_operands_an
 
 def test_a_product_whose_partial_product_is_subnormal_keeps_its_digits():
     # 1e-160 * 1e-160 is 1e-320: a subnormal with 4 digits left; taken apart it keeps all 16
-    assert product([1e-160, 1e-160, 1e160]) == pytest.approx(1e-160, rel=1e-15)
-    assert product([3e-170, 2e-150, 1e170]) == pytest.approx(6e-150, rel=1e-15)
+    assert product([1e-160, 1e-160, 1e160]) == pytest.approx(1e-160, rel=1e-15, abs=0)
+    assert product([3e-170, 2e-150, 1e170]) == pytest.approx(6e-150, rel=1e-15, abs=0)
     xs = np.array([1e-160, 3e-170]), np.array([1e-160, 2e-150]), np.array([1e160, 1e170])
-    assert OPS["mul"].array(np, *xs) == pytest.approx([1e-160, 6e-150], rel=1e-15)  # the same on arrays
+    assert OPS["mul"].array(np, *xs) == pytest.approx([1e-160, 6e-150], rel=1e-15, abs=0)  # the same on arrays
 
 
 @pytest.mark.parametrize(
