@@ -67,6 +67,7 @@ def graph_file(tmp_path):
 
 
 EPS = sys.float_info.epsilon
+TINY = 5e-324  # the smallest float: what a result that underflows may lose
 
 
 def numeric_derivative(f, x: float, scale: float) -> tuple[float, float]:
@@ -75,7 +76,8 @@ def numeric_derivative(f, x: float, scale: float) -> tuple[float, float]:
     Five-point stencils (truncation error O(h⁴)) at h = 1e-3·max(1, |x|) and at 2h. Their
     difference bounds the finer one's truncation error (Richardson: a sixteenth of it, taken
     as a third to be safe), and rounding adds at most about 3ε·scale/h, where `scale` bounds
-    the magnitudes f's arithmetic works with. Returns (the finer estimate, its error bound)."""
+    the magnitudes f's arithmetic works with, and 3·TINY/h where it underflows (f(±h) of
+    0 * 5e-324 is 0, though the slope is 5e-324). Returns (the finer estimate, its error bound)."""
 
     def stencil(h: float) -> float:
         h = (x + h) - x  # a step the float x can take exactly
@@ -83,7 +85,7 @@ def numeric_derivative(f, x: float, scale: float) -> tuple[float, float]:
 
     fine, h = stencil(1e-3 * max(1.0, abs(x)))
     coarse, _ = stencil(2e-3 * max(1.0, abs(x)))
-    return fine, abs(fine - coarse) / 3 + 3 * EPS * scale / h
+    return fine, abs(fine - coarse) / 3 + 3 * (EPS * scale + TINY) / h
 
 
 def close_to_difference(got: float, estimate: float, error: float) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -348,8 +349,81 @@ def test_a_product_whose_partial_product_is_subnormal_keeps_its_digits():
         ("pow", (-2.0, -1.0), False),
         ("pow", (0.0, 0.5), None),
         ("pow", (-2.0, 2.0), 0),  # a whole exponent of 1 or more: one piece everywhere
+        ("pow", (0.0, 1.0), 0),
+        ("pow", (0.0, 0.0), None),  # x ** 0 is 1, but 0 ** y is not smooth in y there
+        ("pow", (0.5, 0.5), True),
+        ("pow", (-0.5, 0.5), False),
+        ("mulpow", (3.0, 0.0, 0.5), None),
+        ("mulpow", (3.0, 0.0, 2.0), 0),
     ],
 )
 def test_each_ops_smooth_piece(name, xs, piece):
     """What `check` and the oracle's comparison read: which smooth piece of its op a point is on (None at a kink)."""
-    assert OPS[name].kink(*xs) == piece
+    got = OPS[name].kink(*xs)
+    assert (type(got), got) == (type(piece), piece)  # False == 0, but a side of 0 is not "one piece"
+
+
+def test_only_a_finite_real_number_is_finite():
+    assert ops.is_finite(5) and ops.is_finite(-1.5) and ops.is_finite(2**60)
+    assert not ops.is_finite(10**400)  # an int past a float's range
+    assert not ops.is_finite(math.inf) and not ops.is_finite(math.nan)
+    assert not ops.is_finite("x") and not ops.is_finite(None)
+
+
+@pytest.mark.parametrize(
+    "name, count, message",
+    [
+        ("sub", 3, "sub takes 2 operands, got 3"),
+        ("sub", 1, "sub takes 2 operands, got 1"),
+        ("neg", 2, "neg takes 1 operand, got 2"),
+        ("neg", 0, "neg takes 1 operand, got 0"),
+        ("max", 0, "max takes 1 or more operands, got 0"),
+        ("where", 2, "where takes 3 operands, got 2"),
+    ],
+)
+def test_a_wrong_number_of_operands_is_told_word_for_word(name, count, message):
+    assert OPS[name].arity_problem(count) == message
+
+
+def test_a_negative_square_root_says_so():
+    with pytest.raises(OpDomainError, match="^square root of a negative number$"):
+        OPS["sqrt"].forward(-0.5)
+    assert OPS["sqrt"].forward(0.0) == 0.0 and OPS["sqrt"].forward(0.25) == 0.5
+
+
+def test_max_of_one_operand_passes_the_gradient_whole():
+    assert local("max", 7) == (1,) and type(local("max", 7)[0]) is int  # an int gradient stays an int
+    assert local("max", 3, 5) == (0, 1) and local("max", 5, 5) == (0.5, 0.5)
+    assert local("min", 7) == (1,) and local("min", 3, 5) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "xs",
+    [
+        (1e-160, 1e-160, 1e160),  # a subnormal partial product
+        (1e-200, 1e-200, 1e200),  # a partial product of 0 from operands that are not
+        (1e200, 1e200, 1e-200),  # a partial product of inf, a finite result
+        (1e-200, -1.0, 1e-200, 1e200, 1.0),  # signs, and operands of exactly ±1
+        (2.0, 3.0, 4.0),
+        (0.0, 1e-200, 1e200),  # a true 0
+    ],
+)
+def test_mul_on_arrays_takes_the_careful_product_where_partial_products_leave_the_range(xs):
+    # each first row holds these operands, each second row 2s; the exact product is the reference
+    exact_product = float(math.prod(Fraction(x) for x in xs))
+    got = OPS["mul"].array(np, *[np.array([x, 2.0]) for x in xs])
+    assert got[0] == pytest.approx(exact_product, rel=1e-15, abs=0) and got[0] == product(list(xs))
+    assert got[1] == 2.0 ** len(xs)  # the untroubled row keeps the plain product
+
+
+def test_a_product_too_large_for_a_float_is_inf_on_arrays_and_an_overflow_on_numbers():
+    got = OPS["mul"].array(np, np.array([1e200, 1.0]), np.array([1e200, 1.0]), np.array([1e-10, 1.0]))
+    assert got.tolist() == [math.inf, 1.0]
+    with pytest.raises(OverflowError):
+        product([1e200, 1e200, 1e-10])
+
+
+def test_mulpow_on_arrays_is_0_where_its_first_operand_is():
+    with np.errstate(all="ignore"):
+        got = OPS["mulpow"].array(np, np.array([0.0, 2.0, 0.0]), np.array([0.0, 3.0, 2.0]), np.array([-1.0, 2.0, 3.0]))
+    assert got.tolist() == [0.0, 18.0, 0.0]  # 0 · 0 ** -1 would be nan
