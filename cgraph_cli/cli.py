@@ -796,7 +796,11 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
     from . import pictures
     from .engine import evaluate
 
-    refuse_the_input(out)
+    if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
+        source = plan.source or "graph"
+        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
+        out = f"{stem}.{fmt}"
+    refuse_the_input(out)  # (the default target too: `cgraph draw x.svg` reads x.svg)
     result = evaluate(plan, sets, of, gradients=not no_grad)
     if fmt == "mermaid":
         data = pictures.to_mermaid(result, precision).encode("utf-8")
@@ -804,10 +808,6 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
         data = pictures.to_dot(result, precision).encode("utf-8")
         if fmt in pictures.GRAPHVIZ_FORMATS:
             data = pictures.graphviz(data.decode("utf-8"), fmt)
-    if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
-        source = plan.source or "graph"
-        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
-        out = f"{stem}.{fmt}"
     _warn_result(result)
     write_output(out, data)
 

@@ -5,6 +5,7 @@
     python dev/mutation.py ops layers      # several modules, one after another
     python dev/mutation.py --report ops    # the score and the survivors of the last run
     python dev/mutation.py --confirm ops   # run each survivor again under the full examples
+    python dev/mutation.py --sample 300 engine   # a random 300 of its mutants (seeded), for a score in an hour
     python dev/mutation.py --list          # the modules and the tests each one runs
 
 cosmic-ray changes one operator, number or comparison at a time (a mutant), runs the tests, and
@@ -75,7 +76,7 @@ def test_command(module: str, python: str, quick: bool = True) -> str:
     first, rest = MODULES[module]
     pytest = f"{shlex.quote(python)} -m pytest -q -p no:cacheprovider -m 'not slow'"
     if not quick:
-        return f"{pytest} " + " ".join(f"tests/{name}.py" for name in first + rest)
+        return f"{pytest} -x " + " ".join(f"tests/{name}.py" for name in first + rest)
     head, *tail = first
     both = f"{pytest} -x tests/{head}.py" + (
         f" && {pytest} -x " + " ".join(f"tests/{n}.py" for n in tail) if tail else ""
@@ -101,7 +102,7 @@ def environment(tree: Path, quick: bool = True) -> dict:
     return env
 
 
-def run(module: str, base: Path, python: str) -> None:
+def run(module: str, base: Path, python: str, sample: int | None = None) -> None:
     tree = work_dir(base, module)
     if tree.exists():
         shutil.rmtree(tree)
@@ -111,6 +112,8 @@ def run(module: str, base: Path, python: str) -> None:
     env = environment(tree)
     subprocess.run(["cosmic-ray", "init", "cr.toml", "session.sqlite"], cwd=tree, env=env, check=True)
     skip_annotations(tree / "session.sqlite", tree / "cgraph_cli" / f"{module}.py")
+    if sample is not None:
+        take_a_sample(tree, sample)
     baseline = subprocess.run(["cosmic-ray", "baseline", "cr.toml"], cwd=tree, env=env, capture_output=True, text=True)
     if baseline.returncode != 0:
         raise SystemExit(f"the tests fail without any mutant; fix that first:\n{baseline.stdout[-3000:]}")
@@ -149,6 +152,23 @@ def skip_annotations(session: Path, module_path: Path) -> None:
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
 
 
+def take_a_sample(tree: Path, size: int, seed: int = 15) -> None:
+    """Leave `size` mutants, drawn at random (seeded) from those in code, to run; the others are
+    skipped and reported as not sampled. The score of a sample estimates the whole one's."""
+    import random
+
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(tree / "session.sqlite"), WorkDB.Mode.open) as db:
+        done = {job for job, _ in db.results}
+        jobs = sorted(item.job_id for item in db.work_items if item.job_id not in done)
+        left_out = set(jobs) - set(random.Random(seed).sample(jobs, min(size, len(jobs))))
+        for job in sorted(left_out):
+            db.set_result(job, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+    (tree / "not_sampled.json").write_text(json.dumps(sorted(left_out)))
+
+
 def results(module: str, base: Path) -> list[dict]:
     """One record per mutant: where, which operator, and whether the tests killed it."""
     tree = work_dir(base, module)
@@ -173,9 +193,13 @@ def results(module: str, base: Path) -> list[dict]:
             }
         )
     spans = annotation_spans(tree / "cgraph_cli" / f"{module}.py")
+    not_sampled_path = tree / "not_sampled.json"
+    not_sampled = set(json.loads(not_sampled_path.read_text())) if not_sampled_path.exists() else set()
     for r in records:
         if any(start <= tuple(r["at"]) < end for start, end in spans):
             r["worker"] = "skipped"  # (a session made before annotations were skipped at init)
+        elif r["job"] in not_sampled:
+            r["worker"] = "not sampled"
     confirmed = tree / "confirmed.json"
     killed_later = set(json.loads(confirmed.read_text())) if confirmed.exists() else set()
     for r in records:
@@ -188,7 +212,8 @@ def results(module: str, base: Path) -> list[dict]:
 def report(module: str, base: Path) -> None:
     records = results(module, base)
     skipped = [r for r in records if r["worker"] == "skipped"]
-    records = [r for r in records if r["worker"] != "skipped"]
+    unsampled = [r for r in records if r["worker"] == "not sampled"]
+    records = [r for r in records if r["worker"] not in ("skipped", "not sampled")]
     done = [r for r in records if r["outcome"] is not None]
     killed = [r for r in done if r["outcome"] == "killed"]
     survived = [r for r in done if r["outcome"] == "survived"]
@@ -199,6 +224,7 @@ def report(module: str, base: Path) -> None:
         f"{f', {len(records) - len(done)} not yet run' if len(done) < len(records) else ''}"
         f"{f', {len(other)} incompetent' if other else ''}"
         f"; {len(skipped)} in type annotations, never run"
+        f"{f'; a random sample, {len(unsampled)} others not run' if unsampled else ''}"
     )
     for r in sorted(survived, key=lambda r: r["line"]):
         changed = [line for line in r["diff"].splitlines() if line.startswith(("+", "-")) and line[1:2] != line[0]]
@@ -245,6 +271,7 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the score and survivors of the last run")
     parser.add_argument("--confirm", action="store_true", help="run each survivor again under every example")
     parser.add_argument("--list", action="store_true", help="list the modules and their tests")
+    parser.add_argument("--sample", type=int, metavar="N", help="run a random N of the mutants (seeded), not all")
     parser.add_argument("--work", type=Path, default=Path("/tmp/cgraph-mutation"), help="where the copies live")
     parser.add_argument("--python", default=sys.executable, help="the Python that runs the tests")
     args = parser.parse_args()
@@ -259,7 +286,7 @@ def main() -> None:
         if args.confirm:
             confirm(module, args.work, args.python)
         elif not args.report:
-            run(module, args.work, args.python)
+            run(module, args.work, args.python, args.sample)
         report(module, args.work)
 
 
