@@ -392,6 +392,36 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
             2,
             9,
         ),
+        (  # -3 is not an axis of 2 dimensions, though -3 % 2 is
+            "inputs: {x: [[1, 2, 3]]}\nnodes: {y: {op: transpose, inputs: [x], axes: [0, -3]}}\n",
+            "axes [0, -3] must list each axis of (1, 3) once (0 to 1)",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2, 3, 4]}\nnodes: {y: {op: reshape, inputs: [x], shape: [-1, -1]}}\n",
+            "shape [-1, -1]: sizes are 0 or more, and at most one is -1",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2, 3, 4]}\nnodes: {y: {op: reshape, inputs: [x], shape: [0, -1]}}\n",
+            "(4,) (4 elements) cannot be reshaped to [0, -1]",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[1, 2], [3, 4]]}\nnodes: {y: {op: sum, inputs: [x], axis: [0, -2]}}\n",
+            "axis [0, -2] names an axis twice",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: -2}}\n",
+            "axis -2 is out of range for an operand of 1 dimension",
+            2,
+            9,
+        ),
         (
             "inputs: {x: [1, 2], t: [1]}\nnodes: {y: {op: softmax_with_loss, inputs: [x, t]}}\n",
             "labels (1,) do not fit scores (2,): one-hot labels are (2,), class indices ()",
@@ -855,3 +885,18 @@ def test_softmax_never_overflows_however_large_its_scores():
     third = math.exp(top - 1000.0)
     y = softmax.array(np, np.array([1000.0, top]), axis=-1)
     assert y == pytest.approx([1 / (1 + third), third / (1 + third)], rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize("axis", [-2, -1, [-3, -1], [0, 2], None])
+def test_negative_axes_count_from_the_end(invoke, graph_file, axis):
+    # against numpy's own sum and its gradient (ones), on a 3-D array of distinct values
+    x = np.arange(24.0).reshape(2, 3, 4) ** 1.5
+    path = graph_file(
+        f"inputs: {{x: {x.tolist()}}}\n"
+        f"nodes: {{s: {{op: sum, inputs: [x], axis: {json.dumps(axis)}}}, t: sum(s * s)}}\n"
+    )
+    data = run_json(invoke, path)
+    s = x.sum(axis=None if axis is None else tuple(axis) if isinstance(axis, list) else axis)
+    assert np.array(node(data, "s")["value"]) == pytest.approx(s, rel=1e-15, abs=0)
+    grad = 2 * np.broadcast_to(np.expand_dims(s, tuple(range(3)) if axis is None else axis), x.shape)
+    assert np.array(node(data, "x")["grad"]) == pytest.approx(grad, rel=1e-15, abs=0)
