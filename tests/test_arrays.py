@@ -240,8 +240,10 @@ def test_transpose_reshape_and_softmax_backward():
 
 
 def test_the_losses_backward_for_one_hot_soft_and_index_labels():
+    kinds = ["one-hot", "soft", "weights", "index"]
+
     @settings(max_examples=examples(40), deadline=None)
-    @given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(["one-hot", "soft", "index"]), st.booleans(), seeds)
+    @given(st.integers(1, 4), st.integers(2, 4), st.sampled_from(kinds), st.booleans(), seeds)
     def check(n, classes, labels, batch, seed):
         rng = np.random.default_rng(seed)
         shape = (n, classes) if batch else (classes,)
@@ -250,6 +252,7 @@ def test_the_losses_backward_for_one_hot_soft_and_index_labels():
         t = {
             "one-hot": np.eye(classes)[index],
             "soft": rng.dirichlet(np.ones(classes), shape[:-1]) if batch else rng.dirichlet(np.ones(classes)),
+            "weights": rng.uniform(0, 2, shape),  # a row need not sum to 1
             "index": index.astype(float),
         }[labels]
         skip = (1,) if labels == "index" else ()
@@ -419,6 +422,33 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
         (
             "inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: -2}}\n",
             "axis -2 is out of range for an operand of 1 dimension",
+            2,
+            9,
+        ),
+        ("inputs: {x: 5.0}\nnodes: {y: {op: sum, inputs: [x], axis: 0}}\n", "operand of 0 dimensions", 2, 9),
+        (  # 2 is not an axis of 2 dimensions, though 2 % 2 is
+            "inputs: {x: [[1, 2, 3]]}\nnodes: {y: {op: transpose, inputs: [x], axes: [2, 1]}}\n",
+            "axes [2, 1] must list each axis of (1, 3) once (0 to 1)",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [1, 2, 3, 4]}\nnodes: {y: {op: reshape, inputs: [x], shape: [-2, -2]}}\n",
+            "shape [-2, -2]: sizes are 0 or more, and at most one is -1",
+            2,
+            9,
+        ),
+        ("inputs: {x: [[1, 2]], y: 3}\nnodes: {s: x @ y}\n", "matmul takes arrays of 1 or 2 dimensions", 2, 9),
+        ("inputs: {x: 3, y: [[1, 2]]}\nnodes: {s: x @ y}\n", "matmul takes arrays of 1 or 2 dimensions", 2, 9),
+        (
+            "inputs: {x: [[1, 2, 3]], y: [[1, 2, 3, 4], [5, 6, 7, 8]]}\nnodes: {s: x @ y}\n",
+            "(1, 3) @ (2, 4): inner dimensions 3 and 2 differ",
+            2,
+            9,
+        ),
+        (
+            "inputs: {x: [[0.5, 0.5, 1], [1, 2, 3]], t: [0, 1, 2]}\nnodes: {y: {op: cross_entropy, inputs: [x, t]}}\n",
+            "labels (3,) do not fit probabilities (2, 3): one-hot labels are (2, 3), class indices (2,)",
             2,
             9,
         ),
@@ -900,3 +930,36 @@ def test_negative_axes_count_from_the_end(invoke, graph_file, axis):
     assert np.array(node(data, "s")["value"]) == pytest.approx(s, rel=1e-15, abs=0)
     grad = 2 * np.broadcast_to(np.expand_dims(s, tuple(range(3)) if axis is None else axis), x.shape)
     assert np.array(node(data, "x")["grad"]) == pytest.approx(grad, rel=1e-15, abs=0)
+
+
+def test_sum_and_mean_keep_each_summed_axis_as_1_and_spread_their_gradient(invoke, graph_file):
+    # (1, 3) broadcasts with (3, 3); mean's gradient is 1/n of each mean's n elements, n = 2 here
+    x, y = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]]), np.arange(9.0).reshape(3, 3)
+    path = graph_file(
+        f"inputs: {{x: {x.tolist()}, y: {y.tolist()}}}\n"
+        "nodes:\n  s: {op: sum, inputs: [x], axis: 0, keepdims: true}\n"
+        "  m: {op: mean, inputs: [x], axis: 0}\n  t: sum(s * y) + sum(m * m)\n"
+    )
+    data = run_json(invoke, path)
+    assert node(data, "s")["value"] == [[5.0, 7.0, 10.0]] and node(data, "m")["value"] == [2.5, 3.5, 5.0]
+    # d/dx of sum(s * y) is y's column sums, of sum(m * m) is 2m / 2, each spread over its column
+    expected = y.sum(axis=0) + x.mean(axis=0)
+    assert node(data, "x")["grad"] == np.broadcast_to(expected, x.shape).tolist()
+
+
+def test_softmax_with_loss_is_exact_at_scores_past_exps_range(invoke, graph_file):
+    top = 1000.0 + math.log(3)
+    third = math.exp(top - 1000.0)  # the rounded scores' own ratio
+    path = graph_file(
+        f'inputs: {{x: [1000.0, {top!r}]}}\nconstants: {{t: [0.0, 1.0]}}\nnodes: {{L: "softmax_with_loss(x, t)"}}\n'
+    )
+    data = run_json(invoke, path)
+    assert data["value"] == pytest.approx(math.log1p(1 / third), rel=1e-13, abs=0)  # -log(third / (1 + third))
+    assert node(data, "x")["grad"] == pytest.approx([1 / (1 + third), -1 / (1 + third)], rel=1e-14, abs=0)
+
+
+def test_a_label_past_the_classes_is_one_message_and_nothing_else(invoke, graph_file):
+    path = graph_file('inputs: {x: [[0.5, 1.0], [1, 2]]}\nconstants: {t: [0, 5]}\nnodes: {y: "cross_entropy(x, t)"}\n')
+    done = invoke("run", path)
+    assert done.exit_code == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "class labels are whole numbers from 0 to 1, not 5.0" in done.stderr
