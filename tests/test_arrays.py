@@ -963,3 +963,9 @@ def test_a_label_past_the_classes_is_one_message_and_nothing_else(invoke, graph_
     done = invoke("run", path)
     assert done.exit_code == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "class labels are whole numbers from 0 to 1, not 5.0" in done.stderr
+
+
+def test_a_power_of_arrays_at_base_0_gives_its_exponent_gradient_0(invoke, graph_file):
+    # d(x ** n)/dn = x ** n ln x: 0 at x = 0 by convention (xlogy(0, 0) = 0, as PyTorch), 8 ln 2 at (2, 3)
+    data = run_json(invoke, graph_file("inputs: {x: [0.0, 2.0], n: [2.0, 3.0]}\nnodes: {y: sum(x ** n)}\n"))
+    assert node(data, "n")["grad"] == [0.0, 8 * math.log(2.0)] and node(data, "x")["grad"] == [0.0, 12.0]

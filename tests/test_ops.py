@@ -427,3 +427,18 @@ def test_mulpow_on_arrays_is_0_where_its_first_operand_is():
     with np.errstate(all="ignore"):
         got = OPS["mulpow"].array(np, np.array([0.0, 2.0, 0.0]), np.array([0.0, 3.0, 2.0]), np.array([-1.0, 2.0, 3.0]))
     assert got.tolist() == [0.0, 18.0, 0.0]  # 0 · 0 ** -1 would be nan
+
+
+def test_xlogy_on_arrays_is_0_at_0_log_0_and_nan_below_0():
+    with np.errstate(all="ignore"):
+        got = OPS["xlogy"].array(np, np.array([0.0, 2.0, 0.0, 1.0]), np.array([0.0, 3.0, -1.0, 0.0]))
+    assert got[0] == 0.0 and got[1] == 2 * math.log(3.0) and np.isnan(got[2]) and not np.isfinite(got[3])
+
+
+def test_an_exponent_too_large_for_a_float_is_refused_before_it_is_computed():
+    assert ops.power(0, 5000) == 0 and ops.power(1, 10**9) == 1 and ops.power(-1, 10**9 + 1) == -1
+    assert ops.power(2, 1000) == 2**1000  # an exact int, 302 digits: cheap, and a float holds it
+    with pytest.raises(OverflowError):
+        ops.power(2, 10**9)  # 2 ** 10**9 would take seconds and 125 MB before failing as a float
+    with pytest.raises(OverflowError):
+        ops.power(-3, 10**6)
