@@ -421,11 +421,11 @@ def test_values_from_nested_lists_files_seeded_draws_and_zeros(graph_file, tmp_p
         ),
         (
             "inputs: {x: [1, 2]}\nnodes: {y: {op: sum, inputs: [x], axis: -2}}\n",
-            "axis -2 is out of range for an operand of 1 dimension",
+            "axis -2 is out of range for an operand of 1 dimension\n",  # not "dimensions"
             2,
             9,
         ),
-        ("inputs: {x: 5.0}\nnodes: {y: {op: sum, inputs: [x], axis: 0}}\n", "operand of 0 dimensions", 2, 9),
+        ("inputs: {x: 5.0}\nnodes: {y: {op: sum, inputs: [x], axis: 0}}\n", "operand of 0 dimensions\n", 2, 9),
         (  # 2 is not an axis of 2 dimensions, though 2 % 2 is
             "inputs: {x: [[1, 2, 3]]}\nnodes: {y: {op: transpose, inputs: [x], axes: [2, 1]}}\n",
             "axes [2, 1] must list each axis of (1, 3) once (0 to 1)",
