@@ -209,3 +209,124 @@ def test_a_long_chain_in_reverse_file_order_evaluates():
     result = evaluate(Graph("chain", tuple(nodes)))
     assert result.value == (2 if (n - 1) % 2 == 0 else -2)
     assert result.grad_of("x0") == (1 if (n - 1) % 2 == 0 else -1)
+
+
+# --- the engine's edges, each against numbers worked out by hand --------------------------------
+
+
+def _run(text: str, of: str | None = None):
+    from cgraph_cli.loader import load_text
+
+    return evaluate(load_text(text), of=of)
+
+
+def test_elasticity_is_the_gradient_times_the_input_over_the_output():
+    # y = 3x² + x at x = 2: y = 14, dy/dx = 6x + 1 = 13, elasticity 13 · 2 / 14
+    result = _run("inputs: {x: 2.0}\nnodes: {y: 3 * x ** 2 + x}\n")
+    assert result.elasticity("x") == 13.0 * 2.0 / 14.0
+    assert _run("inputs: {x: 3}\nnodes: {y: x * -2}\n").elasticity("x") == 1.0  # -2 · 3 / -6
+
+
+def test_elasticity_is_undefined_at_an_output_of_0_an_undefined_gradient_or_an_overflow():
+    zero = _run("inputs: {x: 2.0}\nnodes: {y: x - 2}\n").elasticity("x")
+    assert type(zero) is Undefined and zero.reason == "the output is 0, so it has no percent change"
+    kink = _run("inputs: {x: 0.0}\nnodes: {y: sqrt(x) + 1}\n")
+    assert kink.elasticity("x") is kink.grad_of("x") and "division by zero" in kink.grad_of("x").reason
+    # dy/dx = c = 1e10 and x = 1e300: their product passes a float's range though y itself is finite
+    below = math.nextafter(1e300, 0)
+    big = _run(f"inputs: {{x: 1e300, c: 1e10}}\nconstants: {{x0: {below!r}}}\nnodes: {{y: c * (x - x0)}}\n")
+    assert big.grad_of("x") == 1e10 and math.isfinite(big.value)
+    assert type(big.elasticity("x")) is Undefined and big.elasticity("x").reason == "not a finite number (overflow)"
+
+
+def test_what_each_edge_carries_back_a_constant_a_literal_and_a_node_that_does_not_lead_to_the_output():
+    result = _run(
+        "inputs: {x: 3, u: 5}\nconstants: {k: 2}\n"
+        "nodes:\n  a: {op: mul, inputs: [x, k]}\n  b: {op: mul, inputs: [a, 4]}\n  dead: {op: mul, inputs: [u, x]}\n",
+        of="b",
+    )
+    at = result.plan.index
+    assert result.edge_grads(at["x"]) == []  # an input has no operands
+    assert result.edge_grads(at["b"]) == [(4, 4), None]  # a literal takes nothing back
+    assert result.edge_grads(at["a"]) == [(2, 8), None]  # nor does a constant
+    assert result.edge_grads(at["dead"]) == [(None, 0), (None, 0)]  # never reached: sends nothing
+    assert result.grad_of("x") == 8 and result.grad_of("u") == 0 and result.grad_of("k") is None
+    # a literal is no operand that takes a gradient, reached or not (here the graph's only literals)
+    dead = _run("inputs: {x: 3, u: 5}\nnodes: {b: {op: mul, inputs: [x, x]}, d: {op: mul, inputs: [u, 7, 8]}}", of="b")
+    assert dead.edge_grads(dead.plan.index["d"]) == [(None, 0), None, None]
+
+
+def test_negative_integers_stay_integers():
+    result = _run("inputs: {x: 3}\nnodes: {y: x * -2, z: y - 1}\n", of="z")
+    assert (type(result.value), result.value) == (int, -7)
+    assert (type(result.value_of("y")), result.value_of("y")) == (int, -6)
+    assert (type(result.grad_of("x")), result.grad_of("x")) == (int, -2)
+
+
+TWO_53 = 2**53
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+@pytest.mark.parametrize("members", [2, 3, 20])  # node by node, an n-ary add's sends, a wide level a list at a time
+@pytest.mark.parametrize("past", [0, 1])
+def test_gradients_added_up_to_2_to_the_53_stay_integers_and_one_past_become_floats(sign, members, past):
+    # x feeds `members` nodes m_i = x * c_i whose literals add up to ±(2**53 + past); every partial sum
+    # before the last is within ±2**53, so the sum is exact: an int at 2**53, the nearest float past it
+    total = TWO_53 + past
+    cs = [total // members] * (members - 1)
+    cs.append(total - sum(cs))
+    lines = "".join(f"  m{i}: {{op: mul, inputs: [x, {sign * c}]}}\n" for i, c in enumerate(cs))
+    out = ", ".join(f"m{i}" for i in range(members))
+    result = _run(f"inputs: {{x: 1}}\nnodes:\n{lines}  out: {{op: add, inputs: [{out}]}}\n")
+    g = result.grad_of("x")
+    assert (type(g), g) == ((int, sign * TWO_53) if not past else (float, sign * 9007199254740992.0))
+
+
+@pytest.mark.parametrize(
+    "c, d, expected",
+    [
+        (2**26, 2**27, (int, TWO_53)),
+        (2**26, -(2**27), (int, -TWO_53)),
+        (3, 3002399751580331, (float, 9007199254740992.0)),  # 3 · 3002399751580331 = 2**53 + 1
+        (3, -3002399751580331, (float, -9007199254740992.0)),
+    ],
+)
+def test_a_gradient_that_is_a_product_past_2_to_the_53_becomes_a_float(c, d, expected):
+    # d(out)/dx = d · c, the chain rule's product of two integers, in each backward path
+    result = _run(f"inputs: {{x: 1}}\nnodes: {{m: {{op: mul, inputs: [x, {c}]}}, out: {{op: mul, inputs: [m, {d}]}}}}")
+    assert (type(result.grad_of("x")), result.grad_of("x")) == expected
+    result = _run(f"inputs: {{x: 1}}\nnodes: {{m: {{op: mul, inputs: [x, {c}]}}, out: {{op: neg, inputs: [m]}}}}\n")
+    assert (type(result.grad_of("x")), result.grad_of("x")) == (int, -c)
+
+
+def test_a_long_operand_list_in_a_message_shows_its_ends_and_counts_the_rest():
+    values = [f"{k}e100" for k in range(1, 11)]
+    with pytest.raises(GraphError) as e:
+        _run(f"inputs: {{x: 1.0}}\nnodes: {{y: {{op: mul, inputs: [{', '.join(values)}]}}}}\n")
+    assert "mul(1e+100, 2e+100, 3e+100, 4e+100, … (4 more) …, 9e+100, 1e+101): not a finite number" in str(e.value)
+
+
+def test_a_gradient_that_overflows_on_the_way_back_is_undefined_at_every_node_behind_it_saying_where():
+    # values are finite (y = 1, z = 1e10); d(z)/d(b) = 1e10 · a = 1e310 is not, nor is anything behind b
+    chain = "".join(f"  c{k}: {{op: mul, inputs: [c{k - 1}, 1.0]}}\n" for k in range(1, 6))
+    result = _run(
+        "inputs: {a: 1e300, c0: 1e-300}\n"
+        f"nodes:\n{chain}  b: {{op: mul, inputs: [c5, 1.0]}}\n"
+        "  y: {op: mul, inputs: [a, b]}\n  z: {op: mul, inputs: [y, 1e10]}\n"
+    )
+    assert result.value == 1e10 and result.grad_of("y") == 1e10 and result.grad_of("a") == 1e10 * 1e-300
+    reason = "node 'y' = mul(1e+300, 1e-300): the gradient it passes to 'b' is undefined: not a finite number"
+    reason += " (overflow)"
+    for name in ["b", "c5", "c4", "c3", "c2", "c1", "c0"]:
+        g = result.grad_of(name)
+        assert type(g) is Undefined and g.reason == reason, name
+        assert g.origin == result.plan.index["y"]
+
+
+def test_a_result_reads_a_node_an_element_of_an_array_and_says_what_its_gradients_are_of():
+    numbers = _run("inputs: {x: 3.0}\nnodes: {y: x * x}\n")
+    assert numbers.of_text == "y" and numbers.value_of("x") == 3.0 and numbers.grad_of("x") == 6.0
+    arrays = _run("inputs: {W: [[1.0, 2.0], [3.0, 4.0]]}\nnodes: {y: W * W}\n")
+    assert arrays.of_text == "sum(y)"  # an array output: the gradients are of the sum of its elements
+    assert arrays.value_of("W[1, 0]") == 3.0 and arrays.grad_of("W[1, 0]") == 6.0 and arrays.grad_of("W[0, 1]") == 4.0
+    assert arrays.value_of("y").tolist() == [[1.0, 4.0], [9.0, 16.0]]
