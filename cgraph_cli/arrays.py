@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from .engine import Result, shown_operands
-from .errors import RequestError, shorten
+from .engine import Result
+from .errors import RequestError, shorten, shown_operands
 from .graph import Plan
 from .layers import ShapeError, broadcast, sum_to, text
-from .ops import OpDomainError, Undefined, domain_reason
+from .ops import OpDomainError, Undefined, Unused, domain_reason
 
 
 def shape_of(value) -> tuple[int, ...]:
@@ -60,11 +60,15 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
     return shapes
 
 
-def not_finite_at(np, v) -> tuple[int, ...] | None:
-    """Where the first element of `v` that is not a finite number stands (None where all are)."""
-    if np.isfinite(v).all():
+def not_finite_at(np, v, among=None) -> tuple[int, ...] | None:
+    """Where the first element of `v` (of those `among` marks, if given) that is not a finite number
+    stands (None where all are)."""
+    bad = ~np.isfinite(v)
+    if among is not None:
+        bad &= among
+    if not bad.any():
         return None
-    return tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(~np.isfinite(v))[0]), np.shape(v)))
+    return tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(bad)[0]), np.shape(v)))
 
 
 def given_arrays(np, plan: Plan, overrides: Mapping) -> list:
@@ -84,15 +88,30 @@ def given_arrays(np, plan: Plan, overrides: Mapping) -> list:
 
 def forward(plan: Plan, overrides: Mapping) -> list:
     """Every node's value (numpy arrays) in evaluation order, the constants after them; the located
-    error of the first node with an element that is not a finite number."""
-    import numpy as np
-
-    return forward_pass(np, plan, given_arrays(np, plan, overrides))
+    error of the first needed node with an element that is not a finite number."""
+    return evaluate(plan, overrides, gradients=False).values
 
 
-def forward_pass(np, plan: Plan, values: list) -> list:
-    """Fill in every node's value in `values` (the inputs' and constants' given, as float arrays),
-    in evaluation order; the located error of the first node that has no finite value."""
+def forward_pass(np, plan: Plan, values: list, of: int | None = None) -> tuple[list, list | None]:
+    """Fill in every node's value in `values` (the inputs' and constants' given, as float arrays), in
+    evaluation order. Returns them and which elements are needed (None: all, every value being a
+    number and no `where` choosing); the located error of the first node needed for `of` (and
+    the sinks) that has no value."""
+    bad = run_forward(np, plan, values)
+    if not bad and not has_guards(plan):
+        return values, None
+    needed = needed_masks(np, plan, values, plan.output_position() if of is None else of)
+    for i in range(plan.size):
+        at = None if plan.ops[i] is None else not_finite_at(np, values[i], needed[i])
+        if at is not None:
+            xs = [values[j] for j in plan.args[i]]
+            raise plan.error(plan.node_text(i, xs, _why_not_finite(np, plan, i, xs, values[i], at)), i)
+    return values, needed
+
+
+def run_forward(np, plan: Plan, values: list) -> bool:
+    """The forward pass, whatever the values: whether some element is not a finite number."""
+    bad = False
     with np.errstate(all="ignore"):
         for i, op in enumerate(plan.ops):
             if op is None:
@@ -101,12 +120,44 @@ def forward_pass(np, plan: Plan, values: list) -> list:
             try:
                 v = np.asarray(op.array(np, *xs, **plan.attributes(i)), dtype=float)
             except (OpDomainError, ArithmeticError, ValueError) as e:
-                raise _node_error(plan, i, xs, domain_reason(e)) from None
-            at = not_finite_at(np, v)
-            if at is not None:
-                raise _node_error(plan, i, xs, _why_not_finite(np, plan, i, xs, v, at))
+                raise plan.error(plan.node_text(i, xs, domain_reason(e)), i) from None
             values[i] = v
-    return values
+            bad = bad or not np.isfinite(v).all()
+    return bad
+
+
+def has_guards(plan: Plan) -> bool:
+    """Whether some node uses only some of its operands (a `where`): then which elements are needed
+    is worked out on every pass, for a node not needed is not differentiated either."""
+    return any(op is not None and op.uses is not None for op in plan.ops)
+
+
+def element_by_element(op) -> bool:
+    """Whether an op works element by element (broadcasting its operands), as the ops of numbers do."""
+    return op.infer is None and not op.arrays_only
+
+
+def needed_masks(np, plan: Plan, values: list, of: int) -> list:
+    """For every position, which of its elements the values of `of` and of the sinks are made of
+    (reference.py's rule, element by element: `where` needs only the branch it takes in each)."""
+    n = plan.size
+    needed: list = [None] * n
+    for i in [of, *map(plan.index.__getitem__, plan.sinks)]:
+        needed[i] = np.ones(np.shape(values[i]), dtype=bool)
+    for i in range(n - 1, -1, -1):
+        op, mask = plan.ops[i], needed[i]
+        if op is None or mask is None:
+            continue
+        xs = [values[j] for j in plan.args[i]]
+        if not element_by_element(op):  # an op of arrays alone needs all of its operands, or none
+            masks = [np.full(np.shape(x), mask.any()) for x in xs]
+        else:
+            uses = op.uses(*xs) if op.uses else [True] * len(xs)
+            masks = [sum_to(np, np.broadcast_to(mask & used, mask.shape), np.shape(x)) > 0 for x, used in zip(xs, uses)]
+        for j, m in zip(plan.args[i], masks):
+            if j < n:
+                needed[j] = m if needed[j] is None else needed[j] | m
+    return [np.zeros(np.shape(v), dtype=bool) if m is None else m for v, m in zip(values, needed)]
 
 
 def _why_not_finite(np, plan: Plan, i: int, xs: list, v, at: tuple) -> str:
@@ -123,63 +174,90 @@ def _why_not_finite(np, plan: Plan, i: int, xs: list, v, at: tuple) -> str:
     return f"{where}: {reason}"
 
 
-def _node_error(plan: Plan, i: int, xs: list, reason: str):
-    shapes = ", ".join(text(shape_of(x)) if shape_of(x) else repr(float(x)) for x in xs)
-    return plan.error(f"node '{shorten(plan.names[i])}' = {plan.op_name(i)}({shapes}): {reason}", i)
-
-
-def backward(np, plan: Plan, values: list, target: int) -> list:
+def backward(np, plan: Plan, values: list, target: int, needed: list | None = None, strict: bool = True) -> list:
     """d(sum of target's elements)/d(node) for every node, by evaluation position: each node's
     backward step from the gradient arriving at it, added up over its consumers. None where
-    nothing arrived (the node does not lead to the target); Undefined where a step gave no number."""
+    nothing arrived (the node does not lead to the target). Where a gradient has an element that
+    is not a number, Undefined saying where that first arose (unless not `strict`: a sweep keeps
+    nan and inf, each scenario on its own)."""
     n = plan.size
     grads: list = [None] * n
     grads[target] = np.ones_like(values[target])
+    why: dict[int, Undefined] = {}  # a gradient that is not a number everywhere -> where that arose
     with np.errstate(all="ignore"):
         for i in range(target, -1, -1):
             dout = grads[i]
             if dout is None or plan.ops[i] is None:
                 continue
-            for j, g in zip(plan.args[i], sends(np, plan, values, i, dout)):
+            sent = sends(np, plan, values, i, dout, None if needed is None else needed[i], strict=False)
+            for k, (j, g) in enumerate(zip(plan.args[i], sent)):
                 if j >= n or j in plan.fixed:
                     continue
-                if type(grads[j]) is Undefined:
-                    continue  # undefined stays undefined, saying where it first arose
-                grads[j] = g if grads[j] is None or type(g) is Undefined else grads[j] + g
+                if type(g) is Undefined or type(grads[j]) is Undefined:  # (an op's own step may say why)
+                    grads[j] = grads[j] if type(grads[j]) is Undefined else _located(plan, values, i, k, g)
+                    continue
+                if j not in why and not np.isfinite(g).all():
+                    why[j] = why[i] if i in why else _located(plan, values, i, k, g)
+                grads[j] = g if grads[j] is None else grads[j] + g
+    if strict:
+        for j, reason in why.items():
+            if type(grads[j]) is not Undefined and not np.isfinite(grads[j]).all():
+                grads[j] = reason
     return grads
 
 
-def sends(np, plan: Plan, values: list, i: int, dout) -> list:
+def _located(plan: Plan, values: list, i: int, k: int, g) -> Undefined:
+    """Why the gradient node i passes to its operand k is undefined, as an Undefined at node i."""
+    if type(g) is Undefined:
+        return (
+            g if g.origin is not None else Undefined(plan.gradient_text(i, _operands(plan, values, i), k, g.reason), i)
+        )
+    import numpy as np
+
+    g = np.asarray(g)
+    at = not_finite_at(np, g) or ()
+    reason = f"element {list(at)} is not a finite number" if g.ndim else "not a finite number"
+    return Undefined(plan.gradient_text(i, _operands(plan, values, i), k, reason), i)
+
+
+def _operands(plan: Plan, values: list, i: int) -> list:
+    return [values[j] for j in plan.args[i]]
+
+
+def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool = True) -> list:
     """What node i passes to each operand: its op's backward step from `dout` (or dout times its
-    local derivatives, summed back to the operand's shape); Undefined, saying where, for a
-    gradient that is not a number. `values` by evaluation position, numbers or arrays (a
-    Result's too: only node i's and its operands' are read)."""
+    local derivatives, summed back to the operand's shape). `needed`: which of node i's elements
+    are needed (None: all); as in reference.py, an element not needed passes back the zero it
+    got, and an op that selects passes exactly 0 to what it did not select. `strict`: Undefined,
+    saying where, for a gradient with an element that is not a number. `values` by evaluation
+    position, numbers or arrays (a Result's too: only node i's and its operands' are read)."""
     op = plan.node_op(i)
     out = np.asarray(values[i], dtype=float)
     xs = [np.asarray(values[j], dtype=float) for j in plan.args[i]]
     if type(dout) is Undefined:
         return [dout] * len(xs)
     with np.errstate(all="ignore"):  # a gradient that is no number is said below, not warned of
-        if op.backward is not None:
-            gs = list(op.backward(np, dout, out, *xs, **plan.attributes(i)))
+        if not element_by_element(op):
+            if needed is not None and not needed.any():
+                gs = [np.zeros_like(x) for x in xs]
+            else:
+                assert op.backward is not None  # (an op of arrays alone gives its backward step)
+                gs = list(op.backward(np, dout, out, *xs, **plan.attributes(i)))
         else:
-            local = op.array_local(np)(out, *xs)
-            gs = [sum_to(np, np.broadcast_to(dout * d, out.shape), x.shape) for d, x in zip(local, xs)]
-    sent = []
-    for j, g in zip(plan.args[i], gs):
-        if type(g) is not Undefined:
-            g = np.asarray(g, dtype=float)
-            at = not_finite_at(np, g)
-            if at is not None:
-                g = Undefined(f"element {list(at)} is not a finite number" if g.ndim else "not a finite number")
-        if type(g) is Undefined and g.origin is None and j < plan.size:
-            g = Undefined(
-                f"node '{shorten(plan.names[i])}' = {op.name}(…): the gradient it passes to "
-                f"'{shorten(plan.names[j])}' is undefined: {g.reason}",
-                i,
-            )
-        sent.append(g)
-    return sent
+            gs = []
+            for d, x in zip(op.array_local(np)(out, *xs), xs):
+                c = np.broadcast_to(dout * d, out.shape)
+                if op.selects and not np.isfinite(c).all():
+                    c = np.where(np.equal(d, 0), 0.0, c)  # select, don't multiply
+                if needed is not None and not needed.all():
+                    c = np.where(needed, c, dout)
+                gs.append(sum_to(np, c, x.shape))
+    if not strict:
+        return gs
+    return [
+        _located(plan, values, i, k, g) if j < plan.size and (type(g) is Undefined or not np.isfinite(g).all()) else g
+        for k, (j, g) in enumerate(zip(plan.args[i], gs))
+    ]
 
 
 def edge_sends(result: Result, i: int) -> list:
@@ -189,7 +267,8 @@ def edge_sends(result: Result, i: int) -> list:
 
     plan = result.plan
     dout = result.grads[i]
-    sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float))
+    needed = None if result.needed is None else result.needed[i]
+    sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float), needed)
     return [None if j >= plan.size or j in plan.fixed else (None, plain(g)) for j, g in zip(plan.args[i], sent)]
 
 
@@ -200,17 +279,24 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
 
     target = plan.output_position(of)
     n = plan.size
-    values = forward_pass(np, plan, given_arrays(np, plan, overrides or {}))
+    values, needed = forward_pass(np, plan, given_arrays(np, plan, overrides or {}), target)
+    shown = _plain(values)
+    if needed is not None:  # a value not needed here that is not a number: say so, not nan
+        for i in range(n):
+            at = None if plan.ops[i] is None else not_finite_at(np, values[i])
+            if at is not None:
+                where = f"element {list(at)}" if np.ndim(values[i]) else "the value"
+                shown[i] = Unused(f"only a branch `where` does not take uses {where}, and it has no value there")
     if not gradients:
-        return Result(plan, _plain(values), None, target, bytearray(n))
-    grads = backward(np, plan, values, target)
+        return Result(plan, shown, None, target, bytearray(n))
+    grads = backward(np, plan, values, target, needed)
     reached = bytearray(g is not None for g in grads)
     for i in range(n):
         if grads[i] is None:
             grads[i] = np.zeros_like(values[i])
     for i in plan.fixed:
         grads[i] = None
-    return Result(plan, _plain(values), _plain(grads), target, reached)
+    return Result(plan, shown, _plain(grads), target, reached, needed)
 
 
 def plain(value):

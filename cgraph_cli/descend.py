@@ -107,10 +107,10 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
         values = list(given)
         for name, p in positions.items():
             values[p] = current[name]
-        values = forward_pass(np, plan, values)
+        values, needed = forward_pass(np, plan, values, target)
         if not gradients:
             return float(values[target]), {}
-        grads = backward(np, plan, values, target)
+        grads = backward(np, plan, values, target, needed)
         out = {}
         for name, p in positions.items():
             g = grads[p]

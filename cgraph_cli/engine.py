@@ -1,16 +1,18 @@
-"""Forward and backward passes over a compiled graph: values, then gradients by the chain rule.
+"""The fast engine on numbers: what reference.py does, in the same arithmetic order, quicker.
 
 Values are strict: one that is not a finite number stops evaluation with an
-error naming the node. Gradients are not: where a local derivative is not a
-finite number (ln of a negative base in pow's exponent gradient), the
-gradients it feeds are `Undefined`, carrying the reason, and only a command
-that needs one of them fails.
+error naming the node (unless only a branch `where` does not take uses it).
+Gradients are not: where a local derivative is not a finite number (ln of a
+negative base in pow's exponent gradient), the gradients it feeds are
+`Undefined`, carrying the reason, and only a command that needs one of them
+fails. The fast loops only notice that something is not a number; the
+reference engine then runs and says where and why.
 
 The loops are flat and lean, and the engine knows no op by name: schedule.py
 learns the shape of each op's local derivatives from the op's own `local`
 code ("each operand gets dout" is add's; "dout times the other" is mul's) and
 groups wide levels of like nodes to be computed a list at a time. Finiteness
-is checked for a whole pass at once; only a failed check looks closer.
+is checked for a whole pass at once.
 Integers stay exact while small (the book's 2 apples) and become floats past
 2**53, at the same points a derived graph's ops do.
 """
@@ -22,27 +24,32 @@ from functools import partial
 from itertools import compress, repeat
 from operator import is_not, mul, neg, not_
 
+from . import reference
 from .errors import shorten
 from .graph import Plan, paused_gc
-from .ops import EXACT_INT, Number, Undefined, domain_reason, exact, is_finite
+from .ops import EXACT_INT, Number, Undefined, Unused, exact, is_finite
 from .schedule import MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, Program, program, run_vector_local, shape
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
 _IS_NOT_NONE = partial(is_not, None)
+_NAN = float("nan")
 
 
 class Result:
     """Every node's value and its gradient d(of)/d(node), by evaluation position."""
 
-    __slots__ = ("plan", "values", "grads", "has_grads", "of", "reached")
+    __slots__ = ("plan", "values", "grads", "has_grads", "of", "reached", "needed")
 
-    def __init__(self, plan: Plan, values: list, grads: list | None, of: int, reached: bytearray):
+    def __init__(self, plan: Plan, values: list, grads: list | None, of: int, reached: bytearray, needed=None):
         self.plan = plan
         self.values = values  # positions 0..n-1 are nodes, n.. the constants
         self.has_grads = grads is not None  # false when no backward pass ran (draw --no-grad)
         self.grads: list = grads if grads is not None else []  # 0..n-1: a number, Undefined, None (a constant)
         self.of = of
         self.reached = reached  # 1 where the backward pass ran: the node leads to `of`
+        # 0 where a node is not needed (only branches `where` does not take use it), element by
+        # element on arrays; None: not worked out (every value and gradient was a number)
+        self.needed = needed
 
     @property
     def of_name(self) -> str:
@@ -97,6 +104,12 @@ class Result:
         """(position, Undefined) for every node whose gradient is undefined, in evaluation order."""
         return [(i, g) for i, g in enumerate(self.grads) if type(g) is Undefined]
 
+    def unused(self) -> list[tuple[int, Unused]]:
+        """(position, Unused) for every node not used here that has no value, in evaluation order."""
+        if self.needed is None:
+            return []  # (the fast engine ran: every value is a number)
+        return [(i, v) for i, v in enumerate(self.values[: self.plan.size]) if type(v) is Unused]
+
     def edge_grads(self, i: int) -> list:
         """What each operand of node i receives from it: upstream gradient x local derivative.
 
@@ -113,11 +126,11 @@ class Result:
             from .arrays import edge_sends
 
             return edge_sends(self, i)
-        dout = self.grads[i]
-        return [
-            (d, _times(dout, d)) if j < n and j not in plan.fixed else None
-            for j, d in zip(plan.args[i], local_grads(plan, self.values, i))
-        ]
+        sent = reference.sends(plan, self.values, self.needed, i, self.grads[i])
+        if self.needed is not None and not self.needed[i]:  # its local derivatives do not matter here
+            return [None if c is None else (None, c) for c in sent]
+        xs = [self.values[j] for j in plan.args[i]]
+        return [None if c is None else (d, c) for c, d in zip(sent, reference.local(plan.ops[i], self.values[i], xs))]
 
 
 def evaluate(
@@ -130,38 +143,49 @@ def evaluate(
         return arrays.evaluate(plan, overrides, of, gradients)
     target = plan.output_position(of)
     n = plan.size
+    given = plan.given(overrides or {})
     with paused_gc():
-        slots, schedule = _forward(plan, overrides or {})
-        values = schedule.in_evaluation_order(slots, n) + plan.constants
-        if not gradients:
+        values, grads = _fast(plan, given, target, gradients)
+        needed: bytearray | None = None
+        if values is None:  # something is not a number: the reference engine says which node and why
+            values, grads, needed = reference.evaluate(plan, given, target, gradients)
+        if grads is None:
             return Result(plan, values, None, target, bytearray(n))
-        grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, target), n)
-        if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf, nan and Undefined all reach the sum
-            _settle(plan, values, grads, target)
         reached = bytearray(map(_IS_NOT_NONE, grads))
         for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
             grads[i] = 0
         for i in plan.fixed:  # a constant has no gradient
             grads[i] = None
-        return Result(plan, values, grads, target, reached)
+        return Result(plan, values, grads, target, reached, needed)
 
 
 def forward(plan: Plan, overrides: Mapping[str, Number]) -> list:
-    """Every node's value in evaluation order, the constants after them."""
-    if plan.arrays:
-        from . import arrays
+    """Every node's value in evaluation order, the constants after them (`Unused` for one not needed)."""
+    return evaluate(plan, overrides, gradients=False).values
 
-        return arrays.forward(plan, overrides)
-    slots, schedule = _forward(plan, overrides)
-    return schedule.in_evaluation_order(slots, plan.size) + plan.constants
+
+def _fast(plan: Plan, given: list, of: int, gradients: bool) -> tuple[list | None, list | None]:
+    """Values and gradients by evaluation position, the fast way; (None, None) where some value or
+    gradient is not a finite number (the reference engine then works out what to say)."""
+    n = plan.size
+    slots, schedule = _forward(plan, given)
+    if slots is None:
+        return None, None
+    values = schedule.in_evaluation_order(slots, n) + plan.constants
+    if not gradients:
+        return values, None
+    grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, of), n)
+    if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf and nan reach the sum
+        return None, None
+    return values, grads
 
 
 # -- forward -----------------------------------------------------------------------------------
 
 
-def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program]:
-    """The values kept by slot (see schedule.py), and the schedule."""
-    given = plan.given(overrides)
+def _forward(plan: Plan, given: list) -> tuple[list | None, Program]:
+    """The values kept by slot (see schedule.py), and the schedule; None for the values where one
+    is not a finite number."""
     schedule = program(plan, given)
     slots = [None] * plan.size + plan.constants
     slot = schedule.slot
@@ -184,28 +208,10 @@ def _forward(plan: Plan, overrides: Mapping[str, Number]) -> tuple[list, Program
                     v = exact(v)
                 slots[x] = v
     except _MATH_ERRORS:
-        _raise_bad_value(plan, given)
+        return None, schedule
     if not is_finite(sum(slots)):  # inf and nan reach the sum; a finite sum means every value is
-        _raise_bad_value(plan, given)
+        return None, schedule
     return slots, schedule
-
-
-def _raise_bad_value(plan: Plan, values: list) -> None:
-    """The error for the first node, in evaluation order, whose value is not a finite number: the
-    values are worked out again one node at a time, each op's own forward step saying what is wrong."""
-    values = values[:]
-    for i, op in enumerate(plan.ops):
-        if op is None:
-            continue
-        xs = [values[j] for j in plan.args[i]]
-        try:
-            v = exact(op.forward(*xs))
-        except _MATH_ERRORS as e:
-            raise node_error(plan, i, xs, domain_reason(e)) from None
-        if not is_finite(v):
-            raise node_error(plan, i, xs, "the value is not a finite number (overflow)")
-        values[i] = v
-    # Every value is finite though their sum is not (it overflowed): nothing is wrong.
 
 
 # -- backward --------------------------------------------------------------------------------------
@@ -261,7 +267,7 @@ def _run_backward(plan: Plan, slots: list, grads: list, steps: list) -> None:
                 try:
                     c = d * op.numeric_local(slots[x], slots[a])[0]
                 except _MATH_ERRORS:
-                    c = _careful_sends(plan, p, slots[x], [slots[a]], args, d)[0][1]
+                    c = _NAN  # not a number: the reference engine says why
         else:
             _add(grads, _sends(plan, slots, x, args, op, p, d))
             continue
@@ -302,26 +308,11 @@ def _add(grads: list, sends) -> None:
 def _sends(plan: Plan, slots: list, x: int, args, op, p: int, d) -> list:
     """(operand slot, contribution) for each operand of the node in slot x, by its op's `local` run
     on numbers (the careful way where that raises)."""
-    xs = [slots[a] for a in args]
     try:
-        ds = op.numeric_local(slots[x], *xs)
+        ds = op.numeric_local(slots[x], *[slots[a] for a in args])
     except _MATH_ERRORS:
-        return _careful_sends(plan, p, slots[x], xs, args, d)
+        ds = [_NAN] * len(args)  # not a number: the reference engine says why
     return [(a, d * dj) for a, dj, j in zip(args, ds, plan.args[p]) if j < plan.size]
-
-
-def _careful_sends(plan: Plan, p: int, out, xs: list, targets, d) -> list:
-    """The contributions of node p (plan position) to its operands (`targets`), with the op calls
-    proper: where a local derivative is not a number, Undefined, saying which node and why."""
-    ds = local_grads(plan, [], p, out, xs)
-    sends = []
-    for slot_, (target, j, dj) in enumerate(zip(targets, plan.args[p], ds)):
-        if j < plan.size:  # a constant takes no gradient
-            c = _times(d, dj)
-            if type(c) is Undefined and c.origin is None:
-                c = _undefined(plan, p, xs, slot_, c.reason)
-            sends.append((target, c))
-    return sends
 
 
 def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
@@ -373,71 +364,3 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
             else:
                 g = g + c
                 grads[a] = g if type(g) is not int or -big <= g <= big else exact(g)
-
-
-def _settle(plan: Plan, values: list, grads: list, of: int) -> None:
-    """Turn every gradient that is not a finite number into Undefined, saying where it arose:
-    at a consumer whose own gradient is fine, the product or sum it passes on overflowed."""
-    n = plan.size
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for c in range(n):
-        for j in plan.args[c]:
-            if j < n:
-                consumers[j].append(c)
-    for j in range(n - 1, -1, -1):
-        g = grads[j]
-        if g is None or type(g) is Undefined or is_finite(g):
-            continue
-        cause = next((grads[c] for c in consumers[j] if type(grads[c]) is Undefined), None)
-        if cause is None:
-            c = next((c for c in consumers[j] if grads[c] is not None), j)
-            slot_ = plan.args[c].index(j) if c != j else 0
-            cause = _undefined(plan, c, [values[k] for k in plan.args[c]], slot_, "not a finite number (overflow)")
-        grads[j] = cause
-
-
-def local_grads(plan: Plan, values: list, i: int, out=None, xs: list | None = None):
-    """Node i's local derivative for each operand (Undefined where it is not a number), by its op's
-    `local` code with the op calls proper; from `values` by evaluation position, or `out` and `xs`."""
-    if xs is None:
-        xs, out = [values[j] for j in plan.args[i]], values[i]
-    try:
-        ds = plan.node_op(i).local(out, *xs)
-    except _MATH_ERRORS as e:
-        return (Undefined(domain_reason(e)),) * len(xs)
-    return tuple(d if type(d) is Undefined or is_finite(d) else Undefined("not a finite number (overflow)") for d in ds)
-
-
-def _times(dout, d):
-    if type(dout) is Undefined:
-        return dout
-    if type(d) is Undefined:
-        return d
-    g = exact(dout * d)
-    return g if is_finite(g) else Undefined("not a finite number (overflow)")
-
-
-def _undefined(plan: Plan, i: int, xs: list, slot_: int, reason: str) -> Undefined:
-    """An undefined gradient that says where it arose: node i's derivative in its operand `slot_`."""
-    j = plan.args[i][slot_]
-    return Undefined(
-        f"node '{shorten(plan.names[i])}' = {plan.op_name(i)}({shown_operands(xs)}): the gradient "
-        f"it passes to '{shorten(plan.names[j])}' is undefined: {reason}",
-        i,
-    )
-
-
-def shown_operands(xs: list) -> str:
-    """Operand values for a message, the middle of a long list left out."""
-    if len(xs) > 8:
-        return (
-            ", ".join(shorten(repr(x)) for x in xs[:4])
-            + f", … ({len(xs) - 6:,} more) …, "
-            + ", ".join(shorten(repr(x)) for x in xs[-2:])
-        )
-    return ", ".join(shorten(repr(x)) for x in xs)
-
-
-def node_error(plan: Plan, i: int, xs: list, reason: str):
-    """The located error for node i, whose value cannot be computed from operands `xs`."""
-    return plan.error(f"node '{shorten(plan.names[i])}' = {plan.op_name(i)}({shown_operands(xs)}): {reason}", i)

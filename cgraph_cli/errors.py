@@ -96,3 +96,18 @@ def short_list(names, most: int = 10) -> str:
     names = list(names)
     shown = ", ".join(shorten(n) for n in names[:most])
     return shown if len(names) <= most else f"{shown}, and {len(names) - most:,} more"
+
+
+def shown_operands(xs) -> str:
+    """Operand values for a message: numbers as Python writes them, arrays by their shape, the
+    middle of a long list left out."""
+
+    def one(x) -> str:
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            return shorten(repr(x))
+        return str(tuple(shape)) if shape else shorten(repr(float(x)))
+
+    if len(xs) > 8:
+        return ", ".join(map(one, xs[:4])) + f", … ({len(xs) - 6:,} more) …, " + ", ".join(map(one, xs[-2:]))
+    return ", ".join(map(one, xs))

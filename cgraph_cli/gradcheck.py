@@ -430,7 +430,7 @@ class _ElementDifferences:
         moved = given[self.i] = self.given[self.i].copy()
         moved[self.at] = x
         self.evaluations += 1
-        return forward_pass(self.np, self.result.plan, given)
+        return forward_pass(self.np, self.result.plan, given, self.result.of)[0]
 
     def __call__(self, h: float) -> tuple[float, float]:
         np, result = self.np, self.result

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from itertools import chain
 
-from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten
+from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten, shown_operands
 from .ops import OPS, Number, Op
 
 
@@ -234,6 +234,15 @@ class Plan:
         if op is None:
             return "constant" if i in self.fixed else "input"
         return op.name
+
+    def node_text(self, i: int, xs: list, reason: str) -> str:
+        """What is wrong at node i, with operands `xs`: "node 'y' = div(0, 0.0): division by zero"."""
+        return f"node '{shorten(self.names[i])}' = {self.op_name(i)}({shown_operands(xs)}): {reason}"
+
+    def gradient_text(self, i: int, xs: list, k: int, reason: str) -> str:
+        """Why the gradient node i passes to its operand k is undefined."""
+        target = shorten(self.names[self.args[i][k]])
+        return self.node_text(i, xs, f"the gradient it passes to '{target}' is undefined: {reason}")
 
     def loc(self, i: int) -> Loc | None:
         """Where the file declares position i (found on first use: most runs never need it)."""

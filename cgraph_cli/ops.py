@@ -67,6 +67,19 @@ class Undefined:
         return f"Undefined({self.reason!r})"
 
 
+class Unused:
+    """The value of a node the result does not need here, which has none (only a branch `where`
+    does not take uses it: `principal * rate / (1 - (1 + rate) ** -n)` at rate 0), and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unused({self.reason!r})"
+
+
 def _no_derivatives(out, *xs) -> tuple:
     raise NotImplementedError("an op must give its local derivatives (@op_name.derivatives)")
 
@@ -79,7 +92,19 @@ class Op:
     """One operation: its forward step, its local derivatives, and how the docs write it."""
 
     def __init__(
-        self, forward, name, arity, symbol, value, derivatives, kink=None, fast=None, period=None, attributes=None
+        self,
+        forward,
+        name,
+        arity,
+        symbol,
+        value,
+        derivatives,
+        kink=None,
+        fast=None,
+        period=None,
+        attributes=None,
+        uses=None,
+        selects=False,
     ):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
@@ -110,13 +135,20 @@ class Op:
         # op is not differentiable (relu: the sign of x). None for an op smooth everywhere.
         self.kink = kink
         self.period = period  # a periodic op's period (sin: 2π): a difference over more says nothing
+        # (*operands) -> for each operand, whether the value is made of it here (on arrays, where);
+        # None: all of them. `where` uses its condition and the branch it takes: what only the
+        # other branch uses is not needed.
+        self.uses: Callable | None = uses
+        # An op that selects (where, relu, max): an operand it did not select (local derivative
+        # exactly 0) gets exactly 0 back, even where what arrives is not a number.
+        self.selects = selects
 
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
         for a in args:
             if type(a) not in (int, float, Undefined):
                 return a.apply(self, args)  # a symbol of `cgraph derive`
-        for a in args:
+        for a in args if self.uses is None else [a for a, used in zip(args, self.uses(*args)) if used]:
             if type(a) is Undefined:
                 return a
             if not is_finite(a):
@@ -185,11 +217,11 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def op(name, arity, symbol, value, derivatives, kink=None, fast=None, period=None, attributes=None):
-    """Decorator: register a forward step as an op of the table."""
+def op(name, arity, symbol, value, derivatives, **knowledge):
+    """Decorator: register a forward step as an op of the table (`knowledge`: Op's keywords)."""
 
     def register(forward) -> Op:
-        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, kink, fast, period, attributes)
+        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, **knowledge)
         return OPS[name]
 
     return register
@@ -281,7 +313,7 @@ def mul(np, *xs):
             total.flat[k] = _scaled_product([c.flat[k] for c in columns])
         except (OverflowError, ValueError):
             total.flat[k] = np.inf
-    return total
+    return total.reshape(np.broadcast_shapes(*[np.shape(x) for x in xs]))  # () for 0-d operands, not (1,)
 
 
 @op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub})
@@ -423,7 +455,7 @@ def _sign(x):
     return None if x == 0 else x > 0
 
 
-@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign)
+@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign, selects=True)
 def relu(x):
     """Rectified linear unit; its derivative at 0 is 0."""
     return x if x > 0 else x - x  # x - x: a zero of x's own type
@@ -475,7 +507,7 @@ def sech(np, x):
     return 1 / np.cosh(x)
 
 
-@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=_sign)
+@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=_sign, selects=True)
 def step(x):
     """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
     return 1 if x > 0 else 0
@@ -618,7 +650,15 @@ def _argmin(*xs):
     return xs.index(low) if xs.count(low) == 1 else None
 
 
-@op("max", (1, None), "max", "the largest operand", "1 for the largest (shared evenly at a tie)", kink=_argmax)
+@op(
+    "max",
+    (1, None),
+    "max",
+    "the largest operand",
+    "1 for the largest (shared evenly at a tie)",
+    kink=_argmax,
+    selects=True,
+)
 def max_(*xs):
     """The largest operand; at a tie the gradient is shared evenly by the tied ones (as torch.maximum)."""
     return max(xs)
@@ -642,7 +682,15 @@ def max_(np, *xs):
     return top
 
 
-@op("min", (1, None), "min", "the smallest operand", "1 for the smallest (shared evenly at a tie)", kink=_argmin)
+@op(
+    "min",
+    (1, None),
+    "min",
+    "the smallest operand",
+    "1 for the smallest (shared evenly at a tie)",
+    kink=_argmin,
+    selects=True,
+)
 def min_(*xs):
     """The smallest operand; at a tie the gradient is shared evenly by the tied ones (as torch.minimum)."""
     return min(xs)
@@ -659,7 +707,16 @@ def min_(np, *xs):
     return low
 
 
-@op("where", 3, "where", "a if c else b (c ≠ 0 picks a)", "0, 1 or 0, 0 or 1", kink=lambda c, a, b: c != 0)
+@op(
+    "where",
+    3,
+    "where",
+    "a if c else b (c ≠ 0 picks a)",
+    "0, 1 or 0, 0 or 1",
+    kink=lambda c, a, b: c != 0,
+    uses=lambda c, a, b: (True, c != 0, c == 0),
+    selects=True,
+)
 def where(c, a, b):
     """a where c is not 0, else b: tiered prices and brackets. No gradient flows into c."""
     return a if c != 0 else b
@@ -680,7 +737,7 @@ def _comparison(name, symbol, test, doc):
         return 1 if test(x, y) else 0
 
     forward.__doc__ = doc
-    compare = op(name, 2, symbol, f"1 if x {symbol} y else 0", "0, 0", kink=_order)(forward)
+    compare = op(name, 2, symbol, f"1 if x {symbol} y else 0", "0, 0", kink=_order, selects=True)(forward)
 
     @compare.derivatives
     def compare(out, x, y):

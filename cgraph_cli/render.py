@@ -14,7 +14,7 @@ from typing import Any
 from .engine import Result
 from .errors import printable, short_list, shorten
 from .graph import Draft, Plan, element_name
-from .ops import OPS, Undefined
+from .ops import OPS, Undefined, Unused
 
 
 def format_number(value, precision: int | None = None, decimals: int | None = None) -> str:
@@ -22,6 +22,8 @@ def format_number(value, precision: int | None = None, decimals: int | None = No
     outside 1e-4 <= |x| < 1e15 (so money reads 1270, not 1.27e+03); or `decimals` fixed places."""
     if type(value) is Undefined:
         return "undefined"
+    if type(value) is Unused:
+        return "not used"
     if decimals is not None:
         return f"{value:.{decimals}f}"
     if precision is None:
@@ -44,7 +46,7 @@ SMALL_ARRAY = 6
 def shown(value, num: Format, full: bool = False, spread: bool = False) -> str:
     """A number by `num`; an array by its shape and elements (all of them when small or `full`, one
     row per line; else its first few, or with `spread` its min and max)."""
-    if getattr(value, "ndim", None) is None or type(value) is Undefined:
+    if getattr(value, "ndim", None) is None:
         return num(value)
     shape = str(tuple(value.shape))
     if value.size <= SMALL_ARRAY or full:
@@ -64,8 +66,8 @@ def number_format(precision: int | None = None, decimals: int | None = None) -> 
 
 
 def _json_default(value):
-    if type(value) is Undefined:
-        return None  # an undefined gradient is null in JSON
+    if type(value) in (Undefined, Unused):
+        return None  # an undefined gradient, or the value of a node not used, is null in JSON
     if hasattr(value, "tolist"):
         return value.tolist()  # an array: nested lists (its values are finite: the engine checks)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
@@ -112,8 +114,10 @@ def run_json(result: Result) -> Iterator[str]:
     yield f'{{"graph": {graph}, "of": {of}, "value": {result.value!r}, "nodes": ['
     n, ops, args = plan.size, plan.ops, plan.args
     names = json_strings(plan.names) + list(map(repr, plan.constants))  # operands' names too
-    # Values are finite ints and floats, whose repr is JSON's; an undefined gradient is null.
+    # Values are finite ints and floats, whose repr is JSON's; an undefined gradient is null, and so
+    # is the value of a node not used, with why.
     undefined = {i for i, _ in result.undefined()}
+    unused = dict(result.unused())
     fixed = plan.fixed
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
@@ -121,6 +125,8 @@ def run_json(result: Result) -> Iterator[str]:
         grads = map(repr, result.grads[start:stop])
         pieces = []
         for i, value, grad in zip(range(start, stop), values, grads):
+            if i in unused:
+                value = f'null, "not_used": {json_strings([unused[i].reason])[0]}'
             op = ops[i]
             kind = op.name if op is not None else "constant" if i in fixed else "input"
             pieces.append(
@@ -142,6 +148,8 @@ def _arrays_json(result: Result) -> str:
             node["attributes"] = plan.attrs[i]
         node["shape"] = list(plan.shapes[i]) if plan.shapes else []
         node["value"] = result.values[i]
+        if type(result.values[i]) is Unused:
+            node["not_used"] = result.values[i].reason
         if result.grads[i] is not None:
             node["grad"] = result.grads[i]
         nodes.append(node)
@@ -176,18 +184,23 @@ def csv_text(rows: Iterable[list]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
-        writer.writerow(["" if x is None or type(x) is Undefined else x if type(x) is str else repr(x) for x in row])
+        writer.writerow(
+            ["" if x is None or type(x) in (Undefined, Unused) else x if type(x) is str else repr(x) for x in row]
+        )
     return out.getvalue()
 
 
 def run_csv(result: Result) -> str:
-    """`cgraph run --csv`: one row per node, its operands separated by spaces; no gradient: empty."""
+    """`cgraph run --csv`: one row per node, its operands separated by spaces; no gradient: empty.
+    Where a node was not used, its value is empty and a last column, note, says why."""
     plan = result.plan
-    rows: list[list] = [["name", "op", "inputs", "value", "grad"]]
+    unused = dict(result.unused())
+    rows: list[list] = [["name", "op", "inputs", "value", "grad"] + (["note"] if unused else [])]
     for i in range(plan.size):
         operands = " ".join(o if type(o) is str else repr(o) for o in plan.operands(i))
+        note = [unused[i].reason if i in unused else ""] if unused else []
         rows.extend(
-            [name, plan.op_name(i), operands, value, grad]
+            [name, plan.op_name(i), operands, value, grad, *note]
             for name, value, grad in _elements(plan.names[i], result.values[i], result.grads[i])
         )
     return csv_text(rows)
@@ -195,7 +208,7 @@ def run_csv(result: Result) -> str:
 
 def _elements(name: str, value, grad):
     """(name, value, gradient) for a number; for an array, one per element, named NAME[i, j]."""
-    if getattr(value, "ndim", 0) == 0:
+    if getattr(value, "ndim", 0) == 0 or type(value) is Unused:
         yield name, value, grad
         return
     import numpy as np
@@ -417,7 +430,8 @@ def run_table(
         if has_labels:
             row.append(cell(plan.labels.get(i, ""), 80))
         table.rows.append(row)
-    return table.draw(_headline(result, num), color, all_rows)
+    notes = [f"{cell(plan.names[i])}: not used: {shorten(u.reason, 300)}" for i, u in result.unused()]
+    return "\n".join([table.draw(_headline(result, num), color, all_rows), *notes])
 
 
 def grad_table(

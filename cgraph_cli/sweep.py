@@ -141,9 +141,8 @@ def sweep(
     for start in range(0, total, chunk):
         stop = min(total, start + chunk)
         leaves = {p: column[start:stop] for p, column in zip(positions.values(), grid)}
-        values, first_bad = _forward(np, plan, given, leaves, stop - start)
+        values, first_bad, d = _scenarios(np, plan, given, leaves, stop - start, target)
         value[start:stop] = values[target]
-        d = _backward(np, plan, values, target, stop - start)
         for name, p in zip(names, wanted):
             g = d[p]
             grads[name][start:stop] = 0.0 if g is None else g
@@ -158,54 +157,33 @@ def sweep(
     return SweepResult(plan, target, swept, value, grads, at, failed)
 
 
-def _forward(np, plan: Plan, given: list, leaves: dict, size: int):
-    """Every node's values over the scenarios (an array, or a number where no sweep reaches it), and
-    per scenario the first node, in evaluation order, whose value is not a finite number (-1: none)."""
-    values = [None if v is None else np.float64(v) for v in given]  # numpy scalars: 1/0 is inf, not an exception
+def _scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int):
+    """The array engine over a scenario axis: every node's values and gradients (nan or inf in a
+    scenario where one is not a number), and per scenario the first needed node, in evaluation
+    order, without a finite value (-1: none)."""
+    from .arrays import backward, has_guards, needed_masks, run_forward
+
+    values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
+    values += [np.float64(v) for v in plan.constants]
     for p, column in leaves.items():
         values[p] = column
+    bad = run_forward(np, plan, values)
+    for i in range(plan.size):  # (a node of constants alone has one value for every scenario)
+        values[i] = np.broadcast_to(values[i], (size,))
+    needed = needed_masks(np, plan, values, target) if bad or has_guards(plan) else None
     first_bad = np.full(size, -1)
-    with np.errstate(all="ignore"):
-        for i, op in enumerate(plan.ops):
-            if op is None:
-                continue
-            v = op.array(np, *[values[j] for j in plan.args[i]])
-            finite = np.isfinite(v)
-            if not finite.all():
-                first_bad[(first_bad < 0) & ~finite] = i
-            values[i] = v
-    return values, first_bad
-
-
-def _backward(np, plan: Plan, values: list, target: int, size: int) -> list:
-    """d(target)/d(node) over the scenarios: each op's `local` run on arrays, contributions added
-    in reverse evaluation order (None: nothing reached the node)."""
-    n = plan.size
-    grads: list = [None] * n
-    grads[target] = np.ones(size)
-    with np.errstate(all="ignore"):
-        for i in range(target, -1, -1):
-            dout, op = grads[i], plan.ops[i]
-            if dout is None or op is None:
-                continue
-            args = plan.args[i]
-            ds = op.array_local(np)(values[i], *[values[j] for j in args])
-            for j, d in zip(args, ds):
-                if j < n:
-                    contribution = dout * d
-                    grads[j] = contribution if grads[j] is None else grads[j] + contribution
-    return grads
+    if needed is not None:
+        for i in range(plan.size):
+            first_bad[(first_bad < 0) & ~np.isfinite(values[i]) & needed[i]] = i
+    return values, first_bad, backward(np, plan, values, target, needed, strict=False)
 
 
 def _reason(plan: Plan, values: list, i: int, k: int) -> str:
     """Why node i has no value in scenario k (of this chunk): its op applied to that scenario's operands."""
-    from .engine import shown_operands
 
     def at(v):
         return float(v[k]) if getattr(v, "ndim", 0) else float(v)
 
     xs = [at(values[j]) for j in plan.args[i]]
-    op = plan.node_op(i)
-    got = op(*xs)
-    reason = got.reason if type(got) is Undefined else "not a finite number"
-    return f"node '{shorten(plan.names[i])}' = {op.name}({shown_operands(xs)}): {reason}"
+    got = plan.node_op(i)(*xs)
+    return plan.node_text(i, xs, got.reason if type(got) is Undefined else "not a finite number")

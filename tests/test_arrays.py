@@ -111,7 +111,7 @@ def _backward_against_differences(op: str, operands: list, attrs: dict | None = 
     """The op's backward step (with a random dout) against central differences of sum(out * dout),
     element by element; and its shape rule against numpy's own result."""
     plan = _plan(op, [np.asarray(v, dtype=float) for v in operands], attrs)
-    values = arrays.forward_pass(np, plan, [None if v is None else np.asarray(v, dtype=float) for v in plan.values])
+    values, _ = arrays.forward_pass(np, plan, [None if v is None else np.asarray(v, dtype=float) for v in plan.values])
     out = values[-1]
     assert plan.shapes[-1] == out.shape
     dout = np.random.default_rng(7).standard_normal(out.shape)
@@ -265,7 +265,7 @@ def test_the_losses_backward_for_one_hot_soft_and_index_labels():
 
 def test_class_indices_have_no_gradient_and_must_be_whole_classes():
     plan = _plan("softmax_with_loss", [np.zeros((2, 3)), np.array([0.0, 2.0])])
-    values = arrays.forward_pass(np, plan, [np.zeros((2, 3)), np.array([0.0, 2.0]), None])
+    values, _ = arrays.forward_pass(np, plan, [np.zeros((2, 3)), np.array([0.0, 2.0]), None])
     assert type(arrays.sends(np, plan, values, 2, np.float64(1.0))[1]) is Undefined
     with pytest.raises(GraphError, match="class labels are whole numbers from 0 to 2, not 3.0"):
         arrays.forward_pass(np, plan, [np.zeros((2, 3)), np.array([0.0, 3.0]), None])

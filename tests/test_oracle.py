@@ -184,11 +184,16 @@ def rounding_scale(op: str, xs: list, out: float) -> float:
     return abs(out) * len(xs)
 
 
+def local_grads(plan, values, i: int) -> tuple:
+    """Node i's local derivatives at `values` (by position), Undefined where one is not a number."""
+    from cgraph_cli.reference import local
+
+    return local(plan.ops[i], values[i], [values[j] for j in plan.args[i]])
+
+
 def sensitivity(plan, values, i: int, value_error: list) -> list:
     """How far each local derivative of node i may move because its operands carry errors: the
     derivative's change when each operand moves by its error bound (worked out by moving it)."""
-    from cgraph_cli.engine import local_grads
-
     n = plan.size
     base = local_grads(plan, values, i)
     moved = [0.0] * len(base)
@@ -235,7 +240,7 @@ def _finite(v) -> bool:
 def compare(text: str, run=oracle.run, overrides: dict | None = None) -> Outcome:
     """Check one graph of numbers (with `overrides` for some inputs) against the oracle `run`,
     asserting on any disagreement."""
-    from cgraph_cli.engine import evaluate, local_grads
+    from cgraph_cli.engine import evaluate
 
     try:
         plan = load_text(text)
