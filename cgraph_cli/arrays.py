@@ -231,6 +231,8 @@ def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool 
     got, and an op that selects passes exactly 0 to what it did not select. `strict`: Undefined,
     saying where, for a gradient with an element that is not a number. `values` by evaluation
     position, numbers or arrays (a Result's too: only node i's and its operands' are read)."""
+    from .symbolic import times_local
+
     op = plan.node_op(i)
     out = np.asarray(values[i], dtype=float)
     xs = [np.asarray(values[j], dtype=float) for j in plan.args[i]]
@@ -245,8 +247,11 @@ def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool 
                 gs = list(op.backward(np, dout, out, *xs, **plan.attributes(i)))
         else:
             gs = []
-            for d, x in zip(op.array_local(np)(out, *xs), xs):
+            for k, (d, x) in enumerate(zip(op.array_local(np)(out, *xs), xs)):
                 c = np.broadcast_to(dout * d, out.shape)
+                if not np.isfinite(c).all():  # as reference.py: d / x where 1/x alone overflows
+                    first = times_local(op, dout, out, xs, k, lambda o, *a: o.array(np, *a))
+                    c = np.where(np.isfinite(c), c, first)
                 if op.selects and not np.isfinite(c).all():
                     c = np.where(np.equal(d, 0), 0.0, c)  # select, don't multiply
                 if needed is not None and not needed.all():

@@ -73,6 +73,8 @@ def sends(plan: Plan, values: list, needed, i: int, d) -> list:
     out = []
     for k, (j, dj) in enumerate(zip(plan.args[i], local(op, values[i], xs))):
         c = None if j >= n or j in plan.fixed else _product(d, dj)
+        if type(c) is Undefined and type(d) is not Undefined and not (op.selects and dj == 0):
+            c = _product_first(op, d, values[i], xs, k)  # (d / x where 1/x alone overflows)
         if type(c) is Undefined:
             if op.selects and dj == 0:
                 c = 0.0  # select, don't multiply
@@ -96,6 +98,13 @@ def _product(d, dj):
         return d if type(d) is Undefined else dj
     c = exact(d * dj)  # integers stay exact while small, as an op's result does
     return c if is_finite(c) else Undefined("not a finite number (overflow)")
+
+
+def _product_first(op, d, out, xs: list, k: int):
+    from .symbolic import times_local
+
+    c = times_local(op, d, out, xs, k)
+    return c if type(c) is Undefined or is_finite(c) else Undefined("not a finite number (overflow)")
 
 
 def _sum(g, c, plan: Plan, j: int):

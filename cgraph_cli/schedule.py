@@ -183,11 +183,9 @@ def program(plan: Plan, values: list) -> Program:
 
 def _symbolic_local(op, count: int):
     """The op's local derivatives run on symbols: (the nodes they were built of, the results)."""
-    from .symbolic import Emitter, Sym
+    from .symbolic import symbolic_local
 
-    emitter = Emitter()
-    ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
-    return emitter.nodes, ds
+    return symbolic_local(op, count)
 
 
 def shape(op, count: int) -> int:

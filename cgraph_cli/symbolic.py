@@ -122,6 +122,40 @@ class Emitter:
         return node
 
 
+def symbolic_local(op, count: int) -> tuple[list, tuple]:
+    """The op's local derivatives for `count` operands run on symbols named out, x0, x1, ...: (the
+    nodes they were built of, in order, and the derivatives). Worked out once per op and count."""
+    key = ("symbols", count)
+    if key not in op.shapes:
+        emitter = Emitter()
+        ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
+        op.shapes[key] = (emitter.nodes, ds)
+    return op.shapes[key]
+
+
+def times_local(op, d, out, xs: list, k: int, call=lambda op, *args: op(*args)):
+    """d times op's local derivative for operand k, with d multiplied in before any division
+    (d / x, not d × (1/x)), so the product is a number wherever it is one, though the local
+    derivative alone may overflow (1/x at x = 5e-310). `call` applies an op (numbers by default)."""
+    nodes, ds = symbolic_local(op, len(xs))
+    at = {"out": out, **{f"x{m}": x for m, x in enumerate(xs)}}
+    value: dict[int, object] = {}
+
+    def of(e):
+        return e if type(e) is not Sym else at[e.name] if e.name else value[id(e)]
+
+    for node in nodes:  # (in the order they were made: operands first)
+        value[id(node)] = call(node.op, *map(of, node.args))
+    path, e = [], ds[k]  # d goes into the numerator: down through div, neg and mul's first operand
+    while type(e) is Sym and e.name is None and (e.op in (ops.div, ops.neg) or e.op is ops.mul and len(e.args) == 2):
+        path.append(e)
+        e = e.args[0]
+    c = call(ops.mul, d, of(e))
+    for e in reversed(path):
+        c = call(e.op, c, *map(of, e.args[1:]))
+    return c
+
+
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
     from .engine import forward

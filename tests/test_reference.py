@@ -276,3 +276,32 @@ def test_the_reference_engine_agrees_with_the_books_digits():
 
 def test_a_graph_of_numbers_on_the_array_engine_is_not_an_array_graph():
     assert np.ndim(arrays.evaluate(load_text("inputs: {x: 2}\nnodes: {y: x * 3}\n")).value) == 0
+
+
+# -- a local derivative that overflows where the product does not -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "expected"),
+    [
+        # σ'(ln x) / x = σ(ln x) σ(-ln x) / x, and σ(ln x) = x / (1 + x): 1 / (1 + x)**2, 1 to the last bit
+        ("y: sigmoid(log(x))", 5e-310, 1 / (1 + 5e-310) ** 2),
+        # d/dx (tiny * sqrt(x)) = tiny / (2 sqrt(x)); 1/(2 sqrt(x)) alone is finite here, so: hand math
+        ("y: sqrt(x) * 1e-300", 1e-320, 1e-300 * 0.5 / math.sqrt(1e-320)),
+    ],
+)
+def test_dout_goes_into_the_numerator_before_the_division(text, x, expected):
+    """dout / x, not dout × (1/x): the product is a number though 1/x alone overflows."""
+    plan = load_text(f"inputs: {{x: {x!r}}}\nnodes:\n  {text}\n")
+    g = evaluate(plan).grad_of("x")
+    assert g == pytest.approx(expected, rel=1e-13, abs=0)
+    on_arrays = arrays.evaluate(plan).grad_of("x")
+    assert float(on_arrays) == pytest.approx(expected, rel=1e-13, abs=0)
+    swept = sweep(plan, [("x", [x])])
+    assert swept.grads["x"][0] == pytest.approx(expected, rel=1e-13, abs=0)
+
+
+def test_a_product_that_overflows_itself_is_still_undefined():
+    """d/dx log(x) * 1e300 at x = 1e-300: 1e600 is past a float whichever way it is multiplied."""
+    result = evaluate(load_text("inputs: {x: 1e-300}\nnodes:\n  y: log(x) * 1e300\n"))
+    assert type(result.grad_of("x")) is Undefined
