@@ -23,6 +23,9 @@ from .syntax import (
 from .yamltree import KIND, Map, Scalar, Seq, compose
 
 
+LIST_OPS = "`cgraph ops` lists them; a formula needs an operator or a call: x + y, exp(x)"
+
+
 def careful_draft(text: str, source: str, stem: str | None) -> Draft:
     """A Draft of the file, or the GraphError of its first problem, located."""
     return Builder(source, text).build(compose(text, source), stem)
@@ -255,8 +258,11 @@ class Builder:
             if sources != ["value"]:
                 from .values import generated
 
+                array = generated(self, fields, what)
+                if array.ndim == 0:  # one number (a one-number CSV, {zeros: []}): a number, as a number is
+                    return self.add(name, key.loc, None, float(array), label, constant)
                 self.arrays = True
-                return self.add(name, key.loc, None, generated(self, fields, what), label, constant)
+                return self.add(name, key.loc, None, array, label, constant)
             value = fields["value"][1]
         if type(value) is Seq:
             from .values import nested
@@ -292,7 +298,7 @@ class Builder:
         op = self.text(op_node, f"the op of {what}")
         if op not in OPS:
             raise self.fail(
-                f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} (known ops: {', '.join(OPS)})", op_node.loc
+                f"{what}: unknown op '{shorten(op)}'{did_you_mean(op, OPS)} (`cgraph ops` lists them)", op_node.loc
             )
         if operands is None:
             self.from_edges.add(name)
@@ -331,9 +337,12 @@ class Builder:
                     f"the formula is the number {shorten(text.strip())}; a number goes under inputs: or constants:", 0
                 )
             if root.op == "name":  # one word: an op's name mistyped, or a formula that computes nothing
+                word = shorten(root.value)
+                hint = did_you_mean(root.value, OPS)
                 raise FormulaError(
-                    f"unknown op '{shorten(root.value)}'{did_you_mean(root.value, OPS)} (known ops: {', '.join(OPS)});"
-                    " a formula needs an operator or a call (x + y, exp(x))",
+                    f"unknown op '{word}'{hint} ({LIST_OPS})"
+                    if hint or text.strip() == root.value
+                    else f"the formula only names '{word}'; a node computes something: x + y, exp(x)",
                     root.offset,
                 )
             steps = lower(root, name)

@@ -117,11 +117,12 @@ def from_file(builder, name: str, node: Scalar, what: str):
         if os.path.getsize(path) > MAX_FILE_BYTES:
             raise OSError(f"larger than {MAX_FILE_BYTES >> 30} GiB")
         if kind == ".npy":
+            _judge_npy_header(builder, np, path, name, node, what)
             array = np.load(path, allow_pickle=False)  # data only: a pickle could run code
-            if array.dtype.kind not in "biuf":
-                raise ValueError(f"it holds {array.dtype} values, not numbers")
         else:
-            array = np.loadtxt(path, delimiter=",", dtype=float, comments="#")
+            array = _read_csv(np, path)
+            if array is None:
+                raise builder.fail(f"{what}: '{shorten(name)}' holds no numbers", node.loc)
     except (OSError, ValueError, EOFError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         if kind == ".csv" and "at row 0," in reason:
@@ -141,6 +142,37 @@ def from_file(builder, name: str, node: Scalar, what: str):
         shown = array[at]
         raise builder.fail(f"{what}: '{shorten(name)}' holds {shown} at {list(at)}, not a finite number", node.loc)
     return array
+
+
+def _judge_npy_header(builder, np, path: str, name: str, node, what: str) -> None:
+    """Refuse a .npy by its header, before reading its data: what it holds and how many numbers
+    (a header may claim 10**20 of them in a file of a hundred bytes)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"it holds {dtype} values, not numbers")
+    if len(shape) > MAX_DIMS:
+        raise builder.fail(f"{what}: '{shorten(name)}' has {len(shape)} dimensions; at most {MAX_DIMS}", node.loc)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise builder.fail(
+            f"{what}: '{shorten(name)}' holds {math.prod(shape):,} numbers; at most {MAX_ELEMENTS:,}", node.loc
+        )
+
+
+def _read_csv(np, path: str):
+    """The numbers of a CSV file (comma-separated, lines starting with # skipped, a UTF-8 byte-order
+    mark as spreadsheets write it allowed); None where it holds none."""
+    import warnings
+
+    with open(path, encoding="utf-8-sig") as f:
+        lines = f.read().splitlines()
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.loadtxt(lines, delimiter=",", dtype=float, comments="#")
 
 
 def attribute(builder, name: str, node, what: str):

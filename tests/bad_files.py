@@ -2,6 +2,19 @@
 
 # Every bad file: (text, words the message must hold, line, column).
 BAD = [
+    (
+        'inputs: {x: 1}\nnodes: {y: "x.real"}\n',
+        "unknown op 'x.real'; did you mean 'relu'? (`cgraph ops` lists them",
+        2,
+        13,
+    ),
+    ('inputs: {x: 1}\nnodes: {y: "(x)"}\n', "the formula only names 'x'; a node computes something", 2, 14),
+    (
+        "inputs: {x: 1}\nnodes: {y: {op: lgo, inputs: [x]}}\n",
+        "unknown op 'lgo'; did you mean 'log'? (`cgraph ops` lists them)",
+        2,
+        17,
+    ),
     ("inputs: {x: 1}\nnodse: {}\n", "unknown key 'nodse' in the graph file; did you mean 'nodes'?", 2, 1),
     (
         "inputs: {apple: 1}\nnodes: {y: {op: neg, inputs: [appel]}}\n",

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cgraph_cli import arrays
@@ -183,6 +183,9 @@ def test_an_element_by_element_op_broadcasts_and_sums_its_gradient_back(op):
         order = data.draw(st.permutations(range(len(kinds))))  # the full shape may be any operand's
         operand_shapes = [drawn[k] for k in order]
         operands = [_values(seed + k, s, **kind) for k, (s, kind) in enumerate(zip(operand_shapes, kinds))]
+        if op in ("max", "min"):  # near a tie a difference steps over the kink: it says nothing there
+            a, b = np.broadcast_arrays(*operands)
+            assume(np.min(np.abs(a - b)) > 0.01)
         _backward_against_differences(op, operands)
 
     check()

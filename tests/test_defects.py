@@ -1,0 +1,125 @@
+"""The defects found at the edges (issue 16), each at its root, each a regression test."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from cgraph_cli.engine import evaluate
+from cgraph_cli.loader import load_text
+
+
+def _run_json(invoke, *args):
+    done = invoke("run", *args, "--json")
+    assert done.exit_code == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+# -- an n-ary mul of 0-d values keeps shape () on its rescaling path ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("factors", "expected"),
+    [("s, 2, 3", 6e-310), ("s, 1e-200, 1e-200, 1e200", 1.0)],
+)
+def test_an_nary_mul_of_0d_values_is_0d(invoke, graph_file, factors, expected):
+    """Hand math: 1e-310 × 2 × 3 = 6e-310 (a subnormal partial product is taken again with its
+    exponents apart); 1e200 × 1e-200 × 1e-200 × 1e200 = 1 (a partial product of 1e-200)."""
+    first = "1e-310" if "2, 3" in factors else "1e200"
+    text = f"inputs: {{a: [{first}]}}\nnodes:\n  s: sum(a)\n  p: mul({factors})\n"
+    data = _run_json(invoke, graph_file(text))
+    p = next(node for node in data["nodes"] if node["name"] == "p")
+    assert p["shape"] == [] and p["value"] == pytest.approx(expected, rel=1e-15, abs=0)
+    descended = invoke("descend", graph_file(text), "--vary", "a", "--steps", "1", "--json")
+    assert descended.exit_code == 0, descended.stderr
+
+
+# -- a .npy is judged by its header before it is read ---------------------------------------------
+
+
+def _npy_claiming(path, count: int) -> None:
+    header = repr({"descr": "<f8", "fortran_order": False, "shape": (count,)})
+    header += " " * (118 - len(header) - 10 - 1) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+
+
+@pytest.mark.parametrize("count", [10**20, 10**12, 10_000_001])
+def test_a_npy_header_claiming_too_many_numbers_is_refused_before_reading(invoke, tmp_path, count):
+    _npy_claiming(tmp_path / "w.npy", count)
+    (tmp_path / "g.yaml").write_text("inputs:\n  x: {file: w.npy}\nnodes:\n  y: x * 2\n")
+    done = invoke("run", tmp_path / "g.yaml")
+    assert done.exit_code == 1
+    assert f"g.yaml:2:13: input 'x': 'w.npy' holds {count:,} numbers; at most 10,000,000" in done.stderr
+
+
+# -- CSV files as spreadsheets and editors write them -----------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "# a comment only\n", "\n\n", "# header\n\n# more\n"])
+def test_a_csv_without_numbers_is_one_located_error_and_no_warning(invoke, tmp_path, text):
+    (tmp_path / "d.csv").write_text(text)
+    (tmp_path / "g.yaml").write_text("inputs:\n  x: {file: d.csv}\nnodes:\n  y: x * 2\n")
+    done = invoke("run", tmp_path / "g.yaml")
+    assert done.exit_code == 1
+    assert done.stderr == f"cgraph: error: {tmp_path / 'g.yaml'}:2:13: input 'x': 'd.csv' holds no numbers\n"
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(invoke, tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark."""
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf1.5,2\r\n3,4\r\n")
+    (tmp_path / "g.yaml").write_text("inputs:\n  x: {file: d.csv}\nnodes:\n  y: sum(x)\n")
+    data = _run_json(invoke, tmp_path / "g.yaml")
+    assert data["value"] == 10.5
+
+
+# -- one number is a number, however it is given -----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "npy", "zeros", "normal"])
+def test_a_value_of_no_dimensions_is_a_number(invoke, tmp_path, kind):
+    """A one-number CSV, a 0-d .npy, {zeros: []}: the graph stays a graph of numbers, so --sweep,
+    tornado, --elasticity and derive take it, and descend -o writes back what it reported."""
+    if kind == "csv":
+        (tmp_path / "x.csv").write_text("0.75\n")
+        given, x = "{file: x.csv}", 0.75
+    elif kind == "npy":
+        np.save(tmp_path / "x.npy", np.array(0.75))
+        given, x = "{file: x.npy}", 0.75
+    elif kind == "zeros":
+        given, x = "{zeros: []}", 0.0
+    else:
+        given, x = "{normal: 1, shape: [], seed: 3}", float(np.random.default_rng(3).standard_normal(()))
+    path = tmp_path / "g.yaml"
+    path.write_text(f"inputs:\n  x: {given}\n  b: 0.5\nnodes:\n  y: (x - 0.3) * (x - 0.3) + b\n")
+    data = _run_json(invoke, path)
+    assert data["nodes"][0]["value"] == x and "shape" not in data["nodes"][0]
+    assert data["nodes"][0]["grad"] == pytest.approx(2 * (x - 0.3), rel=1e-15, abs=1e-300)
+    for args in (["run", "--sweep", "b=1,2"], ["tornado"], ["grad", "--elasticity"], ["derive", "--wrt", "x"]):
+        done = invoke(*args[:1], path, *args[1:])
+        assert done.exit_code == 0, (args, done.stderr)
+    trained = tmp_path / "trained.yaml"
+    done = invoke("descend", path, "--vary", "x", "--steps", "40", "--lr", "0.3", "-o", trained, "--json")
+    assert done.exit_code == 0, done.stderr
+    reported = json.loads(done.stdout)["loss"] if "loss" in json.loads(done.stdout) else None
+    again = _run_json(invoke, trained)["value"]
+    if reported is not None:
+        assert again == reported
+
+
+# -- messages stay short -----------------------------------------------------------------------------
+
+
+def test_an_unknown_word_as_a_formula_does_not_list_every_op(invoke, graph_file):
+    for formula, words in (("x.real", "did you mean 'relu'?"), ("(x)", "the formula only names 'x'")):
+        done = invoke("run", graph_file(f'inputs: {{x: 1}}\nnodes:\n  y: "{formula}"\n'))
+        message = done.stderr.split("g.yaml:3:")[-1]
+        assert done.exit_code == 1 and words in message and len(message) < 160, done.stderr
+        assert "cross_entropy" not in done.stderr
+
+
+def test_the_values_of_a_graph_of_one_number_file_are_exact():
+    plan = load_text("inputs: {x: {zeros: []}}\nnodes: {y: x + 1}\n")
+    assert not plan.arrays and evaluate(plan).value == 1.0
