@@ -22,7 +22,6 @@ from .syntax import (
 )
 from .yamltree import KIND, Map, Scalar, Seq, compose
 
-
 LIST_OPS = "`cgraph ops` lists them; a formula needs an operator or a call: x + y, exp(x)"
 
 

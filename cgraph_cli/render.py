@@ -7,6 +7,7 @@ middle, and past a few thousand rows only the first and last are shown.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -982,8 +983,8 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
             [
                 cell(bar.name),
                 num(bar.value),
-                num(bar.low),
-                num(bar.high),
+                "undefined" if bar.low is None else num(bar.low),
+                "undefined" if bar.high is None else num(bar.high),
                 num(bar.out_low),
                 num(bar.out_high),
                 "undefined" if width < 0 else num(width),
@@ -996,6 +997,11 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
         for bar in result.bars
         for end, reason in (("-", bar.out_low), ("+", bar.out_high))
         if type(reason) is Undefined
+    ]
+    notes += [
+        f"{cell(bar.name)}: its two ends are further apart than a float can hold"
+        for bar in result.bars
+        if bar.width < 0 and Undefined not in (type(bar.out_low), type(bar.out_high))
     ]
     if not result.bars:
         return headline + "\nno inputs to move (constants are not moved)"
@@ -1042,18 +1048,31 @@ def tornado_plot(result, fmt: str) -> bytes:
     """The tornado as an SVG or PNG picture, drawn by matplotlib (ImportError where it is missing)."""
     plt = _pyplot()
     bars = [bar for bar in result.bars if bar.width >= 0][::-1]  # widest on top
-    base = float(result.value)
+    ends = [float(end) for bar in bars for end in (bar.out_low, bar.out_high)]
+    scale, label = _axis_scale([float(result.value), *ends], str(result.of_name))
+    base = float(result.value) / scale
     figure, axes = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.4))
     for y, bar in enumerate(bars):
-        for end, color, label in ((bar.out_low, "#1f77b4", "input down"), (bar.out_high, "#d62728", "input up")):
-            axes.barh(y, float(end) - base, left=base, color=color, height=0.6, label=label if y == 0 else None)
+        for end, color, way in ((bar.out_low, "#1f77b4", "input down"), (bar.out_high, "#d62728", "input up")):
+            at = float(end) / scale
+            axes.barh(y, at - base, left=base, color=color, height=0.6, label=way if y == 0 else None)
     axes.axvline(base, color="black", linewidth=0.8)
     axes.set_yticks(range(len(bars)), [bar.name for bar in bars])
-    axes.set_xlabel(f"{result.of_name} (at the inputs' values: {base:.6g})")
+    axes.set_xlabel(f"{label} (at the inputs' values: {float(result.value):.6g})")
     axes.set_title(f"{result.plan.name}: {result.of_name}, each input ±{result.swing_text.lstrip('±')}")
     if bars:
         axes.legend(loc="lower right", fontsize="small")
     return _picture(plt, figure, fmt)
+
+
+def _axis_scale(numbers, label: str) -> tuple[float, str]:
+    """What to divide the numbers on an axis by, and its label: 1, or where they come near a float's
+    end (where matplotlib's ticks overflow) a power of ten, which the label says."""
+    top = max(map(abs, numbers), default=0.0)
+    if top <= 1e300:
+        return 1, label
+    exponent = math.floor(math.log10(top))
+    return 10.0**exponent, f"{label} (× 1e{exponent})"
 
 
 def _pyplot():
@@ -1070,10 +1089,13 @@ def _pyplot():
 def _picture(plt, figure, fmt: str) -> bytes:
     """A finished figure as SVG or PNG bytes (an SVG without a date: the same numbers, the same file)."""
     import io
+    import warnings
 
-    figure.tight_layout()
     out = io.BytesIO()
-    figure.savefig(out, format=fmt, metadata={"Date": None} if fmt == "svg" else {}, dpi=120)
+    with warnings.catch_warnings():  # matplotlib's own warnings are not the user's business
+        warnings.simplefilter("ignore")
+        figure.tight_layout()
+        figure.savefig(out, format=fmt, metadata={"Date": None} if fmt == "svg" else {}, dpi=120)
     plt.close(figure)
     return out.getvalue()
 
@@ -1149,10 +1171,12 @@ def descend_plot(run, fmt: str) -> bytes:
     """The loss curve, as SVG or PNG bytes (matplotlib: the plot extra)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    axes.plot(range(len(run.losses)), run.losses, color="#1f77b4")
-    axes.set_xlabel("step")
-    axes.set_ylabel(run.of_name)
-    if min(run.losses) > 0:
+    scale, label = _axis_scale(run.losses, run.of_name)
+    losses = [loss / scale for loss in run.losses]
+    if scale == 1 and min(losses) > 1e-300:  # (a log axis down to the subnormals overflows its ticks)
         axes.set_yscale("log")
+    axes.plot(range(len(losses)), losses, color="#1f77b4")
+    axes.set_xlabel("step")
+    axes.set_ylabel(label)
     axes.set_title(f"{run.plan.name}: gradient descent, lr {run.lr!r}")
     return _picture(plt, figure, fmt)

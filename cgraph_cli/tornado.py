@@ -37,8 +37,8 @@ def parse_swing(text: str) -> tuple[str, float]:
 
 
 class Bar:
-    """One input's bar: its value, the values it was moved to, and the output at each (a number or
-    Undefined)."""
+    """One input's bar: its value, the values it was moved to (None past a float's range), and the
+    output at each (a number or Undefined)."""
 
     __slots__ = ("name", "value", "low", "high", "out_low", "out_high")
 
@@ -51,7 +51,8 @@ class Bar:
         """How far the output moves between the two ends (-1 where an end is undefined: last)."""
         if type(self.out_low) is Undefined or type(self.out_high) is Undefined:
             return -1.0
-        return abs(self.out_high - self.out_low)
+        width = abs(self.out_high - self.out_low)
+        return width if math.isfinite(width) else -1.0  # (two ends a float's range apart)
 
 
 class Tornado:
@@ -66,7 +67,12 @@ class Tornado:
 
     @property
     def swing_text(self) -> str:
-        kind, amount = self.swing
+        return self.text(self.swing)
+
+    @staticmethod
+    def text(swing: tuple[str, float]) -> str:
+        """A swing as the command line writes it: 10%, ±2.5."""
+        kind, amount = swing
         return f"{amount * 100:g}%" if kind == "relative" else f"±{amount:g}"
 
 
@@ -99,11 +105,15 @@ def tornado(
         step = abs(x) * amount if kind == "relative" else amount
         low, high = x - step, x + step
         ends = []
-        for moved in (low, high):
+        for moved, way in ((low, "down"), (high, "up")):
+            if not math.isfinite(moved):  # (an input of 1e308 moved up by 100%)
+                by = Tornado.text(swing).lstrip("±")
+                ends.append(Undefined(f"'{shorten(name)}' moved {way} by {by} is past a float's range"))
+                continue
             try:
                 ends.append(forward(plan, {**overrides, name: moved})[target])
             except GraphError as e:  # the output has no value there
                 ends.append(Undefined(e.message))
-        bars.append(Bar(name, x, low, high, *ends))
+        bars.append(Bar(name, x, *(v if math.isfinite(v) else None for v in (low, high)), *ends))
     bars.sort(key=lambda bar: -bar.width)  # stable: ties keep the file's order
     return Tornado(plan, target, values[target], swing, bars)
