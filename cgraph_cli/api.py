@@ -31,16 +31,17 @@ Error = CgraphError
 def load(source: str | os.PathLike) -> Graph:
     """A graph from a YAML or JSON file, or from its text (a str holding a newline, a "{" first, or
     ": " is text; any other str is a path); a cg.Error naming the place where it is wrong."""
-    from .loader import load_bytes
+    from .loader import load_bytes, read_all
 
     if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{") or ": " in source):
         return loads(source)
     path = os.fspath(source)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")  # noqa: SIM115 (closed below, once opening is known to work)
     except OSError as e:
         raise Error(f"cannot read {path}: {e.strerror or e}") from None
+    with f:
+        data = read_all(f, path)  # (at most 1 GiB: /dev/zero is refused, as the command line does)
     return Graph(load_bytes(data, path, os.path.splitext(os.path.basename(path))[0]))
 
 
@@ -49,6 +50,21 @@ def loads(text: str, name: str = "graph") -> Graph:
     from .loader import load_text
 
     return Graph(load_text(text, "<string>", name))
+
+
+def _sets(values: Mapping | None) -> dict:
+    """`set=` as `--set` takes it: numbers, and text read as the command line reads it ("3", "1e3")."""
+    from .syntax import NotANumber, parse_number
+
+    out = {}
+    for name, value in (values or {}).items():
+        if isinstance(value, str):
+            try:
+                value = parse_number(value)
+            except NotANumber as e:
+                raise Error(f"--set {name}: {e}") from None
+        out[name] = value
+    return out
 
 
 def _number(value):
@@ -86,6 +102,11 @@ class Run:
         return f"<p><b>{title}</b></p><table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
+def _text(value) -> str:
+    """A value of a sweep's list as `--sweep` would be given it: a number's repr, text as it is."""
+    return value if isinstance(value, str) else repr(value)
+
+
 def _shown(g) -> str:
     return "undefined" if type(g) is Undefined else repr(g)
 
@@ -121,7 +142,7 @@ class Graph:
         """Forward and backward: every node's value and gradient."""
         from .engine import evaluate
 
-        return Run(evaluate(self.plan, dict(set or {}), of))
+        return Run(evaluate(self.plan, _sets(set), of))
 
     def grad(
         self, wrt: Iterable[str] | None = None, set: Mapping | None = None, of: str | None = None, elasticity=False
@@ -132,8 +153,8 @@ class Graph:
 
         names = list(wrt) if wrt is not None else self.plan.variable_names
         for name in names:
-            self.plan.position(name, "wrt")
-        result = evaluate(self.plan, dict(set or {}), of)
+            self.plan.position(self.plan.element(name)[0], "wrt")  # (W1[0, 1]: one element, as --wrt takes it)
+        result = evaluate(self.plan, _sets(set), of)
         out = {}
         for name in names:
             g = result.needed_grad(name) if wrt is not None else _number(result.grad_of(name))
@@ -155,14 +176,14 @@ class Graph:
         from .sweep import sweep as sweep_grid
 
         sweeps = [
-            parse_sweep(f"{name}={values}", self.plan.source)
-            if isinstance(values, str)
-            else (name, [float(v) for v in values])
+            parse_sweep(
+                f"{name}={values if isinstance(values, str) else ','.join(map(_text, values))}", self.plan.source
+            )
             for name, values in grid.items()
         ]
         from .render import sweep_records
 
-        result = sweep_grid(self.plan, sweeps, dict(set or {}), of, list(wrt) if wrt is not None else None)
+        result = sweep_grid(self.plan, sweeps, _sets(set), of, list(wrt) if wrt is not None else None)
         return sweep_records(result, elasticity)
 
     def tornado(self, swing: str | float = "10%", wrt: Iterable[str] | None = None, set=None, of=None) -> list[dict]:
@@ -171,7 +192,7 @@ class Graph:
         from .tornado import parse_swing
         from .tornado import tornado as bars
 
-        result = bars(self.plan, parse_swing(str(swing)), dict(set or {}), of, list(wrt or []))
+        result = bars(self.plan, parse_swing(str(swing)), _sets(set), of, list(wrt or []))
         return tornado_records(result)
 
     def check(self, wrt: Iterable[str] | None = None, set=None, of=None, **tolerances) -> list[dict]:
@@ -182,7 +203,7 @@ class Graph:
         from .gradcheck import check_gradients
 
         names = list(wrt) if wrt is not None else None
-        _, checks = check_gradients(self.plan, names, dict(set or {}), of, **tolerances)
+        _, checks = check_gradients(self.plan, names, _sets(set), of, **tolerances)
         return [asdict(c) for c in checks]
 
     def descend(
@@ -194,7 +215,7 @@ class Graph:
         from .descend import descend as gradient_descent
         from .graph import compile_draft
 
-        run = gradient_descent(self.plan, list(vary), lr, steps, dict(set or {}), of)
+        run = gradient_descent(self.plan, list(vary), lr, steps, _sets(set), of)
         trained = Graph(compile_draft(self.plan.to_draft(run.final)))
         return {"losses": run.losses, "trace": run.trace, "final": run.final, "graph": trained}
 
@@ -203,7 +224,7 @@ class Graph:
         from .graph import compile_draft
         from .symbolic import derive as derive_draft
 
-        draft = derive_draft(self.plan, wrt, of, dict(set or {}))
+        draft = derive_draft(self.plan, wrt, of, _sets(set))
         derived = Graph(compile_draft(draft))
         derived._draft = draft
         return derived
@@ -223,7 +244,7 @@ class Graph:
         from . import pictures
         from .engine import evaluate
 
-        result = evaluate(self.plan, dict(set or {}), of, gradients=grads)
+        result = evaluate(self.plan, _sets(set), of, gradients=grads)
         if format == "mermaid":
             return pictures.to_mermaid(result)
         dot = pictures.to_dot(result)

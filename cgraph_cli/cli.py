@@ -21,7 +21,6 @@ from . import __version__
 from .errors import CgraphError, RequestError, RunError, printable
 
 DEFAULT_FILE = "cgraph.yaml"
-MAX_FILE_BYTES = 1 << 30  # no graph file is larger; /dev/zero is refused, not read until memory runs out
 MAX_WARNINGS = 20
 
 
@@ -441,7 +440,7 @@ def number_options(func):
 
 def read_graph(file: str | None):
     """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml."""
-    from .loader import load_bytes
+    from .loader import load_bytes, read_all
 
     if file is None:
         from_env = os.environ.get("CGRAPH_FILE")
@@ -455,7 +454,7 @@ def read_graph(file: str | None):
     if file == "-":
         if sys.stdin is None:
             raise RunError("cannot read standard input: it is closed")
-        data = _read_all(sys.stdin.buffer, "standard input")
+        data = read_all(sys.stdin.buffer, "standard input")
         _remember_input(sys.stdin)
         return load_bytes(data, "<stdin>", "stdin")
     try:
@@ -464,24 +463,8 @@ def read_graph(file: str | None):
         raise click.UsageError(f"cannot read {printable(file)}: {e.strerror or e}") from None
     with f:
         _remember_input(f)
-        data = _read_all(f, printable(file))
+        data = read_all(f, printable(file))
     return load_bytes(data, file, os.path.splitext(os.path.basename(file))[0])
-
-
-def _read_all(f, name: str) -> bytes:
-    """All of a file, stream or device, refusing more than MAX_FILE_BYTES."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while size <= MAX_FILE_BYTES:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as e:
-        raise RunError(f"cannot read {name}: {e.strerror or e}") from None
-    raise CgraphError(f"{name} is larger than {MAX_FILE_BYTES >> 30} GiB; no graph file is that large")
 
 
 def _remember_input(stream) -> None:

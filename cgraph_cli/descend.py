@@ -13,9 +13,11 @@ from contextlib import contextmanager, nullcontext
 from functools import partial
 
 from .arrays import plain
-from .errors import CgraphError, RequestError, shorten
+from .errors import CgraphError, RequestError, option_number, shorten
 from .graph import Plan
 from .ops import Undefined
+
+MAX_STEPS = 1_000_000  # each step keeps its loss
 
 
 class Descent:
@@ -43,6 +45,10 @@ def descend(
     progress: Callable[[int, int], None] | None = None,
 ) -> Descent:
     """`steps` steps of gradient descent on the inputs `vary`; `progress(done, total)` is told as it goes."""
+    option_number(lr, "--lr", above=True)
+    option_number(steps, "--steps", least=0, whole=True)
+    if steps > MAX_STEPS:
+        raise RequestError(f"--steps {steps:,}: at most {MAX_STEPS:,} (each keeps its loss)", plan.source, "steps")
     target = plan.output_position(of)
     if not vary:
         raise RequestError("name the inputs to vary (--vary W1,b1)", plan.source, "vary")

@@ -111,3 +111,16 @@ def shown_operands(xs) -> str:
     if len(xs) > 8:
         return ", ".join(map(one, xs[:4])) + f", … ({len(xs) - 6:,} more) …, " + ", ".join(map(one, xs[-2:]))
     return ", ".join(map(one, xs))
+
+
+def option_number(value, option: str, least: float = 0.0, above: bool = False, whole: bool = False):
+    """A number a command's option (or the API's keyword of the same name) takes: finite, at least
+    `least` (above it, with `above`), whole where `whole`; a RequestError naming the option else."""
+    import math
+
+    kind = "a whole number" if whole else "a finite number"
+    ok = type(value) in (int, float) and math.isfinite(value) and (value > least if above else value >= least)
+    if not ok or (whole and value != int(value)):
+        bound = f"{'above' if above else 'at least'} {least:g}"
+        raise RequestError(f"{option} must be {kind} {bound}, not {shorten(repr(value))}", None, option.lstrip("-"))
+    return value

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .engine import Result, evaluate, forward
-from .errors import CgraphError, RequestError
+from .errors import CgraphError, RequestError, option_number
 from .graph import Plan, element_name, path_counts
 from .ops import Number, Undefined
 
@@ -83,6 +83,10 @@ def check_gradients(
 ) -> tuple[Result, list[Check]]:
     """Evaluate, then check the gradient of every input named (default: all); of an array, every
     element, or past `sample` elements a seeded sample of that many."""
+    option_number(eps, "--eps", above=True)
+    option_number(rtol, "--rtol")
+    option_number(atol, "--atol")
+    option_number(sample, "--sample", least=1, whole=True)
     overrides = overrides or {}
     result = evaluate(plan, overrides, of)
     names = names or [plan.names[i] for i in plan.variables]

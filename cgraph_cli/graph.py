@@ -12,7 +12,17 @@ from contextlib import contextmanager
 from itertools import chain
 
 from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten, shown_operands
-from .ops import OPS, Number, Op
+from .ops import OPS, Number, Op, is_finite
+
+
+def _number(value):
+    """A value given for an input as a Python int or float (numpy's too); None for anything else."""
+    from numbers import Integral, Real
+
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return None
+    value = int(value) if isinstance(value, Integral) else float(value)
+    return value if is_finite(value) else None
 
 
 class Draft:
@@ -305,7 +315,15 @@ class Plan:
         with `overrides` (input or constant name -> value) set."""
         given = self.values + self.constants
         for name, value in overrides.items():
-            given[self.input_position(name)] = value
+            i = self.input_position(name)
+            value = _number(value)
+            if value is None:  # (a bool, text, nan: not a number)
+                raise RequestError(
+                    f"--set {shorten(name)}: the value must be a finite number, not {shorten(repr(overrides[name]))}",
+                    self.source,
+                    "set",
+                )
+            given[i] = value
         return given
 
     def input_position(self, name: str, role: str = "set") -> int:

@@ -16,10 +16,28 @@ import re
 from collections.abc import Callable
 from operator import itemgetter
 
-from .errors import GraphError, Loc
+from .errors import CgraphError, GraphError, Loc, RunError
 from .graph import Draft, Plan, compile_draft, paused_gc
 from .ops import EXACT_INT, OPS, is_finite
 from .syntax import FORBIDDEN_IN_NAMES, TOP_KEYS, NotANumber, looks_like_number, plain_kind, steers, to_number
+
+MAX_FILE_BYTES = 1 << 30  # no graph file is larger; /dev/zero is refused, not read until memory runs out
+
+
+def read_all(f, name: str) -> bytes:
+    """All of a file, stream or device, refusing more than MAX_FILE_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= MAX_FILE_BYTES:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as e:
+        raise RunError(f"cannot read {name}: {e.strerror or e}") from None
+    raise CgraphError(f"{name} is larger than {MAX_FILE_BYTES >> 30} GiB; no graph file is that large")
 
 
 def load_bytes(data: bytes, source: str, stem: str | None = None) -> Plan:

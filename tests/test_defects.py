@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cgraph_cli.engine import evaluate
 from cgraph_cli.loader import load_text
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
 
 def _run_json(invoke, *args):
@@ -157,3 +160,55 @@ def test_tornado_and_descend_plots_of_numbers_near_a_floats_end(invoke, graph_fi
     assert done.exit_code == 0 and done.stderr == f"cgraph: wrote {tmp_path / 'd.png'}\n", done.stderr
     assert json.loads(done.stdout)["loss"] == pytest.approx(1.7e308, rel=1e-8, abs=0)
     assert (tmp_path / "d.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- the Python API refuses what the command line refuses --------------------------------------------
+
+
+def _api_error(call) -> str:
+    import cgraph_cli as cg
+
+    with pytest.raises(cg.Error) as e:
+        call()
+    return e.value.message
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda g: g.check(eps=0), "--eps must be a finite number above 0, not 0"),
+        (lambda g: g.check(eps=float("nan")), "--eps must be a finite number above 0"),
+        (lambda g: g.check(atol=float("inf")), "--atol must be a finite number at least 0, not inf"),
+        (lambda g: g.check(rtol=-1), "--rtol must be a finite number at least 0"),
+        (lambda g: g.check(sample=0), "--sample must be a whole number at least 1"),
+        (lambda g: g.descend(["apple"], lr=-1), "--lr must be a finite number above 0, not -1"),
+        (lambda g: g.descend(["apple"], steps=2.5), "--steps must be a whole number"),
+        (lambda g: g.descend(["apple"], steps=10**7), "--steps 10,000,000: at most 1,000,000"),
+        (lambda g: g.sweep({"apple": ["a"]}), "'a' is not a number"),
+        (lambda g: g.sweep({"apple": [1, True]}), "'True' is not a number"),
+        (lambda g: g.run(set={"apple": "3x"}), "--set apple: '3x' is not a number"),
+        (lambda g: g.run(set={"apple": True}), "--set apple: the value must be a finite number, not True"),
+        (lambda g: g.run(set={"apple": float("inf")}), "the value must be a finite number, not inf"),
+        (lambda g: g.run(set={"apple": [1, 2]}), "the value must be a finite number, not [1, 2]"),
+    ],
+)
+def test_the_api_refuses_what_the_command_line_refuses(call, words):
+    import cgraph_cli as cg
+
+    assert words in _api_error(lambda: call(cg.load(str(GRAPHS / "apples.yaml"))))
+
+
+def test_the_api_takes_what_the_command_line_takes(invoke):
+    import cgraph_cli as cg
+
+    g = cg.load(str(GRAPHS / "apples.yaml"))
+    assert g.run(set={"apple": "3"}).value == g.run(set={"apple": 3}).value == 3 * 2 * 1.1
+    net = cg.load(str(GRAPHS / "two_layer_net.yaml"))
+    by_cli = json.loads(invoke("grad", GRAPHS / "two_layer_net.yaml", "--wrt", "W1[0, 1]", "--json").stdout)
+    assert net.grad(wrt=["W1[0, 1]"]) == by_cli["gradients"]
+
+
+def test_the_api_does_not_read_an_endless_file():
+    import cgraph_cli as cg
+
+    assert "larger than 1 GiB" in _api_error(lambda: cg.load("/dev/zero"))
