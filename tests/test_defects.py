@@ -212,3 +212,17 @@ def test_the_api_does_not_read_an_endless_file():
     import cgraph_cli as cg
 
     assert "larger than 1 GiB" in _api_error(lambda: cg.load("/dev/zero"))
+
+
+# -- an undefined gradient names the node where it arose ---------------------------------------------
+
+
+@pytest.mark.parametrize("x", ["1e-310", "[1e-310, 1.0]"])
+@pytest.mark.parametrize("order", [("c: x * 2", "l: log(x)"), ("l: log(x)", "c: x * 2")])
+def test_the_warning_names_the_node_where_the_gradient_became_undefined(invoke, graph_file, x, order):
+    """d/dx log(x) = 1/x overflows at 1e-310; mul(x, 2) passes 2 and is not to blame, in whatever
+    order the file declares them (the old engine named the first consumer it found)."""
+    y = "l + c" if x.startswith("1") else "sum(l + c)"
+    done = invoke("run", graph_file(f"inputs: {{x: {x}}}\nnodes:\n  {order[0]}\n  {order[1]}\n  y: {y}\n"))
+    assert done.exit_code == 0
+    assert "node 'l' = log(" in done.stderr and "node 'c'" not in done.stderr, done.stderr
