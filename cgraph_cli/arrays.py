@@ -35,6 +35,9 @@ def shape_of(value) -> tuple[int, ...]:
 # The most elements any array may hold (80 MB of float64): past it a few bytes of file (a matmul of
 # a column by a row) could ask for gigabytes.
 MAX_ELEMENTS = 10_000_000
+# The most elements all of a graph's values may hold together (400 MB of float64; a pass keeps every
+# value, and as many gradients, for the backward pass): 25 nodes of {zeros: [10000000]} took 4 GB.
+MAX_GRAPH_ELEMENTS = 50_000_000
 
 
 def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
@@ -42,9 +45,11 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
     error of the first node whose operands' shapes do not fit its op or whose result is too large."""
     n = plan.size
     shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.constants)
+    total = 0  # elements so far, in evaluation order
     for i in range(n):
         op = plan.ops[i]
         if op is None:
+            total += math.prod(shapes[i])
             continue
         operand_shapes = [shapes[j] for j in plan.args[i]]
         try:
@@ -55,6 +60,13 @@ def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
             raise plan.error(
                 f"node '{shorten(plan.names[i])}': {op.name} of {', '.join(map(text, operand_shapes))} would hold "
                 f"{math.prod(shapes[i]):,} elements; an array holds at most {MAX_ELEMENTS:,}",
+                i,
+            )
+        total += math.prod(shapes[i])
+        if total > MAX_GRAPH_ELEMENTS:
+            raise plan.error(
+                f"node '{shorten(plan.names[i])}': the graph's values up to here hold {total:,} numbers; "
+                f"a graph's values hold at most {MAX_GRAPH_ELEMENTS:,} in all (400 MB)",
                 i,
             )
     return shapes
