@@ -410,13 +410,17 @@ class _ElementDifferences:
     def __init__(self, result: Result, i: int, overrides: dict):
         import numpy as np
 
-        from .arrays import given_arrays
+        from .arrays import forward_pass, given_arrays
 
         self.np, self.result, self.i = np, result, i
         self.at: tuple = ()  # the element, set before each check
         plan = result.plan
         self.given = given_arrays(np, plan, overrides)
         self.on_path = path_counts(plan, i, result.of)
+        # Every value, worked out once: a difference recomputes only the nodes on the way from the
+        # input to the output (a 3000 x 3000 weight's element moves one matmul, not the whole graph).
+        self.base = forward_pass(np, plan, list(self.given), result.of)[0]
+        self.again = [k for k in range(i + 1, result.of + 1) if self.on_path[k] and plan.ops[k] is not None]
         # How strongly each node's rounding reaches the output: |value| x |gradient|, summed (inf
         # past a float's range, quietly: then no difference is good enough to judge by).
         with np.errstate(all="ignore"):
@@ -428,12 +432,30 @@ class _ElementDifferences:
         self.evaluations = 0
 
     def _forward(self, x: float) -> list:
+        np, plan, values = self.np, self.result.plan, list(self.base)
+        moved = values[self.i]
+        kept, moved[self.at] = moved[self.at], x  # (moved in place, and put back: no copy of a big input)
+        try:
+            with np.errstate(all="ignore"):
+                for k in self.again:
+                    xs = [values[j] for j in plan.args[k]]
+                    values[k] = np.asarray(plan.node_op(k).array(np, *xs, **plan.attributes(k)), dtype=float)
+                if not all(np.isfinite(values[k]).all() for k in self.again):  # the whole pass says why
+                    values = self._whole_pass()
+        except (ArithmeticError, ValueError):
+            values = self._whole_pass()
+        finally:
+            moved[self.at] = kept
+        self.evaluations += 1
+        return values
+
+    def _whole_pass(self) -> list:
+        """A whole forward pass from the input as moved: its located error where a value it needs
+        is not a number, else its values."""
         from .arrays import forward_pass
 
         given = list(self.given)
-        moved = given[self.i] = self.given[self.i].copy()
-        moved[self.at] = x
-        self.evaluations += 1
+        given[self.i] = self.base[self.i].copy()
         return forward_pass(self.np, self.result.plan, given, self.result.of)[0]
 
     def __call__(self, h: float) -> tuple[float, float]:

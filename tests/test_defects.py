@@ -240,3 +240,30 @@ def test_a_graph_whose_values_together_pass_the_budget_is_refused_before_running
     assert done.exit_code == 1 and done.stdout == ""
     assert f"{path}:8:3: node 'n5': the graph's values up to here hold 60,000,000 numbers" in done.stderr
     assert "at most 50,000,000" in done.stderr
+
+
+# -- check recomputes only what a moved element reaches ---------------------------------------------
+
+
+def test_check_recomputes_only_the_nodes_between_the_moved_input_and_the_output(monkeypatch):
+    """A difference along W's element moves only the nodes on the way from W to the output: the
+    branch of V (as large as you like) is worked out once, not once per difference."""
+    from cgraph_cli.gradcheck import check_gradients
+    from cgraph_cli.ops import OPS
+
+    plan = load_text(
+        "inputs:\n  W: [[0.5, -1.0], [2.0, 0.25]]\n  V: {normal: 1, shape: [50, 50], seed: 1}\n"
+        "nodes:\n  a: sum(tanh(W))\n  b: sum(tanh(V))\n  L: a * b\n"
+    )
+    calls = {"W": 0, "V": 0}
+    step = OPS["tanh"].array
+
+    def counted(np_, x):
+        calls["V" if x.shape == (50, 50) else "W"] += 1
+        return step(np_, x)
+
+    monkeypatch.setattr(OPS["tanh"], "array", counted)
+    _, checks = check_gradients(plan, ["W"])
+    assert [c.status for c in checks] == ["pass"] * 4
+    assert calls["W"] > 20  # every difference moves tanh(W)
+    assert calls["V"] <= 3  # the run, the differences' one base pass, and nothing per difference
