@@ -172,6 +172,23 @@ def needed_masks(np, plan: Plan, values: list, of: int) -> list:
     return [np.zeros(np.shape(v), dtype=bool) if m is None else m for v, m in zip(values, needed)]
 
 
+def _failed_masks(np, plan: Plan, values: list) -> list:
+    """For every position, which of its elements have no value: not a finite number, or made from an
+    element without one (relu of nan is no number, whatever numpy's maximum says), as ops.Op reads it."""
+    failed: list = []
+    for i, op in enumerate(plan.ops):
+        bad = ~np.isfinite(values[i]) if i < plan.size else np.zeros((), dtype=bool)
+        if op is not None:
+            xs = [values[j] for j in plan.args[i]]
+            uses = op.uses(*xs) if op.uses else [True] * len(xs)
+            for j, used in zip(plan.args[i], uses):
+                if j < plan.size:
+                    arrived = failed[j] & used if element_by_element(op) else np.full(bad.shape, failed[j].any())
+                    bad = bad | np.broadcast_to(arrived, bad.shape)
+        failed.append(bad)
+    return failed
+
+
 def _why_not_finite(np, plan: Plan, i: int, xs: list, v, at: tuple) -> str:
     """Why element `at` of node i is not a finite number (the op on that element's operands)."""
     where = f"element {list(at)}" if v.ndim else "the value"
@@ -298,9 +315,9 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
     n = plan.size
     values, needed = forward_pass(np, plan, given_arrays(np, plan, overrides or {}), target)
     shown = _plain(values)
-    if needed is not None:  # a value not needed here that is not a number: say so, not nan
-        for i in range(n):
-            at = None if plan.ops[i] is None else not_finite_at(np, values[i])
+    if needed is not None:  # a value not needed here that has none: say so, not nan (nor relu(nan) = 0)
+        for i, failed in enumerate(_failed_masks(np, plan, values)):
+            at = not_finite_at(np, np.where(failed, np.nan, 0.0))
             if at is not None:
                 where = f"element {list(at)}" if np.ndim(values[i]) else "the value"
                 shown[i] = Unused(f"only a branch `where` does not take uses {where}, and it has no value there")

@@ -48,9 +48,7 @@ def evaluate(plan: Plan, given: list, of: int, gradients: bool = True) -> tuple[
         if type(values[i]) is Undefined:
             if needed[i]:
                 raise plan.error(values[i].reason, values[i].origin)
-            values[i] = Unused(
-                f"not used: only a branch `where` does not take uses it, and it has no value ({values[i].reason})"
-            )
+            values[i] = Unused(f"only a branch `where` does not take uses it, and it has no value ({values[i].reason})")
     if not gradients:
         return values, None, needed
     grads: list = [None] * n

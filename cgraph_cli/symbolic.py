@@ -218,12 +218,18 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                     if uses[j] == 1
                     else f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
                 )
-                sends.append((slot, j, dout, local, want))
+                sends.append((slot, j, dout, local, want, op.selects))
         return sends
 
     def emit(slot_sends) -> None:
-        for _, j, dout, local, want in slot_sends:
-            received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
+        for _, j, dout, local, want, selects in slot_sends:
+            if selects and _is(local, 0):
+                received[j].append(0)  # select, don't multiply: 0, whatever dout is
+            elif selects and type(local) is Sym and type(dout) is Sym:  # 0 where not selected, dout or not
+                product = emitter.emit(ops.mul, (dout, local), f"{want}__selected")
+                received[j].append(emitter.emit(ops.OPS["where"], (local, product, 0), want))
+            else:
+                received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 
     # The engine's backward order (schedule.py): contributions arrive, and add up, in the same order.
     for kind, unit in program(plan, values).backward_units:

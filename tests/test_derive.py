@@ -232,3 +232,21 @@ def test_derive_equals_grad_exactly_where_wide_levels_run_as_groups(seed):
         assert value == result.grad_of(name), name  # consistency
         if name.startswith("x"):  # independent: central differences of the whole graph
             assert close_to_difference(value, *graph_derivative(plan, name)), name
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "expected"),
+    [
+        ("sqrt(relu(x))", -1.0, 0.0),  # 0 near -1; d sqrt/du at u = 0 is infinite, relu sends 0
+        ("sqrt(relu(x))", 4.0, 0.25),  # 1 / (2 sqrt(4))
+        ("sqrt(max(x, 0))", -2.0, 0.0),
+        ("log(where(x > 0, x, 0) + 1) * 0 + sqrt(relu(x))", -3.0, 0.0),
+    ],
+)
+def test_a_derived_graph_selects_and_does_not_multiply(text, x, expected):
+    """Hand math. The derived graph runs where backprop does: an op that selects passes 0 to what
+    it did not select even where the gradient arriving is not a number (a `where` in the graph)."""
+    plan = load_text(f"inputs: {{x: {x}}}\nnodes:\n  y: {text}\n")
+    assert evaluate(plan).grad_of("x") == expected
+    derived = evaluate(load_text(graph_yaml(derive(plan, "x"), ["test"])))
+    assert derived.value == expected
