@@ -150,7 +150,7 @@ def evaluate(
         if values is None:  # something is not a number: the reference engine says which node and why
             values, grads, needed = reference.evaluate(plan, given, target, gradients)
         if grads is None:
-            return Result(plan, values, None, target, bytearray(n))
+            return Result(plan, values, None, target, bytearray(n), needed)
         reached = bytearray(map(_IS_NOT_NONE, grads))
         for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
             grads[i] = 0
@@ -308,10 +308,13 @@ def _add(grads: list, sends) -> None:
 def _sends(plan: Plan, slots: list, x: int, args, op, p: int, d) -> list:
     """(operand slot, contribution) for each operand of the node in slot x, by its op's `local` run
     on numbers (the careful way where that raises)."""
+    xs = [slots[a] for a in args]
     try:
-        ds = op.numeric_local(slots[x], *[slots[a] for a in args])
-    except _MATH_ERRORS:
-        ds = [_NAN] * len(args)  # not a number: the reference engine says why
+        ds = op.numeric_local(slots[x], *xs)
+    except (
+        _MATH_ERRORS
+    ):  # the careful way: a derivative a literal operand takes (ln of pow's negative base) is no matter
+        ds = [_NAN if type(dj) is Undefined else dj for dj in reference.local(op, slots[x], xs)]
     return [(a, d * dj) for a, dj, j in zip(args, ds, plan.args[p]) if j < plan.size]
 
 

@@ -158,12 +158,15 @@ def times_local(op, d, out, xs: list, k: int, call=lambda op, *args: op(*args)):
 
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
-    from .engine import forward
+    from . import reference
     from .schedule import program
 
     plan.numbers_only("derive")
     overrides = overrides or {}
-    values = forward(plan, overrides)  # a graph whose values cannot be computed has no derivative to write
+    # A graph whose values cannot be computed has no derivative to write; the nodes `where` does
+    # not need here pass back 0 here, and must not fail to: their sends are guarded.
+    values, _, needed = reference.evaluate(plan, plan.given(overrides), plan.output_position(of), gradients=False)
+    unneeded = {i for i in range(plan.size) if not needed[i]}
     target = plan.position(wrt, "wrt")
     out = plan.output_position(of)
     names, args, n = plan.names, plan.args, plan.size
@@ -204,9 +207,11 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         try:
             locals_ = op.local(refs[i], *[refs[j] for j in args[i]])
         except (ArithmeticError, ValueError) as e:
-            raise plan.error(
-                f"node '{names[i]}': its local derivatives cannot be written: {ops.domain_reason(e)}", i
-            ) from None
+            if i not in unneeded:
+                raise plan.error(
+                    f"node '{names[i]}': its local derivatives cannot be written: {ops.domain_reason(e)}", i
+                ) from None
+            locals_ = (0,) * len(args[i])  # a node without a value anywhere (a / 0.0) is never needed
         wanted = [j < n and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
@@ -218,13 +223,16 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                     if uses[j] == 1
                     else f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
                 )
-                sends.append((slot, j, dout, local, want, op.selects))
+                sends.append((slot, j, dout, local, want, op.selects, i in unneeded))
         return sends
 
     def emit(slot_sends) -> None:
-        for _, j, dout, local, want, selects in slot_sends:
-            if selects and _is(local, 0):
+        for _, j, dout, local, want, selects, unneeded in slot_sends:
+            if (selects or unneeded) and _is(local, 0):
                 received[j].append(0)  # select, don't multiply: 0, whatever dout is
+            elif unneeded and type(dout) is Sym:  # dout is 0 here: its locals may have no value, and need none
+                product = emitter.emit(ops.mul, (dout, local), f"{want}__if_sent")
+                received[j].append(emitter.emit(ops.OPS["where"], (dout, product, 0), want))
             elif selects and type(local) is Sym and type(dout) is Sym:  # 0 where not selected, dout or not
                 product = emitter.emit(ops.mul, (dout, local), f"{want}__selected")
                 received[j].append(emitter.emit(ops.OPS["where"], (local, product, 0), want))
@@ -232,7 +240,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                 received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 
     # The engine's backward order (schedule.py): contributions arrive, and add up, in the same order.
-    for kind, unit in program(plan, values).backward_units:
+    for kind, unit in program(plan, values).backward_units():
         members = [i for i in ([unit] if kind == "node" else unit) if between[i] and i != target]
         pending = [sends_of(i, dout_of(i)) for i in members]
         if kind == "node" or len(pending) < 2:

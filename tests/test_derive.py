@@ -250,3 +250,15 @@ def test_a_derived_graph_selects_and_does_not_multiply(text, x, expected):
     assert evaluate(plan).grad_of("x") == expected
     derived = evaluate(load_text(graph_yaml(derive(plan, "x"), ["test"])))
     assert derived.value == expected
+
+
+@pytest.mark.parametrize("inputs", ["{a: 1.0, b: -1.0}", "{a: 1.0, b: 0.0}"])
+@pytest.mark.parametrize("branch", ["b**a", "a/0.0"])
+def test_a_derived_graph_runs_where_a_branch_not_taken_has_no_derivative(inputs, branch):
+    """a + where(a, a, BRANCH): d/da = 2 by hand (the taken branch is a). The untaken branch's own
+    derivatives have no value (ln of a negative base; a / 0.0 has none at all); the derived graph
+    must not need them, as the engine does not."""
+    plan = load_text(f'inputs: {inputs}\nnodes:\n  f: "a + where(a, a, {branch})"\n')
+    assert evaluate(plan).grad_of("a") == 2.0
+    derived = evaluate(load_text(graph_yaml(derive(plan, "a"), ["test"])))
+    assert derived.value == 2.0
