@@ -82,8 +82,11 @@ class Run:
         self.of: str = result.of_name
         self.value = result.value
         self.values: dict = dict(zip(plan.names, result.values))
-        self.grads: dict = {name: _number(g) for name, g in zip(plan.names, result.grads)}
-        self.undefined: dict[str, str] = {plan.names[i]: u.reason for i, u in result.undefined()}
+        self.grads: dict = dict(zip(plan.names, result.grads))
+        self.undefined: dict[str, str] = {}
+        if Undefined in map(type, result.grads):  # (a whole-list test at C speed: most runs have none)
+            self.grads = {name: _number(g) for name, g in self.grads.items()}
+            self.undefined = {plan.names[i]: u.reason for i, u in result.undefined()}
 
     def __repr__(self) -> str:
         return f"<cgraph run of {self._result.plan.name!r}: {self.of} = {self.value!r}>"

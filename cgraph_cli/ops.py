@@ -105,6 +105,7 @@ class Op:
         attributes=None,
         uses=None,
         selects=False,
+        floats_stay=False,
     ):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
@@ -142,6 +143,10 @@ class Op:
         # An op that selects (where, relu, max): an operand it did not select (local derivative
         # exactly 0) gets exactly 0 back, even where what arrives is not a number.
         self.selects = selects
+        # Whether a float operand always gives a float (x * 2, relu(x)): the value is an integer only
+        # where every operand is. False (step, comparisons, max, where): an integer may come of floats.
+        # The schedule groups a level's nodes of an op only where none may be an integer.
+        self.floats_stay = floats_stay
 
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""
@@ -241,7 +246,7 @@ def domain_reason(e: Exception) -> str:
 # --- the ops, each forward step followed by its local derivatives -------------------------
 
 
-@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each", fast={2: operator.add})
+@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each", fast={2: operator.add}, floats_stay=True)
 def add(*xs):
     """Sum of the operands, left to right."""
     total = xs[0]
@@ -263,7 +268,7 @@ def add(np, *xs):
     return total
 
 
-@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others", fast={2: operator.mul})
+@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others", fast={2: operator.mul}, floats_stay=True)
 def mul(*xs):
     """Product of the operands, left to right."""
     return product(xs)
@@ -316,7 +321,7 @@ def mul(np, *xs):
     return total.reshape(np.broadcast_shapes(*[np.shape(x) for x in xs]))  # () for 0-d operands, not (1,)
 
 
-@op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub})
+@op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub}, floats_stay=True)
 def sub(x, y):
     """Difference."""
     return x - y
@@ -332,7 +337,7 @@ def sub(np, x, y):
     return x - y
 
 
-@op("div", 2, "÷", "x / y", "1/y, -x/y^2", fast={2: operator.truediv})
+@op("div", 2, "÷", "x / y", "1/y, -x/y^2", fast={2: operator.truediv}, floats_stay=True)
 def div(x, y):
     """Quotient."""
     if y == 0:
@@ -352,7 +357,7 @@ def div(np, x, y):
     return x / y
 
 
-@op("neg", 1, "−", "-x", "-1", fast={1: operator.neg})
+@op("neg", 1, "−", "-x", "-1", fast={1: operator.neg}, floats_stay=True)
 def neg(x):
     """Negation."""
     return -x
@@ -376,7 +381,7 @@ def _power_piece(x, y):
     return None if x == 0 else x > 0
 
 
-@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x", kink=_power_piece)
+@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x", kink=_power_piece, floats_stay=True)
 def pow_(x, y):
     """Power; the exponent's gradient needs x > 0 (0 at x = 0)."""
     return power(x, y)
@@ -394,7 +399,7 @@ def pow_(np, x, y):
     return np.power(x, y)
 
 
-@op("exp", 1, "exp", "e^x", "e^x", fast={1: math.exp})
+@op("exp", 1, "exp", "e^x", "e^x", fast={1: math.exp}, floats_stay=True)
 def exp(x):
     """Exponential."""
     return math.exp(x)
@@ -410,7 +415,7 @@ def exp(np, x):
     return np.exp(x)
 
 
-@op("log", 1, "log", "ln x", "1/x", fast={1: math.log})
+@op("log", 1, "log", "ln x", "1/x", fast={1: math.log}, floats_stay=True)
 def log(x):
     """Natural logarithm, x > 0."""
     if x <= 0:
@@ -428,7 +433,7 @@ def log(np, x):
     return np.log(x)  # nan below 0, -inf at 0: no value either way
 
 
-@op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)")
+@op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)", floats_stay=True)
 def sigmoid(x):
     """Logistic sigmoid, computed without overflow."""
     if x >= 0:
@@ -455,7 +460,7 @@ def _sign(x):
     return None if x == 0 else x > 0
 
 
-@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign, selects=True)
+@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign, selects=True, floats_stay=True)
 def relu(x):
     """Rectified linear unit; its derivative at 0 is 0."""
     return x if x > 0 else x - x  # x - x: a zero of x's own type
@@ -471,7 +476,7 @@ def relu(np, x):
     return np.where(x > 0, x, 0.0)
 
 
-@op("tanh", 1, "tanh", "tanh x", "1 - y^2", fast={1: math.tanh})
+@op("tanh", 1, "tanh", "tanh x", "1 - y^2", fast={1: math.tanh}, floats_stay=True)
 def tanh(x):
     """Hyperbolic tangent."""
     return math.tanh(x)
@@ -488,7 +493,7 @@ def tanh(np, x):
     return np.tanh(x)
 
 
-@op("sech", 1, "sech", "1 / cosh x", "-y * tanh x")
+@op("sech", 1, "sech", "1 / cosh x", "-y * tanh x", floats_stay=True)
 def sech(x):
     """Hyperbolic secant, tanh's derivative's square root (0 where cosh leaves the float range)."""
     try:
@@ -572,7 +577,7 @@ def mulpow(np, a, x, b):
     return np.where(a == 0, 0.0, a * np.power(x, b))
 
 
-@op("sqrt", 1, "√", "√x", "1 / (2√x)", fast={1: math.sqrt})
+@op("sqrt", 1, "√", "√x", "1 / (2√x)", fast={1: math.sqrt}, floats_stay=True)
 def sqrt(x):
     """Square root, x >= 0 (its derivative at 0 is not finite)."""
     if x < 0:
@@ -590,7 +595,7 @@ def sqrt(np, x):
     return np.sqrt(x)
 
 
-@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=math.tau)
+@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=math.tau, floats_stay=True)
 def sin(x):
     """Sine (radians)."""
     return math.sin(x)
@@ -606,7 +611,7 @@ def sin(np, x):
     return np.sin(x)
 
 
-@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=math.tau)
+@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=math.tau, floats_stay=True)
 def cos(x):
     """Cosine (radians)."""
     return math.cos(x)
@@ -622,7 +627,16 @@ def cos(np, x):
     return np.cos(x)
 
 
-@op("abs", 1, "|x|", "x if x >= 0 else -x", "1 if x > 0, -1 if x < 0, 0 at 0", kink=_sign, fast={1: abs})
+@op(
+    "abs",
+    1,
+    "|x|",
+    "x if x >= 0 else -x",
+    "1 if x > 0, -1 if x < 0, 0 at 0",
+    kink=_sign,
+    fast={1: abs},
+    floats_stay=True,
+)
 def abs_(x):
     """Absolute value; its derivative at 0 is 0 (as PyTorch)."""
     return abs(x)

@@ -38,14 +38,19 @@ class Run:
 
     __slots__ = ("forward", "backward")
 
-    def __init__(self):
-        self.forward: list[tuple] = []
-        self.backward: list[tuple] = []
-
-    def add(self, p: int, x: int, args: tuple, op, maybe_int: bool, f, shape: int) -> None:
-        count = len(args)
-        self.forward.append((count, x, args[0], args[1] if count == 2 else args, f, maybe_int))
-        self.backward.append((shape, x, args, op, p))
+    def __init__(self, plan: Plan, positions: list[int], slot: list[int], ints: list[bool], how: Callable, same: bool):
+        ops, all_args = plan.ops, plan.args
+        if same:  # every value kept at its own position (a file in dependency order, run node by node)
+            args = [all_args[p] for p in positions]
+        else:
+            at = slot.__getitem__
+            args = [tuple(map(at, all_args[p])) for p in positions]
+        kinds = list(map(how, [ops[p] for p in positions], map(len, args)))  # (forward function, shape)
+        self.forward = [
+            (len(a), slot[p], a[0], a[1] if len(a) == 2 else a, f, ints[p])
+            for p, a, (f, _) in zip(positions, args, kinds)
+        ]
+        self.backward = [(shape_, slot[p], a, ops[p], p) for p, a, (_, shape_) in zip(positions, args, kinds)][::-1]
 
 
 class Group:
@@ -61,7 +66,7 @@ class Group:
         self.operands = operands  # operands[k][m]: the slot of member m's operand k
         self.getters = [itemgetter(*slots) for slots in operands]  # each operand's values, a list at a time
         self.op = op
-        self.f = op.fast[len(operands)]  # (only an op with a builtin of its own forms a group)
+        self.f = op.fast.get(len(operands)) or op.forward  # a builtin where the op names one
         self.derivatives = vector_local(op, len(operands))
         self.integer_operands = integer_operands  # whether some operand may be an integer
 
@@ -70,11 +75,10 @@ class Program:
     """The schedule of one plan for one kind of inputs (which of them are integers).
 
     `slot[p]` is where plan position p's value is kept (constants keep their positions n..);
-    `segments` are the Runs and Groups in order; `backward_units` says the order backward takes
-    the nodes in: ("node", p) or ("group", positions), for `cgraph derive` to add alike.
+    `segments` are the Runs and Groups in order.
     """
 
-    __slots__ = ("slot", "segments", "backward_units", "_by_position")
+    __slots__ = ("slot", "segments", "_by_position")
 
     def __init__(self, plan: Plan, values: list):
         ops, all_args = plan.ops, plan.args
@@ -88,8 +92,8 @@ class Program:
             args = all_args[p]
             lv = level[p] = 1 + max(map(level.__getitem__, args))
             width[lv] += 1
-            # A builtin (+, -, *) gives an integer only from integers; an op of ours may (step does).
-            if op.fast.get(len(args)) is None or some_int and any(map(ints.__getitem__, args)):
+            # x * 2 is a float where x is (floats_stay); step(x) may be an integer whatever x is.
+            if not op.floats_stay or some_int and all(map(ints.__getitem__, args)):
                 ints[p] = some_int = True
         alike: dict[tuple, list] = {}  # (level, op, operand count) -> float nodes that may be a group
         if max(width) >= GROUP_SIZE:  # (a chain has no level that wide)
@@ -120,42 +124,48 @@ class Program:
                 slot[p] = x
                 x += 1
         self.slot = slot
+        same = slot == list(range(len(slot)))
         self._by_position: Callable[[list], Any] | None = None
         self.segments: list = []
-        self.backward_units: list = []
-        run = Run()
-        at = slot.__getitem__
-        how: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' shape)
+        known: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' shape)
+
+        def how(op, count: int) -> tuple:
+            kind = known.get((op, count))
+            if kind is None:
+                kind = known[op, count] = (op.fast.get(count) or op.forward, shape(op, count))
+            return kind
+
+        singles: list[int] = []  # nodes run one after another since the last group
         for unit in layout[len(plan.inputs) :]:
-            p = unit[0]
             if len(unit) == 1:
-                args, op = tuple(map(at, all_args[p])), plan.node_op(p)
-                f_shape = how.get((op, len(args)))
-                if f_shape is None:
-                    f_shape = how[op, len(args)] = (op.fast.get(len(args)) or op.forward, shape(op, len(args)))
-                run.add(p, slot[p], args, op, ints[p], *f_shape)
+                singles.append(unit[0])
                 continue
-            if run.forward:
-                self.segments.append(run)
-                run = Run()
+            if singles:
+                self.segments.append(Run(plan, singles, slot, ints, how, same))
+                singles = []
             columns = list(zip(*map(all_args.__getitem__, unit)))  # each operand's plan positions
             self.segments.append(
                 Group(
-                    slot[p],
+                    slot[unit[0]],
                     unit,
-                    [list(map(at, column)) for column in columns],
-                    ops[p],
+                    [[slot[j] for j in column] for column in columns],
+                    ops[unit[0]],
                     any(any(map(ints.__getitem__, column)) for column in columns),
                 )
             )
-        if run.forward:
-            self.segments.append(run)
+        if singles:
+            self.segments.append(Run(plan, singles, slot, ints, how, same))
+
+    def backward_units(self) -> list:
+        """The order backward takes the nodes in: ("node", p) or ("group", positions), for
+        `cgraph derive` to add contributions up alike."""
+        units: list = []
         for segment in reversed(self.segments):
             if type(segment) is Group:
-                self.backward_units.append(("group", segment.positions))
+                units.append(("group", segment.positions))
             else:
-                segment.backward.reverse()
-                self.backward_units.extend(("node", step[4]) for step in segment.backward)
+                units.extend(("node", step[4]) for step in segment.backward)
+        return units
 
     def in_evaluation_order(self, slots: list, n: int) -> list:
         """A list kept by slot, put back in evaluation order (positions 0..n-1)."""

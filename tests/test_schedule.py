@@ -60,15 +60,46 @@ def test_a_level_of_group_size_like_float_nodes_runs_as_one_group_and_one_fewer_
 @pytest.mark.parametrize(
     "text",
     [
-        level(GROUP_SIZE, value="2"),  # an integer operand: integers stay exact, node by node
-        level(GROUP_SIZE, "sigmoid"),  # no builtin of its own
+        level(GROUP_SIZE, value="2").replace("x0: 0.75", "x0: 3"),  # integers stay exact, node by node
+        level(GROUP_SIZE, "max"),  # max(x, 0) may be the integer 0 whatever x is: not floats_stay
         level(GROUP_SIZE, operand="x1, 1.5"),  # three operands
     ],
-    ids=["integers", "no builtin", "three operands"],
+    ids=["integers", "an integer may come of floats", "three operands"],
 )
 def test_what_does_not_run_as_a_group(text):
     assert groups(text) == []
     assert compare(text).compared > 2 * GROUP_SIZE  # and the numbers are right all the same
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        level(GROUP_SIZE, value="2"),  # x0 * 2 of a float x0 is a float: formulas write `x * 2`
+        level(GROUP_SIZE, operand="2"),  # a literal integer operand
+        level(GROUP_SIZE, "sigmoid"),  # an op with no builtin runs its own forward step on lists
+        level(GROUP_SIZE, "pow", operand="2"),
+    ],
+    ids=["an integer input", "an integer literal", "no builtin", "pow of a literal"],
+)
+def test_float_nodes_with_integer_operands_run_as_a_group(text):
+    assert [len(g.positions) for g in groups(text)] == [GROUP_SIZE]
+    assert compare(text).compared > 2 * GROUP_SIZE
+
+
+def test_every_op_said_to_keep_floats_gives_a_float_of_floats():
+    """floats_stay is what lets a level group: an op that says it must never give an integer of a
+    float operand (relu(-1.5) is -0.0 + ..., not the integer 0)."""
+    samples = [-2.5, -1.0, -0.0, 0.0, 0.5, 1.0, 3.0]
+    for op in OPS.values():
+        if not op.floats_stay:
+            continue
+        count = op.min_args
+        for k in range(count):
+            for x in samples:
+                xs = [2] * count
+                xs[k] = x
+                v = op(*xs)
+                assert type(v) is not int, (op.name, xs, v)
 
 
 def test_integer_products_past_two_to_the_53_in_a_wide_level_become_floats():
