@@ -35,8 +35,8 @@ def main() -> None:
 
     import numpy as np
 
-    from cgraph_cli.descend import descend
-    from cgraph_cli.loader import load_bytes
+    from cgraph_cli.commands.descend import descend
+    from cgraph_cli.read.loader import load_bytes
 
     plan = load_bytes(NET.read_bytes(), str(NET))
     for name in ("X", "t"):  # a larger batch: the same points again

@@ -61,10 +61,11 @@ def interrupt_latency(cmd: list[str], seconds: float) -> float:
 
 def stages(path: Path) -> list[tuple[str, float]]:
     """Seconds per stage of `run --json`, in this process."""
-    from cgraph_cli import loader, render
-    from cgraph_cli.engine import _backward, _forward
-    from cgraph_cli.graph import compile_draft, paused_gc
-    from cgraph_cli.schedule import program
+    from cgraph_cli.commands.run import run_json
+    from cgraph_cli.core.engine import _backward, _forward
+    from cgraph_cli.core.graph import compile_draft, paused_gc
+    from cgraph_cli.core.schedule import program
+    from cgraph_cli.read import loader
 
     times = []
 
@@ -81,10 +82,10 @@ def stages(path: Path) -> list[tuple[str, float]]:
         timed("schedule", lambda: program(plan, plan.values))
         slots, schedule = timed("forward", lambda: _forward(plan, {}))
         timed("backward", lambda: _backward(plan, slots, schedule, plan.output_position(None)))
-        from cgraph_cli.engine import evaluate
+        from cgraph_cli.core.engine import evaluate
 
         result = evaluate(plan)
-        timed("output (JSON text)", lambda: "".join(render.run_json(result)))
+        timed("output (JSON text)", lambda: "".join(run_json(result)))
     return times
 
 

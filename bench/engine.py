@@ -38,9 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHAPES, interleaved  # noqa: E402
 
-import cgraph_cli.engine  # noqa: E402
+import cgraph_cli.core.engine  # noqa: E402
 from cgraph_cli.api import Graph  # noqa: E402
-from cgraph_cli.graph import Draft, compile_draft  # noqa: E402
+from cgraph_cli.core.graph import Draft, compile_draft  # noqa: E402
 
 COLLECTOR = {
     "shipped": "as users run them: the collector on; cgraph pauses it while it evaluates",
@@ -52,15 +52,15 @@ COLLECTOR = {
 @contextlib.contextmanager
 def collector(state: str):
     """Python's garbage collector in one of the COLLECTOR states, for the engines run inside."""
-    own_pause = cgraph_cli.engine.paused_gc
+    own_pause = cgraph_cli.core.engine.paused_gc
     if state == "on":
-        cgraph_cli.engine.paused_gc = contextlib.nullcontext
+        cgraph_cli.core.engine.paused_gc = contextlib.nullcontext
     was = gc.isenabled()
     gc.enable() if state in ("shipped", "on") else gc.disable()
     try:
         yield
     finally:
-        cgraph_cli.engine.paused_gc = own_pause
+        cgraph_cli.core.engine.paused_gc = own_pause
         gc.enable() if was else gc.disable()
 
 
@@ -87,7 +87,7 @@ def cgraph_cases(inputs, nodes):
     kept: dict = {}
 
     def first():
-        with cgraph_cli.engine.paused_gc():  # as the loader compiles (turned off with the collector "on")
+        with cgraph_cli.core.engine.paused_gc():  # as the loader compiles (turned off with the collector "on")
             plan = compile_draft(draft)
         graph = kept["graph"] = Graph(plan)
         run = graph.run()

@@ -14,7 +14,7 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import chain_yaml, interleaved  # noqa: E402
 
-from cgraph_cli.loader import load_text  # noqa: E402
+from cgraph_cli.read.loader import load_text  # noqa: E402
 
 
 def main() -> None:

@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--loop", type=int, default=20_000, help="scenarios the scalar loop is timed on")
     args = parser.parse_args()
 
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.loader import load_text
-    from cgraph_cli.sweep import sweep
+    from cgraph_cli.commands.sweep import sweep
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.read.loader import load_text
 
     plan = load_text((ROOT / "graphs" / "apples_oranges.yaml").read_text())
     apples = [float(a) for a in range(1, 1001)]

@@ -21,9 +21,9 @@ import html
 import os
 from collections.abc import Iterable, Mapping
 
-from .errors import CgraphError
-from .graph import Draft, Plan
-from .ops import Undefined
+from .core.errors import CgraphError
+from .core.graph import Draft, Plan
+from .core.op import Undefined
 
 Error = CgraphError
 
@@ -31,7 +31,7 @@ Error = CgraphError
 def load(source: str | os.PathLike) -> Graph:
     """A graph from a YAML or JSON file, or from its text (a str holding a newline, a "{" first, or
     ": " is text; any other str is a path); a cg.Error naming the place where it is wrong."""
-    from .loader import load_bytes, read_all
+    from .read.loader import load_bytes, read_all
 
     if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{") or ": " in source):
         return loads(source)
@@ -47,14 +47,14 @@ def load(source: str | os.PathLike) -> Graph:
 
 def loads(text: str, name: str = "graph") -> Graph:
     """A graph from YAML or JSON text (`name` names it where the text has no `name:`)."""
-    from .loader import load_text
+    from .read.loader import load_text
 
     return Graph(load_text(text, "<string>", name))
 
 
 def _sets(values: Mapping | None) -> dict:
     """`set=` as `--set` takes it: numbers, and text read as the command line reads it ("3", "1e3")."""
-    from .syntax import NotANumber, parse_number
+    from .read.syntax import NotANumber, parse_number
 
     out = {}
     for name, value in (values or {}).items():
@@ -143,7 +143,7 @@ class Graph:
 
     def run(self, set: Mapping | None = None, of: str | None = None) -> Run:
         """Forward and backward: every node's value and gradient."""
-        from .engine import evaluate
+        from .core.engine import evaluate
 
         return Run(evaluate(self.plan, _sets(set), of))
 
@@ -152,7 +152,7 @@ class Graph:
     ) -> dict:
         """d(of)/d(name) for each name (default: every input); with `elasticity`, for each name
         {"gradient": g, "elasticity": g·x/f}. A name asked for whose gradient is undefined raises."""
-        from .engine import evaluate
+        from .core.engine import evaluate
 
         names = list(wrt) if wrt is not None else self.plan.variable_names
         for name in names:
@@ -175,8 +175,8 @@ class Graph:
         """Every combination of the values in `grid` (input -> a list of numbers or a "START:STOP:STEP"
         range), as records keyed as `cgraph run --sweep --csv`'s columns (None where undefined;
         "error" where a scenario has no value)."""
-        from .sweep import parse_sweep
-        from .sweep import sweep as sweep_grid
+        from .commands.sweep import parse_sweep
+        from .commands.sweep import sweep as sweep_grid
 
         sweeps = [
             parse_sweep(
@@ -184,16 +184,15 @@ class Graph:
             )
             for name, values in grid.items()
         ]
-        from .render import sweep_records
+        from .commands.sweep import sweep_records
 
         result = sweep_grid(self.plan, sweeps, _sets(set), of, list(wrt) if wrt is not None else None)
         return sweep_records(result, elasticity)
 
     def tornado(self, swing: str | float = "10%", wrt: Iterable[str] | None = None, set=None, of=None) -> list[dict]:
         """Each input down and up by `swing` ("10%", or an amount): records as `cgraph tornado --json`'s bars."""
-        from .render import tornado_records
-        from .tornado import parse_swing
-        from .tornado import tornado as bars
+        from .commands.tornado import parse_swing, tornado_records
+        from .commands.tornado import tornado as bars
 
         result = bars(self.plan, parse_swing(str(swing)), _sets(set), of, list(wrt or []))
         return tornado_records(result)
@@ -203,7 +202,7 @@ class Graph:
         "checks"); `eps`, `rtol`, `atol` as the command's options."""
         from dataclasses import asdict
 
-        from .gradcheck import check_gradients
+        from .commands.check import check_gradients
 
         names = list(wrt) if wrt is not None else None
         _, checks = check_gradients(self.plan, names, _sets(set), of, **tolerances)
@@ -215,8 +214,8 @@ class Graph:
         """Gradient descent on the inputs `vary`, as `cgraph descend`: {"losses": the loss before each
         step and after the last, "trace": each varied number's values, "final": each varied input's
         value at the end, "graph": the graph with those values}."""
-        from .descend import descend as gradient_descent
-        from .graph import compile_draft
+        from .commands.descend import descend as gradient_descent
+        from .core.graph import compile_draft
 
         run = gradient_descent(self.plan, list(vary), lr, steps, _sets(set), of)
         trained = Graph(compile_draft(self.plan.to_draft(run.final)))
@@ -224,8 +223,8 @@ class Graph:
 
     def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
         """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
-        from .graph import compile_draft
-        from .symbolic import derive as derive_draft
+        from .commands.derive import derive as derive_draft
+        from .core.graph import compile_draft
 
         draft = derive_draft(self.plan, wrt, of, _sets(set))
         derived = Graph(compile_draft(draft))
@@ -234,7 +233,7 @@ class Graph:
 
     def yaml(self) -> str:
         """The graph as a cgraph YAML file (for a derived graph: what `cgraph derive` writes)."""
-        from .render import graph_yaml
+        from .show.formats import graph_yaml
 
         draft = self._draft
         if draft is None:
@@ -244,8 +243,8 @@ class Graph:
     def draw(self, format: str = "svg", set: Mapping | None = None, of: str | None = None, grads=True):
         """The picture `cgraph draw` makes: "dot" and "mermaid" text, "svg" text or "png" bytes
         (those two need Graphviz's dot)."""
-        from . import pictures
-        from .engine import evaluate
+        from .commands import draw as pictures
+        from .core.engine import evaluate
 
         result = evaluate(self.plan, _sets(set), of, gradients=grads)
         if format == "mermaid":

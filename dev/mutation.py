@@ -1,11 +1,11 @@
 """Mutation testing of cgraph's core with cosmic-ray: which small changes to the code do the tests miss?
 
     pip install cosmic-ray                 # once (not a dependency of cgraph or its tests)
-    python dev/mutation.py ops             # mutate cgraph_cli/ops.py, run the tests it needs per mutant
-    python dev/mutation.py ops layers      # several modules, one after another
-    python dev/mutation.py --report ops    # the score and the survivors of the last run
-    python dev/mutation.py --confirm ops   # run each survivor again under the full examples
-    python dev/mutation.py --sample 300 engine   # a random 300 of its mutants (seeded), for a score in an hour
+    python dev/mutation.py core/ops        # mutate cgraph_cli/core/ops.py, run the tests it needs per mutant
+    python dev/mutation.py core/ops core/layers   # several modules, one after another
+    python dev/mutation.py --report core/ops      # the score and the survivors of the last run
+    python dev/mutation.py --confirm core/ops     # run each survivor again under the full examples
+    python dev/mutation.py --sample 300 core/engine   # a random 300 of its mutants (seeded), for a score in an hour
     python dev/mutation.py --list          # the modules and the tests each one runs
 
 cosmic-ray changes one operator, number or comparison at a time (a mutant), runs the tests, and
@@ -39,34 +39,37 @@ from planted_bugs import copy_tree  # noqa: E402
 # module -> (the few test files that kill most of its mutants fast, quickest killers first;
 #            every test file that exercises it, for the survivors of the first)
 MODULES = {
-    "ops": (
+    "core/ops": (
         ["test_examples", "test_exact_integers", "test_ops", "test_oracle", "test_properties"],
         ["test_engine", "test_sweep", "test_derive", "test_arrays", "test_check", "test_formulas", "test_explain"],
     ),
-    "layers": (["test_examples", "test_oracle", "test_arrays"], ["test_check", "test_graphs", "test_explain"]),
-    "engine": (
+    "core/layers": (["test_examples", "test_oracle", "test_arrays"], ["test_check", "test_graphs", "test_explain"]),
+    "core/engine": (
         ["test_examples", "test_exact_integers", "test_engine", "test_oracle", "test_properties"],
         ["test_schedule", "test_check", "test_explain", "test_draw", "test_api", "test_graphs", "test_hardening"],
     ),
-    "schedule": (["test_examples", "test_schedule", "test_oracle", "test_engine"], ["test_properties", "test_derive"]),
-    "arrays": (
+    "core/schedule": (
+        ["test_examples", "test_schedule", "test_oracle", "test_engine"],
+        ["test_properties", "test_derive"],
+    ),
+    "core/arrays": (
         ["test_examples", "test_arrays", "test_oracle"],
         ["test_check", "test_graphs", "test_explain", "test_draw"],
     ),
-    "graph": (
+    "core/graph": (
         ["test_examples", "test_loader", "test_engine"],
         ["test_cli", "test_graphs", "test_errors", "test_formulas"],
     ),
-    "gradcheck": (["test_check"], ["test_arrays", "test_fuzz"]),
-    "symbolic": (["test_derive", "test_properties"], ["test_hardening", "test_formulas", "test_exact_integers"]),
-    "formula": (["test_formulas"], ["test_loader", "test_exact_integers"]),
+    "commands/check": (["test_check"], ["test_arrays", "test_fuzz"]),
+    "commands/derive": (["test_derive", "test_properties"], ["test_hardening", "test_formulas", "test_exact_integers"]),
+    "read/formula": (["test_formulas"], ["test_loader", "test_exact_integers"]),
 }
 
 TIMEOUT = 300.0  # seconds per mutant: past it, a mutant that loops forever counts as killed
 
 
 def work_dir(base: Path, module: str) -> Path:
-    return base / module
+    return base / module.replace("/", "-")
 
 
 def test_command(module: str, python: str, quick: bool = True) -> str:
@@ -234,7 +237,7 @@ def report(module: str, base: Path) -> None:
 def confirm(module: str, base: Path, python: str) -> None:
     """Run each survivor again with every example (not CGRAPH_QUICK); record those the tests kill."""
     tree = work_dir(base, module)
-    scratch = base / f"{module}-confirm"
+    scratch = base / f"{module.replace('/', '-')}-confirm"
     mutated = f"cgraph_cli/{module}.py"
     if (ROOT / mutated).read_bytes() != (tree / mutated).read_bytes():
         raise SystemExit(f"{mutated} has changed since the run, so its mutants are not these: run it again")

@@ -14,10 +14,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.errors import CgraphError
-    from cgraph_cli.loader import load_bytes
-    from cgraph_cli.render import run_json
+    from cgraph_cli.commands.run import run_json
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.core.errors import CgraphError
+    from cgraph_cli.read.loader import load_bytes
 
 
 def one_input(data: bytes) -> None:

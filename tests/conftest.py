@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from cgraph_cli.cli import cli
-from cgraph_cli.loader import load_text
+from cgraph_cli.read.loader import load_text
 
 from .strategies import examples
 
@@ -32,7 +32,7 @@ def graph_of(text: str, source: str = "test.yaml"):
 
 def plan_of(*entries, output: str | None = None, source: str | None = None, name: str = "g"):
     """A compiled graph from Python: ("x", 1.5) is an input, ("y", "mul", "x", 2) a node."""
-    from cgraph_cli.graph import Draft, compile_draft
+    from cgraph_cli.core.graph import Draft, compile_draft
 
     draft = Draft(name, source)
     for entry in entries:
@@ -102,7 +102,7 @@ def magnitudes(result) -> float:
 
 def graph_derivative(graph, name: str, read=lambda result: result.value) -> tuple[float, float]:
     """numeric_derivative of read(evaluate(graph at name = v)) at name's value: by default the output."""
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     result = evaluate(graph)
     return numeric_derivative(
@@ -113,7 +113,7 @@ def graph_derivative(graph, name: str, read=lambda result: result.value) -> tupl
 def same_pieces(graph, name: str) -> bool:
     """Whether every node stays on the same smooth piece of its op (the same side of relu's 0, the same
     operand largest) over the steps graph_derivative takes along `name`: else a difference says nothing."""
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     def pieces(result):
         plan = result.plan
@@ -123,7 +123,7 @@ def same_pieces(graph, name: str) -> bool:
             if plan.ops[i] is not None
         ]
 
-    from cgraph_cli.errors import GraphError
+    from cgraph_cli.core.errors import GraphError
 
     x = float(evaluate(graph).value_of(name))
     here = pieces(evaluate(graph))

@@ -26,7 +26,7 @@ def graph_files() -> list[Path]:
 
 def scalar_graph_files() -> list[Path]:
     """The examples whose values are numbers (not arrays): what derive, the Hessian and sweeps take."""
-    from cgraph_cli.loader import load_bytes
+    from cgraph_cli.read.loader import load_bytes
 
     return [graph for graph in graph_files() if not load_bytes(graph.read_bytes(), str(graph)).arrays]
 

@@ -4,7 +4,7 @@ import os
 
 from hypothesis import strategies as st
 
-from cgraph_cli.ops import OPS
+from cgraph_cli.core.ops import OPS
 
 # CGRAPH_QUICK=1 tries a tenth of the examples each property test asks for: for mutation testing
 # (dev/mutation.py), where the suite runs once per mutant, and for a quick inner loop.
@@ -99,7 +99,7 @@ def smooth_graphs(draw, max_inputs: int = 4, max_nodes: int = 12, ops=None):
     """A random DAG over every op of numbers (or `ops`), each node at a point where its op is
     smooth with room to spare; n-ary operands, repeated operands, integer and float literals;
     inputs between -2 and 2. As YAML text; its last node is the output."""
-    from cgraph_cli.ops import OPS
+    from cgraph_cli.core.ops import OPS
 
     rng = draw(st.randoms(use_true_random=False))
     ops = sorted(ops or ARITY)

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli import arrays
-from cgraph_cli.errors import GraphError
-from cgraph_cli.graph import Draft, compile_draft
-from cgraph_cli.ops import OPS, Undefined
+from cgraph_cli.core import arrays
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.core.graph import Draft, compile_draft
+from cgraph_cli.core.op import Undefined
+from cgraph_cli.core.ops import OPS
 
 from .conftest import GRAPHS, close_to_difference, graph_of, numeric_derivative
 from .strategies import examples
@@ -551,7 +552,7 @@ def test_check_compares_every_element_or_a_seeded_sample(invoke):
 
 
 def test_check_fails_a_wrong_backward_step(invoke, monkeypatch):
-    from cgraph_cli import layers
+    from cgraph_cli.core import layers
 
     right = layers.affine.backward
 
@@ -752,7 +753,7 @@ def array_graphs(draw):
 @settings(max_examples=examples(60), deadline=None)
 @given(array_graphs())
 def test_random_array_graphs_pass_check_element_by_element(text):
-    from cgraph_cli.gradcheck import check_gradients
+    from cgraph_cli.commands.check import check_gradients
 
     _, checks = check_gradients(graph_of(text), sample=12)
     assert checks and all(c.status == "pass" for c in checks), [(c.name, c.status, c.note) for c in checks]
@@ -912,7 +913,7 @@ def test_an_array_op_without_its_attributes_takes_their_defaults(invoke, graph_f
 
 def test_softmax_never_overflows_however_large_its_scores():
     """The book's softmax takes the largest score off before exp (README: so that exp never overflows)."""
-    from cgraph_cli.layers import softmax
+    from cgraph_cli.core.layers import softmax
 
     top = 1000.0 + math.log(3)  # rounded: its distance from 1000 is what the scores say, not log(3)
     third = math.exp(top - 1000.0)

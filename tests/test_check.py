@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cgraph_cli import ops
-from cgraph_cli.gradcheck import check_gradients as check
-from cgraph_cli.loader import load_text
+from cgraph_cli.commands.check import check_gradients as check
+from cgraph_cli.core import ops
+from cgraph_cli.read.loader import load_text
 
 from .conftest import GRAPHS
 from .golden_cases import graph_files
@@ -241,7 +241,7 @@ def test_pow_at_a_base_of_zero_without_a_whole_exponent_is_never_a_fail(graph, x
 
 
 def _verdict(bp: float, numeric: float, error: float) -> str:
-    from cgraph_cli.gradcheck import _judged
+    from cgraph_cli.commands.check import _judged
 
     return _judged("x", 1.0, bp, (numeric, error, 1e-3), (0, 0, ""), 1e-8, 1e-5).status
 
@@ -287,7 +287,7 @@ def test_a_slightly_wrong_op_fails_where_the_difference_is_only_ten_times_better
 
 
 def test_a_slightly_wrong_backward_step_of_an_array_fails(monkeypatch):
-    from cgraph_cli import layers
+    from cgraph_cli.core import layers
 
     right = layers.affine.backward
 

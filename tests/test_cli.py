@@ -134,7 +134,7 @@ def test_validate_reports_an_ambiguous_output_without_failing(invoke, graph_file
 
 
 def test_ops_lists_every_op_from_the_table(invoke):
-    from cgraph_cli.ops import OPS
+    from cgraph_cli.core.ops import OPS
 
     result = invoke("ops")
     for op in OPS.values():
@@ -218,7 +218,7 @@ def test_no_colour_in_pipes_and_forced_colour(invoke):
 
 
 def test_an_internal_error_is_one_line_not_a_traceback(invoke, monkeypatch):
-    from cgraph_cli import engine
+    from cgraph_cli.core import engine
 
     def broken(*args, **kwargs):
         raise KeyError("boom")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_text
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.read.loader import load_text
 
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
@@ -248,8 +248,8 @@ def test_a_graph_whose_values_together_pass_the_budget_is_refused_before_running
 def test_check_recomputes_only_the_nodes_between_the_moved_input_and_the_output(monkeypatch):
     """A difference along W's element moves only the nodes on the way from W to the output: the
     branch of V (as large as you like) is worked out once, not once per difference."""
-    from cgraph_cli.gradcheck import check_gradients
-    from cgraph_cli.ops import OPS
+    from cgraph_cli.commands.check import check_gradients
+    from cgraph_cli.core.ops import OPS
 
     plan = load_text(
         "inputs:\n  W: [[0.5, -1.0], [2.0, 0.25]]\n  V: {normal: 1, shape: [50, 50], seed: 1}\n"

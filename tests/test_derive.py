@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.graph import compile_draft as compile_graph
-from cgraph_cli.loader import load_text
-from cgraph_cli.render import graph_yaml
-from cgraph_cli.symbolic import derive, hessian
+from cgraph_cli.commands.derive import derive, hessian
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.core.graph import compile_draft as compile_graph
+from cgraph_cli.read.loader import load_text
+from cgraph_cli.show.formats import graph_yaml
 
 from .conftest import GRAPHS, close_to_difference, graph_derivative, same_pieces
 from .golden_cases import scalar_graph_files
@@ -207,7 +207,7 @@ def test_derive_equals_grad_exactly_where_wide_levels_run_as_groups(seed):
     their contributions in the engine's order: a derived graph must add them in the same order."""
     import random
 
-    from cgraph_cli.schedule import GROUP_SIZE, Group, program
+    from cgraph_cli.core.schedule import GROUP_SIZE, Group, program
 
     rng = random.Random(seed)
     width = GROUP_SIZE * 6

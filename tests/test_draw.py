@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cgraph_cli import pictures as draw
-from cgraph_cli.engine import evaluate
-from cgraph_cli.render import format_number
+from cgraph_cli.commands import draw
+from cgraph_cli.core.engine import edge_grads, evaluate
+from cgraph_cli.show.numbers import format_number
 
 from .conftest import GRAPHS, ROOT, graph_of
 from .golden_cases import PICTURES, scalar_graph_files
@@ -39,7 +39,7 @@ def edge_numbers(result):
     expected = set()
     for i in range(plan.size):
         expected.add(format_number(result.values[i]))
-        for edge in result.edge_grads(i):
+        for edge in edge_grads(result, i):
             if edge is not None:
                 expected.add(format_number(edge[1]))
     expected.add(format_number(result.grads[result.of]))

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.errors import GraphError, RequestError
-from cgraph_cli.ops import Undefined
+from cgraph_cli.core.engine import edge_grads, evaluate
+from cgraph_cli.core.errors import GraphError, RequestError
+from cgraph_cli.core.op import Undefined
 
 from .conftest import Graph, Input, Node
 
@@ -215,7 +215,7 @@ def test_a_long_chain_in_reverse_file_order_evaluates():
 
 
 def _run(text: str, of: str | None = None):
-    from cgraph_cli.loader import load_text
+    from cgraph_cli.read.loader import load_text
 
     return evaluate(load_text(text), of=of)
 
@@ -246,14 +246,14 @@ def test_what_each_edge_carries_back_a_constant_a_literal_and_a_node_that_does_n
         of="b",
     )
     at = result.plan.index
-    assert result.edge_grads(at["x"]) == []  # an input has no operands
-    assert result.edge_grads(at["b"]) == [(4, 4), None]  # a literal takes nothing back
-    assert result.edge_grads(at["a"]) == [(2, 8), None]  # nor does a constant
-    assert result.edge_grads(at["dead"]) == [(None, 0), (None, 0)]  # never reached: sends nothing
+    assert edge_grads(result, at["x"]) == []  # an input has no operands
+    assert edge_grads(result, at["b"]) == [(4, 4), None]  # a literal takes nothing back
+    assert edge_grads(result, at["a"]) == [(2, 8), None]  # nor does a constant
+    assert edge_grads(result, at["dead"]) == [(None, 0), (None, 0)]  # never reached: sends nothing
     assert result.grad_of("x") == 8 and result.grad_of("u") == 0 and result.grad_of("k") is None
     # a literal is no operand that takes a gradient, reached or not (here the graph's only literals)
     dead = _run("inputs: {x: 3, u: 5}\nnodes: {b: {op: mul, inputs: [x, x]}, d: {op: mul, inputs: [u, 7, 8]}}", of="b")
-    assert dead.edge_grads(dead.plan.index["d"]) == [(None, 0), None, None]
+    assert edge_grads(dead, dead.plan.index["d"]) == [(None, 0), None, None]
 
 
 def test_negative_integers_stay_integers():

@@ -1,6 +1,6 @@
 """The error type's text, and name suggestions."""
 
-from cgraph_cli.errors import CgraphError, Loc, did_you_mean
+from cgraph_cli.core.errors import CgraphError, Loc, did_you_mean
 
 
 def test_error_text_has_file_line_and_column_when_known():

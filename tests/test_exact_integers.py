@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_bytes, load_text
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.read.loader import load_bytes, load_text
 
 TWO_53 = 9007199254740992
 

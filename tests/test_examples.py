@@ -15,8 +15,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_text
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.read.loader import load_text
 
 from .conftest import GRAPHS
 from .golden_cases import graph_files

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from cgraph_cli.chainrule import explain, steps
-from cgraph_cli.engine import evaluate
+from cgraph_cli.commands.explain import explain, steps
+from cgraph_cli.core.engine import evaluate
 
 from .conftest import GRAPHS, graph_of
 from .golden_cases import scalar_graph_files

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.errors import GraphError
-from cgraph_cli.formula import FormulaError, lower, parse
-from cgraph_cli.loader import load_text
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.read.formula import FormulaError, lower, parse
+from cgraph_cli.read.loader import load_text
 
 from .conftest import close_to_difference, graph_derivative
 from .strategies import examples
@@ -249,7 +249,7 @@ def test_a_formula_cannot_run_code(formula, tmp_path, monkeypatch):
 def test_no_python_evaluator_is_used_to_read_formulas():
     import inspect
 
-    import cgraph_cli.formula as formula
+    import cgraph_cli.read.formula as formula
 
     source = inspect.getsource(formula)
     for word in ("eval(", "exec(", "compile(", "import ast", "getattr("):

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cgraph_cli.cli import cli
-from cgraph_cli.errors import GraphError
-from cgraph_cli.loader import load_text
-from cgraph_cli.ops import Undefined
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.core.op import Undefined
+from cgraph_cli.read.loader import load_text
 
 from .strategies import almost_yaml, any_graphs, array_files, formula_graphs
 
@@ -92,9 +92,9 @@ def test_derive_equals_grad_and_both_agree_with_the_oracle_on_hostile_graphs(tex
     """Consistency: derive then run equals grad exactly, wherever grad gives a number (both run the
     same `local` code). Independent, on the same graphs: values and gradients agree with the
     autodiff oracle within rounding (tests/test_oracle.py)."""
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.render import graph_yaml
-    from cgraph_cli.symbolic import derive
+    from cgraph_cli.commands.derive import derive
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.show.formats import graph_yaml
 
     from .test_oracle import compare
 
@@ -121,7 +121,7 @@ def test_derive_equals_grad_and_both_agree_with_the_oracle_on_hostile_graphs(tex
     )
 )
 def test_check_never_fails_a_correct_gradient(text):
-    from cgraph_cli.gradcheck import check_gradients as check
+    from cgraph_cli.commands.check import check_gradients as check
 
     try:
         _, checks = check(load_text(text))
@@ -136,7 +136,7 @@ def test_check_never_fails_a_correct_gradient(text):
 @SLOW
 @given(any_graphs(hostile=True, max_nodes=5))
 def test_check_never_fails_a_correct_gradient_at_hostile_magnitudes(text):
-    from cgraph_cli.gradcheck import check_gradients as check
+    from cgraph_cli.commands.check import check_gradients as check
 
     try:
         _, checks = check(load_text(text))
@@ -237,7 +237,7 @@ def test_random_command_lines_behave(tmp_path_factory, words):
 def test_every_write_is_whole_or_not_at_all(tmp_path_factory, cut, old):
     """A write that fails after `cut` bytes (as a full disk or a file size limit would) leaves the
     old file as it was and nothing else behind; one that succeeds leaves the whole new file."""
-    from cgraph_cli import files
+    from cgraph_cli.show import files
 
     directory = tmp_path_factory.mktemp("w")
     target = directory / "out.yaml"
@@ -295,9 +295,9 @@ def test_the_corpus_is_there():
 @pytest.mark.parametrize("path", [p for p in corpus_files() if p.suffix == ".yaml"], ids=lambda p: p.name)
 def test_corpus_graphs_derive_to_grads_number_and_agree_with_the_oracle(path):
     """Consistency (derive == grad) and, on the same graph, the independent oracle."""
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.render import graph_yaml
-    from cgraph_cli.symbolic import derive
+    from cgraph_cli.commands.derive import derive
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.show.formats import graph_yaml
 
     from .test_oracle import compare, compare_arrays
 
@@ -317,7 +317,7 @@ def test_corpus_graphs_derive_to_grads_number_and_agree_with_the_oracle(path):
 
 
 def test_json_of_every_corpus_graph_reads_back_as_the_run():
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     read = 0
     for path in corpus_files():
@@ -340,7 +340,7 @@ def _plain(value):
 
 @pytest.mark.parametrize("path", [p for p in corpus_files() if p.suffix == ".yaml"], ids=lambda p: p.name)
 def test_check_fails_no_corpus_graph(path):
-    from cgraph_cli.gradcheck import check_gradients
+    from cgraph_cli.commands.check import check_gradients
 
     try:
         _, checks = check_gradients(load_text(path.read_text(encoding="utf-8", errors="replace")))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from cgraph_cli.engine import evaluate
+from cgraph_cli.core.engine import evaluate
 
 from .conftest import ROOT, close_to_difference, graph_derivative, graph_of, same_pieces
 from .golden_cases import COMMANDS, golden_path, graph_files, render, scalar_graph_files

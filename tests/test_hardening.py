@@ -87,11 +87,11 @@ def test_the_hessian_at_zero_to_the_zero_does_not_fail(invoke):
 def test_derive_equals_grad_at_pow_points_and_both_are_the_oracles(x, y):
     """Consistency: derive == grad wherever grad gives a number. Independent: grad is the autodiff
     oracle's number at these very points (PyTorch's conventions at 0**0 and a negative base)."""
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.loader import load_text
-    from cgraph_cli.ops import Undefined
-    from cgraph_cli.render import graph_yaml
-    from cgraph_cli.symbolic import derive
+    from cgraph_cli.commands.derive import derive
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.core.op import Undefined
+    from cgraph_cli.read.loader import load_text
+    from cgraph_cli.show.formats import graph_yaml
 
     from .test_oracle import compare
 
@@ -245,7 +245,7 @@ def test_an_undefined_value_is_still_an_error(invoke, graph_file):
 )
 @pytest.mark.parametrize("file_name", ["g.yaml", "we\nird.yaml", "a\u2028b.yaml", "#.yaml", 'a"b.yaml'])
 def test_derived_files_read_back_whatever_the_names_and_paths(tmp_path, invoke, graph_name, file_name):
-    from cgraph_cli.render import yaml_text
+    from cgraph_cli.show.formats import yaml_text
 
     path = tmp_path / file_name
     path.write_text(

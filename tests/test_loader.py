@@ -8,9 +8,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli import syntax
-from cgraph_cli.errors import GraphError
-from cgraph_cli.loader import load_bytes, load_text
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.read import syntax
+from cgraph_cli.read.loader import load_bytes, load_text
 
 from .bad_files import BAD
 from .conftest import described, graph_of
@@ -180,8 +180,8 @@ def test_a_quoted_number_operand_is_a_name_and_the_error_says_so():
 
 
 def _drafts(text: str):
-    from cgraph_cli.loader import _fast_draft
-    from cgraph_cli.located import careful_draft as _careful_draft
+    from cgraph_cli.read.loader import _fast_draft
+    from cgraph_cli.read.located import careful_draft as _careful_draft
 
     return _fast_draft(text, "f.yaml", "f"), _careful_draft(text, "f.yaml", "f")
 
@@ -198,7 +198,7 @@ def as_json(text: str) -> str:
     """The same graph written as JSON."""
     import json
 
-    from cgraph_cli.located import careful_draft as _careful_draft
+    from cgraph_cli.read.located import careful_draft as _careful_draft
 
     d = _careful_draft(text, "f.yaml", "f")
     leaves = [
@@ -247,7 +247,7 @@ def test_the_fast_way_in_reads_constants_as_the_careful_way_does():
 @settings(max_examples=examples(200), deadline=None)
 @given(st.one_of(any_graphs(), formula_graphs()))
 def test_the_fast_way_in_reads_random_graphs_as_the_careful_way_does(text):
-    from cgraph_cli.loader import _NotSure
+    from cgraph_cli.read.loader import _NotSure
 
     try:
         fast, careful = _drafts(text)
@@ -257,7 +257,7 @@ def test_the_fast_way_in_reads_random_graphs_as_the_careful_way_does(text):
 
 
 def test_ordinary_files_take_the_fast_way(monkeypatch):
-    from cgraph_cli import loader, located
+    from cgraph_cli.read import loader, located
 
     def careful(*args):
         raise AssertionError("the careful way was taken")
@@ -272,8 +272,8 @@ def test_ordinary_files_take_the_fast_way(monkeypatch):
 
 @pytest.mark.parametrize("text", [text for text, *_ in BAD])
 def test_every_bad_file_is_refused_by_the_fast_way(text):
-    from cgraph_cli.graph import compile_draft
-    from cgraph_cli.loader import _fast_draft, _NotSure
+    from cgraph_cli.core.graph import compile_draft
+    from cgraph_cli.read.loader import _fast_draft, _NotSure
 
     with pytest.raises((_NotSure, GraphError)):
         compile_draft(_fast_draft(text, "f.yaml", "f"))

@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli import ops
-from cgraph_cli.ops import OPS, OpDomainError, Undefined, exact, product
+from cgraph_cli.core import op as op_machinery
+from cgraph_cli.core import ops
+from cgraph_cli.core.op import OpDomainError, Undefined, exact
+from cgraph_cli.core.ops import OPS, product
 
 from .conftest import close_to_difference, numeric_derivative
 from .strategies import NUMBER_OPS, OP_DOMAINS, examples
@@ -53,8 +55,8 @@ def test_every_op_provides_what_the_table_needs():
     """What adding an op takes: a forward step, its local derivatives, the docs' words, a test domain."""
     assert set(OP_DOMAINS) == set(NUMBER_OPS)
     for op in map(OPS.get, NUMBER_OPS):
-        assert callable(op.forward) and op.local is not ops._no_derivatives, op.name
-        assert op.array is not ops._no_array_step, op.name
+        assert callable(op.forward) and op.local is not op_machinery._no_derivatives, op.name
+        assert op.array is not op_machinery._no_array_step, op.name
         assert op.symbol and op.formula and op.derivative and op.doc, op.name
         assert op.min_args >= 1 and (op.max_args is None or op.max_args >= op.min_args)
 
@@ -269,8 +271,8 @@ def test_abs_derivative_at_zero_is_zero_and_where_sends_nothing_to_its_condition
 
 
 def test_sqrt_derivative_at_zero_is_undefined_not_infinite():
-    from cgraph_cli.engine import evaluate
-    from cgraph_cli.loader import load_text
+    from cgraph_cli.core.engine import evaluate
+    from cgraph_cli.read.loader import load_text
 
     result = evaluate(load_text("inputs: {x: 0.0}\nnodes: {y: {op: sqrt, inputs: [x]}}\n"))
     assert result.value == 0.0
@@ -310,7 +312,7 @@ def test_mul_takes_each_product_of_the_others_left_to_right_up_to_64_operands_an
     """README: mul with more than 64 operands uses prefix and suffix products, so it stays linear."""
     import random
 
-    from cgraph_cli.ops import MUL_EXACT_LIMIT
+    from cgraph_cli.core.ops import MUL_EXACT_LIMIT
 
     assert MUL_EXACT_LIMIT == 64
     rng = random.Random(3)
@@ -364,10 +366,10 @@ def test_each_ops_smooth_piece(name, xs, piece):
 
 
 def test_only_a_finite_real_number_is_finite():
-    assert ops.is_finite(5) and ops.is_finite(-1.5) and ops.is_finite(2**60)
-    assert not ops.is_finite(10**400)  # an int past a float's range
-    assert not ops.is_finite(math.inf) and not ops.is_finite(math.nan)
-    assert not ops.is_finite("x") and not ops.is_finite(None)
+    assert op_machinery.is_finite(5) and op_machinery.is_finite(-1.5) and op_machinery.is_finite(2**60)
+    assert not op_machinery.is_finite(10**400)  # an int past a float's range
+    assert not op_machinery.is_finite(math.inf) and not op_machinery.is_finite(math.nan)
+    assert not op_machinery.is_finite("x") and not op_machinery.is_finite(None)
 
 
 @pytest.mark.parametrize(

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from cgraph_cli.errors import GraphError
-from cgraph_cli.loader import load_text
-from cgraph_cli.ops import OPS as CGRAPH_OPS
-from cgraph_cli.ops import Undefined, Unused
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.core.op import Undefined, Unused
+from cgraph_cli.core.ops import OPS as CGRAPH_OPS
+from cgraph_cli.read.loader import load_text
 
 from . import oracle
 from .strategies import ARITY, examples
@@ -186,7 +186,7 @@ def rounding_scale(op: str, xs: list, out: float) -> float:
 
 def local_grads(plan, values, i: int) -> tuple:
     """Node i's local derivatives at `values` (by position), Undefined where one is not a number."""
-    from cgraph_cli.reference import local
+    from cgraph_cli.core.reference import local
 
     return local(plan.ops[i], values[i], [values[j] for j in plan.args[i]])
 
@@ -240,7 +240,7 @@ def _finite(v) -> bool:
 def compare(text: str, run=oracle.run, overrides: dict | None = None) -> Outcome:
     """Check one graph of numbers (with `overrides` for some inputs) against the oracle `run`,
     asserting on any disagreement."""
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     try:
         plan = load_text(text)
@@ -388,7 +388,7 @@ def test_each_op_alone_agrees_with_the_oracle(run):
 
 @pytest.mark.parametrize("run", backends())
 def test_wide_levels_computed_a_list_at_a_time_agree_with_the_oracle(run):
-    from cgraph_cli.schedule import GROUP_SIZE, Group, program
+    from cgraph_cli.core.schedule import GROUP_SIZE, Group, program
 
     rng = random.Random(16)
     grouped = 0
@@ -420,7 +420,7 @@ def test_wide_levels_computed_a_list_at_a_time_agree_with_the_oracle(run):
 )
 @pytest.mark.parametrize("run", backends())
 def test_the_conventions_at_kinks_are_the_oracles(text, value, gradients, run):
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     plan = load_text(text)
     result = evaluate(plan)
@@ -454,7 +454,7 @@ def test_extreme_cases_agree(text, run):
 
 
 def test_div_of_a_number_by_itself_has_gradient_zero_at_any_magnitude():
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     for x in (1.7976931348623157e308, -6.16e-160, 1e-300, 1e150):  # (at 5e-324 each 1/x is infinite)
         result = evaluate(load_text(f"inputs: {{x: {x!r}}}\nnodes: {{q: {{op: div, inputs: [x, x]}}}}\n"))
@@ -624,7 +624,7 @@ def compare_arrays(text: str, run=oracle.run) -> Outcome:
     """Check one graph of arrays against the oracle, element by element: values and gradients
     within 1e-10 relative (each op rounds by a few ulps, and these graphs are a few ops deep over
     values between -2 and 2), with an absolute term of 1e-10 times the array's largest element."""
-    from cgraph_cli.engine import evaluate
+    from cgraph_cli.core.engine import evaluate
 
     plan = load_text(text)
     try:

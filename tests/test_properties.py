@@ -9,8 +9,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_text
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.read.loader import load_text
 
 from .conftest import close_to_difference, graph_derivative, same_pieces
 from .strategies import examples, layered_graphs, smooth_graphs
@@ -39,7 +39,7 @@ def test_every_input_gradient_matches_a_central_difference(text):
 @settings(max_examples=examples(30), deadline=None)
 @given(layered_graphs())
 def test_wide_levels_run_a_list_at_a_time_match_central_differences(text):
-    from cgraph_cli.schedule import Group, program
+    from cgraph_cli.core.schedule import Group, program
 
     plan = load_text(text)
     assert any(type(s) is Group for s in program(plan, plan.given({})).segments)  # the grouped path ran
@@ -51,7 +51,7 @@ def test_wide_levels_run_a_list_at_a_time_match_central_differences(text):
 def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
     import json
 
-    from cgraph_cli.render import run_json
+    from cgraph_cli.commands.run import run_json
 
     result = evaluate(load_text(text))
     assert result.grads[result.of] == 1
@@ -61,7 +61,7 @@ def test_the_output_gradient_of_itself_is_one_and_json_round_trips(text):
 
 @given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)))
 def test_numbers_written_as_python_prints_them_load_back_exactly(x):
-    from cgraph_cli.syntax import parse_number
+    from cgraph_cli.read.syntax import parse_number
 
     text = repr(x)
     if "inf" in text or "nan" in text:
@@ -75,8 +75,8 @@ def test_numbers_written_as_python_prints_them_load_back_exactly(x):
 def test_derived_graphs_match_central_differences_and_consistency_with_grad(text):
     """Independent: a derived graph's value is the derivative, by central differences. Consistency
     (the same `local` code run on symbols and on numbers): it is grad's number exactly."""
-    from cgraph_cli.render import graph_yaml
-    from cgraph_cli.symbolic import derive
+    from cgraph_cli.commands.derive import derive
+    from cgraph_cli.show.formats import graph_yaml
 
     plan = load_text(text)
     result = evaluate(plan)
@@ -90,7 +90,7 @@ def test_derived_graphs_match_central_differences_and_consistency_with_grad(text
 @settings(max_examples=examples(60), deadline=None)
 @given(smooth_graphs(max_inputs=3, max_nodes=8))
 def test_second_derivatives_match_differences_of_the_gradient(text):
-    from cgraph_cli.symbolic import hessian
+    from cgraph_cli.commands.derive import hessian
 
     plan = load_text(text)
     names = plan.input_names
@@ -106,7 +106,7 @@ def test_second_derivatives_match_differences_of_the_gradient(text):
 
 @given(st.integers(2**53 + 1, 10**300))
 def test_integers_too_large_to_stay_exact_are_read_as_the_nearest_float(x):
-    from cgraph_cli.syntax import parse_number
+    from cgraph_cli.read.syntax import parse_number
 
     assert parse_number(str(x)) == float(x) and type(parse_number(str(x))) is float
 

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli import arrays, reference
-from cgraph_cli.engine import evaluate
-from cgraph_cli.errors import GraphError
-from cgraph_cli.loader import load_text
-from cgraph_cli.ops import Undefined, Unused
-from cgraph_cli.sweep import sweep
+from cgraph_cli.commands.sweep import sweep
+from cgraph_cli.core import arrays, reference
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.core.op import Undefined, Unused
+from cgraph_cli.read.loader import load_text
 
 from .strategies import any_graphs, examples
 

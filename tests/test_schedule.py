@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.loader import load_text
-from cgraph_cli.ops import OPS
-from cgraph_cli.schedule import GROUP_SIZE, MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, program, shape
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.core.ops import OPS
+from cgraph_cli.core.schedule import GROUP_SIZE, MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, program, shape
+from cgraph_cli.read.loader import load_text
 
 from .test_oracle import compare
 

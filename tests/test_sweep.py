@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cgraph_cli.engine import evaluate
-from cgraph_cli.errors import GraphError, RequestError
-from cgraph_cli.loader import load_text
-from cgraph_cli.ops import OPS, Undefined
-from cgraph_cli.sweep import parse_sweep, sweep
+from cgraph_cli.commands.sweep import parse_sweep, sweep
+from cgraph_cli.core.engine import evaluate
+from cgraph_cli.core.errors import GraphError, RequestError
+from cgraph_cli.core.op import Undefined
+from cgraph_cli.core.ops import OPS
+from cgraph_cli.read.loader import load_text
 
 from .conftest import close_to_difference, numeric_derivative
 from .strategies import NUMBER_OPS, OP_DOMAINS, any_graphs, examples
@@ -186,7 +187,7 @@ def test_a_sweep_with_pow_and_div_matches_scalar_runs_within_rounding():
 
 
 def test_the_sweep_is_one_vectorized_pass_not_a_loop_over_scenarios(monkeypatch):
-    import cgraph_cli.engine as engine
+    import cgraph_cli.core.engine as engine
 
     monkeypatch.setattr(engine, "evaluate", lambda *a, **k: pytest.fail("a scalar run per scenario"))
     calls = []

@@ -7,12 +7,15 @@ stands in its file (line, column) is found only when a message needs it.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable
 from contextlib import contextmanager
 from itertools import chain
 
 from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten, shown_operands
-from .ops import OPS, Number, Op, is_finite
+from .layers import ShapeError, broadcast, text
+from .op import Number, Op, is_finite
+from .ops import OPS
 
 
 def _number(value):
@@ -465,8 +468,6 @@ def compile_draft(draft: Draft) -> Plan:
         ordered = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
         plan = Plan(draft, order, ordered, constants, [definitions[k] for k in order], None)
     if plan.arrays:
-        from .arrays import infer_shapes
-
         plan.shapes = infer_shapes(plan)
     return plan
 
@@ -541,3 +542,53 @@ def _cycle_error(draft: Draft, operand_pos, pending) -> GraphError:
     if len(shown) > 8:  # a long cycle: its start and end, and how many nodes between
         shown = shown[:3] + [f"… ({len(shown) - 6:,} more) …"] + shown[-3:]
     return _draft_error(draft, f"the graph has a cycle: {' -> '.join(shown)}", names[cycle[0]])
+
+
+# -- shapes of an array graph, inferred and checked before anything is evaluated -------------
+
+
+def shape_of(value) -> tuple[int, ...]:
+    """The shape of a value: () for a number."""
+    return tuple(getattr(value, "shape", ()))
+
+
+# The most elements any array may hold (80 MB of float64): past it a few bytes of file (a matmul of
+# a column by a row) could ask for gigabytes.
+MAX_ELEMENTS = 10_000_000
+
+
+# The most elements all of a graph's values may hold together (400 MB of float64; a pass keeps every
+# value, and as many gradients, for the backward pass): 25 nodes of {zeros: [10000000]} took 4 GB.
+MAX_GRAPH_ELEMENTS = 50_000_000
+
+
+def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
+    """Every position's shape (values by evaluation position, then the constants), or the located
+    error of the first node whose operands' shapes do not fit its op or whose result is too large."""
+    n = plan.size
+    shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.constants)
+    total = 0  # elements so far, in evaluation order
+    for i in range(n):
+        op = plan.ops[i]
+        if op is None:
+            total += math.prod(shapes[i])
+            continue
+        operand_shapes = [shapes[j] for j in plan.args[i]]
+        try:
+            shapes[i] = (op.infer or broadcast)(*operand_shapes, **plan.attributes(i))
+        except ShapeError as e:
+            raise plan.error(f"node '{shorten(plan.names[i])}': {op.name}: {e}", i) from None
+        if math.prod(shapes[i]) > MAX_ELEMENTS:
+            raise plan.error(
+                f"node '{shorten(plan.names[i])}': {op.name} of {', '.join(map(text, operand_shapes))} would hold "
+                f"{math.prod(shapes[i]):,} elements; an array holds at most {MAX_ELEMENTS:,}",
+                i,
+            )
+        total += math.prod(shapes[i])
+        if total > MAX_GRAPH_ELEMENTS:
+            raise plan.error(
+                f"node '{shorten(plan.names[i])}': the graph's values up to here hold {total:,} numbers; "
+                f"a graph's values hold at most {MAX_GRAPH_ELEMENTS:,} in all (400 MB)",
+                i,
+            )
+    return shapes

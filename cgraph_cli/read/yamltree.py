@@ -24,7 +24,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
-from .errors import GraphError, Loc
+from ..core.errors import GraphError, Loc, shorten
 from .syntax import BOOL, NULL
 
 # A graph file needs four levels; far more is hostile or a mistake.
@@ -182,3 +182,11 @@ def _check_tag(event, source: str) -> None:
         raise GraphError(
             f"YAML tags such as {event.tag} are not allowed: a graph file is plain data", _loc(event.start_mark), source
         )
+
+
+def describe(node) -> str:
+    if type(node) is Scalar:
+        if node.is_null:
+            return "null (nothing)"
+        return f"'{shorten(node.text)}'"
+    return KIND[type(node)]

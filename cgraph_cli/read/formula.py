@@ -20,8 +20,9 @@ so no nesting depth can exhaust Python's stack.
 
 from __future__ import annotations
 
-from .errors import did_you_mean, shorten
-from .ops import OPS, Undefined
+from ..core.errors import did_you_mean, shorten
+from ..core.op import Undefined
+from ..core.ops import OPS
 from .syntax import ATTRIBUTES, NotANumber, plain_kind, to_number
 
 # Operator -> (op, precedence, right-associative). Unary minus binds at 4: below **, above * and /.

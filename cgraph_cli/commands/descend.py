@@ -8,14 +8,18 @@ be a number: the loss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import partial
 
-from .arrays import plain
-from .errors import CgraphError, RequestError, option_number, shorten
-from .graph import Plan
-from .ops import Undefined
+from ..core.arrays import plain
+from ..core.errors import CgraphError, RequestError, option_number, shorten
+from ..core.graph import Plan
+from ..core.op import Undefined
+from ..show.formats import csv_text, to_json
+from ..show.numbers import Format, format_number
+from ..show.plot import _axis_scale, _picture, _pyplot
+from ..show.table import _Table, cell
 
 MAX_STEPS = 1_000_000  # each step keeps its loss
 
@@ -90,7 +94,7 @@ def descend(
 def _on_numbers(plan: Plan, vary: list[str], overrides: dict, target: int):
     """The varied inputs' values, and one pass of the scalar engine (the book's digits): current
     values -> (the loss, each varied input's gradient when asked for)."""
-    from .engine import evaluate
+    from ..core.engine import evaluate
 
     def one_pass(current: dict, gradients: bool):
         result = evaluate(plan, {**overrides, **current}, plan.names[target], gradients)
@@ -104,7 +108,7 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
     values -> (the loss, the gradient of each varied input the loss depends on, when asked for)."""
     import numpy as np
 
-    from .arrays import backward, forward_pass, given_arrays
+    from ..core.arrays import backward, forward_pass, given_arrays
 
     given = given_arrays(np, plan, overrides)
     positions = {name: plan.index[name] for name in vary}
@@ -144,3 +148,83 @@ def _at_step(k: int):
         hint = "; a smaller --lr may keep the steps from diverging" if k else ""
         e.message = f"step {k}: {e.message}{hint}"
         raise
+
+
+DESCENT_ROWS = 20  # a table shows the loss at about this many steps, evenly spaced (--all: every step)
+
+
+def _descent_rows(run, all_rows: bool) -> list[int]:
+    last = len(run.losses) - 1
+    if all_rows or last <= DESCENT_ROWS:
+        return list(range(last + 1))
+    every = -(-last // DESCENT_ROWS)
+    return sorted({*range(0, last, every), last})
+
+
+def descend_table(run, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
+    """`cgraph descend`: the loss at evenly spaced steps (and each varied input that is a number)."""
+    table = _Table()
+    table.column("step", "right")
+    table.column(cell(run.of_name), "right", "green")
+    for name in run.trace:
+        table.column(cell(name), "right")
+    for k in _descent_rows(run, all_rows):
+        table.rows.append([f"{k:,}", num(run.losses[k])] + [num(values[k]) for values in run.trace.values()])
+    steps = len(run.losses) - 1
+    headline = (
+        f"{cell(run.plan.name)}: {cell(run.of_name)} from {num(run.losses[0])} to {num(run.losses[-1])} in "
+        f"{steps:,} step{'s' * (steps != 1)} of gradient descent (lr {run.lr!r}) on {', '.join(map(cell, run.vary))}"
+    )
+    return table.draw(headline, color, all_rows=True)
+
+
+def descend_records(run, start: int = 0, stop: int | None = None) -> list[dict]:
+    """One record per step (from `start` to `stop`): the loss before it, and the varied numbers."""
+    stop = len(run.losses) if stop is None else min(stop, len(run.losses))
+    return [
+        {"step": k, "loss": run.losses[k], **{name: values[k] for name, values in run.trace.items()}}
+        for k in range(start, stop)
+    ]
+
+
+_CHUNK = 4096  # steps written at a time: a million steps need no second copy as one text
+
+
+def descend_json(run) -> Iterator[str]:
+    """`cgraph descend --json`, written a few thousand steps at a time."""
+    about = {
+        "graph": run.plan.name,
+        "of": run.of_name,
+        "lr": run.lr,
+        "steps": len(run.losses) - 1,
+        "vary": run.vary,
+        "loss": run.losses[-1],
+        "final": run.final,
+    }
+    yield to_json(about)[:-1] + ', "trace": ['
+    for start in range(0, len(run.losses), _CHUNK):
+        records = descend_records(run, start, start + _CHUNK)
+        yield ("" if start == 0 else ", ") + ", ".join(map(to_json, records))
+    yield "]}"
+
+
+def descend_csv(run) -> Iterator[str]:
+    """`cgraph descend --csv`: step, loss (and the varied numbers) per step, a few thousand at a time."""
+    yield csv_text([["step", "loss", *run.trace]])
+    for start in range(0, len(run.losses), _CHUNK):
+        yield csv_text([*r.values()] for r in descend_records(run, start, start + _CHUNK))
+
+
+def descend_plot(run, fmt: str) -> bytes:
+    """The loss curve, as SVG or PNG bytes (matplotlib: the plot extra)."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    scale, label = _axis_scale(run.losses, run.of_name)
+    losses = [loss / scale for loss in run.losses]
+    if scale == 1 and min(losses) > 1e-300:  # (a log axis down to the subnormals overflows its ticks)
+        axes.set_yscale("log")
+    axes.plot(range(len(losses)), losses, color="#1f77b4")
+    axes.set_xlabel("step")
+    axes.set_ylabel(label)
+    axes.set_title(f"{run.plan.name}: gradient descent, lr {run.lr!r}")
+    return _picture(plt, figure, fmt)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import os
 
-from .arrays import MAX_ELEMENTS, not_finite_at
-from .errors import shorten
-from .layers import MAX_DIMS
-from .located import describe
-from .yamltree import Scalar, Seq
+from ..core.arrays import not_finite_at
+from ..core.errors import shorten
+from ..core.graph import MAX_ELEMENTS
+from ..core.layers import MAX_DIMS
+from .yamltree import Scalar, Seq, describe
 
 MAX_FILE_BYTES = 1 << 30
 

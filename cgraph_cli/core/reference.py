@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .errors import shorten
 from .graph import Plan
-from .ops import Undefined, Unused, domain_reason, exact, is_finite
+from .op import Undefined, Unused, domain_reason, exact, is_finite
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
 
@@ -99,7 +99,7 @@ def _product(d, dj):
 
 
 def _product_first(op, d, out, xs: list, k: int):
-    from .symbolic import times_local
+    from .symbols import times_local
 
     c = times_local(op, d, out, xs, k)
     return c if type(c) is Undefined or is_finite(c) else Undefined("not a finite number (overflow)")

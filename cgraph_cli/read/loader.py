@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable
 from operator import itemgetter
 
-from .errors import CgraphError, GraphError, Loc, RunError
-from .graph import Draft, Plan, compile_draft, paused_gc
-from .ops import EXACT_INT, OPS, is_finite
+from ..core.errors import CgraphError, GraphError, Loc, RunError
+from ..core.graph import Draft, Plan, compile_draft, paused_gc
+from ..core.op import EXACT_INT, is_finite
+from ..core.ops import OPS
 from .syntax import FORBIDDEN_IN_NAMES, TOP_KEYS, NotANumber, looks_like_number, plain_kind, steers, to_number
 
 MAX_FILE_BYTES = 1 << 30  # no graph file is larger; /dev/zero is refused, not read until memory runs out

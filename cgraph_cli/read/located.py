@@ -4,9 +4,9 @@ whenever its fast path is not sure)."""
 
 from __future__ import annotations
 
-from .errors import GraphError, Loc, did_you_mean, shorten
-from .graph import Draft
-from .ops import OPS
+from ..core.errors import GraphError, Loc, did_you_mean, shorten
+from ..core.graph import Draft
+from ..core.ops import OPS
 from .syntax import (
     ATTRIBUTES,
     FORBIDDEN_IN_NAMES,
@@ -20,7 +20,7 @@ from .syntax import (
     steers,
     to_number,
 )
-from .yamltree import KIND, Map, Scalar, Seq, compose
+from .yamltree import KIND, Map, Scalar, Seq, compose, describe
 
 LIST_OPS = "`cgraph ops` lists them; a formula needs an operator or a call: x + y, exp(x)"
 
@@ -451,11 +451,3 @@ class Builder:
             problem = OPS[op].arity_problem(len(self.operands[name]))
             if problem:
                 raise self.fail(f"node '{shorten(name)}': {problem}", loc)
-
-
-def describe(node) -> str:
-    if type(node) is Scalar:
-        if node.is_null:
-            return "null (nothing)"
-        return f"'{shorten(node.text)}'"
-    return KIND[type(node)]

@@ -11,9 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import Result
-from .graph import path_counts
-from .ops import Number, Undefined
+from ..core.engine import edge_grads
+from ..core.graph import path_counts
+from ..core.op import Number, Undefined
+from ..core.result import Result
+from ..show.formats import to_json
+from ..show.numbers import Format, _arrays_too, _plural, format_number
+from ..show.table import cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,7 @@ class Explanation:
                         branches.append((j, (link, slot, j, None), sent))
                 stack.extend(reversed(branches))
                 continue
-            for slot, (j, edge) in enumerate(zip(plan.args[i], result.edge_grads(i))):
+            for slot, (j, edge) in enumerate(zip(plan.args[i], edge_grads(result, i))):
                 if edge is not None and j < plan.size and counts[j]:
                     branches.append((j, (link, slot, j, edge[0]), product * edge[0]))
             stack.extend(reversed(branches))
@@ -122,7 +126,7 @@ def _carry(result: Result):
     an operand on no path to the target); carry(of, None, None) is the seed, ones."""
     import numpy as np
 
-    from .arrays import sends
+    from ..core.arrays import sends
 
     plan = result.plan
 
@@ -156,9 +160,125 @@ def steps(result: Result, wrt: str | None = None) -> list[Step]:
             continue  # what the backward pass did not visit, or what does not lead to wrt
         sends = tuple(
             (plan.names[j], edge[0], edge[1])
-            for j, edge in zip(plan.args[i], result.edge_grads(i))
+            for j, edge in zip(plan.args[i], edge_grads(result, i))
             if edge is not None and (on_way is None or on_way[j])
         )
         if sends:
             out.append(Step(plan.names[i], plan.op_name(i), result.grads[i], sends))
     return out
+
+
+def _slot_note(e, p, k) -> str:
+    """' (operand 2)' where the consumer takes this operand more than once, so two paths differ visibly."""
+    return f" (operand {p.slots[k] + 1})" if e.repeated(p.nodes[k], p.nodes[k + 1]) else ""
+
+
+def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
+    """`cgraph explain`, line by line (each ending in a newline) as the paths are found: each path
+    from the output back to the node, its local derivatives and their product; then the sum."""
+    e = explanation
+    total = e.path_count
+    num = _arrays_too(num)
+    yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
+    if not total:
+        yield (
+            f"no path leads from {cell(e.of)} back to {cell(e.wrt)}: {cell(e.of)} does not depend on it, "
+            "so the gradient is 0\n"
+        )
+        return
+    along = "it" if total == 1 else "each"
+    arrays = e.result.plan.arrays
+    yield (
+        f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
+        + (
+            "each node's backward step passes the gradient on (ones from the output first); "
+            "what reaches the end is the path's share:\n"
+            if arrays
+            else "the product of the local derivatives (d(output)/d(output) = 1 first):\n"
+        )
+    )
+    for p in e.paths:
+        route = cell(p.nodes[0]) + "".join(
+            f" → {cell(name)}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:])
+        )
+        if arrays:
+            yield f"  {route}: {num(p.product)}\n"
+            continue
+        yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
+    if e.listed < total:
+        yield (
+            f"  ... {_plural(total - e.listed, 'more path')} not listed (--max-paths); the total comes from backprop\n"
+        )
+    else:
+        yield (
+            f"sum over {'the path' if total == 1 else f'all {total} paths'}: {num(e.paths_sum)}"
+            + (
+                ""
+                if arrays or e.paths_sum == e.gradient
+                else f"  (backprop's {num(e.gradient)} adds the same terms in another order)"
+            )
+            + "\n"
+        )
+
+
+def explain_json(graph_name: str, value, explanation) -> Iterator[str]:
+    """`cgraph explain --json`, written as the paths are found (so memory is bounded by one path)."""
+    e = explanation
+    yield (
+        to_json(
+            {
+                "graph": graph_name,
+                "of": e.of,
+                "wrt": e.wrt,
+                "value": value,
+                "gradient": e.gradient,
+                "path_count": e.path_count,
+            }
+        )[:-1]
+        + ', "paths": ['
+    )
+    for k, p in enumerate(e.paths):
+        yield ("" if k == 0 else ", ") + to_json(
+            {"nodes": list(p.nodes), "operand_slots": list(p.slots), "locals": list(p.locals), "product": p.product}
+        )
+    yield f'], "paths_listed": {e.listed}, "paths_sum": {to_json(e.paths_sum)}}}'
+
+
+def steps_text(result: Result, steps, num: Format = format_number) -> str:
+    """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
+    num = _arrays_too(num)
+    arrays = result.plan.arrays
+    lines = [
+        f"backward pass from {cell(result.of_name)}, d{cell(result.of_text)}/d{cell(result.of_name)} = "
+        + ("ones; each node's backward step sends its operands:" if arrays else "1; ")
+        + ("" if arrays else "each node sends dout × local derivative to its operands:")
+    ]
+    for s in steps:
+        sends = ",  ".join(
+            f"{cell(to)} += {num(got)}"
+            if local is None
+            else f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}"
+            for to, local, got in s.sends
+        )
+        lines.append(f"  {cell(s.node)} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
+    return "\n".join(lines)
+
+
+def steps_json(result: Result, steps) -> str:
+    """`cgraph explain --steps --json`."""
+    return to_json(
+        {
+            "graph": result.plan.name,
+            "of": result.of_name,
+            "value": result.value,
+            "steps": [
+                {
+                    "node": s.node,
+                    "op": s.op,
+                    "upstream": s.upstream,
+                    "sends": [{"to": to, "local": local, "receives": got} for to, local, got in s.sends],
+                }
+                for s in steps
+            ],
+        }
+    )

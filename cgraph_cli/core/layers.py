@@ -14,7 +14,7 @@ this module imports no numpy: a graph of numbers never loads it.
 
 from __future__ import annotations
 
-from .ops import OPS, Op, OpDomainError, Undefined
+from .op import OPS, Op, OpDomainError, Undefined
 
 Shape = tuple[int, ...]
 

@@ -17,59 +17,13 @@ Scalar graphs never come here, and never import numpy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
-from .engine import Result
 from .errors import RequestError, shorten, shown_operands
-from .graph import Plan
-from .layers import ShapeError, broadcast, sum_to, text
-from .ops import OpDomainError, Undefined, Unused, domain_reason
-
-
-def shape_of(value) -> tuple[int, ...]:
-    """The shape of a value: () for a number."""
-    return tuple(getattr(value, "shape", ()))
-
-
-# The most elements any array may hold (80 MB of float64): past it a few bytes of file (a matmul of
-# a column by a row) could ask for gigabytes.
-MAX_ELEMENTS = 10_000_000
-# The most elements all of a graph's values may hold together (400 MB of float64; a pass keeps every
-# value, and as many gradients, for the backward pass): 25 nodes of {zeros: [10000000]} took 4 GB.
-MAX_GRAPH_ELEMENTS = 50_000_000
-
-
-def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
-    """Every position's shape (values by evaluation position, then the constants), or the located
-    error of the first node whose operands' shapes do not fit its op or whose result is too large."""
-    n = plan.size
-    shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.constants)
-    total = 0  # elements so far, in evaluation order
-    for i in range(n):
-        op = plan.ops[i]
-        if op is None:
-            total += math.prod(shapes[i])
-            continue
-        operand_shapes = [shapes[j] for j in plan.args[i]]
-        try:
-            shapes[i] = (op.infer or broadcast)(*operand_shapes, **plan.attributes(i))
-        except ShapeError as e:
-            raise plan.error(f"node '{shorten(plan.names[i])}': {op.name}: {e}", i) from None
-        if math.prod(shapes[i]) > MAX_ELEMENTS:
-            raise plan.error(
-                f"node '{shorten(plan.names[i])}': {op.name} of {', '.join(map(text, operand_shapes))} would hold "
-                f"{math.prod(shapes[i]):,} elements; an array holds at most {MAX_ELEMENTS:,}",
-                i,
-            )
-        total += math.prod(shapes[i])
-        if total > MAX_GRAPH_ELEMENTS:
-            raise plan.error(
-                f"node '{shorten(plan.names[i])}': the graph's values up to here hold {total:,} numbers; "
-                f"a graph's values hold at most {MAX_GRAPH_ELEMENTS:,} in all (400 MB)",
-                i,
-            )
-    return shapes
+from .graph import Plan, shape_of
+from .layers import sum_to, text
+from .op import OpDomainError, Undefined, Unused, domain_reason
+from .result import Result
 
 
 def not_finite_at(np, v, among=None) -> tuple[int, ...] | None:
@@ -260,7 +214,7 @@ def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool 
     got, and an op that selects passes exactly 0 to what it did not select. `strict`: Undefined,
     saying where, for a gradient with an element that is not a number. `values` by evaluation
     position, numbers or arrays (a Result's too: only node i's and its operands' are read)."""
-    from .symbolic import times_local
+    from .symbols import times_local
 
     op = plan.node_op(i)
     out = np.asarray(values[i], dtype=float)

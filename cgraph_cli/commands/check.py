@@ -24,10 +24,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .engine import Result, evaluate, forward
-from .errors import CgraphError, RequestError, option_number
-from .graph import Plan, element_name, path_counts
-from .ops import Number, Undefined
+from ..core.engine import edge_grads, evaluate, forward
+from ..core.errors import CgraphError, RequestError, option_number
+from ..core.graph import Plan, element_name, path_counts
+from ..core.op import Number, Undefined
+from ..core.result import Result
+from ..show.formats import to_json
+from ..show.numbers import format_number
+from ..show.table import _Table, cell
 
 EPSILON = sys.float_info.epsilon
 # Ridders starts from eps·max(1, |x|) times each of these in turn, until one resolves the
@@ -155,7 +159,7 @@ class _Differences:
         sent = [0.0] * n  # the sizes of the terms each node's gradient adds up
         for c in range(n):
             if plan.ops[c] is not None and result.reached[c]:
-                for j, edge in zip(plan.args[c], result.edge_grads(c)):
+                for j, edge in zip(plan.args[c], edge_grads(result, c)):
                     if edge is not None and type(edge[1]) is not Undefined:
                         sent[j] += abs(float(edge[1]))
         x = result.values[self.i]
@@ -410,7 +414,7 @@ class _ElementDifferences:
     def __init__(self, result: Result, i: int, overrides: dict):
         import numpy as np
 
-        from .arrays import forward_pass, given_arrays
+        from ..core.arrays import forward_pass, given_arrays
 
         self.np, self.result, self.i = np, result, i
         self.at: tuple = ()  # the element, set before each check
@@ -452,7 +456,7 @@ class _ElementDifferences:
     def _whole_pass(self) -> list:
         """A whole forward pass from the input as moved: its located error where a value it needs
         is not a number, else its values."""
-        from .arrays import forward_pass
+        from ..core.arrays import forward_pass
 
         given = list(self.given)
         given[self.i] = self.base[self.i].copy()
@@ -483,3 +487,91 @@ class _ElementDifferences:
                 raise _Kink(f"{where} is not differentiable at x (at one of its elements)", True)
             if np.any((lo != at) | (hi != at)):
                 raise _Kink(f"{where} is not differentiable between x - h and x + h", False)
+
+
+def check_verdict(checks) -> str:
+    """One line for the whole check: what failed, what agreed, and what could not be compared."""
+
+    counts = summary(checks)
+    others = ", ".join(f"{n:,} {status}" for status, n in counts.items() if n and status not in ("pass", "FAIL"))
+    if not checks:
+        return "nothing to check: the graph has no inputs"
+    if counts["FAIL"]:
+        return (
+            f"{counts['FAIL']:,} FAILED"
+            + (f", {counts['pass']:,} agree" if counts["pass"] else "")
+            + (f", {others}" if others else "")
+        )
+    if not counts["pass"]:
+        return f"nothing could be compared ({others}): not a pass"
+    if others:
+        return f"{counts['pass']:,} agree ({others}: not compared)"
+    return "all agree"
+
+
+def check_table(result: Result, checks, color: bool = False, all_rows: bool = False) -> str:
+    """`cgraph check`: each input's gradient by backprop and by central difference, and the verdict."""
+    table = _Table()
+    table.column("input", style="bold")
+    table.column("value", "right")
+    table.column("h", "right")
+    table.column("backprop", "right", "green")
+    table.column("numeric", "right")
+    table.column("± (its error)", "right")
+    table.column("abs error", "right")
+    table.column("rel error", "right")
+    table.column("status", style="bold")
+    blank = "-"
+
+    def short(x):
+        return blank if x is None else f"{x:.2e}"
+
+    for c in checks:
+        table.rows.append(
+            [
+                cell(c.name),
+                format_number(c.value),
+                blank if c.step is None else f"{c.step:.3g}",
+                blank if c.backprop is None else format_number(c.backprop),
+                blank if c.numeric is None else format_number(c.numeric),
+                short(c.error),
+                short(c.abs_error),
+                short(c.rel_error),
+                c.status + (f" ({cell(c.note, 200)})" if c.note else ""),
+            ]
+        )
+    headline = (
+        f"{cell(result.plan.name)}: d{cell(result.of_text)}/d(input), "
+        f"backprop vs numerical difference: {check_verdict(checks)}"
+    )
+    return table.draw(headline, color, all_rows)
+
+
+def check_json(result: Result, checks) -> str:
+    """`cgraph check --json`."""
+
+    return to_json(
+        {
+            "graph": result.plan.name,
+            "of": result.of_name,
+            "value": result.value,
+            "passed": passed(checks),
+            "verdict": check_verdict(checks),
+            "counts": summary(checks),
+            "checks": [
+                {
+                    "name": c.name,
+                    "value": c.value,
+                    "step": c.step,
+                    "backprop": c.backprop,
+                    "numeric": c.numeric,
+                    "error": c.error,
+                    "abs_error": c.abs_error,
+                    "rel_error": c.rel_error,
+                    "status": c.status,
+                    "note": c.note,
+                }
+                for c in checks
+            ],
+        }
+    )

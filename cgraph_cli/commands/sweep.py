@@ -15,12 +15,16 @@ numpy is imported here only, so a graph without a sweep never loads it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .errors import RequestError, shorten
-from .graph import Plan
-from .ops import Undefined
-from .syntax import NotANumber, plain_kind, to_number
+from ..core.errors import RequestError, shorten
+from ..core.graph import Plan
+from ..core.op import Undefined
+from ..read.syntax import NotANumber, plain_kind, to_number
+from ..show.formats import csv_text, json_strings
+from ..show.numbers import Format, format_number
+from ..show.table import _Table, cell, summary_rows
 
 MAX_SCENARIOS = 10_000_000
 MAX_WORK = 2_000_000_000  # nodes × scenarios: past this a sweep would run for minutes
@@ -161,7 +165,7 @@ def _scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int
     """The array engine over a scenario axis: every node's values and gradients (nan or inf in a
     scenario where one is not a number), and per scenario the first needed node, in evaluation
     order, without a finite value (-1: none)."""
-    from .arrays import backward, has_guards, needed_masks, run_forward
+    from ..core.arrays import backward, has_guards, needed_masks, run_forward
 
     values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
     values += [np.float64(v) for v in plan.constants]
@@ -187,3 +191,110 @@ def _reason(plan: Plan, values: list, i: int, k: int) -> str:
     xs = [at(values[j]) for j in plan.args[i]]
     got = plan.node_op(i)(*xs)
     return plan.node_text(i, xs, got.reason if type(got) is Undefined else "not a finite number")
+
+
+def _sweep_columns(result, elasticities: bool) -> list[tuple[str, Any]]:
+    """(header, column of numbers) for a sweep's output: the swept inputs, the output, the gradients
+    (and elasticities); nan and inf stand where a number is undefined."""
+    of = result.of_name
+    columns = [(name, column) for name, column in result.swept.items()]
+    columns.append((of, result.value))
+    columns += [(f"d({of})/d({name})", g) for name, g in result.grads.items()]
+    if elasticities:
+        columns += [(f"elasticity({name})", result.elasticity(name)) for name in result.grads]
+    return columns
+
+
+def _sweep_rows(result, columns, indices) -> Iterator[tuple[list, str | None]]:
+    """Rows of Python numbers (None where undefined) and the reason a scenario failed, or None."""
+    import math
+
+    lists = [column.tolist() for _, column in columns]
+    for k in indices:
+        yield [x if math.isfinite(x) else None for x in (values[k] for values in lists)], result.failed.get(k)
+
+
+def sweep_records(result, elasticities: bool = False) -> list[dict]:
+    """A sweep as records keyed as its CSV's columns (None where a number is undefined; "error"
+    where some scenario has no value): what --json writes, as Python values."""
+    columns = _sweep_columns(result, elasticities)
+    headers = [header for header, _ in columns]
+    records = []
+    for numbers, reason in _sweep_rows(result, columns, range(result.size)):
+        record = dict(zip(headers, numbers))
+        if result.failed:
+            record["error"] = reason
+        records.append(record)
+    return records
+
+
+def _texts(column, start: int, stop: int, undefined: str) -> list[str]:
+    """A slice of a column as text, each number as Python writes it (`undefined` where it is not finite)."""
+    import numpy as np
+
+    part = column[start:stop]
+    texts = list(map(repr, part.tolist()))
+    for k in np.flatnonzero(~np.isfinite(part)).tolist():
+        texts[k] = undefined
+    return texts
+
+
+def _reasons(result, start: int, stop: int, quote) -> list[str]:
+    return [quote(result.failed[k]) if k in result.failed else "" for k in range(start, stop)]
+
+
+def sweep_table(
+    result, num: Format = format_number, color: bool = False, all_rows: bool = False, elasticities: bool = False
+) -> str:
+    """`--sweep`: one row per scenario, the swept inputs first; past 2,000 rows the first and last."""
+    columns = _sweep_columns(result, elasticities)
+    table = _Table()
+    for k, (header, _) in enumerate(columns):
+        style = "bold" if k < len(result.swept) else "green" if k == len(result.swept) else "red"
+        table.column(cell(header), "right", style)
+    if result.failed:
+        table.column("why there is no value", style="dim")
+    size = result.size
+    for numbers, reason in _sweep_rows(result, columns, summary_rows(size, all_rows)):
+        row = ["undefined" if x is None else num(x) for x in numbers]
+        if result.failed:
+            row.append(cell(reason or "", 120))
+        table.rows.append(row)
+    failed = f", {len(result.failed):,} without a value" if result.failed else ""
+    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} over {size:,} scenarios{failed}"
+    return table.draw(headline, color, all_rows, size)
+
+
+def sweep_json(result, elasticities: bool = False, progress=None) -> Iterator[str]:
+    """`--sweep --json`: a list of records, one per scenario, keyed as the CSV's columns (null where a
+    number is undefined; "error" where some scenario has no value), written a few thousand at a time."""
+    columns = _sweep_columns(result, elasticities)
+    keys = [key + ": " for key in json_strings([header for header, _ in columns])]
+    yield "["
+    for start in range(0, result.size, 4096):
+        stop = min(result.size, start + 4096)
+        fields = [
+            [key + text for text in _texts(column, start, stop, "null")] for key, (_, column) in zip(keys, columns)
+        ]
+        if result.failed:
+            errors = _reasons(result, start, stop, lambda reason: json_strings([reason])[0])
+            fields.append(['"error": ' + (error or "null") for error in errors])
+        records = ["{" + ", ".join(row) + "}" for row in zip(*fields)]
+        yield ("" if start == 0 else ", ") + ", ".join(records)
+        if progress is not None:
+            progress(stop, result.size)
+    yield "]"
+
+
+def sweep_csv(result, elasticities: bool = False, progress=None) -> Iterator[str]:
+    """`--sweep --csv`: a header, then a row per scenario (an empty cell where a number is undefined)."""
+    columns = _sweep_columns(result, elasticities)
+    yield csv_text([[header for header, _ in columns] + (["error"] if result.failed else [])])
+    for start in range(0, result.size, 65536):
+        stop = min(result.size, start + 65536)
+        fields = [_texts(column, start, stop, "") for _, column in columns]
+        if result.failed:
+            fields.append(_reasons(result, start, stop, lambda reason: csv_text([[reason]]).rstrip("\n")))
+        yield "".join(line + "\n" for line in map(",".join, zip(*fields)))
+        if progress is not None:
+            progress(stop, result.size)

@@ -6,22 +6,43 @@ Errors become `cgraph: error: FILE:LINE:COL: message` in one place
 
 from __future__ import annotations
 
-import functools
 import gc
-import math
 import os
 import sys
 from collections.abc import Iterator
 from enum import IntEnum
-from typing import Any
 
 import click
 
-from . import __version__
-from .errors import CgraphError, RequestError, RunError, printable
-
-DEFAULT_FILE = "cgraph.yaml"
-MAX_WARNINGS = 20
+from .. import __version__
+from ..core.errors import CgraphError, RequestError
+from .options import (
+    FiniteFloat,
+    _one_format,
+    _plot_format,
+    _write_plot,
+    all_option,
+    csv_option,
+    full_option,
+    graph_options,
+    json_option,
+    number_options,
+    refuse_the_input,
+    sweep_option,
+    write_output,
+)
+from .terminal import (
+    _drop_pending,
+    _help_width,
+    _Progress,
+    _stdout_color,
+    _tolerate_encodings,
+    _warn_result,
+    _write_text,
+    emit,
+    report,
+    warn_undefined,
+)
 
 
 class Exit(IntEnum):
@@ -49,150 +70,7 @@ _OPTION_OF_ROLE = {
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-def color_enabled(stream) -> bool:
-    """Colour only on a terminal; never with NO_COLOR set, always with FORCE_COLOR set."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
-        return True
-    return hasattr(stream, "isatty") and stream.isatty()
-
-
 # -- writing to the terminal, whatever it can take ------------------------------------
-
-# Where a stream cannot encode cgraph's symbols (PYTHONIOENCODING=ascii), their ASCII forms.
-_ASCII_FORMS = str.maketrans(
-    {
-        "─": "-",
-        "×": "x",
-        "→": "->",
-        "÷": "/",
-        "−": "-",
-        "σ": "sigmoid",
-        "…": "...",
-        "²": "^2",
-        "±": "+/-",
-        "≤": "<=",
-        "≥": ">=",
-        "≠": "!=",
-        "√": "sqrt",
-        "░": "-",
-        "█": "#",
-        "│": "|",
-    }
-)
-
-
-def _encodable(text: str, stream, is_json: bool = False) -> str:
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf16", "utf32"):
-        return text
-    try:
-        text.encode(encoding)
-        return text
-    except (UnicodeEncodeError, LookupError):
-        pass
-    if is_json:  # JSON's own escapes keep the data exact
-        return "".join(c if ord(c) < 128 else _json_escape(c) for c in text)
-    return text.translate(_ASCII_FORMS).encode(encoding, "backslashreplace").decode(encoding)
-
-
-def _json_escape(c: str) -> str:
-    code = ord(c)
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    code -= 0x10000
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-
-
-def _write_text(stream, chunks, is_json: bool = False) -> None:
-    """Text to stdout or stderr; an OSError becomes a RunError saying which stream failed."""
-    name = "standard output" if stream is sys.stdout else "standard error"
-    if stream is None:
-        raise RunError(f"{name} is closed")
-    try:
-        for chunk in chunks:
-            stream.write(_encodable(chunk, stream, is_json))
-        stream.flush()
-    except BrokenPipeError:
-        raise  # the reader went away: quietly done (see _Cli.main)
-    except OSError as e:
-        _drop_pending(stream)
-        raise RunError(f"cannot write to {name}: {e.strerror or e}") from None
-
-
-def _drop_pending(stream) -> None:
-    """Point a failed stream at /dev/null, so what is left in its buffer cannot fail again at exit."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, stream.fileno())
-        os.close(null)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def emit(text, is_json: bool = False) -> None:
-    """Output on stdout: one text, or text chunks written as they are made (explain's paths)."""
-    chunks = [text] if isinstance(text, str) else text
-    _write_text(sys.stdout, _ending_in_newline(chunks), is_json)
-
-
-def _ending_in_newline(chunks):
-    last = ""
-    for chunk in chunks:
-        if last:
-            yield last
-        last = chunk
-    yield last.rstrip("\n") + "\n"
-
-
-def _say(kind: str, style: str, message: str, hint: str = "") -> None:
-    stream = sys.stderr
-    if stream is None:
-        return
-    prefix = click.style(f"cgraph: {kind}:", fg=style, bold=True) if color_enabled(stream) else f"cgraph: {kind}:"
-    try:
-        _write_text(stream, [f"{prefix} {printable(message)}{hint}\n"])
-    except (RunError, BrokenPipeError):
-        pass  # nowhere left to say it
-
-
-def report(message: str, hint: str = "") -> None:
-    """An error, on stderr, as one line (control characters and line breaks shown as escapes),
-    then perhaps a hint line of our own."""
-    _say("error", "red", message, hint)
-
-
-def warn(message: str) -> None:
-    """A warning, on stderr."""
-    _say("warning", "yellow", message)
-
-
-def warn_undefined(items, source: str | None) -> None:
-    """One located warning per (where, message), at most MAX_WARNINGS, then how many more; `where`
-    is called for the Loc (finding it may mean reading the file again)."""
-    items = list(items)
-    for where_of, message in items[:MAX_WARNINGS]:
-        loc = where_of()
-        where = f"{source}:{loc.line}:{loc.col}: " if source and loc else (f"{source}: " if source else "")
-        warn(where + message)
-    more = len(items) - MAX_WARNINGS
-    if more > 0:
-        warn(f"… and {more:,} more undefined gradients")
-
-
-def _warn_result(result, names=None) -> None:
-    """Warn of every undefined gradient of `result` (or of the named nodes only)."""
-    plan = result.plan
-    wanted = None if names is None else {plan.index[n] for n in names}
-    undefined = [(i, u) for i, u in result.undefined() if wanted is None or i in wanted]
-    warn_undefined(
-        [
-            (lambda i=i: plan.loc(i), f"d({result.of_name})/d({plan.names[i]}) is undefined: {u.reason}")
-            for i, u in undefined
-        ],
-        plan.source,
-    )
 
 
 class _Cli(click.Group):
@@ -249,136 +127,12 @@ class _Cli(click.Group):
         return super().make_context(info_name, args, parent, **extra)
 
 
-def _help_width() -> int:
-    """The width click's help would find through shutil, which costs every start 1.5 ms to import:
-    the terminal's columns ($COLUMNS first), at most 80, less a margin of 2, at least 50."""
-    try:
-        columns = int(os.environ.get("COLUMNS", 0)) or os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):  # no stdout, not a terminal
-        columns = 80
-    return max(min(columns or 80, 80) - 2, 50)
-
-
-def _tolerate_encodings() -> None:
-    """Streams that cannot encode a character write it as an escape instead of failing (click's
-    help and messages are written by click itself)."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
-            try:
-                reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):
-                pass
-
-
 # -- options -------------------------------------------------------------------------------
-
-
-class SetValue(click.ParamType):
-    """`NAME=VALUE` with VALUE a number as YAML 1.2 reads one (1e3, -0.5, 0x10)."""
-
-    name = "NAME=VALUE"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        from .syntax import NotANumber, parse_number
-
-        name, sep, text = value.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            self.fail(f"'{value}' is not NAME=VALUE", param, ctx)
-        try:
-            return name, parse_number(text)
-        except NotANumber as e:
-            self.fail(f"'{value}': {e}", param, ctx)
-
-
-class FiniteFloat(click.ParamType):
-    """A finite number, at least 0 (or above 0): NaN, infinities and negatives mean nothing here."""
-
-    def __init__(self, metavar: str, positive: bool):
-        self.name, self.positive = metavar, positive
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"'{value}' is not a number", param, ctx)
-        if not math.isfinite(number) or number < 0 or (self.positive and number == 0):
-            self.fail(f"'{value}' must be a finite number {'above' if self.positive else 'at least'} 0", param, ctx)
-        return number
-
-
-def graph_options(set_help: str = "Override an input for this run (repeatable)."):
-    """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
-
-    def decorate(func):
-        @click.argument("file", required=False, metavar="[FILE]")
-        @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help=set_help)
-        @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
-        @functools.wraps(func)
-        def wrapper(file, sets, of, **kwargs):
-            names = [name for name, _ in sets]
-            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-            if twice is not None:
-                raise click.UsageError(f"--set {printable(twice)} is given more than once")
-            return func(read_graph(file), dict(sets), of, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout, for scripts.")
-csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout, for spreadsheets.")
-
-
-def _one_format(as_json: bool, as_csv: bool) -> None:
-    if as_json and as_csv:
-        raise click.UsageError("--json and --csv cannot be used together; choose one")
-
-
-sweep_option = click.option(
-    "--sweep",
-    "sweeps",
-    multiple=True,
-    metavar="NAME=VALUES",
-    help="Run every combination of these values of input NAME: START:STOP:STEP (STOP included) "
-    "or V1,V2,... (repeatable: a grid). One row per scenario.",
-)
-
-
-class _Progress:
-    """A progress bar on stderr, only on a terminal, shown once the work has taken a second."""
-
-    def __init__(self, what: str):
-        import time
-
-        self.what, self.started, self.clock = what, time.monotonic(), time.monotonic
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            if done >= total or self.clock() - self.started < 1 or not sys.stderr.isatty():
-                return
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self.bar = Progress(console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(self.what, total=total)
-        self.bar.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False) -> None:
     """--sweep: every scenario of the grid, vectorized (sweep.py), as a table, JSON records or CSV."""
-    from . import render
-    from .sweep import parse_sweep, sweep
+    from ..commands.sweep import parse_sweep, sweep, sweep_csv, sweep_json, sweep_table
 
     sweeps = [parse_sweep(spec, plan.source) for spec in specs]
     progress = _Progress("evaluating the scenarios")
@@ -389,138 +143,14 @@ def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elast
     progress = _Progress("writing the scenarios")
     try:
         if as_json or as_csv:
-            emit((render.sweep_json if as_json else render.sweep_csv)(result, elasticity, progress), True)
+            emit((sweep_json if as_json else sweep_csv)(result, elasticity, progress), True)
         else:
-            emit(render.sweep_table(result, num, _stdout_color(), all_rows, elasticity))
+            emit(sweep_table(result, num, _stdout_color(), all_rows, elasticity))
     finally:
         progress.close()
 
 
-all_option = click.option(
-    "--all",
-    "all_rows",
-    is_flag=True,
-    help="Print every row of a table (past 2,000 rows, only the first and last are shown).",
-)
-full_option = click.option(
-    "--full",
-    is_flag=True,
-    help="Print arrays whole (a table shows an array of more than 6 elements by its shape and a few of them).",
-)
-
-
-def number_options(func):
-    """--precision N and --decimals N; the command gets `num`, the number format they ask for."""
-
-    @click.option(
-        "--precision",
-        type=click.IntRange(1, 17),
-        metavar="N",
-        help="Show numbers with N significant digits (default: all, as Python prints them).",
-    )
-    @click.option(
-        "--decimals",
-        type=click.IntRange(0, 20),
-        metavar="N",
-        help="Show numbers with N decimal places (for money: --decimals 2).",
-    )
-    @functools.wraps(func)
-    def wrapper(*args, precision, decimals, **kwargs):
-        from .render import number_format
-
-        if precision is not None and decimals is not None:
-            raise click.UsageError("--precision and --decimals cannot be used together")
-        return func(*args, num=number_format(precision, decimals), **kwargs)
-
-    return wrapper
-
-
 # -- reading the graph and writing files ------------------------------------------------------
-
-
-def read_graph(file: str | None):
-    """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml."""
-    from .loader import load_bytes, read_all
-
-    if file is None:
-        from_env = os.environ.get("CGRAPH_FILE")
-        file = from_env or DEFAULT_FILE
-        if file != "-" and not os.path.exists(file):
-            if from_env:
-                raise click.UsageError(f"$CGRAPH_FILE names {printable(file)}, which does not exist")
-            raise click.UsageError(
-                f"no FILE given and {file} does not exist (name a file, use - for standard input, or set $CGRAPH_FILE)"
-            )
-    if file == "-":
-        if sys.stdin is None:
-            raise RunError("cannot read standard input: it is closed")
-        data = read_all(sys.stdin.buffer, "standard input")
-        _remember_input(sys.stdin)
-        return load_bytes(data, "<stdin>", "stdin")
-    try:
-        f = open(file, "rb")  # noqa: SIM115 (closed by the `with` below, once opening is known to work)
-    except OSError as e:
-        raise click.UsageError(f"cannot read {printable(file)}: {e.strerror or e}") from None
-    with f:
-        _remember_input(f)
-        data = read_all(f, printable(file))
-    return load_bytes(data, file, os.path.splitext(os.path.basename(file))[0])
-
-
-def _remember_input(stream) -> None:
-    """Note which file the graph came from, so that nothing cgraph writes can replace it."""
-    try:
-        st = os.fstat(stream.fileno())
-        click.get_current_context().meta["cgraph.input"] = (st.st_dev, st.st_ino)
-    except (OSError, ValueError, RuntimeError):  # not a real file (a test's stream), or no context
-        pass
-
-
-def write_output(out: str | None, data: bytes) -> None:
-    """Bytes to the file OUT, atomically (saying so on stderr); to stdout when OUT is None or -."""
-    if out is None or out == "-":
-        if sys.stdout is None:
-            raise RunError("standard output is closed")
-        try:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            _drop_pending(sys.stdout)
-            raise RunError(f"cannot write to standard output: {e.strerror or e}") from None
-        return
-    from .files import SameFile, write_atomically
-
-    try:
-        write_atomically(out, data, click.get_current_context().meta.get("cgraph.input"))
-    except SameFile:
-        raise _over_the_input(out) from None
-    except OSError as e:
-        raise RunError(f"cannot write {printable(out)}: {e.strerror or e}") from None
-    try:
-        _write_text(sys.stderr, [f"cgraph: wrote {printable(out)}\n"])
-    except (RunError, BrokenPipeError):
-        pass  # the file is written; only the note about it is lost
-
-
-def _over_the_input(out: str) -> click.UsageError:
-    return click.UsageError(
-        f"{printable(out)} is the input file; cgraph will not write over its input (choose another file)"
-    )
-
-
-def refuse_the_input(out: str | None) -> None:
-    """A usage error, before anything is computed, where OUT is the file the graph was read from."""
-    from .files import is_source
-
-    if out is not None and out != "-" and is_source(out, click.get_current_context().meta.get("cgraph.input")):
-        raise _over_the_input(out)
-
-
-def _stdout_color() -> bool:
-    return color_enabled(sys.stdout)
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -577,8 +207,8 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
       cgraph run graphs/loan_payment.yaml --sweep annual_rate=0.03:0.08:0.01 --sweep years=15,30
       cat graphs/apples.yaml | cgraph run -
     """
-    from . import render
-    from .engine import evaluate
+    from ..commands.run import run_csv, run_json, run_table
+    from ..core.engine import evaluate
 
     _one_format(as_json, as_csv)
     if sweeps:
@@ -589,11 +219,11 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     result = evaluate(plan, sets, of)
     text: Iterator[str] | str
     if as_json:
-        text = render.run_json(result)
+        text = run_json(result)
     elif as_csv:
-        text = render.run_csv(result)
+        text = run_csv(result)
     else:
-        text = render.run_table(result, num, _stdout_color(), all_rows, full)
+        text = run_table(result, num, _stdout_color(), all_rows, full)
     _warn_result(result)
     emit(text, as_json or as_csv)
 
@@ -644,8 +274,8 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
       cgraph grad graphs/subscription_profit.yaml --elasticity --csv
       cgraph grad graphs/loan_payment.yaml --wrt annual_rate --sweep years=10:30:5 --elasticity
     """
-    from . import render
-    from .engine import evaluate
+    from ..commands.grad import grad_csv, grad_json, grad_table, hessian_json, hessian_table
+    from ..core.engine import evaluate
 
     _one_format(as_json, as_csv)
     if order == 2 and (elasticity or as_csv):
@@ -662,14 +292,10 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         plan.position(plan.element(name)[0], "wrt")
     result = evaluate(plan, sets, of)
     if order == 2:
-        from .symbolic import hessian
+        from ..commands.derive import hessian
 
         matrix = hessian(plan, names, sets, of)
-        text = (
-            render.hessian_json(result, matrix)
-            if as_json
-            else render.hessian_table(result, matrix, num, _stdout_color())
-        )
+        text = hessian_json(result, matrix) if as_json else hessian_table(result, matrix, num, _stdout_color())
         warn_undefined(
             [
                 (lambda g=g: plan.loc(g.origin), g.reason)
@@ -688,11 +314,11 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         _warn_result(result, names)
     elasticities = {name: result.elasticity(name) for name in names} if elasticity else None
     if as_json:
-        text = render.grad_json(result, names, elasticities)
+        text = grad_json(result, names, elasticities)
     elif as_csv:
-        text = render.grad_csv(result, names, elasticities)
+        text = grad_csv(result, names, elasticities)
     else:
-        text = render.grad_table(result, names, num, _stdout_color(), all_rows, elasticities, full)
+        text = grad_table(result, names, num, _stdout_color(), all_rows, elasticities, full)
     emit(text, as_json or as_csv)
 
 
@@ -707,7 +333,7 @@ def validate(plan, sets, of, as_json):
       cgraph validate graphs/apples.yaml
       cgraph validate graphs/apples.yaml --json
     """
-    from . import render
+    from ..commands.validate import validate_json, validate_text
 
     for name in sets:
         plan.input_position(name)
@@ -717,7 +343,7 @@ def validate(plan, sets, of, as_json):
     sinks = list(plan.sinks)
     source = plan.source or plan.name
     emit(
-        render.validate_json(plan, output, sinks) if as_json else render.validate_text(plan, source, output, sinks),
+        validate_json(plan, output, sinks) if as_json else validate_text(plan, source, output, sinks),
         as_json,
     )
 
@@ -732,9 +358,9 @@ def ops(as_json):
       cgraph ops
       cgraph ops --json | jq '.[].op'
     """
-    from . import render
+    from ..commands.ops import ops_json, ops_table
 
-    emit(render.ops_json() if as_json else render.ops_table(_stdout_color()), as_json)
+    emit(ops_json() if as_json else ops_table(_stdout_color()), as_json)
 
 
 @cli.command()
@@ -776,8 +402,8 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
       cgraph draw graphs/apples.yaml --format mermaid     # paste into GitHub Markdown
       cgraph draw graphs/neuron.yaml --format dot | dot -Tpdf -o neuron.pdf
     """
-    from . import pictures
-    from .engine import evaluate
+    from ..commands import draw as pictures
+    from ..core.engine import evaluate
 
     if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
         source = plan.source or "graph"
@@ -826,8 +452,9 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
       cgraph explain graphs/neuron.yaml --wrt w1 --json
       cgraph explain graphs/two_layer_net.yaml --wrt 'W1[0, 1]'
     """
-    from . import chainrule, render
-    from .engine import evaluate
+    from ..commands import explain as chainrule
+    from ..commands.explain import explain_json, explain_text, steps_json, steps_text
+    from ..core.engine import evaluate
 
     if wrt is None and not steps:
         raise click.UsageError("explain needs --wrt NAME (or --steps)")
@@ -842,11 +469,11 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
         _warn_result(result)
     if steps:
         taken = chainrule.steps(result, name)
-        emit(render.steps_json(result, taken) if as_json else render.steps_text(result, taken, num), as_json)
+        emit(steps_json(result, taken) if as_json else steps_text(result, taken, num), as_json)
         return
     explanation = chainrule.explain(result, wrt, max_paths)
     emit(
-        render.explain_json(plan.name, result.value, explanation) if as_json else render.explain_text(explanation, num),
+        explain_json(plan.name, result.value, explanation) if as_json else explain_text(explanation, num),
         as_json,
     )
 
@@ -901,8 +528,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
       cgraph check model.yaml --rtol 1e-4 && echo gradients ok
       cgraph check graphs/two_layer_net.yaml --sample 10
     """
-    from . import render
-    from .gradcheck import check_gradients, passed
+    from ..commands.check import check_gradients, check_json, check_table, passed
 
     names = list(dict.fromkeys(wrt))
     for name in names:
@@ -911,7 +537,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
     for name in names:
         result.needed_grad(name)
     emit(
-        render.check_json(result, checks) if as_json else render.check_table(result, checks, _stdout_color(), all_rows),
+        check_json(result, checks) if as_json else check_table(result, checks, _stdout_color(), all_rows),
         as_json,
     )
     return Exit.OK if passed(checks) else Exit.FAILED
@@ -942,12 +568,13 @@ def derive(plan, sets, of, wrt, out):
       cgraph derive graphs/neuron.yaml --wrt w1 -o dy_dw1.yaml && cgraph run dy_dw1.yaml
       cgraph derive graphs/chain_rule.yaml --wrt x | cgraph derive - --wrt x | cgraph run -
     """
-    from . import __version__, render
-    from .symbolic import derive as derive_graph
+    from .. import __version__
+    from ..commands.derive import derive as derive_graph
+    from ..show.formats import graph_yaml
 
     refuse_the_input(out)
     draft = derive_graph(plan, wrt, of, sets)
-    text = render.graph_yaml(
+    text = graph_yaml(
         draft,
         [
             f"{draft.description}: {plan.source or plan.name},",
@@ -993,9 +620,8 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
       cgraph tornado graphs/loan_payment.yaml --swing 20% --json
       cgraph tornado graphs/subscription_profit.yaml --plot tornado.svg
     """
-    from . import render
-    from .tornado import parse_swing
-    from .tornado import tornado as make_tornado
+    from ..commands.tornado import parse_swing, tornado_csv, tornado_json, tornado_plot, tornado_table
+    from ..commands.tornado import tornado as make_tornado
 
     _one_format(as_json, as_csv)
     fmt = _plot_format(plot)
@@ -1005,33 +631,13 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
         raise click.BadParameter(e.message, param_hint="'--swing'") from None
     result = make_tornado(plan, swing_amount, sets, of, list(dict.fromkeys(wrt)))
     if fmt is not None:
-        _write_plot(plot, lambda: render.tornado_plot(result, fmt))
+        _write_plot(plot, lambda: tornado_plot(result, fmt))
     if as_json:
-        emit(render.tornado_json(result), True)
+        emit(tornado_json(result), True)
     elif as_csv:
-        emit(render.tornado_csv(result), True)
+        emit(tornado_csv(result), True)
     else:
-        emit(render.tornado_table(result, num, _stdout_color()))
-
-
-def _plot_format(plot: str | None) -> str | None:
-    """svg or png, from the file name --plot was given (None without --plot)."""
-    if plot is None:
-        return None
-    fmt = os.path.splitext(plot)[1].lower().lstrip(".")
-    if fmt not in ("svg", "png"):
-        raise click.UsageError(f"--plot {printable(plot)}: the file must end in .svg or .png")
-    refuse_the_input(plot)
-    return fmt
-
-
-def _write_plot(plot: str, draw) -> None:
-    """Write the picture draw() makes to `plot`; one line and exit 1 where matplotlib is missing."""
-    try:
-        picture = draw()
-    except ImportError:
-        raise RunError("--plot needs matplotlib: pip install 'cgraph[plot]' (or pip install matplotlib)") from None
-    write_output(plot, picture)
+        emit(tornado_table(result, num, _stdout_color()))
 
 
 @cli.command()
@@ -1081,8 +687,9 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
       cgraph descend graphs/two_layer_net.yaml --vary W1,b1,W2,b2 --steps 300 --csv > loss.csv
       cgraph descend graphs/two_layer_net.yaml --vary W1,b1,W2,b2 --plot loss.svg
     """
-    from . import render
-    from .descend import descend as run_descent
+    from ..commands.descend import descend as run_descent
+    from ..commands.descend import descend_csv, descend_json, descend_plot, descend_table
+    from ..show.formats import graph_yaml
 
     _one_format(as_json, as_csv)
     if out == "-" and (as_json or as_csv):
@@ -1096,21 +703,21 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     finally:
         progress.close()
     if out is not None:
-        from . import __version__
+        from .. import __version__
 
         header = [
             f"{plan.source or plan.name}, after {steps:,} step{'s' * (steps != 1)} "
             f"of gradient descent on {', '.join(names)}",
             f"(lr {lr!r}), written by cgraph {__version__} (cgraph descend)",
         ]
-        write_output(out, render.graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
+        write_output(out, graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
     if fmt is not None:
-        _write_plot(plot, lambda: render.descend_plot(run, fmt))
+        _write_plot(plot, lambda: descend_plot(run, fmt))
     if out == "-":
         return
     if as_json:
-        emit(render.descend_json(run), True)
+        emit(descend_json(run), True)
     elif as_csv:
-        emit(render.descend_csv(run), True)
+        emit(descend_csv(run), True)
     else:
-        emit(render.descend_table(run, num, _stdout_color(), all_rows))
+        emit(descend_table(run, num, _stdout_color(), all_rows))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 
-from .engine import Result
-from .errors import CgraphError
-from .ops import Undefined
-from .render import SMALL_ARRAY, format_number, number_format, shown
+from ..core.engine import edge_grads
+from ..core.errors import CgraphError
+from ..core.op import Undefined
+from ..core.result import Result
+from ..show.numbers import SMALL_ARRAY, format_number, number_format, shown
 
 GRAPHVIZ_FORMATS = ("svg", "png")
 
@@ -42,7 +43,7 @@ def _scene(result: Result):
     for i in range(n):
         if plan.ops[i] is None:
             continue
-        shares = result.edge_grads(i) if show_grad else [None] * len(plan.args[i])
+        shares = edge_grads(result, i) if show_grad else [None] * len(plan.args[i])
         for slot, (j, share) in enumerate(zip(plan.args[i], shares)):
             if j < n:
                 consumed.add(j)

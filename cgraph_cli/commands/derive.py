@@ -1,165 +1,18 @@
-"""Reverse mode, source to source: the backward pass written out as a graph of its own.
-
-`derive(plan, wrt)` returns a Draft whose output is d(of)/d(wrt). It runs each
-op's own `local` code (ops.py) on symbols instead of numbers: arithmetic on a
-`Sym` adds a node to the new graph. So the derived graph does exactly the
-engine's arithmetic in the engine's order, and running it gives backprop's
-number to the last digit, wherever backprop gives one; deriving it again gives
-the second derivative.
-"""
-
 from __future__ import annotations
 
 from collections import Counter
 
-from . import ops
-from .errors import GraphError, RequestError
-from .graph import Draft, Plan, path_counts
-from .ops import Undefined
-
-
-class Sym:
-    """A node of the graph being written: an existing one (by name), or a new one (op and operands)."""
-
-    __slots__ = ("emitter", "name", "want", "op", "args")
-
-    def __init__(self, emitter, name=None, want=None, op=None, args=()):
-        self.emitter, self.name, self.want, self.op, self.args = emitter, name, want, op, args
-
-    def apply(self, op, args):
-        """What ops.Op calls when one of its operands is a symbol: a node, or what it simplifies to."""
-        return self.emitter.emit(op, args)
-
-    def __add__(self, other):
-        return ops.add(self, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self)
-
-    def __sub__(self, other):
-        return ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return ops.sub(other, self)
-
-    def __mul__(self, other):
-        return ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.div(other, self)
-
-    def __neg__(self):
-        return ops.neg(self)
-
-
-def _key(op, args) -> tuple:
-    return (op.name,) + tuple(id(a) if type(a) is Sym else repr(a) for a in args)
-
-
-def _is(ref, number) -> bool:
-    return type(ref) is not Sym and ref == number
-
-
-class Emitter:
-    """Collects the new nodes, each with a wanted name; simplifies where no number changes."""
-
-    def __init__(self):
-        self.nodes: list[Sym] = []
-        self.prefix = "d"  # wanted names of nodes made by arithmetic: prefix1, prefix2, ...
-        self.made: dict = {}  # (op, operands) -> the node that computes it, so none is made twice
-
-    def known(self, node: Sym, op, args) -> None:
-        """Record that `node` computes op(*args) (an existing node, to be reused rather than repeated)."""
-        self.made[_key(op, args)] = node
-
-    def emit(self, op, args, want: str | None = None):
-        """The node op(*args), or what it reduces to. The reductions change no value: x * 1 and
-        x + 0 are x exactly in floating point, and operands are finite, so x * 0 is 0."""
-        args = tuple(args)
-        for a in args:  # a part made of constants only that has no value: no node can compute it
-            if type(a) is Undefined:
-                return a
-            if type(a) is not Sym and not ops.is_finite(a):
-                return Undefined("not a finite number (overflow)")
-        name = op.name
-        if name == "mul":
-            if any(_is(a, 0) for a in args):
-                return 0
-            args = tuple(a for a in args if not _is(a, 1))
-            if len(args) < 2:
-                return args[0] if args else 1
-            if len(args) == 2 and (_is(args[0], -1) or _is(args[1], -1)):
-                return ops.neg(args[1] if _is(args[0], -1) else args[0])
-        elif name == "add":
-            args = tuple(a for a in args if not _is(a, 0))
-            if len(args) < 2:
-                return args[0] if args else 0
-        elif (name == "sub" and _is(args[1], 0)) or (name in ("div", "pow") and _is(args[1], 1)):
-            return args[0]
-        elif name == "mulpow":
-            a, x, b = args
-            if _is(a, 0) or _is(b, 0):
-                return a  # a * x**0 is a; 0 where a is 0
-            if _is(b, 1):
-                return ops.mul(a, x)
-            if _is(a, 1):
-                return ops.pow_(x, b)
-        if all(type(a) is not Sym for a in args):
-            value = op(*args)  # the same arithmetic the node would do
-            if type(value) is not Undefined:
-                return value  # else a node, to fail when the derived graph runs, as backprop does
-        key = _key(op, args)
-        node = self.made.get(key)
-        if node is None:  # the same op on the same operands gives the same number: made once
-            node = self.made[key] = Sym(self, want=want or f"{self.prefix}{len(self.nodes) + 1}", op=op, args=args)
-            self.nodes.append(node)
-        return node
-
-
-def symbolic_local(op, count: int) -> tuple[list, tuple]:
-    """The op's local derivatives for `count` operands run on symbols named out, x0, x1, ...: (the
-    nodes they were built of, in order, and the derivatives). Worked out once per op and count."""
-    key = ("symbols", count)
-    if key not in op.shapes:
-        emitter = Emitter()
-        ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
-        op.shapes[key] = (emitter.nodes, ds)
-    return op.shapes[key]
-
-
-def times_local(op, d, out, xs: list, k: int, call=lambda op, *args: op(*args)):
-    """d times op's local derivative for operand k, with d multiplied in before any division
-    (d / x, not d × (1/x)), so the product is a number wherever it is one, though the local
-    derivative alone may overflow (1/x at x = 5e-310). `call` applies an op (numbers by default)."""
-    nodes, ds = symbolic_local(op, len(xs))
-    at = {"out": out, **{f"x{m}": x for m, x in enumerate(xs)}}
-    value: dict[int, object] = {}
-
-    def of(e):
-        return e if type(e) is not Sym else at[e.name] if e.name else value[id(e)]
-
-    for node in nodes:  # (in the order they were made: operands first)
-        value[id(node)] = call(node.op, *map(of, node.args))
-    path, e = [], ds[k]  # d goes into the numerator: down through div, neg and mul's first operand
-    while type(e) is Sym and e.name is None and (e.op in (ops.div, ops.neg) or e.op is ops.mul and len(e.args) == 2):
-        path.append(e)
-        e = e.args[0]
-    c = call(ops.mul, d, of(e))
-    for e in reversed(path):
-        c = call(e.op, c, *map(of, e.args[1:]))
-    return c
+from ..core import ops
+from ..core.errors import GraphError, RequestError
+from ..core.graph import Draft, Plan, path_counts
+from ..core.op import Undefined, domain_reason
+from ..core.symbols import Emitter, Sym, _is
 
 
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
     """A graph computing d(of)/d(wrt) from the same inputs (their values as `overrides` sets them)."""
-    from . import reference
-    from .schedule import program
+    from ..core import reference
+    from ..core.schedule import program
 
     plan.numbers_only("derive")
     overrides = overrides or {}
@@ -209,7 +62,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         except (ArithmeticError, ValueError) as e:
             if i not in unneeded:
                 raise plan.error(
-                    f"node '{names[i]}': its local derivatives cannot be written: {ops.domain_reason(e)}", i
+                    f"node '{names[i]}': its local derivatives cannot be written: {domain_reason(e)}", i
                 ) from None
             locals_ = (0,) * len(args[i])  # a node without a value anywhere (a / 0.0) is never needed
         wanted = [j < n and bool(between[j]) for j in args[i]]
@@ -341,8 +194,8 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
     An entry is Undefined where the gradient it differentiates is (its graph cannot be evaluated).
     """
     plan.numbers_only("the Hessian", "hessian")
-    from .engine import evaluate
-    from .graph import compile_draft
+    from ..core.engine import evaluate
+    from ..core.graph import compile_draft
 
     for name in names:
         if plan.ops[plan.position(name, "wrt")] is not None:

@@ -193,7 +193,7 @@ def program(plan: Plan, values: list) -> Program:
 
 def _symbolic_local(op, count: int):
     """The op's local derivatives run on symbols: (the nodes they were built of, the results)."""
-    from .symbolic import symbolic_local
+    from .symbols import symbolic_local
 
     return symbolic_local(op, count)
 
@@ -202,7 +202,7 @@ def shape(op, count: int) -> int:
     """The shape of an op's local derivatives for `count` operands: all 1 (add, of any count), 1 and
     -1 (sub), -1 (neg), each the other operand (mul of two), the output itself (exp); else OTHER."""
     if count not in op.shapes:
-        from .symbolic import Sym
+        from .symbols import Sym
 
         _, ds = _symbolic_local(op, count)
         words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
@@ -217,7 +217,7 @@ def vector_local(op, count: int):
     so a group does exactly the arithmetic a single node does."""
     key = ("vector", count)
     if key not in op.shapes:
-        from .symbolic import Sym
+        from .symbols import Sym
 
         nodes, ds = _symbolic_local(op, count)
         registers: dict[str | int, int] = {"out": 0, **{f"x{k}": k + 1 for k in range(count)}}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .errors import shorten
-from .ops import exact
+from ..core.errors import shorten
+from ..core.op import exact
 
 TOP_KEYS = ("name", "description", "inputs", "constants", "nodes", "edges", "output")
 INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros")

@@ -1,0 +1,1 @@
+"""One module per command: what it computes and how its results are shown, found together."""

@@ -1,0 +1,1 @@
+"""What every command shows alike: numbers as text, tables, JSON, CSV, YAML and plots. Nothing here computes."""
