@@ -1,4 +1,4 @@
-"""The command line: parse options, read the file, call the core, print. Nothing else.
+"""The command line: options wired to the commands (commands/), the file read, the result printed. Nothing else.
 
 Errors become `cgraph: error: FILE:LINE:COL: message` in one place
 (`_Cli.main`): exit 1 for a bad graph or a failed run, 2 for a bad command line.
@@ -18,30 +18,30 @@ from .. import __version__
 from ..core.errors import CgraphError, RequestError
 from .options import (
     FiniteFloat,
-    _one_format,
-    _plot_format,
-    _write_plot,
     all_option,
     csv_option,
     full_option,
     graph_options,
     json_option,
     number_options,
+    one_format,
+    plot_format,
     refuse_the_input,
     sweep_option,
     write_output,
+    write_plot,
 )
 from .terminal import (
-    _drop_pending,
-    _help_width,
-    _Progress,
-    _stdout_color,
-    _tolerate_encodings,
-    _warn_result,
-    _write_text,
+    Progress,
+    drop_pending,
     emit,
+    help_width,
     report,
+    stdout_color,
+    tolerate_encodings,
+    warn_result,
     warn_undefined,
+    write_text,
 )
 
 
@@ -77,14 +77,14 @@ class _Cli(click.Group):
     """The `cgraph` group; turns every error into one line on stderr and an exit code."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        _tolerate_encodings()
+        tolerate_encodings()
         was_collecting = gc.isenabled()
         gc.disable()  # a run builds millions of small objects that form no cycles
         try:
             rv = super().main(args, prog_name or "cgraph", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else Exit.OK
         except _NoArgsIsHelp as e:  # bare `cgraph`: the help, which is not an error message
-            _write_text(sys.stderr, [e.format_message() + "\n"])
+            write_text(sys.stderr, [e.format_message() + "\n"])
             code = e.exit_code
         except click.UsageError as e:
             hint = f"\nTry '{e.ctx.command_path} --help' for help." if e.ctx is not None else ""
@@ -104,7 +104,7 @@ class _Cli(click.Group):
             report(str(e))
             code = Exit.FAILED
         except BrokenPipeError:  # `cgraph run big.yaml | head`: the reader has all it wanted
-            _drop_pending(sys.stdout)
+            drop_pending(sys.stdout)
             code = Exit.FAILED
         except MemoryError:
             report("out of memory")
@@ -123,7 +123,7 @@ class _Cli(click.Group):
         return int(code)
 
     def make_context(self, info_name, args, parent=None, **extra):
-        extra.setdefault("terminal_width", _help_width())
+        extra.setdefault("terminal_width", help_width())
         return super().make_context(info_name, args, parent, **extra)
 
 
@@ -135,17 +135,17 @@ def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elast
     from ..commands.sweep import parse_sweep, sweep, sweep_csv, sweep_json, sweep_table
 
     sweeps = [parse_sweep(spec, plan.source) for spec in specs]
-    progress = _Progress("evaluating the scenarios")
+    progress = Progress("evaluating the scenarios")
     try:
         result = sweep(plan, sweeps, sets, of, wrt, progress)
     finally:
         progress.close()
-    progress = _Progress("writing the scenarios")
+    progress = Progress("writing the scenarios")
     try:
         if as_json or as_csv:
             emit((sweep_json if as_json else sweep_csv)(result, elasticity, progress), True)
         else:
-            emit(sweep_table(result, num, _stdout_color(), all_rows, elasticity))
+            emit(sweep_table(result, num, stdout_color(), all_rows, elasticity))
     finally:
         progress.close()
 
@@ -210,7 +210,7 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     from ..commands.run import run_csv, run_json, run_table
     from ..core.engine import evaluate
 
-    _one_format(as_json, as_csv)
+    one_format(as_json, as_csv)
     if sweeps:
         wanted = list(dict.fromkeys(wrt)) or None
         return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows)
@@ -223,8 +223,8 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     elif as_csv:
         text = run_csv(result)
     else:
-        text = run_table(result, num, _stdout_color(), all_rows, full)
-    _warn_result(result)
+        text = run_table(result, num, stdout_color(), all_rows, full)
+    warn_result(result)
     emit(text, as_json or as_csv)
 
 
@@ -277,7 +277,7 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
     from ..commands.grad import grad_csv, grad_json, grad_table, hessian_json, hessian_table
     from ..core.engine import evaluate
 
-    _one_format(as_json, as_csv)
+    one_format(as_json, as_csv)
     if order == 2 and (elasticity or as_csv):
         raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
     if elasticity:
@@ -295,7 +295,7 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         from ..commands.derive import hessian
 
         matrix = hessian(plan, names, sets, of)
-        text = hessian_json(result, matrix) if as_json else hessian_table(result, matrix, num, _stdout_color())
+        text = hessian_json(result, matrix) if as_json else hessian_table(result, matrix, num, stdout_color())
         warn_undefined(
             [
                 (lambda g=g: plan.loc(g.origin), g.reason)
@@ -311,14 +311,14 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         for name in names:
             result.needed_grad(name)
     else:
-        _warn_result(result, names)
+        warn_result(result, names)
     elasticities = {name: result.elasticity(name) for name in names} if elasticity else None
     if as_json:
         text = grad_json(result, names, elasticities)
     elif as_csv:
         text = grad_csv(result, names, elasticities)
     else:
-        text = grad_table(result, names, num, _stdout_color(), all_rows, elasticities, full)
+        text = grad_table(result, names, num, stdout_color(), all_rows, elasticities, full)
     emit(text, as_json or as_csv)
 
 
@@ -360,7 +360,7 @@ def ops(as_json):
     """
     from ..commands.ops import ops_json, ops_table
 
-    emit(ops_json() if as_json else ops_table(_stdout_color()), as_json)
+    emit(ops_json() if as_json else ops_table(stdout_color()), as_json)
 
 
 @cli.command()
@@ -417,7 +417,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
         data = pictures.to_dot(result, precision).encode("utf-8")
         if fmt in pictures.GRAPHVIZ_FORMATS:
             data = pictures.graphviz(data.decode("utf-8"), fmt)
-    _warn_result(result)
+    warn_result(result)
     write_output(out, data)
 
 
@@ -466,7 +466,7 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
     if name is not None:
         result.needed_grad(name)
     else:
-        _warn_result(result)
+        warn_result(result)
     if steps:
         taken = chainrule.steps(result, name)
         emit(steps_json(result, taken) if as_json else steps_text(result, taken, num), as_json)
@@ -537,7 +537,7 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
     for name in names:
         result.needed_grad(name)
     emit(
-        check_json(result, checks) if as_json else check_table(result, checks, _stdout_color(), all_rows),
+        check_json(result, checks) if as_json else check_table(result, checks, stdout_color(), all_rows),
         as_json,
     )
     return Exit.OK if passed(checks) else Exit.FAILED
@@ -623,21 +623,21 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     from ..commands.tornado import parse_swing, tornado_csv, tornado_json, tornado_plot, tornado_table
     from ..commands.tornado import tornado as make_tornado
 
-    _one_format(as_json, as_csv)
-    fmt = _plot_format(plot)
+    one_format(as_json, as_csv)
+    fmt = plot_format(plot)
     try:
         swing_amount = parse_swing(swing)
     except RequestError as e:
         raise click.BadParameter(e.message, param_hint="'--swing'") from None
     result = make_tornado(plan, swing_amount, sets, of, list(dict.fromkeys(wrt)))
     if fmt is not None:
-        _write_plot(plot, lambda: tornado_plot(result, fmt))
+        write_plot(plot, lambda: tornado_plot(result, fmt))
     if as_json:
         emit(tornado_json(result), True)
     elif as_csv:
         emit(tornado_csv(result), True)
     else:
-        emit(tornado_table(result, num, _stdout_color()))
+        emit(tornado_table(result, num, stdout_color()))
 
 
 @cli.command()
@@ -691,13 +691,13 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     from ..commands.descend import descend_csv, descend_json, descend_plot, descend_table
     from ..show.formats import graph_yaml
 
-    _one_format(as_json, as_csv)
+    one_format(as_json, as_csv)
     if out == "-" and (as_json or as_csv):
         raise click.UsageError("-o - writes the trained graph on stdout; --json and --csv cannot go there too")
-    fmt = _plot_format(plot)
+    fmt = plot_format(plot)
     refuse_the_input(out)
     names = list(dict.fromkeys(name.strip() for spec in vary for name in spec.split(",") if name.strip()))
-    progress = _Progress("descending")
+    progress = Progress("descending")
     try:
         run = run_descent(plan, names, lr, steps, sets, of, progress)
     finally:
@@ -712,7 +712,7 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
         ]
         write_output(out, graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
     if fmt is not None:
-        _write_plot(plot, lambda: descend_plot(run, fmt))
+        write_plot(plot, lambda: descend_plot(run, fmt))
     if out == "-":
         return
     if as_json:
@@ -720,4 +720,4 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     elif as_csv:
         emit(descend_csv(run), True)
     else:
-        emit(descend_table(run, num, _stdout_color(), all_rows))
+        emit(descend_table(run, num, stdout_color(), all_rows))

@@ -1,3 +1,5 @@
+"""The options every command shares (--set, --of, --json, number formats) and the graph file they read."""
+
 from __future__ import annotations
 
 import functools
@@ -8,7 +10,7 @@ import sys
 import click
 
 from ..core.errors import RunError, printable
-from .terminal import _drop_pending, _write_text
+from .terminal import drop_pending, write_text
 
 DEFAULT_FILE = "cgraph.yaml"
 
@@ -74,7 +76,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 csv_option = click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout, for spreadsheets.")
 
 
-def _one_format(as_json: bool, as_csv: bool) -> None:
+def one_format(as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise click.UsageError("--json and --csv cannot be used together; choose one")
 
@@ -178,7 +180,7 @@ def write_output(out: str | None, data: bytes) -> None:
         except BrokenPipeError:
             raise
         except OSError as e:
-            _drop_pending(sys.stdout)
+            drop_pending(sys.stdout)
             raise RunError(f"cannot write to standard output: {e.strerror or e}") from None
         return
     from ..show.files import SameFile, write_atomically
@@ -190,7 +192,7 @@ def write_output(out: str | None, data: bytes) -> None:
     except OSError as e:
         raise RunError(f"cannot write {printable(out)}: {e.strerror or e}") from None
     try:
-        _write_text(sys.stderr, [f"cgraph: wrote {printable(out)}\n"])
+        write_text(sys.stderr, [f"cgraph: wrote {printable(out)}\n"])
     except (RunError, BrokenPipeError):
         pass  # the file is written; only the note about it is lost
 
@@ -209,7 +211,7 @@ def refuse_the_input(out: str | None) -> None:
         raise _over_the_input(out)
 
 
-def _plot_format(plot: str | None) -> str | None:
+def plot_format(plot: str | None) -> str | None:
     """svg or png, from the file name --plot was given (None without --plot)."""
     if plot is None:
         return None
@@ -220,7 +222,7 @@ def _plot_format(plot: str | None) -> str | None:
     return fmt
 
 
-def _write_plot(plot: str, draw) -> None:
+def write_plot(plot: str, draw) -> None:
     """Write the picture draw() makes to `plot`; one line and exit 1 where matplotlib is missing."""
     try:
         picture = draw()

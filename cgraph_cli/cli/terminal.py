@@ -1,3 +1,9 @@
+"""The terminal: what cgraph writes to stdout and stderr, and how (colour, encodings, warnings).
+
+Nothing is written to stdout before a command has all of it: an error midway
+leaves stdout empty (see `emit`).
+"""
+
 from __future__ import annotations
 
 import os
@@ -65,7 +71,7 @@ def _json_escape(c: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def _write_text(stream, chunks, is_json: bool = False) -> None:
+def write_text(stream, chunks, is_json: bool = False) -> None:
     """Text to stdout or stderr; an OSError becomes a RunError saying which stream failed."""
     name = "standard output" if stream is sys.stdout else "standard error"
     if stream is None:
@@ -77,11 +83,11 @@ def _write_text(stream, chunks, is_json: bool = False) -> None:
     except BrokenPipeError:
         raise  # the reader went away: quietly done (see _Cli.main)
     except OSError as e:
-        _drop_pending(stream)
+        drop_pending(stream)
         raise RunError(f"cannot write to {name}: {e.strerror or e}") from None
 
 
-def _drop_pending(stream) -> None:
+def drop_pending(stream) -> None:
     """Point a failed stream at /dev/null, so what is left in its buffer cannot fail again at exit."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
@@ -94,7 +100,7 @@ def _drop_pending(stream) -> None:
 def emit(text, is_json: bool = False) -> None:
     """Output on stdout: one text, or text chunks written as they are made (explain's paths)."""
     chunks = [text] if isinstance(text, str) else text
-    _write_text(sys.stdout, _ending_in_newline(chunks), is_json)
+    write_text(sys.stdout, _ending_in_newline(chunks), is_json)
 
 
 def _ending_in_newline(chunks):
@@ -112,7 +118,7 @@ def _say(kind: str, style: str, message: str, hint: str = "") -> None:
         return
     prefix = click.style(f"cgraph: {kind}:", fg=style, bold=True) if color_enabled(stream) else f"cgraph: {kind}:"
     try:
-        _write_text(stream, [f"{prefix} {printable(message)}{hint}\n"])
+        write_text(stream, [f"{prefix} {printable(message)}{hint}\n"])
     except (RunError, BrokenPipeError):
         pass  # nowhere left to say it
 
@@ -141,7 +147,7 @@ def warn_undefined(items, source: str | None) -> None:
         warn(f"… and {more:,} more undefined gradients")
 
 
-def _warn_result(result, names=None) -> None:
+def warn_result(result, names=None) -> None:
     """Warn of every undefined gradient of `result` (or of the named nodes only)."""
     plan = result.plan
     wanted = None if names is None else {plan.index[n] for n in names}
@@ -155,7 +161,7 @@ def _warn_result(result, names=None) -> None:
     )
 
 
-def _help_width() -> int:
+def help_width() -> int:
     """The width click's help would find through shutil, which costs every start 1.5 ms to import:
     the terminal's columns ($COLUMNS first), at most 80, less a margin of 2, at least 50."""
     try:
@@ -165,7 +171,7 @@ def _help_width() -> int:
     return max(min(columns or 80, 80) - 2, 50)
 
 
-def _tolerate_encodings() -> None:
+def tolerate_encodings() -> None:
     """Streams that cannot encode a character write it as an escape instead of failing (click's
     help and messages are written by click itself)."""
     for stream in (sys.stdout, sys.stderr):
@@ -177,7 +183,7 @@ def _tolerate_encodings() -> None:
                 pass
 
 
-class _Progress:
+class Progress:
     """A progress bar on stderr, only on a terminal, shown once the work has taken a second."""
 
     def __init__(self, what: str):
@@ -203,5 +209,5 @@ class _Progress:
             self.bar.stop()
 
 
-def _stdout_color() -> bool:
+def stdout_color() -> bool:
     return color_enabled(sys.stdout)

@@ -1,4 +1,4 @@
-"""Gradient check: backprop against numerical differentiation, input by input (the book's section 5.7).
+"""cgraph check, a gradient check: backprop against numerical differentiation, input by input (the book's section 5.7).
 
 A central difference (f(x+h) - f(x-h)) / 2h has two errors: truncation,
 about h²·|f'''|, and the rounding of f itself, about noise/h, where noise is
@@ -31,7 +31,7 @@ from ..core.op import Number, Undefined
 from ..core.result import Result
 from ..show.formats import to_json
 from ..show.numbers import format_number
-from ..show.table import _Table, cell
+from ..show.table import Table, cell
 
 EPSILON = sys.float_info.epsilon
 # Ridders starts from eps·max(1, |x|) times each of these in turn, until one resolves the
@@ -511,7 +511,7 @@ def check_verdict(checks) -> str:
 
 def check_table(result: Result, checks, color: bool = False, all_rows: bool = False) -> str:
     """`cgraph check`: each input's gradient by backprop and by central difference, and the verdict."""
-    table = _Table()
+    table = Table()
     table.column("input", style="bold")
     table.column("value", "right")
     table.column("h", "right")

@@ -1,3 +1,13 @@
+"""cgraph derive and grad --order 2: reverse mode, source to source; the backward pass as a graph of its own.
+
+`derive(plan, wrt)` returns a Draft whose output is d(of)/d(wrt). It runs each
+op's own `local` code (ops.py) on symbols (symbols.py) instead of numbers: arithmetic
+on a `Sym` adds a node to the new graph. So the derived graph does exactly the
+engine's arithmetic in the engine's order, and running it gives backprop's
+number to the last digit, wherever backprop gives one; deriving it again gives
+the second derivative (`hessian`).
+"""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -6,7 +16,7 @@ from ..core import ops
 from ..core.errors import GraphError, RequestError
 from ..core.graph import Draft, Plan, path_counts
 from ..core.op import Undefined, domain_reason
-from ..core.symbols import Emitter, Sym, _is
+from ..core.symbols import Emitter, Sym, is_exactly
 
 
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
@@ -81,7 +91,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
 
     def emit(slot_sends) -> None:
         for _, j, dout, local, want, selects, unneeded in slot_sends:
-            if (selects or unneeded) and _is(local, 0):
+            if (selects or unneeded) and is_exactly(local, 0):
                 received[j].append(0)  # select, don't multiply: 0, whatever dout is
             elif unneeded and type(dout) is Sym:  # dout is 0 here: its locals may have no value, and need none
                 product = emitter.emit(ops.mul, (dout, local), f"{want}__if_sent")

@@ -1,4 +1,4 @@
-"""Gradient descent: move some inputs against the gradient, step by step, to make the output small.
+"""cgraph descend, gradient descent: move some inputs against the gradient, step by step, to make the output small.
 
 The book's training loop, `network.params[key] -= learning_rate * grad[key]`:
 each step is one forward and one backward pass (on arrays, each node one numpy
@@ -18,8 +18,8 @@ from ..core.graph import Plan
 from ..core.op import Undefined
 from ..show.formats import csv_text, to_json
 from ..show.numbers import Format, format_number
-from ..show.plot import _axis_scale, _picture, _pyplot
-from ..show.table import _Table, cell
+from ..show.plot import axis_scale, picture, pyplot
+from ..show.table import Table, cell
 
 MAX_STEPS = 1_000_000  # each step keeps its loss
 
@@ -163,7 +163,7 @@ def _descent_rows(run, all_rows: bool) -> list[int]:
 
 def descend_table(run, num: Format = format_number, color: bool = False, all_rows: bool = False) -> str:
     """`cgraph descend`: the loss at evenly spaced steps (and each varied input that is a number)."""
-    table = _Table()
+    table = Table()
     table.column("step", "right")
     table.column(cell(run.of_name), "right", "green")
     for name in run.trace:
@@ -217,9 +217,9 @@ def descend_csv(run) -> Iterator[str]:
 
 def descend_plot(run, fmt: str) -> bytes:
     """The loss curve, as SVG or PNG bytes (matplotlib: the plot extra)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    scale, label = _axis_scale(run.losses, run.of_name)
+    scale, label = axis_scale(run.losses, run.of_name)
     losses = [loss / scale for loss in run.losses]
     if scale == 1 and min(losses) > 1e-300:  # (a log axis down to the subnormals overflows its ticks)
         axes.set_yscale("log")
@@ -227,4 +227,4 @@ def descend_plot(run, fmt: str) -> bytes:
     axes.set_xlabel("step")
     axes.set_ylabel(label)
     axes.set_title(f"{run.plan.name}: gradient descent, lr {run.lr!r}")
-    return _picture(plt, figure, fmt)
+    return picture(plt, figure, fmt)

@@ -1,4 +1,4 @@
-"""Pictures of a graph like the book's figures: Graphviz DOT and Mermaid text, and SVG/PNG through Graphviz.
+"""cgraph draw: pictures of a graph like the book's figures: DOT and Mermaid text, SVG/PNG through Graphviz.
 
 Inputs stand as plain labels at the left, operations as circles with their
 symbol, data flows left to right, and on every edge the forward value sits

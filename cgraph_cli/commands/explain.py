@@ -1,6 +1,6 @@
-"""The chain rule spelled out: every path from the output back to a node, and the backward pass step by step.
+"""cgraph explain: the chain rule spelled out, every path from the output back to a node; backward, step by step.
 
-Pure computation over an evaluated Result; render.py turns it into text. Paths
+Computed over an evaluated Result, and turned into text below (explain_text, steps_text). Paths
 are found one at a time, as they are printed: their number can explode (a
 lattice of n diamonds has 2^n), so memory never holds more than one.
 """
@@ -16,7 +16,7 @@ from ..core.graph import path_counts
 from ..core.op import Number, Undefined
 from ..core.result import Result
 from ..show.formats import to_json
-from ..show.numbers import Format, _arrays_too, _plural, format_number
+from ..show.numbers import Format, arrays_too, format_number, plural
 from ..show.table import cell
 
 
@@ -178,7 +178,7 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
     from the output back to the node, its local derivatives and their product; then the sum."""
     e = explanation
     total = e.path_count
-    num = _arrays_too(num)
+    num = arrays_too(num)
     yield f"d{cell(e.of)}/d{cell(e.wrt)} = {num(e.gradient)}  (backprop)\n"
     if not total:
         yield (
@@ -189,7 +189,7 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
     along = "it" if total == 1 else "each"
     arrays = e.result.plan.arrays
     yield (
-        f"{_plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
+        f"{plural(total, 'path')} from {cell(e.of)} back to {cell(e.wrt)}; along {along}, "
         + (
             "each node's backward step passes the gradient on (ones from the output first); "
             "what reaches the end is the path's share:\n"
@@ -207,7 +207,7 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
         yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
     if e.listed < total:
         yield (
-            f"  ... {_plural(total - e.listed, 'more path')} not listed (--max-paths); the total comes from backprop\n"
+            f"  ... {plural(total - e.listed, 'more path')} not listed (--max-paths); the total comes from backprop\n"
         )
     else:
         yield (
@@ -246,7 +246,7 @@ def explain_json(graph_name: str, value, explanation) -> Iterator[str]:
 
 def steps_text(result: Result, steps, num: Format = format_number) -> str:
     """`cgraph explain --steps`: the backward pass node by node, as the book's layers run it."""
-    num = _arrays_too(num)
+    num = arrays_too(num)
     arrays = result.plan.arrays
     lines = [
         f"backward pass from {cell(result.of_name)}, d{cell(result.of_text)}/d{cell(result.of_name)} = "

@@ -1,3 +1,5 @@
+"""cgraph grad: d(of)/d(NAME) for the inputs asked for, with elasticities; the Hessian with --order 2."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -5,14 +7,14 @@ from collections.abc import Iterable
 from ..core.result import Result
 from ..show.formats import csv_text, to_json
 from ..show.numbers import Format, format_number, shown
-from ..show.table import _Table, cell
-from .run import _about, _elements, _headline
+from ..show.table import Table, cell
+from .run import about, elements, headline
 
 
 def grad_json(result: Result, wrt: Iterable[str], elasticities: dict | None = None) -> str:
     """`cgraph grad --json`: d(of)/d(name) for each name asked for (and its elasticity)."""
     data = {
-        **_about(result),
+        **about(result),
         "gradients": {name: result.grad_of(name) for name in wrt},
     }
     if elasticities is not None:
@@ -26,7 +28,7 @@ def grad_csv(result: Result, wrt: list[str], elasticities: dict | None = None) -
     rows = [
         [element, value, grad] + ([elasticities[name]] if elasticities else [])
         for name in wrt
-        for element, value, grad in _elements(name, result.value_of(name), result.grad_of(name))
+        for element, value, grad in elements(name, result.value_of(name), result.grad_of(name))
     ]
     return csv_text([header, *rows])
 
@@ -41,7 +43,7 @@ def grad_table(
     full: bool = False,
 ) -> str:
     """`cgraph grad`: d(of)/d(name) for each name asked for (and its elasticity)."""
-    table = _Table()
+    table = Table()
     table.column("wrt", style="bold")
     table.column("value", "right", "green")
     table.column(f"d({cell(result.of_text)})/d(wrt)", "right", "red")
@@ -52,19 +54,19 @@ def grad_table(
         if elasticities is not None:
             row.append(num(elasticities[name]))
         table.rows.append(row)
-    return table.draw(_headline(result, num), color, all_rows)
+    return table.draw(headline(result, num), color, all_rows)
 
 
 def hessian_table(result: Result, hessian: dict, num: Format = format_number, color: bool = False) -> str:
     """`cgraph grad --order 2`: the matrix of second derivatives."""
     names = list(hessian)
-    table = _Table()
+    table = Table()
     table.column(f"d²{cell(result.of_name)}/d(row)d(col)", style="bold")
     for name in names:
         table.column(cell(name), "right")
     for a in names:
         table.rows.append([cell(a)] + [num(hessian[a][b]) for b in names])
-    return table.draw(_headline(result, num), color)
+    return table.draw(headline(result, num), color)
 
 
 def hessian_json(result: Result, hessian: dict) -> str:

@@ -1,8 +1,10 @@
+"""cgraph ops: the table of operations, each with its value and local derivatives, from the registry itself."""
+
 from __future__ import annotations
 
 from ..core.ops import OPS
 from ..show.formats import to_json
-from ..show.table import _Table
+from ..show.table import Table
 
 
 def ops_json() -> str:
@@ -26,7 +28,7 @@ def ops_json() -> str:
 
 def ops_table(color: bool = False) -> str:
     """`cgraph ops`: every op with its operand count, value and local derivatives."""
-    table = _Table()
+    table = Table()
     for header in ("op", "symbol", "operands", "value", "local derivative(s)"):
         table.column(header)
     for op in OPS.values():

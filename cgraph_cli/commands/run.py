@@ -1,3 +1,5 @@
+"""cgraph run: every node's value and gradient, as a table, JSON or CSV."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -8,7 +10,7 @@ from ..core.op import Undefined, Unused
 from ..core.result import Result
 from ..show.formats import csv_text, json_strings, to_json
 from ..show.numbers import Format, format_number, shown
-from ..show.table import _Table, cell, operand_list
+from ..show.table import Table, cell, operand_list
 
 
 def run_json(result: Result) -> Iterator[str]:
@@ -63,10 +65,10 @@ def _arrays_json(result: Result) -> str:
         if result.grads[i] is not None:
             node["grad"] = result.grads[i]
         nodes.append(node)
-    return to_json({**_about(result), "nodes": nodes})
+    return to_json({**about(result), "nodes": nodes})
 
 
-def _about(result: Result) -> dict:
+def about(result: Result) -> dict:
     """The head of a result's JSON: the graph, the node differentiated and its value (and, for an
     array output, that gradients are of the sum of its elements)."""
     about = {"graph": result.plan.name, "of": result.of_name, "value": result.value}
@@ -86,12 +88,12 @@ def run_csv(result: Result) -> str:
         note = [unused[i].reason if i in unused else ""] if unused else []
         rows.extend(
             [name, plan.op_name(i), operands, value, grad, *note]
-            for name, value, grad in _elements(plan.names[i], result.values[i], result.grads[i])
+            for name, value, grad in elements(plan.names[i], result.values[i], result.grads[i])
         )
     return csv_text(rows)
 
 
-def _elements(name: str, value, grad):
+def elements(name: str, value, grad):
     """(name, value, gradient) for a number; for an array, one per element, named NAME[i, j]."""
     if getattr(value, "ndim", 0) == 0 or type(value) is Unused:
         yield name, value, grad
@@ -104,7 +106,7 @@ def _elements(name: str, value, grad):
         yield element_name(name, at), float(value[at]), g
 
 
-def _headline(result: Result, num: Format) -> str:
+def headline(result: Result, num: Format) -> str:
     headline = f"{cell(result.plan.name)}: {cell(result.of_name)} = {shown(result.value, num)}"
     if result.of_text != result.of_name:
         headline += f"; gradients are of {cell(result.of_text)}, the sum of its elements"
@@ -117,7 +119,7 @@ def run_table(
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
     has_labels = bool(plan.labels)
-    table = _Table()
+    table = Table()
     table.column("node", style="bold")
     table.column("op")
     table.column("operands")
@@ -141,4 +143,4 @@ def run_table(
             row.append(cell(plan.labels.get(i, ""), 80))
         table.rows.append(row)
     notes = [f"{cell(plan.names[i])}: not used: {shorten(u.reason, 300)}" for i, u in result.unused()]
-    return "\n".join([table.draw(_headline(result, num), color, all_rows), *notes])
+    return "\n".join([table.draw(headline(result, num), color, all_rows), *notes])

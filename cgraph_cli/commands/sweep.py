@@ -1,4 +1,4 @@
-"""What-if sweeps: the graph run once over a grid of scenarios, side by side in numpy arrays.
+"""run --sweep, what-if sweeps: the graph run once over a grid of scenarios, side by side in numpy arrays.
 
 `--sweep price=8:14:0.5 --sweep units=1000,1200,1500` asks for every
 combination (13 × 3 = 39 scenarios). Each input swept is an array along the
@@ -24,7 +24,7 @@ from ..core.op import Undefined
 from ..read.syntax import NotANumber, plain_kind, to_number
 from ..show.formats import csv_text, json_strings
 from ..show.numbers import Format, format_number
-from ..show.table import _Table, cell, summary_rows
+from ..show.table import Table, cell, summary_rows
 
 MAX_SCENARIOS = 10_000_000
 MAX_WORK = 2_000_000_000  # nodes × scenarios: past this a sweep would run for minutes
@@ -248,7 +248,7 @@ def sweep_table(
 ) -> str:
     """`--sweep`: one row per scenario, the swept inputs first; past 2,000 rows the first and last."""
     columns = _sweep_columns(result, elasticities)
-    table = _Table()
+    table = Table()
     for k, (header, _) in enumerate(columns):
         style = "bold" if k < len(result.swept) else "green" if k == len(result.swept) else "red"
         table.column(cell(header), "right", style)

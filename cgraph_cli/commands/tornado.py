@@ -1,4 +1,4 @@
-"""A tornado: each input moved down and up by a swing, one at a time, and how far the output moves.
+"""cgraph tornado: each input moved down and up by a swing, one at a time, and how far the output moves.
 
 The bars are sorted by how far the output moves (the widest on top, the
 shape that gives the chart its name). Each end is a forward pass of the
@@ -17,8 +17,8 @@ from ..core.graph import Plan
 from ..core.op import Undefined
 from ..show.formats import csv_text, to_json
 from ..show.numbers import Format, format_number
-from ..show.plot import _axis_scale, _picture, _pyplot
-from ..show.table import _Table, cell
+from ..show.plot import axis_scale, picture, pyplot
+from ..show.table import Table, cell
 
 MAX_WORK = 200_000_000  # forward passes × nodes: past this a tornado would run for minutes
 
@@ -147,7 +147,7 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
     """`cgraph tornado`: one row per input, the one that moves the output most first, with its bar."""
     ends = [end for bar in result.bars for end in (bar.out_low, bar.out_high) if type(end) is not Undefined]
     scale = max((abs(end - result.value) for end in ends), default=0.0)
-    table = _Table()
+    table = Table()
     table.column("input", style="bold")
     table.column("value", "right")
     amount = result.swing_text.lstrip("±")
@@ -226,10 +226,10 @@ def tornado_csv(result) -> str:
 
 def tornado_plot(result, fmt: str) -> bytes:
     """The tornado as an SVG or PNG picture, drawn by matplotlib (ImportError where it is missing)."""
-    plt = _pyplot()
+    plt = pyplot()
     bars = [bar for bar in result.bars if bar.width >= 0][::-1]  # widest on top
     ends = [float(end) for bar in bars for end in (bar.out_low, bar.out_high)]
-    scale, label = _axis_scale([float(result.value), *ends], str(result.of_name))
+    scale, label = axis_scale([float(result.value), *ends], str(result.of_name))
     base = float(result.value) / scale
     figure, axes = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.4))
     for y, bar in enumerate(bars):
@@ -242,4 +242,4 @@ def tornado_plot(result, fmt: str) -> bytes:
     axes.set_title(f"{result.plan.name}: {result.of_name}, each input ±{result.swing_text.lstrip('±')}")
     if bars:
         axes.legend(loc="lower right", fontsize="small")
-    return _picture(plt, figure, fmt)
+    return picture(plt, figure, fmt)

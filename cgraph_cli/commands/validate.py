@@ -1,3 +1,5 @@
+"""cgraph validate: a graph file checked without evaluating it, and what it holds."""
+
 from __future__ import annotations
 
 from ..core.errors import printable, short_list

@@ -1,3 +1,11 @@
+"""What an op is: its forward step, its local derivatives and what it knows of itself, registered by name in OPS.
+
+The ops themselves are in ops.py (on numbers) and layers.py (on arrays
+alone). `Undefined` and `Unused` are the values a node has where it has no
+number, saying why. Read the table through `ops.OPS`: importing ops registers
+every op, those of arrays too.
+"""
+
 from __future__ import annotations
 
 import math

@@ -1,3 +1,5 @@
+"""An evaluation's result: every node's value and gradient d(of)/d(node) by position, and what commands read of them."""
+
 from __future__ import annotations
 
 from .errors import shorten

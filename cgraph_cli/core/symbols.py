@@ -1,11 +1,9 @@
-"""Reverse mode, source to source: the backward pass written out as a graph of its own.
+"""Local derivatives on symbols: the same `local` code that computes a derivative on numbers writes it out as nodes.
 
-`derive(plan, wrt)` returns a Draft whose output is d(of)/d(wrt). It runs each
-op's own `local` code (ops.py) on symbols instead of numbers: arithmetic on a
-`Sym` adds a node to the new graph. So the derived graph does exactly the
-engine's arithmetic in the engine's order, and running it gives backprop's
-number to the last digit, wherever backprop gives one; deriving it again gives
-the second derivative.
+Arithmetic on a `Sym` adds a node (through an `Emitter`, which reduces x * 1
+and x + 0 as floating point does). The engine learns the shape of each op's
+local derivatives from them (schedule.py); `cgraph derive` writes whole
+backward passes with them (commands/derive.py).
 """
 
 from __future__ import annotations
@@ -58,7 +56,7 @@ def _key(op, args) -> tuple:
     return (op.name,) + tuple(id(a) if type(a) is Sym else repr(a) for a in args)
 
 
-def _is(ref, number) -> bool:
+def is_exactly(ref, number) -> bool:
     return type(ref) is not Sym and ref == number
 
 
@@ -85,26 +83,26 @@ class Emitter:
                 return Undefined("not a finite number (overflow)")
         name = op.name
         if name == "mul":
-            if any(_is(a, 0) for a in args):
+            if any(is_exactly(a, 0) for a in args):
                 return 0
-            args = tuple(a for a in args if not _is(a, 1))
+            args = tuple(a for a in args if not is_exactly(a, 1))
             if len(args) < 2:
                 return args[0] if args else 1
-            if len(args) == 2 and (_is(args[0], -1) or _is(args[1], -1)):
-                return ops.neg(args[1] if _is(args[0], -1) else args[0])
+            if len(args) == 2 and (is_exactly(args[0], -1) or is_exactly(args[1], -1)):
+                return ops.neg(args[1] if is_exactly(args[0], -1) else args[0])
         elif name == "add":
-            args = tuple(a for a in args if not _is(a, 0))
+            args = tuple(a for a in args if not is_exactly(a, 0))
             if len(args) < 2:
                 return args[0] if args else 0
-        elif (name == "sub" and _is(args[1], 0)) or (name in ("div", "pow") and _is(args[1], 1)):
+        elif (name == "sub" and is_exactly(args[1], 0)) or (name in ("div", "pow") and is_exactly(args[1], 1)):
             return args[0]
         elif name == "mulpow":
             a, x, b = args
-            if _is(a, 0) or _is(b, 0):
+            if is_exactly(a, 0) or is_exactly(b, 0):
                 return a  # a * x**0 is a; 0 where a is 0
-            if _is(b, 1):
+            if is_exactly(b, 1):
                 return ops.mul(a, x)
-            if _is(a, 1):
+            if is_exactly(a, 1):
                 return ops.pow_(x, b)
         if all(type(a) is not Sym for a in args):
             value = op(*args)  # the same arithmetic the node would do

@@ -1,3 +1,5 @@
+"""Text for programs: JSON (strict: no NaN or Infinity), CSV, and YAML for the graphs cgraph writes."""
+
 from __future__ import annotations
 
 import re

@@ -1,3 +1,5 @@
+"""Numbers as text: every digit by default (the shortest that reads back as the same float), or as asked."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -54,10 +56,10 @@ def number_format(precision: int | None = None, decimals: int | None = None) -> 
     return lambda value: format_number(value, precision, decimals)
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _arrays_too(num: Format) -> Format:
+def arrays_too(num: Format) -> Format:
     """`num` for numbers; an array shown compactly (its gradient's spread, when large)."""
     return lambda value: shown(value, num, spread=True)

@@ -1,9 +1,11 @@
+"""Plots with matplotlib (the plot extra), imported only when asked for; axes kept finite near a float's end."""
+
 from __future__ import annotations
 
 import math
 
 
-def _axis_scale(numbers, label: str) -> tuple[float, str]:
+def axis_scale(numbers, label: str) -> tuple[float, str]:
     """What to divide the numbers on an axis by, and its label: 1, or where they come near a float's
     end (where matplotlib's ticks overflow) a power of ten, which the label says."""
     top = max(map(abs, numbers), default=0.0)
@@ -13,7 +15,7 @@ def _axis_scale(numbers, label: str) -> tuple[float, str]:
     return 10.0**exponent, f"{label} (× 1e{exponent})"
 
 
-def _pyplot():
+def pyplot():
     """matplotlib's pyplot, drawing to files (ImportError where matplotlib is missing)."""
     import matplotlib
 
@@ -24,7 +26,7 @@ def _pyplot():
     return plt
 
 
-def _picture(plt, figure, fmt: str) -> bytes:
+def picture(plt, figure, fmt: str) -> bytes:
     """A finished figure as SVG or PNG bytes (an SVG without a date: the same numbers, the same file)."""
     import io
     import warnings

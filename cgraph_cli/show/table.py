@@ -1,3 +1,10 @@
+"""Tables for people: rich when it is installed for a terminal, plain text otherwise; bounded whatever the graph holds.
+
+Long cells are shortened in the middle, and past a few thousand rows only
+the first and last are shown. rich is imported only inside, so `--json`
+never pays for it.
+"""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,7 +42,7 @@ def summary_rows(total: int, all_rows: bool):
     return [*range(SUMMARY_ROWS), *range(total - SUMMARY_ROWS, total)]
 
 
-class _Table:
+class Table:
     """Columns and rows of text; drawn by rich, or plainly in the same layout when large."""
 
     def __init__(self):
