@@ -7,7 +7,7 @@ command line starts without them.
 
 __version__ = "0.1.0"
 
-__all__ = ["Error", "Graph", "Run", "load", "loads"]
+__all__ = ["Error", "Graph", "Run", "example", "examples", "load", "loads"]
 
 
 def __getattr__(name: str):

@@ -52,6 +52,20 @@ def loads(text: str, name: str = "graph") -> Graph:
     return Graph(load_text(text, "<string>", name))
 
 
+def examples() -> list[dict]:
+    """The example graphs that come with cgraph: name, description, path (as `cgraph examples` lists them)."""
+    from .commands.examples import examples as listed
+
+    return [{"name": e.name, "description": e.description, "path": str(e.path)} for e in listed()]
+
+
+def example(name: str) -> Graph:
+    """One of the example graphs, loaded: `cg.example("apples").run().grads`."""
+    from .commands.examples import example as found
+
+    return load(found(name).path)
+
+
 def _sets(values: Mapping | None) -> dict:
     """`set=` as `--set` takes it: numbers, and text read as the command line reads it ("3", "1e3")."""
     from .read.syntax import NotANumber, parse_number

@@ -166,6 +166,9 @@ def cli():
     A YAML file declares inputs and operation nodes; cgraph computes every
     node's value (forward pass) and its gradient (backward pass, by the chain rule).
 
+    The examples read graphs/: `cgraph examples --copy graphs` puts cgraph's
+    example graphs there.
+
     \b
     Examples:
       cgraph run graphs/apples.yaml
@@ -174,6 +177,36 @@ def cli():
       cgraph run graphs/loan_payment.yaml --sweep annual_rate=0.03:0.08:0.01 --csv
       cgraph tornado graphs/subscription_profit.yaml
     """
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "--copy", "folder", metavar="FOLDER", help="Copy the examples (NAMEs, or all) into FOLDER, made if need be."
+)
+@json_option
+def examples(names, folder, as_json):
+    """List the example graphs that come with cgraph; print one, or copy them out.
+
+    The --help examples of every command read graphs/: `cgraph examples --copy
+    graphs` puts them there. No file is replaced.
+
+    \b
+    Examples:
+      cgraph examples
+      cgraph examples apples                  # the file, on stdout
+      cgraph examples --copy graphs           # every example, and the data they read
+      cgraph examples --copy . two_layer_net  # one example (and its data/)
+    """
+    from ..commands.examples import copy_examples, example, examples_json, examples_table
+
+    if folder is not None:
+        copied = copy_examples(folder, list(names))
+        emit("".join(f"{path}\n" for path in copied))
+    elif names:
+        emit("".join(example(name).path.read_text(encoding="utf-8") for name in names))
+    else:
+        emit(examples_json() if as_json else examples_table(stdout_color()), as_json)
 
 
 @cli.command()
