@@ -262,3 +262,19 @@ def test_a_derived_graph_runs_where_a_branch_not_taken_has_no_derivative(inputs,
     assert evaluate(plan).grad_of("a") == 2.0
     derived = evaluate(load_text(graph_yaml(derive(plan, "a"), ["test"])))
     assert derived.value == 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "x", "expected"),
+    [
+        ("abs(x / 5e-324)", 0.0, 0.0),  # abs'(0) = 0, times 1/5e-324 (inf alone): 0 / 5e-324 = 0
+        ("sigmoid(log(x))", 5e-310, 1.0),  # x / (1 + x)**2: 1 / x alone overflows, dout / x does not
+    ],
+)
+def test_a_derived_graph_puts_dout_into_the_numerator_as_backprop_does(text, x, expected):
+    """Hand math (to within rounding); the derived graph gives backprop's number exactly, where a
+    local derivative written alone (1 / 5e-324) would leave the float range."""
+    plan = load_text(f"inputs: {{x: {x}}}\nnodes:\n  y: {text}\n")
+    g = evaluate(plan).grad_of("x")
+    assert math.isclose(g, expected, rel_tol=1e-12, abs_tol=0.0)
+    assert evaluate(load_text(graph_yaml(derive(plan, "x"), ["test"]))).value == g

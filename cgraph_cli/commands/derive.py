@@ -15,8 +15,8 @@ from collections import Counter
 from ..core import ops
 from ..core.errors import GraphError, RequestError
 from ..core.graph import Draft, Plan, path_counts
-from ..core.op import Undefined, domain_reason
-from ..core.symbols import Emitter, Sym, is_exactly
+from ..core.op import Undefined, domain_reason, is_finite
+from ..core.symbols import Emitter, Sym, is_exactly, times_local
 
 
 def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None = None) -> Draft:
@@ -86,11 +86,18 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                     if uses[j] == 1
                     else f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
                 )
-                sends.append((slot, j, dout, local, want, op.selects, i in unneeded))
+                sends.append((slot, j, dout, local, want, op.selects, i in unneeded, i))
         return sends
 
+    def _overflows_alone(local, i: int, k: int) -> bool:
+        """Whether operand k's local derivative of node i is no number here (1/x at x = 5e-310)."""
+        if type(local) is not Sym:
+            return type(local) is Undefined or not is_finite(local)
+        xs = [values[m] for m in args[i]]
+        return type(reference.local(plan.node_op(i), values[i], xs)[k]) is Undefined
+
     def emit(slot_sends) -> None:
-        for _, j, dout, local, want, selects, unneeded in slot_sends:
+        for k, j, dout, local, want, selects, unneeded, i in slot_sends:
             if (selects or unneeded) and is_exactly(local, 0):
                 received[j].append(0)  # select, don't multiply: 0, whatever dout is
             elif unneeded and type(dout) is Sym:  # dout is 0 here: its locals may have no value, and need none
@@ -99,6 +106,10 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
             elif selects and type(local) is Sym and type(dout) is Sym:  # 0 where not selected, dout or not
                 product = emitter.emit(ops.mul, (dout, local), f"{want}__selected")
                 received[j].append(emitter.emit(ops.OPS["where"], (local, product, 0), want))
+            elif type(dout) is Sym and _overflows_alone(local, i, k):
+                # 1/x alone overflows where dout / x need not: dout goes into the numerator, as backprop does
+                operands = [refs[m] for m in args[i]]
+                received[j].append(times_local(plan.node_op(i), dout, refs[i], operands, k, emitter.call))
             else:
                 received[j].append(emitter.emit(ops.mul, (dout, local), want))  # the book's dx = dout * local
 

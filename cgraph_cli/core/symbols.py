@@ -72,6 +72,10 @@ class Emitter:
         """Record that `node` computes op(*args) (an existing node, to be reused rather than repeated)."""
         self.made[_key(op, args)] = node
 
+    def call(self, op, *args):
+        """op(*args) as a node (or what it reduces to): times_local's way to apply an op."""
+        return self.emit(op, args)
+
     def emit(self, op, args, want: str | None = None):
         """The node op(*args), or what it reduces to. The reductions change no value: x * 1 and
         x + 0 are x exactly in floating point, and operands are finite, so x * 0 is 0."""
