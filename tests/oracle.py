@@ -212,7 +212,7 @@ def run(plan, given: list, of: int):
     constants, None for a node). Returns (values, grads): float64 arrays (0-d for a number) by
     evaluation position, the literal constants after the nodes in `values`."""
     n = plan.size
-    literals = [np.float64(c) for c in plan.constants]
+    literals = [np.float64(c) for c in plan.literals]
     seen: list = [None] * n
 
     def graph(zeros):
@@ -281,7 +281,7 @@ def torch_run(plan, given: list, of: int):
         "eq": lambda xs: torch.where(xs[0].detach() == xs[1].detach(), 1.0, 0.0).double(),
     }
     n = plan.size
-    literals = [torch.tensor(float(c), dtype=torch.float64) for c in plan.constants]
+    literals = [torch.tensor(float(c), dtype=torch.float64) for c in plan.literals]
     values: list = [None] * n + literals
     for i in range(n):
         op = plan.ops[i]

@@ -88,7 +88,7 @@ def test_operators_bind_and_group_as_pythons_do():
 
 def test_literals_alone_are_worked_out_once_into_a_constant():
     plan = load_text("inputs: {x: 2.0}\nnodes:\n  y: -1/6 * x\n")
-    assert plan.constants == [-1 / 6]  # one constant, not nodes for 1, -1 and -1/6
+    assert plan.literals == [-1 / 6]  # one constant, not nodes for 1, -1 and -1/6
     assert [plan.names[i] for i in range(plan.size)] == ["x", "y"]
     assert evaluate(plan).value == -1 / 6 * 2.0
 

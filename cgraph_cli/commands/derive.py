@@ -36,7 +36,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     of_name = names[out]
     between = path_counts(plan, target, out)  # nonzero where d(out)/d(target) flows
     emitter = Emitter()
-    refs = [Sym(emitter, name=name) for name in names] + list(plan.constants)
+    refs = [Sym(emitter, name=name) for name in names] + list(plan.literals)
     for i, op in enumerate(plan.ops):
         if op is not None:
             emitter.known(refs[i], op, [refs[j] for j in args[i]])
@@ -48,7 +48,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     for i in range(target + 1, out + 1):
         if between[i]:
             for j in args[i]:
-                if j < n and between[j]:
+                if not plan.is_literal(j) and between[j]:
                     uses[j] += 1
     received: list[list] = [[] for _ in range(n)]
 
@@ -75,7 +75,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                     f"node '{names[i]}': its local derivatives cannot be written: {domain_reason(e)}", i
                 ) from None
             locals_ = (0,) * len(args[i])  # a node without a value anywhere (a / 0.0) is never needed
-        wanted = [j < n and bool(between[j]) for j in args[i]]
+        wanted = [not plan.is_literal(j) and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
         sends = []

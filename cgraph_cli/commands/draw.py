@@ -45,7 +45,7 @@ def _scene(result: Result):
             continue
         shares = edge_grads(result, i) if show_grad else [None] * len(plan.args[i])
         for slot, (j, share) in enumerate(zip(plan.args[i], shares)):
-            if j < n:
+            if not plan.is_literal(j):
                 consumed.add(j)
                 edges.append((f"n{j}", f"n{i}", result.values[j], None if share is None else share[1], plan.names[j]))
             else:

@@ -85,7 +85,7 @@ class Explanation:
                 stack.extend(reversed(branches))
                 continue
             for slot, (j, edge) in enumerate(zip(plan.args[i], edge_grads(result, i))):
-                if edge is not None and j < plan.size and counts[j]:
+                if edge is not None and not plan.is_literal(j) and counts[j]:
                     branches.append((j, (link, slot, j, edge[0]), product * edge[0]))
             stack.extend(reversed(branches))
 
@@ -134,7 +134,7 @@ def _carry(result: Result):
         if dout is None:
             return np.ones_like(result.values[i], dtype=float)
         sent = sends(np, plan, result.values, i, dout)
-        return [g if j < plan.size and counts[j] else None for j, g in zip(plan.args[i], sent)]
+        return [g if not plan.is_literal(j) and counts[j] else None for j, g in zip(plan.args[i], sent)]
 
     return carry
 

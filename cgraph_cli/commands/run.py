@@ -25,7 +25,7 @@ def run_json(result: Result) -> Iterator[str]:
     graph, of = json_strings([plan.name, result.of_name])
     yield f'{{"graph": {graph}, "of": {of}, "value": {result.value!r}, "nodes": ['
     n, ops, args = plan.size, plan.ops, plan.args
-    names = json_strings(plan.names) + list(map(repr, plan.constants))  # operands' names too
+    names = json_strings(plan.names) + list(map(repr, plan.literals))  # operands' names too
     # Values are finite ints and floats, whose repr is JSON's; an undefined gradient is null, and so
     # is the value of a node not used, with why.
     undefined = {i for i, _ in result.undefined()}

@@ -168,7 +168,7 @@ def _scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int
     from ..core.arrays import backward, has_guards, needed_masks, run_forward
 
     values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
-    values += [np.float64(v) for v in plan.constants]
+    values += [np.float64(v) for v in plan.literals]
     for p, column in leaves.items():
         values[p] = column
     bad = run_forward(np, plan, values)

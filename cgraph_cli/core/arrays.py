@@ -121,7 +121,7 @@ def needed_masks(np, plan: Plan, values: list, of: int) -> list:
             uses = op.uses(*xs) if op.uses else [True] * len(xs)
             masks = [sum_to(np, np.broadcast_to(mask & used, mask.shape), np.shape(x)) > 0 for x, used in zip(xs, uses)]
         for j, m in zip(plan.args[i], masks):
-            if j < n:
+            if not plan.is_literal(j):
                 needed[j] = m if needed[j] is None else needed[j] | m
     return [np.zeros(np.shape(v), dtype=bool) if m is None else m for v, m in zip(values, needed)]
 
@@ -136,7 +136,7 @@ def _failed_masks(np, plan: Plan, values: list) -> list:
             xs = [values[j] for j in plan.args[i]]
             uses = op.uses(*xs) if op.uses else [True] * len(xs)
             for j, used in zip(plan.args[i], uses):
-                if j < plan.size:
+                if not plan.is_literal(j):
                     arrived = failed[j] & used if element_by_element(op) else np.full(bad.shape, failed[j].any())
                     bad = bad | np.broadcast_to(arrived, bad.shape)
         failed.append(bad)
@@ -174,7 +174,7 @@ def backward(np, plan: Plan, values: list, target: int, needed: list | None = No
                 continue
             sent = sends(np, plan, values, i, dout, None if needed is None else needed[i], strict=False)
             for k, (j, g) in enumerate(zip(plan.args[i], sent)):
-                if j >= n or j in plan.fixed:
+                if not plan.takes_gradient(j):
                     continue
                 if type(g) is Undefined or type(grads[j]) is Undefined:  # (an op's own step may say why)
                     grads[j] = grads[j] if type(grads[j]) is Undefined else _located(plan, values, i, k, g)
@@ -243,7 +243,9 @@ def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool 
     if not strict:
         return gs
     return [
-        _located(plan, values, i, k, g) if j < plan.size and (type(g) is Undefined or not np.isfinite(g).all()) else g
+        _located(plan, values, i, k, g)
+        if not plan.is_literal(j) and (type(g) is Undefined or not np.isfinite(g).all())
+        else g
         for k, (j, g) in enumerate(zip(plan.args[i], gs))
     ]
 
@@ -257,7 +259,7 @@ def edge_sends(result: Result, i: int) -> list:
     dout = result.grads[i]
     needed = None if result.needed is None else result.needed[i]
     sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float), needed)
-    return [None if j >= plan.size or j in plan.fixed else (None, plain(g)) for j, g in zip(plan.args[i], sent)]
+    return [(None, plain(g)) if plan.takes_gradient(j) else None for j, g in zip(plan.args[i], sent)]
 
 
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:

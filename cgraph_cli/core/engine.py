@@ -70,9 +70,8 @@ def edge_grads(result: Result, i: int) -> list:
     plan = result.plan
     if plan.ops[i] is None:
         return []
-    n = plan.size
     if not result.reached[i]:
-        return [(None, 0) if j < n else None for j in plan.args[i]]
+        return [None if plan.is_literal(j) else (None, 0) for j in plan.args[i]]
     if plan.arrays:  # an array op has no local derivative to show: only what it sends
         from .arrays import edge_sends
 
@@ -96,7 +95,7 @@ def _fast(plan: Plan, given: list, of: int, gradients: bool) -> tuple[list | Non
     slots, schedule = _forward(plan, given)
     if slots is None:
         return None, None
-    values = schedule.in_evaluation_order(slots, n) + plan.constants
+    values = schedule.in_evaluation_order(slots, n) + plan.literals
     if not gradients:
         return values, None
     grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, of), n)
@@ -112,7 +111,7 @@ def _forward(plan: Plan, given: list) -> tuple[list | None, Program]:
     """The values kept by slot (see schedule.py), and the schedule; None for the values where one
     is not a finite number."""
     schedule = program(plan, given)
-    slots = [None] * plan.size + plan.constants
+    slots = [None] * plan.size + plan.literals
     slot = schedule.slot
     for p in plan.inputs:
         slots[slot[p]] = given[p]
@@ -240,7 +239,7 @@ def _sends(plan: Plan, slots: list, x: int, args, op, p: int, d) -> list:
         _MATH_ERRORS
     ):  # the careful way: a derivative a literal operand takes (ln of pow's negative base) is no matter
         ds = [_NAN if type(dj) is Undefined else dj for dj in reference.local(op, slots[x], xs)]
-    return [(a, d * dj) for a, dj, j in zip(args, ds, plan.args[p]) if j < plan.size]
+    return [(a, d * dj) for a, dj, j in zip(args, ds, plan.args[p]) if not plan.is_literal(j)]
 
 
 def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:

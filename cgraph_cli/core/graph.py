@@ -54,7 +54,7 @@ class Draft:
         self.output: str | None = None
         self.names: list[str] = []
         self.ops: list[str | None] = []  # None for an input
-        self.operands: list[tuple] = []  # names (str) and constants (numbers); () for an input
+        self.operands: list[tuple] = []  # names (str) and literals (numbers); () for an input
         self.values: list = []  # an input's value; None for a node
         self.labels: dict[int, str] = {}
         self.source = source
@@ -96,8 +96,9 @@ class Plan:
     """A graph compiled for evaluation: parallel lists indexed by evaluation position.
 
     Positions 0..n-1 are the inputs and nodes in evaluation order (topological,
-    ties in file order); positions n.. hold the constants, so every operand is
-    just a position.
+    ties in file order); positions n.. hold the literals (numbers written in an
+    operand list: the 2 of `x * 2`), so every operand is just a position. The
+    file's constants are inputs that take no gradient: their positions are `fixed`.
     """
 
     __slots__ = (
@@ -105,7 +106,7 @@ class Plan:
         "ops",
         "args",
         "values",
-        "constants",
+        "literals",
         "index",
         "labels",
         "file_order",
@@ -129,7 +130,7 @@ class Plan:
         draft: Draft,
         order: list[int] | None,
         args: list[tuple[int, ...]],
-        constants: list,
+        literals: list,
         ops: list,
         index: dict | None,
     ):
@@ -156,7 +157,7 @@ class Plan:
         self.formulas = draft.formulas
         self.ops: list[Op | None] = ops
         self.args = args
-        self.constants = constants
+        self.literals = literals  # numbers written as operands, at positions n..
         self.index = index if index is not None else {name: i for i, name in enumerate(self.names)}
         self.name, self.description, self.output = draft.name, draft.description, draft.output
         self.source = draft.source
@@ -175,8 +176,16 @@ class Plan:
         return len(self.names)
 
     def is_input(self, i: int) -> bool:
-        """Whether position i is an input."""
+        """Whether position i is an input (or a constant): it has no op."""
         return self.ops[i] is None
+
+    def is_literal(self, j: int) -> bool:
+        """Whether operand position j is a literal number (the 2 of `x * 2`): they stand past the nodes."""
+        return j >= len(self.names)
+
+    def takes_gradient(self, j: int) -> bool:
+        """Whether position j is given a gradient: an input or a node, not a literal nor a constant."""
+        return j < len(self.names) and j not in self.fixed
 
     @property
     def inputs(self) -> list[int]:
@@ -224,9 +233,9 @@ class Plan:
         return draft
 
     def operands(self, i: int) -> tuple:
-        """Node i's operands as written: names, and numbers for constants."""
+        """Node i's operands as written: names, and the literal numbers."""
         n = len(self.names)
-        return tuple(self.names[p] if p < n else self.constants[p - n] for p in self.args[i])
+        return tuple(self.names[p] if p < n else self.literals[p - n] for p in self.args[i])
 
     def attributes(self, i: int) -> dict:
         """Node i's attributes (axis: 0), each as the file gives it or else its op's default."""
@@ -314,9 +323,9 @@ class Plan:
             raise RequestError(f"{what} works on graphs of numbers, and this one holds arrays", self.source, role)
 
     def given(self, overrides) -> list:
-        """Every position's given value (None for a node), then the constants: the file's values
+        """Every position's given value (None for a node), then the literals: the file's values
         with `overrides` (input or constant name -> value) set."""
-        given = self.values + self.constants
+        given = self.values + self.literals
         for name, value in overrides.items():
             i = self.input_position(name)
             value = _number(value)
@@ -387,7 +396,7 @@ def path_counts(plan: Plan, source: int, sink: int) -> list[int]:
     counts[source] = 1
     for i in range(source + 1, sink + 1):
         if plan.ops[i] is not None:
-            counts[i] = sum(counts[j] for j in plan.args[i] if j < n)
+            counts[i] = sum(counts[j] for j in plan.args[i] if not plan.is_literal(j))
     leads = bytearray(n)
     leads[sink] = 1
     for i in range(sink, source - 1, -1):
@@ -428,7 +437,7 @@ def compile_draft(draft: Draft) -> Plan:
     if len(where) != n:
         raise _draft_error(draft, "names must be unique across inputs and nodes")
     definitions = list(map(_OP_OF.get, ops))
-    constants: list = []
+    literals: list = []
     file_args: list[tuple[int, ...]] = []
     fits: set = set()  # (op, operand count) pairs already seen to fit
     in_order = True  # every operand declared before its consumer: file order is the evaluation order
@@ -448,7 +457,7 @@ def compile_draft(draft: Draft) -> Plan:
         try:  # most operands are names of inputs and nodes
             args = tuple(map(position, operands[k]))
         except (KeyError, TypeError):
-            args = _operand_positions(draft, k, where, constants)
+            args = _operand_positions(draft, k, where, literals)
         if args and max(args) >= k and any(p >= k and p < n for p in args):
             in_order = False
         if (definition, len(args)) not in fits:
@@ -459,20 +468,20 @@ def compile_draft(draft: Draft) -> Plan:
             draft.arrays = draft.arrays or definition.arrays_only
         file_args.append(args)
     if in_order:  # most files are written in dependency order: then that is the evaluation order
-        plan = Plan(draft, None, file_args, constants, definitions, where)
+        plan = Plan(draft, None, file_args, literals, definitions, where)
     else:
         order = _kahn(draft, file_args)
         rank = [0] * n
         for r, k in enumerate(order):
             rank[k] = r
         ordered = [tuple(rank[p] if p < n else p for p in file_args[k]) for k in order]
-        plan = Plan(draft, order, ordered, constants, [definitions[k] for k in order], None)
+        plan = Plan(draft, order, ordered, literals, [definitions[k] for k in order], None)
     if plan.arrays:
         plan.shapes = infer_shapes(plan)
     return plan
 
 
-def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tuple[int, ...]:
+def _operand_positions(draft: Draft, k: int, where: dict, literals: list) -> tuple[int, ...]:
     """Node k's operand positions where some operand is a number (a constant, at n..) or unknown."""
     n = len(draft.names)
     args = []
@@ -486,8 +495,8 @@ def _operand_positions(draft: Draft, k: int, where: dict, constants: list) -> tu
                     draft.names[k],
                 )
         else:
-            p = n + len(constants)
-            constants.append(o)
+            p = n + len(literals)
+            literals.append(o)
         args.append(p)
     return tuple(args)
 
@@ -563,10 +572,10 @@ MAX_GRAPH_ELEMENTS = 50_000_000
 
 
 def infer_shapes(plan: Plan) -> list[tuple[int, ...]]:
-    """Every position's shape (values by evaluation position, then the constants), or the located
+    """Every position's shape (values by evaluation position, then the literals), or the located
     error of the first node whose operands' shapes do not fit its op or whose result is too large."""
     n = plan.size
-    shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.constants)
+    shapes: list = [shape_of(v) for v in plan.values] + [()] * len(plan.literals)
     total = 0  # elements so far, in evaluation order
     for i in range(n):
         op = plan.ops[i]

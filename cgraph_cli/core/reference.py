@@ -42,7 +42,7 @@ def evaluate(plan: Plan, given: list, of: int, gradients: bool = True) -> tuple[
         if needed[i] and op is not None:
             uses = op.uses(*[values[j] for j in plan.args[i]]) if op.uses else [True] * len(plan.args[i])
             for j, used in zip(plan.args[i], uses):
-                if used and j < n:  # (a literal's position is past n)
+                if used and not plan.is_literal(j):
                     needed[j] = 1
     for i in range(n):
         if type(values[i]) is Undefined:
@@ -64,13 +64,13 @@ def evaluate(plan: Plan, given: list, of: int, gradients: bool = True) -> tuple[
 def sends(plan: Plan, values: list, needed, i: int, d) -> list:
     """What node i passes back to each operand from `d` arriving at it: d times the local derivative,
     Undefined (saying where) where that is not a number; None for a literal or a constant."""
-    op, n = plan.node_op(i), plan.size
+    op = plan.node_op(i)
     if needed is not None and not needed[i]:  # a node not needed passes back the zero it got
-        return [None if j >= n or j in plan.fixed else d for j in plan.args[i]]
+        return [d if plan.takes_gradient(j) else None for j in plan.args[i]]
     xs = [values[j] for j in plan.args[i]]
     out = []
     for k, (j, dj) in enumerate(zip(plan.args[i], local(op, values[i], xs))):
-        c = None if j >= n or j in plan.fixed else _product(d, dj)
+        c = _product(d, dj) if plan.takes_gradient(j) else None
         if type(c) is Undefined and type(d) is not Undefined and not (op.selects and dj == 0):
             c = _product_first(op, d, values[i], xs, k)  # (d / x where 1/x alone overflows)
         if type(c) is Undefined:
