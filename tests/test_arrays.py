@@ -285,7 +285,7 @@ def test_every_array_op_gives_a_backward_step_a_shape_rule_and_docs():
     for name in ARRAY_OPS:
         op = OPS[name]
         assert op.backward is not None and op.infer is not None, name
-        assert op.symbol and op.formula and op.derivative and op.doc, name
+        assert op.symbol and op.value_doc and op.local_doc and op.doc, name
 
 
 # -- values in files, and their mistakes ---------------------------------------------------------------

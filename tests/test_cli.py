@@ -138,7 +138,7 @@ def test_ops_lists_every_op_from_the_table(invoke):
 
     result = invoke("ops")
     for op in OPS.values():
-        assert op.name in result.stdout and op.derivative in result.stdout
+        assert op.name in result.stdout and op.local_doc in result.stdout
     assert [o["op"] for o in json.loads(invoke("ops", "--json").stdout)] == list(OPS)
 
 

@@ -57,7 +57,7 @@ def test_every_op_provides_what_the_table_needs():
     for op in map(OPS.get, NUMBER_OPS):
         assert callable(op.forward) and op.local is not op_machinery._no_derivatives, op.name
         assert op.array is not op_machinery._no_array_step, op.name
-        assert op.symbol and op.formula and op.derivative and op.doc, op.name
+        assert op.symbol and op.value_doc and op.local_doc and op.doc, op.name
         assert op.min_args >= 1 and (op.max_args is None or op.max_args >= op.min_args)
 
 
@@ -252,7 +252,7 @@ def test_the_readmes_table_of_ops_is_the_op_table():
         line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line
     ]
     documented = {name.strip(): (count, value, local.strip()) for name, count, value, local in rows[1:]}
-    assert documented == {op.name: (op.arity_text(), op.formula, op.derivative) for op in OPS.values()}
+    assert documented == {op.name: (op.arity_text(), op.value_doc, op.local_doc) for op in OPS.values()}
 
 
 def test_max_and_min_share_the_gradient_evenly_at_a_tie_as_torch_maximum():

@@ -10,7 +10,7 @@ import pytest
 
 from cgraph_cli.core.engine import evaluate
 from cgraph_cli.core.ops import OPS
-from cgraph_cli.core.schedule import GROUP_SIZE, MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, program, shape
+from cgraph_cli.core.schedule import GROUP_SIZE, MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, pattern, program
 from cgraph_cli.read.loader import load_text
 
 from .test_oracle import compare
@@ -32,8 +32,8 @@ from .test_oracle import compare
         ("max", 2, OTHER),
     ],
 )
-def test_the_shape_of_each_ops_local_derivatives(op, count, expected):
-    assert shape(OPS[op], count) == expected
+def test_the_pattern_of_each_ops_local_derivatives(op, count, expected):
+    assert pattern(OPS[op], count) == expected
 
 
 def level(width: int, op: str = "mul", operand: str = "x1", value: str = "1.5") -> str:

@@ -63,7 +63,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         return dout
 
     def sends_of(i: int, dout) -> list:
-        """What node i passes each operand that leads back to wrt: (operand, dout × local), one per slot."""
+        """What node i passes each operand that leads back to wrt: (operand, dout × local), one per operand."""
         op = plan.node_op(i)
         emitter.prefix = f"d_{names[i]}__local"
         start = len(emitter.nodes)
@@ -79,14 +79,14 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
         sends = []
-        for slot, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
+        for k, (j, w, local) in enumerate(zip(args[i], wanted, locals_)):
             if w:
                 want = (
                     d_name(j)
                     if uses[j] == 1
-                    else f"{d_name(j)}__via_{names[i]}" + (f"_{slot + 1}" if j in repeated else "")
+                    else f"{d_name(j)}__via_{names[i]}" + (f"_{k + 1}" if j in repeated else "")
                 )
-                sends.append((slot, j, dout, local, want, op.selects, i in unneeded, i))
+                sends.append((k, j, dout, local, want, op.selects, i in unneeded, i))
         return sends
 
     def _overflows_alone(local, i: int, k: int) -> bool:
@@ -96,8 +96,8 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         xs = [values[m] for m in args[i]]
         return type(reference.local(plan.node_op(i), values[i], xs)[k]) is Undefined
 
-    def emit(slot_sends) -> None:
-        for k, j, dout, local, want, selects, unneeded, i in slot_sends:
+    def emit(sends) -> None:
+        for k, j, dout, local, want, selects, unneeded, i in sends:
             if (selects or unneeded) and is_exactly(local, 0):
                 received[j].append(0)  # select, don't multiply: 0, whatever dout is
             elif unneeded and type(dout) is Sym:  # dout is 0 here: its locals may have no value, and need none
@@ -120,9 +120,9 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
         if kind == "node" or len(pending) < 2:
             for sends in pending:
                 emit(sends)
-        else:  # a group passes on slot by slot: every member's first operand, then every second
-            for slot in range(len(args[unit[0]])):
-                emit([send for sends in pending for send in sends if send[0] == slot])
+        else:  # a group passes on operand by operand: every member's first operand, then every second
+            for k in range(len(args[unit[0]])):
+                emit([send for sends in pending for send in sends if send[0] == k])
     result = dout_of(target) if target == out or received[target] else 0
 
     final = f"d_{of_name}__d_{wrt}"
@@ -140,10 +140,10 @@ def _name_locals(fresh: list, names, i, operands, wanted, locals_, repeated) -> 
     """Name the local derivatives just made after what they are: d_y__d_z is dy/dz, and the
     nodes made on the way to it d_y__d_z__1, ... (a node shared by two goes with the first)."""
     claimed = set()
-    for slot, (j, w, d) in enumerate(zip(operands, wanted, locals_)):
+    for k, (j, w, d) in enumerate(zip(operands, wanted, locals_)):
         if not (w and type(d) is Sym and d.name is None and id(d) not in claimed):
             continue
-        d.want = f"d_{names[i]}__d_{names[j]}" + (f"_{slot + 1}" if j in repeated else "")
+        d.want = f"d_{names[i]}__d_{names[j]}" + (f"_{k + 1}" if j in repeated else "")
         claimed.add(id(d))
         # The fresh nodes this derivative depends on, in the order they were made.
         needed, stack = set(), [d]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import partial
 
-from ..core.arrays import plain
+from ..core.arrays import as_number
 from ..core.errors import CgraphError, RequestError, option_number, shorten
 from ..core.graph import Plan
 from ..core.op import Undefined
@@ -79,7 +79,7 @@ def descend(
             loss, grads = one_pass(current, k < steps)  # no backward pass after the last step
         run.losses.append(loss)
         for name, values in run.trace.items():
-            values.append(plain(current[name]))
+            values.append(as_number(current[name]))
         if k == steps:
             break
         with quiet():
@@ -87,7 +87,7 @@ def descend(
                 current[name] = current[name] - lr * g
         if progress is not None:
             progress(k + 1, steps)
-    run.final = {name: plain(value) for name, value in current.items()}
+    run.final = {name: as_number(value) for name, value in current.items()}
     return run
 
 

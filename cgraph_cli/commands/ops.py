@@ -15,8 +15,8 @@ def ops_json() -> str:
                 "op": op.name,
                 "operands": op.arity_text(),
                 "symbol": op.symbol,
-                "value": op.formula,
-                "derivatives": op.derivative,
+                "value": op.value_doc,
+                "derivatives": op.local_doc,
                 "doc": op.doc,
                 "arrays_only": op.arrays_only,
                 "attributes": op.attributes,
@@ -32,5 +32,5 @@ def ops_table(color: bool = False) -> str:
     for header in ("op", "symbol", "operands", "value", "local derivative(s)"):
         table.column(header)
     for op in OPS.values():
-        table.rows.append([op.name, op.symbol, op.arity_text(), op.formula, op.derivative])
+        table.rows.append([op.name, op.symbol, op.arity_text(), op.value_doc, op.local_doc])
     return table.draw(None, color)

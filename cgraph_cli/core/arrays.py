@@ -259,7 +259,7 @@ def edge_sends(result: Result, i: int) -> list:
     dout = result.grads[i]
     needed = None if result.needed is None else result.needed[i]
     sent = sends(np, plan, result.values, i, dout if type(dout) is Undefined else np.asarray(dout, dtype=float), needed)
-    return [(None, plain(g)) if plan.takes_gradient(j) else None for j, g in zip(plan.args[i], sent)]
+    return [(None, as_number(g)) if plan.takes_gradient(j) else None for j, g in zip(plan.args[i], sent)]
 
 
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:
@@ -270,7 +270,7 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
     target = plan.output_position(of)
     n = plan.size
     values, needed = forward_pass(np, plan, given_arrays(np, plan, overrides or {}), target)
-    shown = _plain(values)
+    shown = _as_numbers(values)
     if needed is not None:  # a value not needed here that has none: say so, not nan (nor relu(nan) = 0)
         for i, failed in enumerate(_failed_masks(np, plan, values)):
             at = not_finite_at(np, np.where(failed, np.nan, 0.0))
@@ -286,14 +286,14 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
             grads[i] = np.zeros_like(values[i])
     for i in plan.fixed:
         grads[i] = None
-    return Result(plan, shown, _plain(grads), target, reached, needed)
+    return Result(plan, shown, _as_numbers(grads), target, reached, needed)
 
 
-def plain(value):
+def as_number(value):
     """A value of no dimensions as a Python float (so it prints, and compares, as a number does);
     an array or a number as it is."""
     return float(value) if getattr(value, "ndim", None) == 0 else value
 
 
-def _plain(values: list) -> list:
-    return list(map(plain, values))
+def _as_numbers(values: list) -> list:
+    return list(map(as_number, values))

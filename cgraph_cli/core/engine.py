@@ -9,7 +9,7 @@ fails. The fast loops only notice that something is not a number; the
 reference engine then runs and says where and why.
 
 The loops are flat and lean, and the engine knows no op by name: schedule.py
-learns the shape of each op's local derivatives from the op's own `local`
+learns the pattern of each op's local derivatives from the op's own `local`
 code ("each operand gets dout" is add's; "dout times the other" is mul's) and
 groups wide levels of like nodes to be computed a list at a time. Finiteness
 is checked for a whole pass at once.
@@ -28,7 +28,7 @@ from . import reference
 from .graph import Plan, paused_gc
 from .op import EXACT_INT, Number, Undefined, exact, is_finite
 from .result import Result
-from .schedule import MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, Program, program, run_vector_local, shape
+from .schedule import MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, Program, pattern, program, run_vector_local
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
 _IS_NOT_NONE = partial(is_not, None)
@@ -162,30 +162,30 @@ def _backward(plan: Plan, slots: list, schedule: Program, of: int) -> list:
 
 
 def _run_backward(plan: Plan, slots: list, grads: list, steps: list) -> None:
-    """The backward steps of nodes run one at a time (in reverse), by the shape of their derivatives:
+    """The backward steps of nodes run one at a time (in reverse), by the pattern of their derivatives:
     each node passes dout times its local derivative to its operands (at most two here; more, and
     anything unusual, in _sends), and contributions from several consumers add up."""
     big = EXACT_INT
-    for shape_, x, args, op, p in steps:
+    for kind, x, args, op, p in steps:
         d = grads[x]
         if d is None:
             continue  # the node does not lead to `of`
         b = None
-        if shape_ == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
+        if kind == SWAP:  # the book's MulLayer: dx = dout * y, dy = dout * x
             a, b = args
             c, e = d * slots[b], d * slots[a]
-        elif shape_ == ONES:  # the book's AddLayer: each operand gets dout
+        elif kind == ONES:  # the book's AddLayer: each operand gets dout
             if len(args) != 2:
                 _add(grads, [(a, d) for a in args])
                 continue
             (a, b), c, e = args, d, d
-        elif shape_ == PLUS_MINUS:
+        elif kind == PLUS_MINUS:
             (a, b), c, e = args, d, -d
         elif len(args) == 1:
             a = args[0]
-            if shape_ == OUT:
+            if kind == OUT:
                 c = d * slots[x]
-            elif shape_ == MINUS:
+            elif kind == MINUS:
                 c = -d
             else:  # dout times its op's `local` on numbers (the careful way if that raises)
                 try:
@@ -249,19 +249,19 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
     douts = grads[group.start : group.stop]
     size = group.stop - group.start
 
-    def one_at_a_time(shape_: int) -> None:
+    def one_at_a_time(kind: int) -> None:
         _run_backward(
             plan,
             slots,
             grads,
             [
-                (shape_, group.start + m, tuple(ks[m] for ks in group.operands), group.op, p)
+                (kind, group.start + m, tuple(ks[m] for ks in group.operands), group.op, p)
                 for m, p in enumerate(group.positions)
             ],
         )
 
     if None in douts:  # some members do not lead to `of`: take the members one at a time
-        return one_at_a_time(shape(group.op, len(group.operands)))
+        return one_at_a_time(pattern(group.op, len(group.operands)))
     try:
         operands = [get(slots) for get in group.getters]
         derivatives = run_vector_local(group.derivatives, slots[group.start : group.stop], operands, size)

@@ -28,7 +28,7 @@ class ShapeError(ValueError):
     """Operand shapes an op cannot take, and why."""
 
 
-def array_op(name, arity, symbol, value, derivatives, attributes=None):
+def array_op(name, *, operands, symbol, value, local, attributes=None):
     """Decorator: register the forward step on arrays, `step(np, *operands, **attributes)`, of an op
     that has no step on plain numbers."""
 
@@ -36,7 +36,7 @@ def array_op(name, arity, symbol, value, derivatives, attributes=None):
         def on_numbers(*xs):
             raise OpDomainError(f"{name} works on arrays; its operands here are numbers")
 
-        new = Op(on_numbers, name, arity, symbol, value, derivatives, attributes=attributes)
+        new = Op(on_numbers, name, operands=operands, symbol=symbol, value=value, local=local, attributes=attributes)
         new.doc = (step.__doc__ or "").strip()
         new.array = step
         new.arrays_only = True
@@ -104,7 +104,7 @@ def _batch(x) -> int:
 # --- matmul: the product inside the book's Affine layer --------------------------------------
 
 
-@array_op("matmul", 2, "@", "X @ W", "dX = dout @ Wᵀ, dW = Xᵀ @ dout")
+@array_op("matmul", operands=2, symbol="@", value="X @ W", local="dX = dout @ Wᵀ, dW = Xᵀ @ dout")
 def matmul(np, x, w):
     """Matrix product of 1-D or 2-D arrays, as numpy's @ (a formula's X @ W)."""
     return x @ w
@@ -130,7 +130,13 @@ def matmul(x, w):
 # --- affine: the book's Affine layer, X·W + B -------------------------------------------------
 
 
-@array_op("affine", 3, "affine", "X @ W + b", "dX = dout @ Wᵀ, dW = Xᵀ @ dout, db = dout summed over the batch")
+@array_op(
+    "affine",
+    operands=3,
+    symbol="affine",
+    value="X @ W + b",
+    local="dX = dout @ Wᵀ, dW = Xᵀ @ dout, db = dout summed over the batch",
+)
 def affine(np, x, w, b):
     """The book's Affine layer: X @ W + b, b added to every row."""
     return x @ w + b
@@ -153,7 +159,14 @@ def affine(x, w, b):
 # --- sum, mean --------------------------------------------------------------------------------
 
 
-@array_op("sum", 1, "Σ", "sum of the elements (along axis)", "1 for each element", {"axis": None, "keepdims": False})
+@array_op(
+    "sum",
+    operands=1,
+    symbol="Σ",
+    value="sum of the elements (along axis)",
+    local="1 for each element",
+    attributes={"axis": None, "keepdims": False},
+)
 def sum_(np, x, axis, keepdims):
     """Sum of the elements, or along `axis` (a number or a list); `keepdims` keeps summed axes as 1."""
     return np.sum(x, axis=None if axis is None else _axes(axis, x.ndim), keepdims=keepdims)
@@ -172,7 +185,14 @@ def sum_(x, axis, keepdims):
     return tuple(1 if k in axes else size for k, size in enumerate(x) if keepdims or k not in axes)
 
 
-@array_op("mean", 1, "mean", "mean of the elements (along axis)", "1/n for each element", sum_.attributes)
+@array_op(
+    "mean",
+    operands=1,
+    symbol="mean",
+    value="mean of the elements (along axis)",
+    local="1/n for each element",
+    attributes=sum_.attributes,
+)
 def mean(np, x, axis, keepdims):
     """Mean of the elements, or along `axis` (a number or a list); `keepdims` keeps averaged axes as 1."""
     return np.mean(x, axis=None if axis is None else _axes(axis, x.ndim), keepdims=keepdims)
@@ -190,7 +210,14 @@ mean.shape_rule(sum_.infer)
 # --- transpose, reshape -----------------------------------------------------------------------
 
 
-@array_op("transpose", 1, "ᵀ", "Xᵀ (axes reversed, or in the order of axes)", "dout transposed back", {"axes": None})
+@array_op(
+    "transpose",
+    operands=1,
+    symbol="ᵀ",
+    value="Xᵀ (axes reversed, or in the order of axes)",
+    local="dout transposed back",
+    attributes={"axes": None},
+)
 def transpose(np, x, axes):
     """The axes reversed (a matrix's transpose), or put in the order `axes` lists."""
     return np.transpose(x, axes)
@@ -210,7 +237,14 @@ def transpose(x, axes):
     return tuple(x[a] for a in axes)
 
 
-@array_op("reshape", 1, "reshape", "X with the shape `shape`", "dout reshaped back", {"shape": ()})
+@array_op(
+    "reshape",
+    operands=1,
+    symbol="reshape",
+    value="X with the shape `shape`",
+    local="dout reshaped back",
+    attributes={"shape": ()},
+)
 def reshape(np, x, shape):
     """The same elements in another shape (one dimension may be -1: whatever fits)."""
     return np.reshape(x, shape)
@@ -245,7 +279,14 @@ def reshape(x, shape):
 # --- softmax, cross entropy, and the book's Softmax-with-Loss -----------------------------------
 
 
-@array_op("softmax", 1, "softmax", "exp(x) / sum(exp(x)) along axis", "y * (dout - sum(dout * y))", {"axis": -1})
+@array_op(
+    "softmax",
+    operands=1,
+    symbol="softmax",
+    value="exp(x) / sum(exp(x)) along axis",
+    local="y * (dout - sum(dout * y))",
+    attributes={"axis": -1},
+)
 def softmax(np, x, axis):
     """exp(x) / Σ exp(x) along `axis` (each row of a batch), with the row's largest value taken
     off first, so that exp never overflows."""
@@ -294,7 +335,13 @@ def _labels(y, t, what: str):
 _INDICES = "class indices have no gradient (declare the labels under constants:)"
 
 
-@array_op("cross_entropy", 2, "CE", "-sum(t * ln(y + 1e-7)) / batch", "dy = -t / (y + 1e-7) / batch")
+@array_op(
+    "cross_entropy",
+    operands=2,
+    symbol="CE",
+    value="-sum(t * ln(y + 1e-7)) / batch",
+    local="dy = -t / (y + 1e-7) / batch",
+)
 def cross_entropy(np, y, t):
     """The book's cross_entropy_error: -Σ t·ln(y + 1e-7) over a batch, divided by its size; the
     labels t are one-hot (or soft) rows, or class indices."""
@@ -315,10 +362,10 @@ def cross_entropy(y, t):
 
 @array_op(
     "softmax_with_loss",
-    2,
-    "SoftmaxWithLoss",
-    "cross entropy of softmax(x) against labels t, the batch mean",
-    "dx = (softmax(x) - t) / batch",
+    operands=2,
+    symbol="SoftmaxWithLoss",
+    value="cross entropy of softmax(x) against labels t, the batch mean",
+    local="dx = (softmax(x) - t) / batch",
 )
 def softmax_with_loss(np, x, t):
     """The book's Softmax-with-Loss layer: the cross entropy of softmax(x) against the labels t

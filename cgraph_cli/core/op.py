@@ -86,10 +86,11 @@ class Op:
         self,
         forward,
         name,
-        arity,
+        *,
+        operands,
         symbol,
         value,
-        derivatives,
+        local,
         kink=None,
         fast=None,
         period=None,
@@ -113,15 +114,15 @@ class Op:
         self.infer: Callable | None = None
         self.attributes: dict = attributes or {}  # a node's attributes (axis: ...) -> their defaults
         self.arrays_only = False  # an op of arrays alone (layers.py): it has no step on plain numbers
-        self.shapes: dict = {}  # operand count -> the shape of the local derivatives (the engine's)
+        self.learned: dict = {}  # what the engine learned of the local derivatives (schedule.py, symbols.py)
         # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
         # a test checks they agree): {2: operator.add} says add of two is Python's own +.
         self.fast = fast or {}
         self.name = name
-        self.min_args, self.max_args = arity if isinstance(arity, tuple) else (arity, arity)
+        self.min_args, self.max_args = operands if isinstance(operands, tuple) else (operands, operands)
         self.symbol = symbol
-        self.formula = value
-        self.derivative = derivatives
+        self.value_doc = value  # the value and the local derivatives as the docs write them
+        self.local_doc = local
         self.doc = (forward.__doc__ or "").strip()
         # (*operands) -> which smooth piece of the op they are on, None exactly at a kink: where the
         # op is not differentiable (relu: the sign of x). None for an op smooth everywhere.
@@ -159,7 +160,7 @@ class Op:
         """Decorator: set the op's local derivatives (written below its forward step)."""
         self.local = local
         self._numeric = None
-        self.shapes = {}
+        self.learned = {}
         return self
 
     def on_arrays(self, step):
@@ -213,11 +214,12 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def op(name, arity, symbol, value, derivatives, **knowledge):
-    """Decorator: register a forward step as an op of the table (`knowledge`: Op's keywords)."""
+def op(name, **knowledge):
+    """Decorator: register a forward step as the op `name` of the table (`knowledge`: Op's keywords:
+    operands, symbol, value and local as the docs write them, and what the op knows of itself)."""
 
     def register(forward) -> Op:
-        OPS[name] = Op(forward, name, arity, symbol, value, derivatives, **knowledge)
+        OPS[name] = Op(forward, name, **knowledge)
         return OPS[name]
 
     return register

@@ -25,7 +25,15 @@ from .op import OpDomainError, exact, op
 # --- the ops, each forward step followed by its local derivatives -------------------------
 
 
-@op("add", (2, None), "+", "x1 + x2 + ...", "1 for each", fast={2: operator.add}, floats_stay=True)
+@op(
+    "add",
+    operands=(2, None),
+    symbol="+",
+    value="x1 + x2 + ...",
+    local="1 for each",
+    fast={2: operator.add},
+    floats_stay=True,
+)
 def add(*xs):
     """Sum of the operands, left to right."""
     total = xs[0]
@@ -47,7 +55,15 @@ def add(np, *xs):
     return total
 
 
-@op("mul", (2, None), "×", "x1 * x2 * ...", "the product of the others", fast={2: operator.mul}, floats_stay=True)
+@op(
+    "mul",
+    operands=(2, None),
+    symbol="×",
+    value="x1 * x2 * ...",
+    local="the product of the others",
+    fast={2: operator.mul},
+    floats_stay=True,
+)
 def mul(*xs):
     """Product of the operands, left to right."""
     return product(xs)
@@ -100,7 +116,7 @@ def mul(np, *xs):
     return total.reshape(np.broadcast_shapes(*[np.shape(x) for x in xs]))  # () for 0-d operands, not (1,)
 
 
-@op("sub", 2, "−", "x - y", "1, -1", fast={2: operator.sub}, floats_stay=True)
+@op("sub", operands=2, symbol="−", value="x - y", local="1, -1", fast={2: operator.sub}, floats_stay=True)
 def sub(x, y):
     """Difference."""
     return x - y
@@ -116,7 +132,7 @@ def sub(np, x, y):
     return x - y
 
 
-@op("div", 2, "÷", "x / y", "1/y, -x/y^2", fast={2: operator.truediv}, floats_stay=True)
+@op("div", operands=2, symbol="÷", value="x / y", local="1/y, -x/y^2", fast={2: operator.truediv}, floats_stay=True)
 def div(x, y):
     """Quotient."""
     if y == 0:
@@ -136,7 +152,7 @@ def div(np, x, y):
     return x / y
 
 
-@op("neg", 1, "−", "-x", "-1", fast={1: operator.neg}, floats_stay=True)
+@op("neg", operands=1, symbol="−", value="-x", local="-1", fast={1: operator.neg}, floats_stay=True)
 def neg(x):
     """Negation."""
     return -x
@@ -160,7 +176,15 @@ def _power_piece(x, y):
     return None if x == 0 else x > 0
 
 
-@op("pow", 2, "^", "x ** y", "y * x**(y-1), x**y * ln x", kink=_power_piece, floats_stay=True)
+@op(
+    "pow",
+    operands=2,
+    symbol="^",
+    value="x ** y",
+    local="y * x**(y-1), x**y * ln x",
+    kink=_power_piece,
+    floats_stay=True,
+)
 def pow_(x, y):
     """Power; the exponent's gradient needs x > 0 (0 at x = 0)."""
     return power(x, y)
@@ -178,7 +202,7 @@ def pow_(np, x, y):
     return np.power(x, y)
 
 
-@op("exp", 1, "exp", "e^x", "e^x", fast={1: math.exp}, floats_stay=True)
+@op("exp", operands=1, symbol="exp", value="e^x", local="e^x", fast={1: math.exp}, floats_stay=True)
 def exp(x):
     """Exponential."""
     return math.exp(x)
@@ -194,7 +218,7 @@ def exp(np, x):
     return np.exp(x)
 
 
-@op("log", 1, "log", "ln x", "1/x", fast={1: math.log}, floats_stay=True)
+@op("log", operands=1, symbol="log", value="ln x", local="1/x", fast={1: math.log}, floats_stay=True)
 def log(x):
     """Natural logarithm, x > 0."""
     if x <= 0:
@@ -212,7 +236,7 @@ def log(np, x):
     return np.log(x)  # nan below 0, -inf at 0: no value either way
 
 
-@op("sigmoid", 1, "σ", "1 / (1 + e^-x)", "y * (1 - y)", floats_stay=True)
+@op("sigmoid", operands=1, symbol="σ", value="1 / (1 + e^-x)", local="y * (1 - y)", floats_stay=True)
 def sigmoid(x):
     """Logistic sigmoid, computed without overflow."""
     if x >= 0:
@@ -239,7 +263,16 @@ def _sign(x):
     return None if x == 0 else x > 0
 
 
-@op("relu", 1, "relu", "max(0, x)", "1 if x > 0 else 0", kink=_sign, selects=True, floats_stay=True)
+@op(
+    "relu",
+    operands=1,
+    symbol="relu",
+    value="max(0, x)",
+    local="1 if x > 0 else 0",
+    kink=_sign,
+    selects=True,
+    floats_stay=True,
+)
 def relu(x):
     """Rectified linear unit; its derivative at 0 is 0."""
     return x if x > 0 else x - x  # x - x: a zero of x's own type
@@ -255,7 +288,7 @@ def relu(np, x):
     return np.where(x > 0, x, 0.0)
 
 
-@op("tanh", 1, "tanh", "tanh x", "1 - y^2", fast={1: math.tanh}, floats_stay=True)
+@op("tanh", operands=1, symbol="tanh", value="tanh x", local="1 - y^2", fast={1: math.tanh}, floats_stay=True)
 def tanh(x):
     """Hyperbolic tangent."""
     return math.tanh(x)
@@ -272,7 +305,7 @@ def tanh(np, x):
     return np.tanh(x)
 
 
-@op("sech", 1, "sech", "1 / cosh x", "-y * tanh x", floats_stay=True)
+@op("sech", operands=1, symbol="sech", value="1 / cosh x", local="-y * tanh x", floats_stay=True)
 def sech(x):
     """Hyperbolic secant, tanh's derivative's square root (0 where cosh leaves the float range)."""
     try:
@@ -291,7 +324,7 @@ def sech(np, x):
     return 1 / np.cosh(x)
 
 
-@op("step", 1, "step", "1 if x > 0 else 0", "0", kink=_sign, selects=True)
+@op("step", operands=1, symbol="step", value="1 if x > 0 else 0", local="0", kink=_sign, selects=True)
 def step(x):
     """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
     return 1 if x > 0 else 0
@@ -307,7 +340,7 @@ def step(np, x):
     return np.where(x > 0, 1.0, 0.0)
 
 
-@op("xlogy", 2, "xlogy", "x * ln y, 0 where x = 0", "ln y, x/y")
+@op("xlogy", operands=2, symbol="xlogy", value="x * ln y, 0 where x = 0", local="ln y, x/y")
 def xlogy(x, y):
     """x·ln y, and 0 where x = 0 (as PyTorch and SciPy); y < 0 has no real log, even there."""
     if y < 0:
@@ -332,10 +365,10 @@ def xlogy(np, x, y):
 
 @op(
     "mulpow",
-    3,
-    "mulpow",
-    "a * x ** b, 0 where a = 0",
-    "x**b, a*b * x**(b-1), a * x**b * ln x",
+    operands=3,
+    symbol="mulpow",
+    value="a * x ** b, 0 where a = 0",
+    local="x**b, a*b * x**(b-1), a * x**b * ln x",
     kink=lambda a, x, b: _power_piece(x, b),
 )
 def mulpow(a, x, b):
@@ -356,7 +389,7 @@ def mulpow(np, a, x, b):
     return np.where(a == 0, 0.0, a * np.power(x, b))
 
 
-@op("sqrt", 1, "√", "√x", "1 / (2√x)", fast={1: math.sqrt}, floats_stay=True)
+@op("sqrt", operands=1, symbol="√", value="√x", local="1 / (2√x)", fast={1: math.sqrt}, floats_stay=True)
 def sqrt(x):
     """Square root, x >= 0 (its derivative at 0 is not finite)."""
     if x < 0:
@@ -374,7 +407,9 @@ def sqrt(np, x):
     return np.sqrt(x)
 
 
-@op("sin", 1, "sin", "sin x", "cos x", fast={1: math.sin}, period=math.tau, floats_stay=True)
+@op(
+    "sin", operands=1, symbol="sin", value="sin x", local="cos x", fast={1: math.sin}, period=math.tau, floats_stay=True
+)
 def sin(x):
     """Sine (radians)."""
     return math.sin(x)
@@ -390,7 +425,16 @@ def sin(np, x):
     return np.sin(x)
 
 
-@op("cos", 1, "cos", "cos x", "-sin x", fast={1: math.cos}, period=math.tau, floats_stay=True)
+@op(
+    "cos",
+    operands=1,
+    symbol="cos",
+    value="cos x",
+    local="-sin x",
+    fast={1: math.cos},
+    period=math.tau,
+    floats_stay=True,
+)
 def cos(x):
     """Cosine (radians)."""
     return math.cos(x)
@@ -408,10 +452,10 @@ def cos(np, x):
 
 @op(
     "abs",
-    1,
-    "|x|",
-    "x if x >= 0 else -x",
-    "1 if x > 0, -1 if x < 0, 0 at 0",
+    operands=1,
+    symbol="|x|",
+    value="x if x >= 0 else -x",
+    local="1 if x > 0, -1 if x < 0, 0 at 0",
     kink=_sign,
     fast={1: abs},
     floats_stay=True,
@@ -445,10 +489,10 @@ def _argmin(*xs):
 
 @op(
     "max",
-    (1, None),
-    "max",
-    "the largest operand",
-    "1 for the largest (shared evenly at a tie)",
+    operands=(1, None),
+    symbol="max",
+    value="the largest operand",
+    local="1 for the largest (shared evenly at a tie)",
     kink=_argmax,
     selects=True,
 )
@@ -477,10 +521,10 @@ def max_(np, *xs):
 
 @op(
     "min",
-    (1, None),
-    "min",
-    "the smallest operand",
-    "1 for the smallest (shared evenly at a tie)",
+    operands=(1, None),
+    symbol="min",
+    value="the smallest operand",
+    local="1 for the smallest (shared evenly at a tie)",
     kink=_argmin,
     selects=True,
 )
@@ -502,10 +546,10 @@ def min_(np, *xs):
 
 @op(
     "where",
-    3,
-    "where",
-    "a if c else b (c ≠ 0 picks a)",
-    "0, 1 or 0, 0 or 1",
+    operands=3,
+    symbol="where",
+    value="a if c else b (c ≠ 0 picks a)",
+    local="0, 1 or 0, 0 or 1",
     kink=lambda c, a, b: c != 0,
     uses=lambda c, a, b: (True, c != 0, c == 0),
     selects=True,
@@ -530,7 +574,9 @@ def _comparison(name, symbol, test, doc):
         return 1 if test(x, y) else 0
 
     forward.__doc__ = doc
-    compare = op(name, 2, symbol, f"1 if x {symbol} y else 0", "0, 0", kink=_order, selects=True)(forward)
+    compare = op(
+        name, operands=2, symbol=symbol, value=f"1 if x {symbol} y else 0", local="0, 0", kink=_order, selects=True
+    )(forward)
 
     @compare.derivatives
     def compare(out, x, y):

@@ -11,7 +11,7 @@ members stand side by side, so a level of results is stored with one slice.
 Results are put back in evaluation order at the end.
 
 Each op's local derivatives are learned once by running its `local` code on
-symbols (as `cgraph derive` does). That gives their shape for single nodes
+symbols (as `cgraph derive` does). That gives their pattern for single nodes
 (all 1, the other operand, ...) and a small program over lists for groups.
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 
 from .graph import Plan
 
-# Local-derivative shapes a single node's backward step handles inline; OTHER runs the op's `local`.
+# Local-derivative patterns a single node's backward step handles inline; OTHER runs the op's `local`.
 ONES, PLUS_MINUS, MINUS, SWAP, OUT, OTHER = range(6)
-_SHAPE_WORDS = {("1", "-1"): PLUS_MINUS, ("-1",): MINUS, ("x1", "x0"): SWAP, ("out",): OUT}
+_PATTERN_WORDS = {("1", "-1"): PLUS_MINUS, ("-1",): MINUS, ("x1", "x0"): SWAP, ("out",): OUT}
 
 GROUP_SIZE = 16  # fewer nodes of one op in one level run one at a time: a group's setup would not pay
 
@@ -33,7 +33,7 @@ GROUP_SIZE = 16  # fewer nodes of one op in one level run one at a time: a group
 class Run:
     """Nodes run one after another. Per node, a forward tuple (operand count, slot, first operand's
     slot, second operand's or all of them, forward function, whether the value may be an integer)
-    and a backward tuple (shape of the local derivatives, slot, operand slots, op, plan position),
+    and a backward tuple (pattern of the local derivatives, slot, operand slots, op, plan position),
     the backward ones in reverse order."""
 
     __slots__ = ("forward", "backward")
@@ -45,12 +45,12 @@ class Run:
         else:
             at = slot.__getitem__
             args = [tuple(map(at, all_args[p])) for p in positions]
-        kinds = list(map(how, [ops[p] for p in positions], map(len, args)))  # (forward function, shape)
+        kinds = list(map(how, [ops[p] for p in positions], map(len, args)))  # (forward function, derivative pattern)
         self.forward = [
             (len(a), slot[p], a[0], a[1] if len(a) == 2 else a, f, ints[p])
             for p, a, (f, _) in zip(positions, args, kinds)
         ]
-        self.backward = [(shape_, slot[p], a, ops[p], p) for p, a, (_, shape_) in zip(positions, args, kinds)][::-1]
+        self.backward = [(pattern, slot[p], a, ops[p], p) for p, a, (_, pattern) in zip(positions, args, kinds)][::-1]
 
 
 class Group:
@@ -127,12 +127,12 @@ class Program:
         same = slot == list(range(len(slot)))
         self._by_position: Callable[[list], Any] | None = None
         self.segments: list = []
-        known: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' shape)
+        known: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' pattern)
 
         def how(op, count: int) -> tuple:
             kind = known.get((op, count))
             if kind is None:
-                kind = known[op, count] = (op.fast.get(count) or op.forward, shape(op, count))
+                kind = known[op, count] = (op.fast.get(count) or op.forward, pattern(op, count))
             return kind
 
         singles: list[int] = []  # nodes run one after another since the last group
@@ -198,16 +198,16 @@ def _symbolic_local(op, count: int):
     return symbolic_local(op, count)
 
 
-def shape(op, count: int) -> int:
-    """The shape of an op's local derivatives for `count` operands: all 1 (add, of any count), 1 and
+def pattern(op, count: int) -> int:
+    """The pattern of an op's local derivatives for `count` operands: all 1 (add, of any count), 1 and
     -1 (sub), -1 (neg), each the other operand (mul of two), the output itself (exp); else OTHER."""
-    if count not in op.shapes:
+    if count not in op.learned:
         from .symbols import Sym
 
         _, ds = _symbolic_local(op, count)
         words = tuple(d.name if type(d) is Sym and d.name else repr(d) for d in ds)
-        op.shapes[count] = ONES if set(words) == {"1"} else _SHAPE_WORDS.get(words, OTHER)
-    return op.shapes[count]
+        op.learned[count] = ONES if set(words) == {"1"} else _PATTERN_WORDS.get(words, OTHER)
+    return op.learned[count]
 
 
 def vector_local(op, count: int):
@@ -216,7 +216,7 @@ def vector_local(op, count: int):
     adds one; each result is ("reg", k) or ("const", number). Learned from `local` run on symbols,
     so a group does exactly the arithmetic a single node does."""
     key = ("vector", count)
-    if key not in op.shapes:
+    if key not in op.learned:
         from .symbols import Sym
 
         nodes, ds = _symbolic_local(op, count)
@@ -231,8 +231,8 @@ def vector_local(op, count: int):
         for node in nodes:
             registers[id(node)] = count + 1 + len(code)
             code.append((node.op.fast.get(len(node.args)) or node.op.forward, [ref(a) for a in node.args]))
-        op.shapes[key] = (code, [ref(d) for d in ds])
-    return op.shapes[key]
+        op.learned[key] = (code, [ref(d) for d in ds])
+    return op.learned[key]
 
 
 def run_vector_local(program, outs, operands: list, size: int) -> list:

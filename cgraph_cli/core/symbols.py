@@ -1,7 +1,7 @@
 """Local derivatives on symbols: the same `local` code that computes a derivative on numbers writes it out as nodes.
 
 Arithmetic on a `Sym` adds a node (through an `Emitter`, which reduces x * 1
-and x + 0 as floating point does). The engine learns the shape of each op's
+and x + 0 as floating point does). The engine learns the pattern of each op's
 local derivatives from them (schedule.py); `cgraph derive` writes whole
 backward passes with them (commands/derive.py).
 """
@@ -124,11 +124,11 @@ def symbolic_local(op, count: int) -> tuple[list, tuple]:
     """The op's local derivatives for `count` operands run on symbols named out, x0, x1, ...: (the
     nodes they were built of, in order, and the derivatives). Worked out once per op and count."""
     key = ("symbols", count)
-    if key not in op.shapes:
+    if key not in op.learned:
         emitter = Emitter()
         ds = op.local(Sym(emitter, name="out"), *[Sym(emitter, name=f"x{k}") for k in range(count)])
-        op.shapes[key] = (emitter.nodes, ds)
-    return op.shapes[key]
+        op.learned[key] = (emitter.nodes, ds)
+    return op.learned[key]
 
 
 def times_local(op, d, out, xs: list, k: int, call=lambda op, *args: op(*args)):

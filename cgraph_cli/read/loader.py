@@ -320,7 +320,7 @@ def _yaml_pairs(text: str):
             if kind is ScalarEvent:
                 if event.anchor is not None or event.tag not in (None, "!"):
                     raise _NotSure
-                value = _plain(event.value) if event.implicit[0] else event.value
+                value = _plain_scalar(event.value) if event.implicit[0] else event.value
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 if event.anchor is not None or event.tag not in (None, "!") or len(stack) >= MAX_DEPTH:
                     raise _NotSure
@@ -360,7 +360,7 @@ def _yaml_pairs(text: str):
 _NO_KEY = object()
 
 
-def _plain(text: str):
+def _plain_scalar(text: str):
     """A plain scalar by YAML 1.2: text for a name, a number for a number; _NotSure for the rest."""
     if text and text[0] not in "-+.0123456789~":
         if text in ("true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"):
