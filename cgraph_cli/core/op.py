@@ -135,6 +135,10 @@ class Op:
         # An op that selects (where, relu, max): an operand it did not select (local derivative
         # exactly 0) gets exactly 0 back, even where what arrives is not a number.
         self.selects = selects
+        # (*operands) -> what a node of this op reduces to where some operands are known numbers
+        # (x * 1 is x): a value, or a list of the operands left (x * 1 * y is x * y); None where
+        # nothing reduces. Derive writes no node it need not (symbols.py).
+        self.simplify: Callable | None = None
         # Whether a float operand always gives a float (x * 2, relu(x)): the value is an integer only
         # where every operand is. False (step, comparisons, max, where): an integer may come of floats.
         # The schedule groups a level's nodes of an op only where none may be an integer.
@@ -161,6 +165,12 @@ class Op:
         self.local = local
         self._numeric = None
         self.learned = {}
+        return self
+
+    def simplified(self, rule):
+        """Decorator: set what a node of this op reduces to where some operands are known numbers,
+        `rule(*operands)`: a value, the list of operands left, or None. Each keeps the value exactly."""
+        self.simplify = rule
         return self
 
     def on_arrays(self, step):

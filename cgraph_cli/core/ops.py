@@ -55,6 +55,15 @@ def add(np, *xs):
     return total
 
 
+@add.simplified
+def add(*xs):
+    # x + 0 is x exactly in floating point
+    kept = [x for x in xs if not _is(x, 0)]
+    if len(kept) == len(xs):
+        return None
+    return kept if len(kept) > 1 else kept[0] if kept else 0
+
+
 @op(
     "mul",
     operands=(2, None),
@@ -116,6 +125,19 @@ def mul(np, *xs):
     return total.reshape(np.broadcast_shapes(*[np.shape(x) for x in xs]))  # () for 0-d operands, not (1,)
 
 
+@mul.simplified
+def mul(*xs):
+    # x * 0 is 0 (operands are finite), x * 1 is x, x * -1 is -x, all exactly
+    if any(_is(x, 0) for x in xs):
+        return 0
+    kept = [x for x in xs if not _is(x, 1)]
+    if len(kept) == 2 and (_is(kept[0], -1) or _is(kept[1], -1)):
+        return neg(kept[1] if _is(kept[0], -1) else kept[0])
+    if len(kept) == len(xs):
+        return None
+    return kept if len(kept) > 1 else kept[0] if kept else 1
+
+
 @op("sub", operands=2, symbol="−", value="x - y", local="1, -1", fast={2: operator.sub}, floats_stay=True)
 def sub(x, y):
     """Difference."""
@@ -130,6 +152,11 @@ def sub(out, x, y):
 @sub.on_arrays
 def sub(np, x, y):
     return x - y
+
+
+@sub.simplified
+def sub(x, y):
+    return x if _is(y, 0) else None
 
 
 @op("div", operands=2, symbol="÷", value="x / y", local="1/y, -x/y^2", fast={2: operator.truediv}, floats_stay=True)
@@ -150,6 +177,11 @@ def div(out, x, y):
 @div.on_arrays
 def div(np, x, y):
     return x / y
+
+
+@div.simplified
+def div(x, y):
+    return x if _is(y, 1) else None
 
 
 @op("neg", operands=1, symbol="−", value="-x", local="-1", fast={1: operator.neg}, floats_stay=True)
@@ -200,6 +232,11 @@ def pow_(out, x, y):
 @pow_.on_arrays
 def pow_(np, x, y):
     return np.power(x, y)
+
+
+@pow_.simplified
+def pow_(x, y):
+    return x if _is(y, 1) else None
 
 
 @op("exp", operands=1, symbol="exp", value="e^x", local="e^x", fast={1: math.exp}, floats_stay=True)
@@ -387,6 +424,17 @@ def mulpow(out, a, x, b):
 @mulpow.on_arrays
 def mulpow(np, a, x, b):
     return np.where(a == 0, 0.0, a * np.power(x, b))
+
+
+@mulpow.simplified
+def mulpow(a, x, b):
+    if _is(a, 0) or _is(b, 0):
+        return a  # a * x**0 is a; 0 where a is 0
+    if _is(b, 1):
+        return mul(a, x)
+    if _is(a, 1):
+        return pow_(x, b)
+    return None
 
 
 @op("sqrt", operands=1, symbol="√", value="√x", local="1 / (2√x)", fast={1: math.sqrt}, floats_stay=True)
@@ -649,6 +697,11 @@ def power(x, y):
     if _int_power_too_big(x, y):
         raise OverflowError("result too large")
     return x**y
+
+
+def _is(x, number) -> bool:
+    """Whether an operand is that very number (not a symbol of derive's, which is no number yet)."""
+    return type(x) in (int, float) and x == number
 
 
 from . import layers  # noqa: E402,F401  (the ops of arrays alone register themselves in OPS)

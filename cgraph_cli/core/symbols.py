@@ -85,29 +85,12 @@ class Emitter:
                 return a
             if type(a) is not Sym and not is_finite(a):
                 return Undefined("not a finite number (overflow)")
-        name = op.name
-        if name == "mul":
-            if any(is_exactly(a, 0) for a in args):
-                return 0
-            args = tuple(a for a in args if not is_exactly(a, 1))
-            if len(args) < 2:
-                return args[0] if args else 1
-            if len(args) == 2 and (is_exactly(args[0], -1) or is_exactly(args[1], -1)):
-                return ops.neg(args[1] if is_exactly(args[0], -1) else args[0])
-        elif name == "add":
-            args = tuple(a for a in args if not is_exactly(a, 0))
-            if len(args) < 2:
-                return args[0] if args else 0
-        elif (name == "sub" and is_exactly(args[1], 0)) or (name in ("div", "pow") and is_exactly(args[1], 1)):
-            return args[0]
-        elif name == "mulpow":
-            a, x, b = args
-            if is_exactly(a, 0) or is_exactly(b, 0):
-                return a  # a * x**0 is a; 0 where a is 0
-            if is_exactly(b, 1):
-                return ops.mul(a, x)
-            if is_exactly(a, 1):
-                return ops.pow_(x, b)
+        if op.simplify is not None:  # the op's own reductions (ops.py: x * 1 is x)
+            reduced = op.simplify(*args)
+            if type(reduced) is list:
+                args = tuple(reduced)  # the operands left, of the same op
+            elif reduced is not None:
+                return reduced
         if all(type(a) is not Sym for a in args):
             value = op(*args)  # the same arithmetic the node would do
             if type(value) is not Undefined:
