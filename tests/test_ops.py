@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from fractions import Fraction
 from pathlib import Path
 
@@ -245,14 +246,28 @@ def test_pow_base_gradient_at_zero_with_a_small_exponent_is_undefined():
     assert type(local("pow", 0, 0.5)[0]) is Undefined
 
 
-def test_the_readmes_table_of_ops_is_the_op_table():
+def test_the_readmes_table_of_ops_is_the_op_table_whole():
+    """Each op's operands, value, local derivatives, domain, convention at kinks and whether it
+    works on arrays alone, as the registry declares them: the README's table is printed from it."""
+    from cgraph_cli.commands.ops import ops_markdown
+
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Operations", 1)[1].split("\n## ", 1)[0]
-    rows = [
-        line.strip("|").split(" | ") for line in section.splitlines() if line.startswith("| ") and "---" not in line
-    ]
-    documented = {name.strip(): (count, value, local.strip()) for name, count, value, local in rows[1:]}
-    assert documented == {op.name: (op.arity_text(), op.value_doc, op.local_doc) for op in OPS.values()}
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+    assert table == ops_markdown()
+    rows = [line.strip("|").split(" | ") for line in table.splitlines()[2:]]
+    assert [row[0].strip() for row in rows] == [op.name for op in sorted(OPS.values(), key=lambda o: o.arrays_only)]
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.domain == "all" and not op.arrays_only])
+def test_an_op_said_to_take_all_numbers_has_a_value_at_each(name):
+    """The declared domain "all": a value at every operand in a range where nothing overflows."""
+    op = OPS[name]
+    rng = random.Random(name)
+    for _ in range(200):
+        xs = [rng.uniform(-30.0, 30.0) for _ in range(op.min_args)]
+        assert type(op(*xs)) is not Undefined, (name, xs)
+    assert type(op(*[0.0] * op.min_args)) is not Undefined
 
 
 def test_max_and_min_share_the_gradient_evenly_at_a_tie_as_torch_maximum():

@@ -383,17 +383,21 @@ def validate(plan, sets, of, as_json):
 
 @cli.command()
 @json_option
-def ops(as_json):
+@click.option("--markdown", is_flag=True, help="The table as Markdown, with domains and conventions (the README's).")
+def ops(as_json, markdown):
     """List the operations with their values and local derivatives.
 
     \b
     Examples:
       cgraph ops
       cgraph ops --json | jq '.[].op'
+      cgraph ops --markdown
     """
-    from ..commands.ops import ops_json, ops_table
+    from ..commands.ops import ops_json, ops_markdown, ops_table
 
-    emit(ops_json() if as_json else ops_table(stdout_color()), as_json)
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown cannot be used together")
+    emit(ops_json() if as_json else ops_markdown() if markdown else ops_table(stdout_color()), as_json)
 
 
 @cli.command()

@@ -28,7 +28,7 @@ class ShapeError(ValueError):
     """Operand shapes an op cannot take, and why."""
 
 
-def array_op(name, *, operands, symbol, value, local, attributes=None):
+def array_op(name, *, operands, symbol, value, local, attributes=None, domain="all", kinks="none"):
     """Decorator: register the forward step on arrays, `step(np, *operands, **attributes)`, of an op
     that has no step on plain numbers."""
 
@@ -36,7 +36,17 @@ def array_op(name, *, operands, symbol, value, local, attributes=None):
         def on_numbers(*xs):
             raise OpDomainError(f"{name} works on arrays; its operands here are numbers")
 
-        new = Op(on_numbers, name, operands=operands, symbol=symbol, value=value, local=local, attributes=attributes)
+        new = Op(
+            on_numbers,
+            name,
+            operands=operands,
+            symbol=symbol,
+            value=value,
+            local=local,
+            attributes=attributes,
+            domain=domain,
+            kinks=kinks,
+        )
         new.doc = (step.__doc__ or "").strip()
         new.array = step
         new.arrays_only = True
@@ -104,7 +114,15 @@ def _batch(x) -> int:
 # --- matmul: the product inside the book's Affine layer --------------------------------------
 
 
-@array_op("matmul", operands=2, symbol="@", value="X @ W", local="dX = dout @ Wᵀ, dW = Xᵀ @ dout")
+@array_op(
+    "matmul",
+    operands=2,
+    symbol="@",
+    value="X @ W",
+    local="dX = dout @ Wᵀ, dW = Xᵀ @ dout",
+    domain="shapes that fit (k of X's columns, k of W's rows)",
+    kinks="none",
+)
 def matmul(np, x, w):
     """Matrix product of 1-D or 2-D arrays, as numpy's @ (a formula's X @ W)."""
     return x @ w
@@ -136,6 +154,8 @@ def matmul(x, w):
     symbol="affine",
     value="X @ W + b",
     local="dX = dout @ Wᵀ, dW = Xᵀ @ dout, db = dout summed over the batch",
+    domain="shapes that fit, b one per column",
+    kinks="none",
 )
 def affine(np, x, w, b):
     """The book's Affine layer: X @ W + b, b added to every row."""
@@ -165,7 +185,9 @@ def affine(x, w, b):
     symbol="Σ",
     value="sum of the elements (along axis)",
     local="1 for each element",
-    attributes={"axis": None, "keepdims": False},
+    attributes={"axis": ("axis", None), "keepdims": ("flag", False)},
+    domain="all",
+    kinks="none",
 )
 def sum_(np, x, axis, keepdims):
     """Sum of the elements, or along `axis` (a number or a list); `keepdims` keeps summed axes as 1."""
@@ -191,7 +213,9 @@ def sum_(x, axis, keepdims):
     symbol="mean",
     value="mean of the elements (along axis)",
     local="1/n for each element",
-    attributes=sum_.attributes,
+    attributes={"axis": ("axis", None), "keepdims": ("flag", False)},
+    domain="all",
+    kinks="none",
 )
 def mean(np, x, axis, keepdims):
     """Mean of the elements, or along `axis` (a number or a list); `keepdims` keeps averaged axes as 1."""
@@ -216,7 +240,9 @@ mean.shape_rule(sum_.infer)
     symbol="ᵀ",
     value="Xᵀ (axes reversed, or in the order of axes)",
     local="dout transposed back",
-    attributes={"axes": None},
+    attributes={"axes": ("axes", None)},
+    domain="all",
+    kinks="none",
 )
 def transpose(np, x, axes):
     """The axes reversed (a matrix's transpose), or put in the order `axes` lists."""
@@ -243,7 +269,9 @@ def transpose(x, axes):
     symbol="reshape",
     value="X with the shape `shape`",
     local="dout reshaped back",
-    attributes={"shape": ()},
+    attributes={"shape": ("shape", ())},
+    domain="as many elements as before",
+    kinks="none",
 )
 def reshape(np, x, shape):
     """The same elements in another shape (one dimension may be -1: whatever fits)."""
@@ -285,7 +313,9 @@ def reshape(x, shape):
     symbol="softmax",
     value="exp(x) / sum(exp(x)) along axis",
     local="y * (dout - sum(dout * y))",
-    attributes={"axis": -1},
+    attributes={"axis": ("axis", -1)},
+    domain="all",
+    kinks="none",
 )
 def softmax(np, x, axis):
     """exp(x) / Σ exp(x) along `axis` (each row of a batch), with the row's largest value taken
@@ -341,6 +371,8 @@ _INDICES = "class indices have no gradient (declare the labels under constants:)
     symbol="CE",
     value="-sum(t * ln(y + 1e-7)) / batch",
     local="dy = -t / (y + 1e-7) / batch",
+    domain="y + 1e-7 > 0; t of y's shape",
+    kinks="none",
 )
 def cross_entropy(np, y, t):
     """The book's cross_entropy_error: -Σ t·ln(y + 1e-7) over a batch, divided by its size; the
@@ -366,6 +398,8 @@ def cross_entropy(y, t):
     symbol="SoftmaxWithLoss",
     value="cross entropy of softmax(x) against labels t, the batch mean",
     local="dx = (softmax(x) - t) / batch",
+    domain="t of x's shape",
+    kinks="none",
 )
 def softmax_with_loss(np, x, t):
     """The book's Softmax-with-Loss layer: the cross entropy of softmax(x) against the labels t
@@ -392,3 +426,7 @@ def _log_softmax(np, x):
     no log of a probability that rounded to 0."""
     shifted = x - np.max(x, axis=-1, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+# Every attribute a node may have, as the ops of arrays declare them (only they take any).
+ATTRIBUTE_NAMES = tuple(dict.fromkeys(name for op in OPS.values() for name in op.attributes))

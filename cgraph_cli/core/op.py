@@ -98,6 +98,8 @@ class Op:
         uses=None,
         selects=False,
         floats_stay=False,
+        domain="all",
+        kinks="none",
     ):
         self.forward = forward  # (*operands) -> value; raises for a value that is not real
         self.local: Callable[..., tuple] = _no_derivatives  # (out, *operands) -> one per operand
@@ -112,7 +114,11 @@ class Op:
         # (*operand shapes, **attributes) -> the result's shape, ShapeError where they do not fit;
         # None: numpy's broadcasting of the operands.
         self.infer: Callable | None = None
-        self.attributes: dict = attributes or {}  # a node's attributes (axis: ...) -> their defaults
+        # A node's attributes: name -> (kind, default). The kind says what a file may give and the
+        # reader takes (read/values.py): "axis" (null, a whole number or a list of them), "axes" (null
+        # or a list of whole numbers), "shape" (a list of sizes, one may be -1), "flag" (true or false).
+        self.attribute_kinds: dict = {name: kind for name, (kind, _) in (attributes or {}).items()}
+        self.attributes: dict = {name: default for name, (_, default) in (attributes or {}).items()}
         self.arrays_only = False  # an op of arrays alone (layers.py): it has no step on plain numbers
         self.learned: dict = {}  # what the engine learned of the local derivatives (schedule.py, symbols.py)
         # A builtin that computes exactly `forward` for this many operands (the engine's fast path;
@@ -123,6 +129,8 @@ class Op:
         self.symbol = symbol
         self.value_doc = value  # the value and the local derivatives as the docs write them
         self.local_doc = local
+        self.domain = domain  # where the value is a finite real number, in the docs' words
+        self.kinks = kinks  # the derivative's convention where the op is not differentiable
         self.doc = (forward.__doc__ or "").strip()
         # (*operands) -> which smooth piece of the op they are on, None exactly at a kink: where the
         # op is not differentiable (relu: the sign of x). None for an op smooth everywhere.

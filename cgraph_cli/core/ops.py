@@ -33,6 +33,8 @@ from .op import OpDomainError, exact, op
     local="1 for each",
     fast={2: operator.add},
     floats_stay=True,
+    domain="all",
+    kinks="none",
 )
 def add(*xs):
     """Sum of the operands, left to right."""
@@ -72,6 +74,8 @@ def add(*xs):
     local="the product of the others",
     fast={2: operator.mul},
     floats_stay=True,
+    domain="all",
+    kinks="none",
 )
 def mul(*xs):
     """Product of the operands, left to right."""
@@ -138,7 +142,17 @@ def mul(*xs):
     return kept if len(kept) > 1 else kept[0] if kept else 1
 
 
-@op("sub", operands=2, symbol="−", value="x - y", local="1, -1", fast={2: operator.sub}, floats_stay=True)
+@op(
+    "sub",
+    operands=2,
+    symbol="−",
+    value="x - y",
+    local="1, -1",
+    fast={2: operator.sub},
+    floats_stay=True,
+    domain="all",
+    kinks="none",
+)
 def sub(x, y):
     """Difference."""
     return x - y
@@ -159,7 +173,17 @@ def sub(x, y):
     return x if _is(y, 0) else None
 
 
-@op("div", operands=2, symbol="÷", value="x / y", local="1/y, -x/y^2", fast={2: operator.truediv}, floats_stay=True)
+@op(
+    "div",
+    operands=2,
+    symbol="÷",
+    value="x / y",
+    local="1/y, -x/y^2",
+    fast={2: operator.truediv},
+    floats_stay=True,
+    domain="y ≠ 0",
+    kinks="none",
+)
 def div(x, y):
     """Quotient."""
     if y == 0:
@@ -184,7 +208,17 @@ def div(x, y):
     return x if _is(y, 1) else None
 
 
-@op("neg", operands=1, symbol="−", value="-x", local="-1", fast={1: operator.neg}, floats_stay=True)
+@op(
+    "neg",
+    operands=1,
+    symbol="−",
+    value="-x",
+    local="-1",
+    fast={1: operator.neg},
+    floats_stay=True,
+    domain="all",
+    kinks="none",
+)
 def neg(x):
     """Negation."""
     return -x
@@ -216,6 +250,8 @@ def _power_piece(x, y):
     local="y * x**(y-1), x**y * ln x",
     kink=_power_piece,
     floats_stay=True,
+    domain="not 0 to a negative power, nor a negative base to a fractional one",
+    kinks="d(x**0)/dx = 0; d/dy = 0 at x = 0, undefined for x < 0",
 )
 def pow_(x, y):
     """Power; the exponent's gradient needs x > 0 (0 at x = 0)."""
@@ -239,7 +275,17 @@ def pow_(x, y):
     return x if _is(y, 1) else None
 
 
-@op("exp", operands=1, symbol="exp", value="e^x", local="e^x", fast={1: math.exp}, floats_stay=True)
+@op(
+    "exp",
+    operands=1,
+    symbol="exp",
+    value="e^x",
+    local="e^x",
+    fast={1: math.exp},
+    floats_stay=True,
+    domain="all (e^x past the float range overflows)",
+    kinks="none",
+)
 def exp(x):
     """Exponential."""
     return math.exp(x)
@@ -255,7 +301,17 @@ def exp(np, x):
     return np.exp(x)
 
 
-@op("log", operands=1, symbol="log", value="ln x", local="1/x", fast={1: math.log}, floats_stay=True)
+@op(
+    "log",
+    operands=1,
+    symbol="log",
+    value="ln x",
+    local="1/x",
+    fast={1: math.log},
+    floats_stay=True,
+    domain="x > 0",
+    kinks="none",
+)
 def log(x):
     """Natural logarithm, x > 0."""
     if x <= 0:
@@ -273,7 +329,16 @@ def log(np, x):
     return np.log(x)  # nan below 0, -inf at 0: no value either way
 
 
-@op("sigmoid", operands=1, symbol="σ", value="1 / (1 + e^-x)", local="y * (1 - y)", floats_stay=True)
+@op(
+    "sigmoid",
+    operands=1,
+    symbol="σ",
+    value="1 / (1 + e^-x)",
+    local="y * (1 - y)",
+    floats_stay=True,
+    domain="all",
+    kinks="none",
+)
 def sigmoid(x):
     """Logistic sigmoid, computed without overflow."""
     if x >= 0:
@@ -309,6 +374,8 @@ def _sign(x):
     kink=_sign,
     selects=True,
     floats_stay=True,
+    domain="all",
+    kinks="relu'(0) = 0",
 )
 def relu(x):
     """Rectified linear unit; its derivative at 0 is 0."""
@@ -325,7 +392,17 @@ def relu(np, x):
     return np.where(x > 0, x, 0.0)
 
 
-@op("tanh", operands=1, symbol="tanh", value="tanh x", local="1 - y^2", fast={1: math.tanh}, floats_stay=True)
+@op(
+    "tanh",
+    operands=1,
+    symbol="tanh",
+    value="tanh x",
+    local="1 - y^2",
+    fast={1: math.tanh},
+    floats_stay=True,
+    domain="all",
+    kinks="none",
+)
 def tanh(x):
     """Hyperbolic tangent."""
     return math.tanh(x)
@@ -342,7 +419,16 @@ def tanh(np, x):
     return np.tanh(x)
 
 
-@op("sech", operands=1, symbol="sech", value="1 / cosh x", local="-y * tanh x", floats_stay=True)
+@op(
+    "sech",
+    operands=1,
+    symbol="sech",
+    value="1 / cosh x",
+    local="-y * tanh x",
+    floats_stay=True,
+    domain="all",
+    kinks="none",
+)
 def sech(x):
     """Hyperbolic secant, tanh's derivative's square root (0 where cosh leaves the float range)."""
     try:
@@ -361,7 +447,17 @@ def sech(np, x):
     return 1 / np.cosh(x)
 
 
-@op("step", operands=1, symbol="step", value="1 if x > 0 else 0", local="0", kink=_sign, selects=True)
+@op(
+    "step",
+    operands=1,
+    symbol="step",
+    value="1 if x > 0 else 0",
+    local="0",
+    kink=_sign,
+    selects=True,
+    domain="all",
+    kinks="0 everywhere, at 0 too",
+)
 def step(x):
     """Heaviside step, relu's derivative (so derived graphs can say it); its derivative is 0."""
     return 1 if x > 0 else 0
@@ -377,7 +473,15 @@ def step(np, x):
     return np.where(x > 0, 1.0, 0.0)
 
 
-@op("xlogy", operands=2, symbol="xlogy", value="x * ln y, 0 where x = 0", local="ln y, x/y")
+@op(
+    "xlogy",
+    operands=2,
+    symbol="xlogy",
+    value="x * ln y, 0 where x = 0",
+    local="ln y, x/y",
+    domain="y > 0, or y = 0 where x = 0",
+    kinks="0 where x = 0",
+)
 def xlogy(x, y):
     """x·ln y, and 0 where x = 0 (as PyTorch and SciPy); y < 0 has no real log, even there."""
     if y < 0:
@@ -407,6 +511,8 @@ def xlogy(np, x, y):
     value="a * x ** b, 0 where a = 0",
     local="x**b, a*b * x**(b-1), a * x**b * ln x",
     kink=lambda a, x, b: _power_piece(x, b),
+    domain="pow's, except where a = 0 (0)",
+    kinks="as pow's; d/dx = 0 where b = 0",
 )
 def mulpow(a, x, b):
     """a·x^b, and 0 where a = 0: pow's base gradient y·x^(y-1), with d(x**0)/dx = 0 at x = 0 too."""
@@ -437,7 +543,17 @@ def mulpow(a, x, b):
     return None
 
 
-@op("sqrt", operands=1, symbol="√", value="√x", local="1 / (2√x)", fast={1: math.sqrt}, floats_stay=True)
+@op(
+    "sqrt",
+    operands=1,
+    symbol="√",
+    value="√x",
+    local="1 / (2√x)",
+    fast={1: math.sqrt},
+    floats_stay=True,
+    domain="x ≥ 0",
+    kinks="undefined at 0 (an infinite slope)",
+)
 def sqrt(x):
     """Square root, x >= 0 (its derivative at 0 is not finite)."""
     if x < 0:
@@ -456,7 +572,16 @@ def sqrt(np, x):
 
 
 @op(
-    "sin", operands=1, symbol="sin", value="sin x", local="cos x", fast={1: math.sin}, period=math.tau, floats_stay=True
+    "sin",
+    operands=1,
+    symbol="sin",
+    value="sin x",
+    local="cos x",
+    fast={1: math.sin},
+    period=math.tau,
+    floats_stay=True,
+    domain="all",
+    kinks="none",
 )
 def sin(x):
     """Sine (radians)."""
@@ -482,6 +607,8 @@ def sin(np, x):
     fast={1: math.cos},
     period=math.tau,
     floats_stay=True,
+    domain="all",
+    kinks="none",
 )
 def cos(x):
     """Cosine (radians)."""
@@ -507,6 +634,8 @@ def cos(np, x):
     kink=_sign,
     fast={1: abs},
     floats_stay=True,
+    domain="all",
+    kinks="0 at 0",
 )
 def abs_(x):
     """Absolute value; its derivative at 0 is 0 (as PyTorch)."""
@@ -543,6 +672,8 @@ def _argmin(*xs):
     local="1 for the largest (shared evenly at a tie)",
     kink=_argmax,
     selects=True,
+    domain="all",
+    kinks="shared evenly at a tie",
 )
 def max_(*xs):
     """The largest operand; at a tie the gradient is shared evenly by the tied ones (as torch.maximum)."""
@@ -575,6 +706,8 @@ def max_(np, *xs):
     local="1 for the smallest (shared evenly at a tie)",
     kink=_argmin,
     selects=True,
+    domain="all",
+    kinks="shared evenly at a tie",
 )
 def min_(*xs):
     """The smallest operand; at a tie the gradient is shared evenly by the tied ones (as torch.minimum)."""
@@ -601,6 +734,8 @@ def min_(np, *xs):
     kink=lambda c, a, b: c != 0,
     uses=lambda c, a, b: (True, c != 0, c == 0),
     selects=True,
+    domain="all; only the branch taken is needed",
+    kinks="none to c; only the branch taken gets dout",
 )
 def where(c, a, b):
     """a where c is not 0, else b: tiered prices and brackets. No gradient flows into c."""
@@ -623,7 +758,15 @@ def _comparison(name, symbol, test, doc):
 
     forward.__doc__ = doc
     compare = op(
-        name, operands=2, symbol=symbol, value=f"1 if x {symbol} y else 0", local="0, 0", kink=_order, selects=True
+        name,
+        operands=2,
+        symbol=symbol,
+        value=f"1 if x {symbol} y else 0",
+        local="0, 0",
+        kink=_order,
+        selects=True,
+        domain="all",
+        kinks="0 at the jump too",
     )(forward)
 
     @compare.derivatives

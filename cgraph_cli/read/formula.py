@@ -21,9 +21,10 @@ so no nesting depth can exhaust Python's stack.
 from __future__ import annotations
 
 from ..core.errors import did_you_mean, shorten
+from ..core.layers import ATTRIBUTE_NAMES
 from ..core.op import Undefined
 from ..core.ops import OPS
-from .syntax import ATTRIBUTES, NotANumber, plain_kind, to_number
+from .syntax import NotANumber, plain_kind, to_number
 
 # Operator -> (op, precedence, right-associative). Unary minus binds at 4: below **, above * and /.
 BINARY = {
@@ -115,7 +116,7 @@ def tokens(text: str) -> list[tuple]:
             continue
         hint = "; compare with '=='" if c == "=" else ""
         word = text[:i].rstrip().rsplit("(", 1)[-1].rsplit(",", 1)[-1].strip()
-        if c == "=" and word in ATTRIBUTES:
+        if c == "=" and word in ATTRIBUTE_NAMES:
             hint = f"; an attribute ({word}) goes in the node form: {{op: ..., inputs: [...], {word}: ...}}"
         raise FormulaError(f"unexpected character {c!r} in a formula{hint}", start)
     out.append(("end", "", n, None))

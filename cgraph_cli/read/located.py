@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from ..core.errors import GraphError, Loc, did_you_mean, shorten
 from ..core.graph import Draft
+from ..core.layers import ATTRIBUTE_NAMES
 from ..core.ops import OPS
 from .syntax import (
-    ATTRIBUTES,
     FORBIDDEN_IN_NAMES,
     INPUT_KEYS,
     NODE_KEYS,
@@ -275,13 +275,13 @@ class Builder:
         what = f"node '{shorten(name)}'"
         label, operands = None, None
         if type(value) is Map:
-            fields = self.mapping(value, what, NODE_KEYS)
+            fields = self.mapping(value, what, NODE_KEYS + ATTRIBUTE_NAMES)
             if "op" not in fields:
                 raise self.fail(f"{what} needs an op: {{op: OP, inputs: [...]}}", value.loc)
             op_node = fields["op"][1]
             if "label" in fields:
                 label = self.text(fields["label"][1], f"the label of {what}")
-            attrs = {k: v for k, v in fields.items() if k in ATTRIBUTES}
+            attrs = {k: v for k, v in fields.items() if k in ATTRIBUTE_NAMES}
             if attrs:
                 self.attrs[name] = self.attributes(fields["op"][1], attrs, what)
             if "inputs" in fields:
@@ -320,7 +320,7 @@ class Builder:
                     + (f" (its attributes: {known})" if known else f" ({op.name} takes no attributes)"),
                     key.loc,
                 )
-            out[name] = attribute(self, name, value, f"{what}: {name}")
+            out[name] = attribute(self, op.attribute_kinds[name], value, f"{what}: {name}")
         return out
 
     def formula(self, name: str, key: Scalar, scalar: Scalar) -> None:

@@ -15,9 +15,7 @@ from ..core.op import exact
 
 TOP_KEYS = ("name", "description", "inputs", "constants", "nodes", "edges", "output")
 INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros")
-# A node's attributes, for the ops that take them (sum: axis, keepdims; reshape: shape).
-ATTRIBUTES = ("axis", "keepdims", "axes", "shape")
-NODE_KEYS = ("op", "inputs", "label", *ATTRIBUTES)
+NODE_KEYS = ("op", "inputs", "label")  # and the attributes its op declares (core/layers.py)
 FORBIDDEN_IN_NAMES = ("=", ",", "->")
 
 # YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution

@@ -175,17 +175,17 @@ def _read_csv(np, path: str):
         return np.loadtxt(lines, delimiter=",", dtype=float, comments="#")
 
 
-def attribute(builder, name: str, node, what: str):
-    """A node's attribute as its op takes it: axis (null, a number or a list of them), keepdims
-    (true or false), axes (a list of axes), shape (a list of sizes, one of them may be -1)."""
-    if name == "keepdims":
+def attribute(builder, kind: str, node, what: str):
+    """A node's attribute of the kind its op declares (core/op.py): axis (null, a number or a list of
+    them), flag (true or false), axes (null or a list of axes), shape (a list of sizes, one may be -1)."""
+    if kind == "flag":
         if type(node) is not Scalar or not node.plain or not node.is_bool:
             raise builder.fail(f"{what} must be true or false, not {describe(node)}", node.loc)
         return node.text.lower() == "true"
-    if name == "axis" and type(node) is Scalar and node.plain and node.is_null:
+    if kind in ("axis", "axes") and type(node) is Scalar and node.plain and node.is_null:
         return None
     items = node.items if type(node) is Seq else None
-    if items is None and name in ("axes", "shape"):
+    if items is None and kind in ("axes", "shape"):
         raise builder.fail(f"{what} must be a list of whole numbers, not {describe(node)}", node.loc)
     numbers = []
     for item in items if items is not None else [node]:
