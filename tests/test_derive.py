@@ -269,6 +269,7 @@ def test_a_derived_graph_runs_where_a_branch_not_taken_has_no_derivative(inputs,
     [
         ("abs(x / 5e-324)", 0.0, 0.0),  # abs'(0) = 0, times 1/5e-324 (inf alone): 0 / 5e-324 = 0
         ("sigmoid(log(x))", 5e-310, 1.0),  # x / (1 + x)**2: 1 / x alone overflows, dout / x does not
+        ("(x / 5e-324) == x", 0.0, 0.0),  # eq sends 0 to x / 5e-324, which sends 0 / 5e-324 = 0 on
     ],
 )
 def test_a_derived_graph_puts_dout_into_the_numerator_as_backprop_does(text, x, expected):

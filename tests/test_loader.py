@@ -300,3 +300,67 @@ def test_number_forms_are_the_core_schemas(text):
     ours = {"int": syntax._is_int, "octal": syntax._is_octal, "hex": syntax._is_hex, "float": syntax._is_float}
     for form, pattern in _CORE_SCHEMA.items():
         assert ours[form](text) == bool(pattern.fullmatch(text)), form
+
+
+ARRAY_FILES = {
+    "yaml": """\
+inputs:
+  X: [[1.0, 2.0], [3.0, 4.0]]
+  W: {value: [[0.5], [-1.5]], label: weights}
+  b: {zeros: [1]}
+  N: {normal: 0.5, shape: [2, 1], seed: 3}
+  D: {file: data.csv}
+  k: {value: 2, label: a number}
+nodes:
+  y: "sum(X @ W + b + N + D) * k"
+""",
+    "json": '{"inputs": {"X": [[1.0, 2.0], [3.0, 4.0]], "W": {"value": [[0.5], [-1.5]], "label": "weights"},'
+    ' "b": {"zeros": [1]}, "N": {"normal": 0.5, "shape": [2, 1], "seed": 3}, "D": {"file": "data.csv"},'
+    ' "k": {"value": 2, "label": "a number"}}, "nodes": {"y": "sum(X @ W + b + N + D) * k"}}',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ARRAY_FILES))
+def test_a_file_with_arrays_is_read_once_by_the_same_rules(kind, tmp_path, monkeypatch):
+    """No file is parsed twice on the way to a successful run: the fast way reads arrays (lists,
+    zeros, normal draws, files) by values.py's rules, as the careful way does, to the same plan."""
+    import numpy as np
+
+    from cgraph_cli.read import located
+
+    (tmp_path / "data.csv").write_text("1\n2\n", encoding="utf-8")
+    path = tmp_path / f"g.{kind}"
+    path.write_text(ARRAY_FILES[kind], encoding="utf-8")
+    careful = located.careful_draft(ARRAY_FILES[kind], str(path), "g")
+
+    def parsed_again(*args, **kwargs):
+        raise AssertionError("the careful way parsed the file again")
+
+    monkeypatch.setattr(located, "careful_draft", parsed_again)
+    plan = load_text(ARRAY_FILES[kind], str(path), "g")
+    assert plan.arrays and careful.arrays
+    for name, value in zip(careful.names, careful.values):
+        mine = plan.values[plan.index[name]]
+        assert type(mine) is type(value) and np.array_equal(mine, value) if value is not None else mine is None, name
+    assert plan.labels[plan.index["W"]] == "weights" and plan.labels[plan.index["k"]] == "a number"
+    assert plan.values[plan.index["N"]].tolist() == (0.5 * np.random.default_rng(3).standard_normal((2, 1))).tolist()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[[1, 2], [3]]", "ragged"),
+        ("[]", "at least one element"),
+        ("{zeros: [0]}", "a size is a whole number, 1 or more"),
+        ("{normal: -1, shape: [2]}", "0 or more"),
+        ("{value: 1, zeros: [2]}", "needs one value"),
+        ("{zeros: [2], seed: 1}", "'seed' goes with normal"),
+        ("{file: nope.csv}", "cannot read 'nope.csv'"),
+    ],
+)
+def test_an_array_the_rules_refuse_is_a_located_error_from_either_way(value, message, tmp_path):
+    """The fast way is not sure, and the careful way says where: the same rule, its message located."""
+    text = f"inputs:\n  x: {value}\nnodes:\n  y: sum(x)\n"
+    with pytest.raises(GraphError, match=re.escape(message)) as caught:
+        load_text(text, str(tmp_path / "g.yaml"))
+    assert caught.value.loc is not None and caught.value.loc.line == 2

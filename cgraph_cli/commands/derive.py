@@ -106,7 +106,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
             elif selects and type(local) is Sym and type(dout) is Sym:  # 0 where not selected, dout or not
                 product = emitter.emit(ops.mul, (dout, local), f"{want}__selected")
                 received[j].append(emitter.emit(ops.OPS["where"], (local, product, 0), want))
-            elif type(dout) is Sym and _overflows_alone(local, i, k):
+            elif _overflows_alone(local, i, k):
                 # 1/x alone overflows where dout / x need not: dout goes into the numerator, as backprop does
                 operands = [refs[m] for m in args[i]]
                 received[j].append(times_local(plan.node_op(i), dout, refs[i], operands, k, emitter.call))

@@ -20,7 +20,16 @@ from ..core.errors import CgraphError, GraphError, Loc, RunError
 from ..core.graph import Draft, Plan, compile_draft, paused_gc
 from ..core.op import EXACT_INT, is_finite
 from ..core.ops import OPS
-from .syntax import FORBIDDEN_IN_NAMES, TOP_KEYS, NotANumber, looks_like_number, plain_kind, steers, to_number
+from .syntax import (
+    FORBIDDEN_IN_NAMES,
+    INPUT_KEYS,
+    TOP_KEYS,
+    NotANumber,
+    looks_like_number,
+    plain_kind,
+    steers,
+    to_number,
+)
 
 MAX_FILE_BYTES = 1 << 30  # no graph file is larger; /dev/zero is refused, not read until memory runs out
 
@@ -155,22 +164,60 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
 
 
 def _fast_inputs(draft: Draft, section, constant: bool) -> None:
-    names, ops, operands, values, labels = draft.names, draft.ops, draft.operands, draft.values, draft.labels
+    names, ops, operands, values = draft.names, draft.ops, draft.operands, draft.values
     for name, value in _pairs(section):
         _name(name)
         if constant:
             draft.fixed.add(len(names))
-        if type(value) is list:  # {value: .., label: ..}
-            spec = dict(_pairs(value))
-            if len(spec) != len(value) or not spec.keys() <= {"value", "label"} or "value" not in spec:
-                raise _NotSure
-            if "label" in spec:
-                labels[len(names)] = _text(spec["label"])
-            value = spec["value"]
+        # {value: .., label: ..}, {zeros: [..]}, ..., or an array [..]; most inputs: a number
+        value = _fast_value(draft, name, value, constant) if type(value) is list else _number(value)
         names.append(name)
         ops.append(None)
         operands.append(())
-        values.append(_number(value))
+        values.append(value)
+
+
+def _fast_value(draft: Draft, name: str, value: list, constant: bool):
+    """An input's value written as a mapping or a list, read by the rules the careful way reads it
+    by (values.py), on plain lists; what those rules would refuse is _NotSure, for it to say where."""
+    from .values import input_value, nested
+
+    reader = _Reader(draft.source)
+    what = f"{'constant' if constant else 'input'} '{name}'"
+    if value and type(value[0]) is tuple:  # a mapping
+        spec = _pairs(value)
+        fields = {key: (key, item) for key, item in spec}
+        if len(fields) != len(spec) or not fields.keys() <= set(INPUT_KEYS):
+            raise _NotSure
+        value, label = input_value(reader, fields, what)
+        if label is not None:
+            draft.labels[len(draft.names)] = label
+    else:
+        value = nested(reader, value, what)
+    draft.arrays = draft.arrays or hasattr(value, "shape")
+    return value
+
+
+class _Reader:
+    """What values.py asks of the careful way's builder, for the fast way's plain lists and numbers:
+    every error it would locate is _NotSure here (the careful way then says where)."""
+
+    here = None
+
+    def __init__(self, source: str | None):
+        self.source = source
+
+    def fail(self, message: str, loc) -> _NotSure:
+        return _NotSure(message)
+
+    def number(self, value, what: str):
+        return _number(value)
+
+    def text(self, value, what: str) -> str:
+        return _text(value)
+
+    def spend(self, count: int) -> None:
+        pass  # (the careful way's guard against aliases that expand: the fast way takes none)
 
 
 def _fast_nodes(draft: Draft, section) -> None:

@@ -58,6 +58,7 @@ class Builder:
         self.order: dict[str, tuple] = {}  # a formula's node and parts -> where they go in file order
         self.attrs: dict[str, dict] = {}  # a node's attributes (axis: 0)
         self.arrays = False  # some input's value is an array
+        self.here: Loc | None = None  # the mapping being read, for an error about it as a whole (values.py)
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -238,37 +239,16 @@ class Builder:
         kind = "constant" if constant else "input"
         name = self.name(key, f"{kind} name")
         what = f"{kind} '{shorten(name)}'"
-        label = None
+        from .values import input_value, value_of
+
         if type(value) is Map:
             fields = self.mapping(value, what, INPUT_KEYS)
-            if "label" in fields:
-                label = self.text(fields["label"][1], f"the label of {what}")
-            sources = [k for k in ("value", "file", "normal", "zeros") if k in fields]
-            if len(sources) != 1:
-                raise self.fail(
-                    f"{what} needs one value: {{value: NUMBER or [...]}}, {{file: PATH}}, "
-                    f"{{normal: STD, shape: [...], seed: N}} or {{zeros: [...]}}"
-                    + (f", not {' and '.join(sources)}" if sources else ""),
-                    value.loc,
-                )
-            for extra in ("shape", "seed"):
-                if extra in fields and sources != ["normal"]:
-                    raise self.fail(f"{what}: '{extra}' goes with normal:", fields[extra][0].loc)
-            if sources != ["value"]:
-                from .values import generated
-
-                array = generated(self, fields, what)
-                if array.ndim == 0:  # one number (a one-number CSV, {zeros: []}): a number, as a number is
-                    return self.add(name, key.loc, None, float(array), label, constant)
-                self.arrays = True
-                return self.add(name, key.loc, None, array, label, constant)
-            value = fields["value"][1]
-        if type(value) is Seq:
-            from .values import nested
-
-            self.arrays = True
-            return self.add(name, key.loc, None, nested(self, value, what), label, constant)
-        self.add(name, key.loc, None, self.number(value, what), label, constant)
+            self.here = value.loc
+            number, label = input_value(self, fields, what)
+        else:
+            number, label = value_of(self, value, what), None
+        self.arrays = self.arrays or hasattr(number, "shape")
+        self.add(name, key.loc, None, number, label, constant)
 
     def node(self, key: Scalar, value) -> None:
         name = self.name(key, "node name")
