@@ -364,3 +364,19 @@ def test_an_array_the_rules_refuse_is_a_located_error_from_either_way(value, mes
     with pytest.raises(GraphError, match=re.escape(message)) as caught:
         load_text(text, str(tmp_path / "g.yaml"))
     assert caught.value.loc is not None and caught.value.loc.line == 2
+
+
+def test_every_example_but_the_edges_form_is_parsed_once(monkeypatch):
+    from pathlib import Path
+
+    from cgraph_cli.read import located
+
+    graphs = Path(__file__).resolve().parent.parent / "graphs"
+    again: list[str] = []
+    careful = located.careful_draft
+    monkeypatch.setattr(
+        located, "careful_draft", lambda text, source, stem: again.append(source) or careful(text, source, stem)
+    )
+    for path in sorted(graphs.glob("*.yaml")):
+        load_bytes(path.read_bytes(), str(path))
+    assert [Path(p).name for p in again] == ["apples_edges.yaml"]  # (the edges form goes the careful way)
