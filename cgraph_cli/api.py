@@ -17,6 +17,7 @@ are two thin layers over the same core: the numbers are the same.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections.abc import Iterable, Mapping
@@ -92,15 +93,25 @@ class Run:
 
     def __init__(self, result):
         self._result = result
-        plan = result.plan
         self.of: str = result.of_name
         self.value = result.value
-        self.values: dict = dict(zip(plan.names, result.values))
-        self.grads: dict = dict(zip(plan.names, result.grads))
-        self.undefined: dict[str, str] = {}
+
+    # The dicts are made when first read (a graph of a million nodes need not build the ones not read).
+
+    @functools.cached_property
+    def values(self) -> dict:
+        return dict(zip(self._result.plan.names, self._result.values))
+
+    @functools.cached_property
+    def grads(self) -> dict:
+        result = self._result
         if Undefined in map(type, result.grads):  # (a whole-list test at C speed: most runs have none)
-            self.grads = {name: _number(g) for name, g in self.grads.items()}
-            self.undefined = {plan.names[i]: u.reason for i, u in result.undefined()}
+            return {name: _number(g) for name, g in zip(result.plan.names, result.grads)}
+        return dict(zip(result.plan.names, result.grads))
+
+    @functools.cached_property
+    def undefined(self) -> dict[str, str]:
+        return {self._result.plan.names[i]: u.reason for i, u in self._result.undefined()}
 
     def __repr__(self) -> str:
         return f"<cgraph run of {self._result.plan.name!r}: {self.of} = {self.value!r}>"

@@ -266,7 +266,9 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
         operands = [get(slots) for get in group.getters]
         derivatives = run_vector_local(group.derivatives, slots[group.start : group.stop], operands, size)
         sends = [
-            douts
+            None  # (a literal's: not wanted)
+            if d is None
+            else douts
             if type(d) is int and d == 1
             else list(map(neg, douts))
             if type(d) is int and d == -1
@@ -276,9 +278,11 @@ def _group_backward(plan: Plan, slots: list, grads: list, group: Group) -> None:
     except _MATH_ERRORS:  # a local derivative that is not a number somewhere: one at a time, carefully
         return one_at_a_time(OTHER)
     if group.integer_operands and int in map(type, douts):  # integer products past 2**53: floats
-        sends = [cs if cs is douts or int not in map(type, cs) else list(map(exact, cs)) for cs in sends]
+        sends = [cs if cs is None or cs is douts or int not in map(type, cs) else list(map(exact, cs)) for cs in sends]
     big = EXACT_INT
     for targets, cs in zip(group.operands, sends):
+        if cs is None:
+            continue
         if int not in map(type, cs):  # float contributions: every sum is a float (the common case)
             for a, c in zip(targets, cs):
                 g = grads[a]

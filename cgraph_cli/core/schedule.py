@@ -58,7 +58,9 @@ class Group:
 
     __slots__ = ("start", "stop", "positions", "operands", "getters", "f", "op", "derivatives", "integer_operands")
 
-    def __init__(self, start: int, positions: list[int], operands: list[list[int]], op, integer_operands: bool):
+    def __init__(
+        self, start: int, positions: list[int], operands: list[list[int]], op, integer_operands: bool, wanted: tuple
+    ):
         from operator import itemgetter
 
         self.start, self.stop = start, start + len(positions)
@@ -67,7 +69,8 @@ class Group:
         self.getters = [itemgetter(*slots) for slots in operands]  # each operand's values, a list at a time
         self.op = op
         self.f = op.fast.get(len(operands)) or op.forward  # a builtin where the op names one
-        self.derivatives = vector_local(op, len(operands))
+        # (an operand that is a literal in every member takes no gradient: its derivative is not worked out)
+        self.derivatives = vector_local(op, len(operands), wanted)
         self.integer_operands = integer_operands  # whether some operand may be an integer
 
 
@@ -151,6 +154,7 @@ class Program:
                     [[slot[j] for j in column] for column in columns],
                     ops[unit[0]],
                     any(any(map(ints.__getitem__, column)) for column in columns),
+                    tuple(not all(map(plan.is_literal, column)) for column in columns),
                 )
             )
         if singles:
@@ -210,12 +214,15 @@ def pattern(op, count: int) -> int:
     return op.learned[count]
 
 
-def vector_local(op, count: int):
+def vector_local(op, count: int, wanted: tuple | None = None):
     """The op's local derivatives as a program over lists: (code, results). Registers 0..count hold
     the outputs and the operands; each code line (function, per argument a register or a constant)
     adds one; each result is ("reg", k) or ("const", number). Learned from `local` run on symbols,
-    so a group does exactly the arithmetic a single node does."""
-    key = ("vector", count)
+    so a group does exactly the arithmetic a single node does. Where `wanted` says an operand's
+    derivative is not wanted (a literal's), its result is None and no line works only for it
+    (pow's ln x, which a negative base has not, for the exponent 2 of x ** 2)."""
+    wanted = wanted or (True,) * count
+    key = ("vector", count, wanted)
     if key not in op.learned:
         from .symbols import Sym
 
@@ -231,7 +238,14 @@ def vector_local(op, count: int):
         for node in nodes:
             registers[id(node)] = count + 1 + len(code)
             code.append((node.op.fast.get(len(node.args)) or node.op.forward, [ref(a) for a in node.args]))
-        op.learned[key] = (code, [ref(d) for d in ds])
+        results = [ref(d) if w else None for d, w in zip(ds, wanted)]
+        live = {v for r in results if r is not None and r[0] == "reg" for v in [r[1]]}
+        for line in range(len(code) - 1, -1, -1):  # what the wanted results are made of
+            if count + 1 + line in live:
+                live.update(v for kind, v in code[line][1] if kind == "reg")
+            else:
+                code[line] = (None, [])  # a line no wanted result needs: skipped
+        op.learned[key] = (code, results)
     return op.learned[key]
 
 
@@ -240,5 +254,9 @@ def run_vector_local(program, outs, operands: list, size: int) -> list:
     code, results = program
     registers = [outs, *operands]
     for f, args in code:
-        registers.append(list(map(f, *[registers[v] if kind == "reg" else repeat(v, size) for kind, v in args])))
-    return [registers[v] if kind == "reg" else v for kind, v in results]
+        registers.append(
+            None
+            if f is None
+            else list(map(f, *[registers[v] if kind == "reg" else repeat(v, size) for kind, v in args]))
+        )
+    return [None if r is None else registers[r[1]] if r[0] == "reg" else r[1] for r in results]
