@@ -414,7 +414,7 @@ class _ElementDifferences:
     def __init__(self, result: Result, i: int, overrides: dict):
         import numpy as np
 
-        from ..core.arrays import forward_pass, given_arrays
+        from ..core.arrays import given_arrays, run
 
         self.np, self.result, self.i = np, result, i
         self.at: tuple = ()  # the element, set before each check
@@ -423,7 +423,7 @@ class _ElementDifferences:
         self.on_path = path_counts(plan, i, result.of)
         # Every value, worked out once: a difference recomputes only the nodes on the way from the
         # input to the output (a 3000 x 3000 weight's element moves one matmul, not the whole graph).
-        self.base = forward_pass(np, plan, list(self.given), result.of)[0]
+        self.base = run(np, plan, list(self.given), result.of, gradients=False)[0]
         self.again = [k for k in range(i + 1, result.of + 1) if self.on_path[k] and plan.ops[k] is not None]
         # How strongly each node's rounding reaches the output: |value| x |gradient|, summed (inf
         # past a float's range, quietly: then no difference is good enough to judge by).
@@ -456,11 +456,11 @@ class _ElementDifferences:
     def _whole_pass(self) -> list:
         """A whole forward pass from the input as moved: its located error where a value it needs
         is not a number, else its values."""
-        from ..core.arrays import forward_pass
+        from ..core.arrays import run
 
         given = list(self.given)
         given[self.i] = self.base[self.i].copy()
-        return forward_pass(self.np, self.result.plan, given, self.result.of)[0]
+        return run(self.np, self.result.plan, given, self.result.of, gradients=False)[0]
 
     def __call__(self, h: float) -> tuple[float, float]:
         np, result = self.np, self.result

@@ -108,7 +108,7 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
     values -> (the loss, the gradient of each varied input the loss depends on, when asked for)."""
     import numpy as np
 
-    from ..core.arrays import backward, forward_pass, given_arrays
+    from ..core.arrays import given_arrays, run
 
     given = given_arrays(np, plan, overrides)
     positions = {name: plan.index[name] for name in vary}
@@ -117,10 +117,9 @@ def _on_arrays(plan: Plan, vary: list[str], overrides: dict, target: int):
         values = list(given)
         for name, p in positions.items():
             values[p] = current[name]
-        values, needed = forward_pass(np, plan, values, target)
-        if not gradients:
+        values, _, grads = run(np, plan, values, target, gradients)
+        if grads is None:
             return float(values[target]), {}
-        grads = backward(np, plan, values, target, needed)
         out = {}
         for name, p in positions.items():
             g = grads[p]

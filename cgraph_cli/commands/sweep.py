@@ -111,6 +111,8 @@ def sweep(
     if given, is told (scenarios done, scenarios in all) after each chunk."""
     import numpy as np
 
+    from ..core.arrays import scenarios
+
     plan.numbers_only("a sweep", "sweep")
     target = plan.output_position(of)
     positions = {}
@@ -145,7 +147,7 @@ def sweep(
     for start in range(0, total, chunk):
         stop = min(total, start + chunk)
         leaves = {p: column[start:stop] for p, column in zip(positions.values(), grid)}
-        values, first_bad, d = _scenarios(np, plan, given, leaves, stop - start, target)
+        values, first_bad, d = scenarios(np, plan, given, leaves, stop - start, target)
         value[start:stop] = values[target]
         for name, p in zip(names, wanted):
             g = d[p]
@@ -159,27 +161,6 @@ def sweep(
             progress(stop, total)
     swept = {name: column for (name, _), column in zip(sweeps, grid)}
     return SweepResult(plan, target, swept, value, grads, at, failed)
-
-
-def _scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int):
-    """The array engine over a scenario axis: every node's values and gradients (nan or inf in a
-    scenario where one is not a number), and per scenario the first needed node, in evaluation
-    order, without a finite value (-1: none)."""
-    from ..core.arrays import backward, has_guards, needed_masks, run_forward
-
-    values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
-    values += [np.float64(v) for v in plan.literals]
-    for p, column in leaves.items():
-        values[p] = column
-    bad = run_forward(np, plan, values)
-    for i in range(plan.size):  # (a node of constants alone has one value for every scenario)
-        values[i] = np.broadcast_to(values[i], (size,))
-    needed = needed_masks(np, plan, values, target) if bad or has_guards(plan) else None
-    first_bad = np.full(size, -1)
-    if needed is not None:
-        for i in range(plan.size):
-            first_bad[(first_bad < 0) & ~np.isfinite(values[i]) & needed[i]] = i
-    return values, first_bad, backward(np, plan, values, target, needed, strict=False)
 
 
 def _reason(plan: Plan, values: list, i: int, k: int) -> str:

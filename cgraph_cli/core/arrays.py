@@ -262,6 +262,33 @@ def edge_sends(result: Result, i: int) -> list:
     return [(None, as_number(g)) if plan.takes_gradient(j) else None for j, g in zip(plan.args[i], sent)]
 
 
+def run(np, plan: Plan, values: list, target: int, gradients: bool = True) -> tuple[list, list | None, list | None]:
+    """The array engine's pass from the given values (inputs' and literals' as float arrays): every
+    value, which elements are needed (None: all), and d(sum of target)/d(node) (unless not
+    `gradients`); the located error of the first needed node without a value."""
+    values, needed = forward_pass(np, plan, values, target)
+    return values, needed, backward(np, plan, values, target, needed) if gradients else None
+
+
+def scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int):
+    """The array engine over a scenario axis: every node's values and gradients (nan or inf in a
+    scenario where one is not a number), and per scenario the first needed node, in evaluation
+    order, without a finite value (-1: none)."""
+    values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
+    values += [np.float64(v) for v in plan.literals]
+    for p, column in leaves.items():
+        values[p] = column
+    bad = run_forward(np, plan, values)
+    for i in range(plan.size):  # (a node of constants alone has one value for every scenario)
+        values[i] = np.broadcast_to(values[i], (size,))
+    needed = needed_masks(np, plan, values, target) if bad or has_guards(plan) else None
+    first_bad = np.full(size, -1)
+    if needed is not None:
+        for i in range(plan.size):
+            first_bad[(first_bad < 0) & ~np.isfinite(values[i]) & needed[i]] = i
+    return values, first_bad, backward(np, plan, values, target, needed, strict=False)
+
+
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:
     """Forward, then (unless `gradients` is false) backward from `of` (from the sum of its elements,
     where it is an array)."""
@@ -269,7 +296,7 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
 
     target = plan.output_position(of)
     n = plan.size
-    values, needed = forward_pass(np, plan, given_arrays(np, plan, overrides or {}), target)
+    values, needed, grads = run(np, plan, given_arrays(np, plan, overrides or {}), target, gradients)
     shown = _as_numbers(values)
     if needed is not None:  # a value not needed here that has none: say so, not nan (nor relu(nan) = 0)
         for i, failed in enumerate(_failed_masks(np, plan, values)):
@@ -277,9 +304,8 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
             if at is not None:
                 where = f"element {list(at)}" if np.ndim(values[i]) else "the value"
                 shown[i] = Unused(f"only a branch `where` does not take uses {where}, and it has no value there")
-    if not gradients:
+    if grads is None:
         return Result(plan, shown, None, target, bytearray(n))
-    grads = backward(np, plan, values, target, needed)
     reached = bytearray(g is not None for g in grads)
     for i in range(n):
         if grads[i] is None:
