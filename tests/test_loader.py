@@ -312,11 +312,13 @@ inputs:
   D: {file: data.csv}
   k: {value: 2, label: a number}
 nodes:
-  y: "sum(X @ W + b + N + D) * k"
+  s: {op: mean, inputs: [X], axis: 0}
+  y: "sum(X @ W + b + N + D) * k + sum(s)"
 """,
     "json": '{"inputs": {"X": [[1.0, 2.0], [3.0, 4.0]], "W": {"value": [[0.5], [-1.5]], "label": "weights"},'
     ' "b": {"zeros": [1]}, "N": {"normal": 0.5, "shape": [2, 1], "seed": 3}, "D": {"file": "data.csv"},'
-    ' "k": {"value": 2, "label": "a number"}}, "nodes": {"y": "sum(X @ W + b + N + D) * k"}}',
+    ' "k": {"value": 2, "label": "a number"}}, "nodes": {"s": {"op": "mean", "inputs": ["X"], "axis": 0,'
+    ' "keepdims": false}, "y": "sum(X @ W + b + N + D) * k + sum(s)"}}',
 }
 
 
@@ -343,6 +345,7 @@ def test_a_file_with_arrays_is_read_once_by_the_same_rules(kind, tmp_path, monke
         mine = plan.values[plan.index[name]]
         assert type(mine) is type(value) and np.array_equal(mine, value) if value is not None else mine is None, name
     assert plan.labels[plan.index["W"]] == "weights" and plan.labels[plan.index["k"]] == "a number"
+    assert plan.attributes(plan.index["s"]) == {"axis": 0, "keepdims": False}  # (node attributes too)
     assert plan.values[plan.index["N"]].tolist() == (0.5 * np.random.default_rng(3).standard_normal((2, 1))).tolist()
 
 

@@ -324,3 +324,13 @@ def test_a_product_that_overflows_itself_is_still_undefined():
     """d/dx log(x) * 1e300 at x = 1e-300: 1e600 is past a float whichever way it is multiplied."""
     result = evaluate(load_text("inputs: {x: 1e-300}\nnodes:\n  y: log(x) * 1e300\n"))
     assert type(result.grad_of("x")) is Undefined
+
+
+def test_gradients_that_add_up_past_the_float_range_are_undefined_in_every_engine():
+    """d/dx of x * x * 1e308 at x = 1 is 1e308 + 1e308: past the float range, in every engine."""
+    plan = load_text("inputs: {x: 1}\nnodes:\n  y: {op: mul, inputs: [x, x, 1e308]}\n")
+    _, grads, _ = _reference(plan)
+    assert type(grads[plan.index["x"]]) is Undefined
+    assert type(evaluate(plan).grad_of("x")) is Undefined
+    g = arrays.evaluate(plan).grad_of("x")
+    assert type(g) is Undefined and "add up past the float range" in g.reason

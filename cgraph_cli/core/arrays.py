@@ -181,7 +181,12 @@ def backward(np, plan: Plan, values: list, target: int, needed: list | None = No
                     continue
                 if j not in why and not np.isfinite(g).all():
                     why[j] = why[i] if i in why else _located(plan, values, i, k, g)
-                grads[j] = g if grads[j] is None else grads[j] + g
+                total = g if grads[j] is None else grads[j] + g
+                if j not in why and not np.isfinite(total).all():  # as reference.py says it
+                    why[j] = Undefined(
+                        f"the gradients arriving at '{shorten(plan.names[j])}' add up past the float range", j
+                    )
+                grads[j] = total
     if strict:
         for j, reason in why.items():
             if type(grads[j]) is not Undefined and not np.isfinite(grads[j]).all():

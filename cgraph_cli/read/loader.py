@@ -18,6 +18,7 @@ from operator import itemgetter
 
 from ..core.errors import CgraphError, GraphError, Loc, RunError
 from ..core.graph import Draft, Plan, compile_draft, paused_gc
+from ..core.layers import ATTRIBUTE_NAMES
 from ..core.op import EXACT_INT, is_finite
 from ..core.ops import OPS
 from .syntax import (
@@ -234,11 +235,13 @@ def _fast_nodes(draft: Draft, section) -> None:
             op, args = spec
         else:
             node = dict(_pairs(spec))
-            if len(node) != len(spec) or not node.keys() <= {"op", "inputs", "label"}:
+            if len(node) != len(spec) or not node.keys() <= _NODE_KEYS:
                 raise _NotSure
             op, args = node.get("op"), node.get("inputs")
             if "label" in node:
                 labels[len(names)] = _text(node["label"])
+            if node.keys() - _PLAIN_NODE_KEYS:
+                _fast_attributes(draft, name, op, node)
         if type(op) is not str or op not in OPS or type(args) is not list:
             raise _NotSure
         kinds = set(map(type, args))
@@ -250,6 +253,22 @@ def _fast_nodes(draft: Draft, section) -> None:
         ops.append(op)
         operands.append(tuple(args))
         values.append(None)
+
+
+def _fast_attributes(draft: Draft, name: str, op, node: dict) -> None:
+    """A node's attributes (axis: 0), read by the rules the careful way reads them by (values.py)."""
+    from .values import attribute
+
+    kinds = OPS[op].attribute_kinds if type(op) is str and op in OPS else {}
+    if not node.keys() - _PLAIN_NODE_KEYS <= kinds.keys():
+        raise _NotSure  # an attribute the op has not: the careful way says which it has
+    reader = _Reader(draft.source)
+    what = f"node '{name}'"
+    draft.attrs[len(draft.names)] = {
+        key: attribute(reader, kinds[key], value, f"{what}: {key}")
+        for key, value in node.items()
+        if key not in _PLAIN_NODE_KEYS
+    }
 
 
 def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
@@ -291,6 +310,8 @@ def _mapping(pairs: list):
 _OP_NAME = {name: name for name in OPS}  # one string per op name, however many nodes use it
 
 
+_PLAIN_NODE_KEYS = {"op", "inputs", "label"}
+_NODE_KEYS = _PLAIN_NODE_KEYS | set(ATTRIBUTE_NAMES)
 _TEXT = {str}
 _OPERAND_KINDS = {str, int, float}
 

@@ -223,12 +223,14 @@ def attribute(builder, kind: str, node, what: str):
     """A node's attribute of the kind its op declares (core/op.py): axis (null, a number or a list of
     them), flag (true or false), axes (null or a list of axes), shape (a list of sizes, one may be -1)."""
     if kind == "flag":
+        if type(node) is bool:  # (the fast way's JSON true)
+            return node
         if type(node) is not Scalar or not node.plain or not node.is_bool:
             raise builder.fail(f"{what} must be true or false, not {describe(node)}", _loc(node))
         return node.text.lower() == "true"
-    if kind in ("axis", "axes") and type(node) is Scalar and node.plain and node.is_null:
+    if kind in ("axis", "axes") and (node is None or type(node) is Scalar and node.plain and node.is_null):
         return None
-    items = node.items if type(node) is Seq else None
+    items = _items(node)
     if items is None and kind in ("axes", "shape"):
         raise builder.fail(f"{what} must be a list of whole numbers, not {describe(node)}", _loc(node))
     numbers = []

@@ -189,4 +189,5 @@ def describe(node) -> str:
         if node.is_null:
             return "null (nothing)"
         return f"'{shorten(node.text)}'"
-    return KIND[type(node)]
+    kind = KIND.get(type(node))
+    return kind if kind is not None else repr(node)  # (a plain value of the fast way in: never shown)
