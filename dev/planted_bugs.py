@@ -62,13 +62,13 @@ BUGS = {
     ),
     "exact+1": (
         "EXACT_INT = 2**53 + 1",
-        "cgraph_cli/core/ops.py",
+        "cgraph_cli/core/op.py",
         "EXACT_INT = 2**53\n",
         "EXACT_INT = 2**53 + 1\n",
     ),
     "exact-1": (
         "EXACT_INT = 2**53 - 1",
-        "cgraph_cli/core/ops.py",
+        "cgraph_cli/core/op.py",
         "EXACT_INT = 2**53\n",
         "EXACT_INT = 2**53 - 1\n",
     ),

@@ -49,3 +49,19 @@ def test_the_check_sees_each_kind_of_comparison():
         "np.allclose(a, b, rtol=1e-15, atol=0)\n"
     )
     assert comparisons_without_their_absolute_tolerance(source) == [1, 2, 3]
+
+
+def test_every_planted_bug_still_applies_to_the_code_it_names():
+    """dev/planted_bugs.py patches text that must occur exactly once in its file: after code moves
+    (the package's layers), a bug that no longer applies would measure nothing."""
+    import importlib.util
+
+    root = TESTS.parent
+    spec = importlib.util.spec_from_file_location("planted_bugs", root / "dev" / "planted_bugs.py")
+    assert spec is not None and spec.loader is not None
+    planted = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(planted)
+    for name, (_, file, text, replacement) in planted.BUGS.items():
+        source = (root / file).read_text(encoding="utf-8")
+        assert source.count(text) == 1, (name, file)
+        assert replacement != text, name
