@@ -28,25 +28,15 @@ class ShapeError(ValueError):
     """Operand shapes an op cannot take, and why."""
 
 
-def array_op(name, *, operands, symbol, value, local, attributes=None, domain="all", kinks="none"):
+def array_op(name, **knowledge):
     """Decorator: register the forward step on arrays, `step(np, *operands, **attributes)`, of an op
-    that has no step on plain numbers."""
+    that has no step on plain numbers (`knowledge`: Op's keywords, as @op takes them)."""
 
     def register(step) -> Op:
         def on_numbers(*xs):
             raise OpDomainError(f"{name} works on arrays; its operands here are numbers")
 
-        new = Op(
-            on_numbers,
-            name,
-            operands=operands,
-            symbol=symbol,
-            value=value,
-            local=local,
-            attributes=attributes,
-            domain=domain,
-            kinks=kinks,
-        )
+        new = Op(on_numbers, name, **knowledge)
         new.doc = (step.__doc__ or "").strip()
         new.array = step
         new.arrays_only = True
@@ -121,7 +111,6 @@ def _batch(x) -> int:
     value="X @ W",
     local="dX = dout @ Wᵀ, dW = Xᵀ @ dout",
     domain="shapes that fit (k of X's columns, k of W's rows)",
-    kinks="none",
 )
 def matmul(np, x, w):
     """Matrix product of 1-D or 2-D arrays, as numpy's @ (a formula's X @ W)."""
@@ -155,7 +144,6 @@ def matmul(x, w):
     value="X @ W + b",
     local="dX = dout @ Wᵀ, dW = Xᵀ @ dout, db = dout summed over the batch",
     domain="shapes that fit, b one per column",
-    kinks="none",
 )
 def affine(np, x, w, b):
     """The book's Affine layer: X @ W + b, b added to every row."""
@@ -186,8 +174,6 @@ def affine(x, w, b):
     value="sum of the elements (along axis)",
     local="1 for each element",
     attributes={"axis": ("axis", None), "keepdims": ("flag", False)},
-    domain="all",
-    kinks="none",
 )
 def sum_(np, x, axis, keepdims):
     """Sum of the elements, or along `axis` (a number or a list); `keepdims` keeps summed axes as 1."""
@@ -214,8 +200,6 @@ def sum_(x, axis, keepdims):
     value="mean of the elements (along axis)",
     local="1/n for each element",
     attributes={"axis": ("axis", None), "keepdims": ("flag", False)},
-    domain="all",
-    kinks="none",
 )
 def mean(np, x, axis, keepdims):
     """Mean of the elements, or along `axis` (a number or a list); `keepdims` keeps averaged axes as 1."""
@@ -241,8 +225,6 @@ mean.shape_rule(sum_.infer)
     value="Xᵀ (axes reversed, or in the order of axes)",
     local="dout transposed back",
     attributes={"axes": ("axes", None)},
-    domain="all",
-    kinks="none",
 )
 def transpose(np, x, axes):
     """The axes reversed (a matrix's transpose), or put in the order `axes` lists."""
@@ -271,7 +253,6 @@ def transpose(x, axes):
     local="dout reshaped back",
     attributes={"shape": ("shape", ())},
     domain="as many elements as before",
-    kinks="none",
 )
 def reshape(np, x, shape):
     """The same elements in another shape (one dimension may be -1: whatever fits)."""
@@ -314,8 +295,6 @@ def reshape(x, shape):
     value="exp(x) / sum(exp(x)) along axis",
     local="y * (dout - sum(dout * y))",
     attributes={"axis": ("axis", -1)},
-    domain="all",
-    kinks="none",
 )
 def softmax(np, x, axis):
     """exp(x) / Σ exp(x) along `axis` (each row of a batch), with the row's largest value taken
@@ -372,7 +351,6 @@ _INDICES = "class indices have no gradient (declare the labels under constants:)
     value="-sum(t * ln(y + 1e-7)) / batch",
     local="dy = -t / (y + 1e-7) / batch",
     domain="y + 1e-7 > 0; t of y's shape",
-    kinks="none",
 )
 def cross_entropy(np, y, t):
     """The book's cross_entropy_error: -Σ t·ln(y + 1e-7) over a batch, divided by its size; the
@@ -399,7 +377,6 @@ def cross_entropy(y, t):
     value="cross entropy of softmax(x) against labels t, the batch mean",
     local="dx = (softmax(x) - t) / batch",
     domain="t of x's shape",
-    kinks="none",
 )
 def softmax_with_loss(np, x, t):
     """The book's Softmax-with-Loss layer: the cross entropy of softmax(x) against the labels t

@@ -33,8 +33,6 @@ from .op import OpDomainError, exact, op
     local="1 for each",
     fast={2: operator.add},
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def add(*xs):
     """Sum of the operands, left to right."""
@@ -74,8 +72,6 @@ def add(*xs):
     local="the product of the others",
     fast={2: operator.mul},
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def mul(*xs):
     """Product of the operands, left to right."""
@@ -150,8 +146,6 @@ def mul(*xs):
     local="1, -1",
     fast={2: operator.sub},
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def sub(x, y):
     """Difference."""
@@ -182,7 +176,6 @@ def sub(x, y):
     fast={2: operator.truediv},
     floats_stay=True,
     domain="y ≠ 0",
-    kinks="none",
 )
 def div(x, y):
     """Quotient."""
@@ -216,8 +209,6 @@ def div(x, y):
     local="-1",
     fast={1: operator.neg},
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def neg(x):
     """Negation."""
@@ -284,7 +275,6 @@ def pow_(x, y):
     fast={1: math.exp},
     floats_stay=True,
     domain="all (e^x past the float range overflows)",
-    kinks="none",
 )
 def exp(x):
     """Exponential."""
@@ -310,7 +300,6 @@ def exp(np, x):
     fast={1: math.log},
     floats_stay=True,
     domain="x > 0",
-    kinks="none",
 )
 def log(x):
     """Natural logarithm, x > 0."""
@@ -336,8 +325,6 @@ def log(np, x):
     value="1 / (1 + e^-x)",
     local="y * (1 - y)",
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def sigmoid(x):
     """Logistic sigmoid, computed without overflow."""
@@ -374,7 +361,6 @@ def _sign(x):
     kink=_sign,
     selects=True,
     floats_stay=True,
-    domain="all",
     kinks="relu'(0) = 0",
 )
 def relu(x):
@@ -400,8 +386,6 @@ def relu(np, x):
     local="1 - y^2",
     fast={1: math.tanh},
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def tanh(x):
     """Hyperbolic tangent."""
@@ -426,8 +410,6 @@ def tanh(np, x):
     value="1 / cosh x",
     local="-y * tanh x",
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def sech(x):
     """Hyperbolic secant, tanh's derivative's square root (0 where cosh leaves the float range)."""
@@ -455,7 +437,6 @@ def sech(np, x):
     local="0",
     kink=_sign,
     selects=True,
-    domain="all",
     kinks="0 everywhere, at 0 too",
 )
 def step(x):
@@ -580,8 +561,6 @@ def sqrt(np, x):
     fast={1: math.sin},
     period=math.tau,
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def sin(x):
     """Sine (radians)."""
@@ -607,8 +586,6 @@ def sin(np, x):
     fast={1: math.cos},
     period=math.tau,
     floats_stay=True,
-    domain="all",
-    kinks="none",
 )
 def cos(x):
     """Cosine (radians)."""
@@ -634,7 +611,6 @@ def cos(np, x):
     kink=_sign,
     fast={1: abs},
     floats_stay=True,
-    domain="all",
     kinks="0 at 0",
 )
 def abs_(x):
@@ -672,7 +648,6 @@ def _argmin(*xs):
     local="1 for the largest (shared evenly at a tie)",
     kink=_argmax,
     selects=True,
-    domain="all",
     kinks="shared evenly at a tie",
 )
 def max_(*xs):
@@ -706,7 +681,6 @@ def max_(np, *xs):
     local="1 for the smallest (shared evenly at a tie)",
     kink=_argmin,
     selects=True,
-    domain="all",
     kinks="shared evenly at a tie",
 )
 def min_(*xs):
@@ -765,7 +739,6 @@ def _comparison(name, symbol, test, doc):
         local="0, 0",
         kink=_order,
         selects=True,
-        domain="all",
         kinks="0 at the jump too",
     )(forward)
 
