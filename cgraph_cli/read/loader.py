@@ -22,11 +22,10 @@ from ..core.layers import ATTRIBUTE_NAMES
 from ..core.op import EXACT_INT, is_finite
 from ..core.ops import OPS
 from .syntax import (
-    FORBIDDEN_IN_NAMES,
     INPUT_KEYS,
     TOP_KEYS,
     NotANumber,
-    looks_like_number,
+    name_problem,
     plain_kind,
     steers,
     to_number,
@@ -334,16 +333,8 @@ _first = itemgetter(0)
 
 
 def _name(name) -> None:
-    if _SIMPLE_NAME.match(name):
-        return
-    if (
-        not name
-        or not name.isprintable()
-        or any(c.isspace() for c in name)
-        or any(bad in name for bad in FORBIDDEN_IN_NAMES)
-        or looks_like_number(name)
-    ):
-        raise _NotSure
+    if not _SIMPLE_NAME.match(name) and name_problem(name) is not None:
+        raise _NotSure  # the careful way says what is wrong with it, where
 
 
 def _text(value) -> str:

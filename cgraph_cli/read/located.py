@@ -9,13 +9,13 @@ from ..core.graph import Draft
 from ..core.layers import ATTRIBUTE_NAMES
 from ..core.ops import OPS
 from .syntax import (
-    FORBIDDEN_IN_NAMES,
     INPUT_KEYS,
     NODE_KEYS,
     TOP_KEYS,
     NotANumber,
     char_name,
     looks_like_number,
+    name_problem,
     plain_kind,
     steers,
     to_number,
@@ -118,26 +118,11 @@ class Builder:
         return node.text
 
     def name(self, node: Scalar, what: str) -> str:
-        """A name checked against the naming rules."""
-        name = node.text
-        if name == "":
-            raise self.fail(f"{what} must not be empty", node.loc)
-        if any(c.isspace() for c in name):
-            raise self.fail(f"{what} {shorten(repr(name))} contains whitespace; names cannot", node.loc)
-        # Invisible and direction-changing characters would let a printed graph lie about itself.
-        bad = None if name.isprintable() else next(c for c in name if not c.isprintable())
-        if bad is not None:
-            raise self.fail(
-                f"{what} {shorten(repr(name))} contains the control, invisible or bidi "
-                f"character {char_name(bad)}; names cannot",
-                node.loc,
-            )
-        for bad in FORBIDDEN_IN_NAMES:
-            if bad in name:
-                raise self.fail(f"{what} '{shorten(name)}' contains '{bad}'; names cannot", node.loc)
-        if not node.plain and looks_like_number(name):
-            raise self.fail(f"{what} '{shorten(name)}' is a number; names cannot be numbers", node.loc)
-        return name
+        """A name checked against the naming rules (syntax.name_problem)."""
+        problem = name_problem(node.text, quoted=not node.plain)
+        if problem is not None:
+            raise self.fail(f"{what} {problem}", node.loc)
+        return node.text
 
     def number(self, node, what: str):
         """A plain scalar that is a number, else an error that says what it is instead."""

@@ -150,3 +150,23 @@ def char_name(c: str) -> str:
     import unicodedata
 
     return f"U+{ord(c):04X} ({unicodedata.name(c, 'a control character')})"
+
+
+def name_problem(name: str, quoted: bool = True) -> str | None:
+    """What is wrong with a name, in the words of an error about it (None: nothing). Both ways in
+    (read/loader.py) hold names to this. A number written plain is a number, not a name: only a
+    quoted one (`"12"`) can be taken for a name, and is refused."""
+    if name == "":
+        return "must not be empty"
+    if any(c.isspace() for c in name):
+        return f"{shorten(repr(name))} contains whitespace; names cannot"
+    # Invisible and direction-changing characters would let a printed graph lie about itself.
+    bad = None if name.isprintable() else next(c for c in name if not c.isprintable())
+    if bad is not None:
+        return f"{shorten(repr(name))} contains the control, invisible or bidi character {char_name(bad)}; names cannot"
+    for bad in FORBIDDEN_IN_NAMES:
+        if bad in name:
+            return f"'{shorten(name)}' contains '{bad}'; names cannot"
+    if quoted and looks_like_number(name):
+        return f"'{shorten(name)}' is a number; names cannot be numbers"
+    return None
