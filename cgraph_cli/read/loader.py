@@ -27,7 +27,7 @@ from .syntax import (
     NotANumber,
     name_problem,
     plain_kind,
-    steers,
+    text_problem,
     to_number,
 )
 
@@ -338,7 +338,7 @@ def _name(name) -> None:
 
 
 def _text(value) -> str:
-    if type(value) is not str or not (value.isprintable() or not any(steers(c) for c in value)):
+    if type(value) is not str or text_problem(value) is not None:
         raise _NotSure
     return value
 

@@ -13,11 +13,10 @@ from .syntax import (
     NODE_KEYS,
     TOP_KEYS,
     NotANumber,
-    char_name,
     looks_like_number,
     name_problem,
     plain_kind,
-    steers,
+    text_problem,
     to_number,
 )
 from .yamltree import KIND, Map, Scalar, Seq, compose, describe
@@ -111,10 +110,9 @@ class Builder:
     def text(self, node, what: str) -> str:
         if type(node) is not Scalar or node.is_null:
             raise self.fail(f"{what} must be text, not {describe(node)}", node.loc)
-        text = node.text
-        bad = None if text.isprintable() else next((c for c in text if steers(c)), None)
-        if bad is not None:
-            raise self.fail(f"{what} contains the control, bidi or invalid character {char_name(bad)}", node.loc)
+        problem = text_problem(node.text)
+        if problem is not None:
+            raise self.fail(f"{what} {problem}", node.loc)
         return node.text
 
     def name(self, node: Scalar, what: str) -> str:

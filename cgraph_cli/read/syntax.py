@@ -170,3 +170,10 @@ def name_problem(name: str, quoted: bool = True) -> str | None:
     if quoted and looks_like_number(name):
         return f"'{shorten(name)}' is a number; names cannot be numbers"
     return None
+
+
+def text_problem(text: str) -> str | None:
+    """What is wrong with a label, a description or a name of a file (None: nothing): a character
+    that could steer a terminal or hide itself. Both ways in hold text to this."""
+    bad = None if text.isprintable() else next((c for c in text if steers(c)), None)
+    return None if bad is None else f"contains the control, bidi or invalid character {char_name(bad)}"
