@@ -459,3 +459,15 @@ def test_an_exponent_too_large_for_a_float_is_refused_before_it_is_computed():
         ops.power(2, 10**9)  # 2 ** 10**9 would take seconds and 125 MB before failing as a float
     with pytest.raises(OverflowError):
         ops.power(-3, 10**6)
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPS.items() if op.linear_in_first])
+def test_an_op_said_linear_in_its_first_operand_is(name):
+    """linear_in_first lets a gradient go into the first operand (d / y, not d * (1 / y)): it must
+    be true, op(d * x, ...) = d * op(x, ...), to rounding."""
+    op = OPS[name]
+    rng = random.Random(name)
+    for _ in range(200):
+        xs = [rng.uniform(-10.0, 10.0) or 1.0 for _ in range(op.min_args)]
+        d = rng.uniform(-10.0, 10.0)
+        assert math.isclose(op(d * xs[0], *xs[1:]), d * op(*xs), rel_tol=1e-12, abs_tol=1e-12), (name, d, xs)

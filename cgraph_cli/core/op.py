@@ -98,6 +98,7 @@ class Op:
         uses=None,
         selects=False,
         floats_stay=False,
+        linear_in_first=False,
         domain="all",
         kinks="none",
     ):
@@ -151,6 +152,10 @@ class Op:
         # where every operand is. False (step, comparisons, max, where): an integer may come of floats.
         # The schedule groups a level's nodes of an op only where none may be an integer.
         self.floats_stay = floats_stay
+        # Whether op(d * x, ...) is d * op(x, ...) (x / y, -x, x * y): then a gradient d goes into
+        # the first operand before the rest is done, d / y rather than d * (1 / y), where 1 / y
+        # alone would leave the float range (symbols.times_local).
+        self.linear_in_first = linear_in_first
 
     def __call__(self, *args):
         """Apply the op: to numbers, its value (Undefined where there is none); to symbols, a node."""

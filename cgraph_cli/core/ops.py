@@ -72,6 +72,7 @@ def add(*xs):
     local="the product of the others",
     fast={2: operator.mul},
     floats_stay=True,
+    linear_in_first=True,
 )
 def mul(*xs):
     """Product of the operands, left to right."""
@@ -175,6 +176,7 @@ def sub(x, y):
     local="1/y, -x/y^2",
     fast={2: operator.truediv},
     floats_stay=True,
+    linear_in_first=True,
     domain="y ≠ 0",
 )
 def div(x, y):
@@ -209,6 +211,7 @@ def div(x, y):
     local="-1",
     fast={1: operator.neg},
     floats_stay=True,
+    linear_in_first=True,
 )
 def neg(x):
     """Negation."""

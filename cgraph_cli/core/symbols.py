@@ -127,8 +127,8 @@ def times_local(op, d, out, xs: list, k: int, call=lambda op, *args: op(*args)):
 
     for node in nodes:  # (in the order they were made: operands first)
         value[id(node)] = call(node.op, *map(of, node.args))
-    path, e = [], ds[k]  # d goes into the numerator: down through div, neg and mul's first operand
-    while type(e) is Sym and e.name is None and (e.op in (ops.div, ops.neg) or e.op is ops.mul and len(e.args) == 2):
+    path, e = [], ds[k]  # d goes into the numerator: down through each op linear in its first operand
+    while type(e) is Sym and e.name is None and e.op.linear_in_first and len(e.args) <= 2:
         path.append(e)
         e = e.args[0]
     c = call(ops.mul, d, of(e))
