@@ -95,7 +95,7 @@ def check_gradients(
     result = evaluate(plan, overrides, of)
     names = names or [plan.names[i] for i in plan.variables]
     for name in names:
-        if plan.ops[plan.position(plan.element(name)[0], "wrt")] is not None:
+        if not plan.is_input(plan.position(plan.element(name)[0], "wrt")):
             raise RequestError(f"'{name}' is a node; gradients are checked with respect to inputs", plan.source, "wrt")
     if plan.arrays:
         return result, [
@@ -124,7 +124,7 @@ class _Differences:
         self.weights = [
             (k, abs(float(g)))
             for k, g in enumerate(result.grads)
-            if plan.ops[k] is not None and type(g) is not Undefined and g
+            if not plan.is_input(k) and type(g) is not Undefined and g
         ]
         self.evaluations = 0
         self.size = plan.size
@@ -158,7 +158,7 @@ class _Differences:
         n = plan.size
         sent = [0.0] * n  # the sizes of the terms each node's gradient adds up
         for c in range(n):
-            if plan.ops[c] is not None and result.reached[c]:
+            if not plan.is_input(c) and result.reached[c]:
                 for j, edge in zip(plan.args[c], edge_grads(result, c)):
                     if edge is not None and type(edge[1]) is not Undefined:
                         sent[j] += abs(float(edge[1]))
@@ -424,14 +424,14 @@ class _ElementDifferences:
         # Every value, worked out once: a difference recomputes only the nodes on the way from the
         # input to the output (a 3000 x 3000 weight's element moves one matmul, not the whole graph).
         self.base = run(np, plan, list(self.given), result.of, gradients=False)[0]
-        self.again = [k for k in range(i + 1, result.of + 1) if self.on_path[k] and plan.ops[k] is not None]
+        self.again = [k for k in range(i + 1, result.of + 1) if self.on_path[k] and not plan.is_input(k)]
         # How strongly each node's rounding reaches the output: |value| x |gradient|, summed (inf
         # past a float's range, quietly: then no difference is good enough to judge by).
         with np.errstate(all="ignore"):
             self.noise = EPSILON * sum(
                 float(np.sum(np.abs(np.asarray(result.values[k])) * np.abs(np.asarray(g))))
                 for k, g in enumerate(result.grads)
-                if plan.ops[k] is not None and g is not None and type(g) is not Undefined
+                if not plan.is_input(k) and g is not None and type(g) is not Undefined
             )
         self.evaluations = 0
 

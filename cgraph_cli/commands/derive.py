@@ -176,7 +176,7 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
     pending = list(needed)
     while pending:
         i = plan.index[pending.pop()]
-        uses = [o for o in plan.operands(i) if isinstance(o, str)] if plan.ops[i] is not None else []
+        uses = [o for o in plan.operands(i) if isinstance(o, str)] if not plan.is_input(i) else []
         owner = owners.get(plan.names[i])
         for name in uses + ([owner] if owner else []):
             if name not in needed:
@@ -197,7 +197,7 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
     draft.output = result.name
     for i in plan.file_order:
         name = plan.names[i]
-        if plan.ops[i] is None:
+        if plan.is_input(i):
             draft.add_input(name, overrides.get(name, plan.values[i]), plan.labels.get(i), i in plan.fixed)
         elif name in needed:
             draft.add_node(name, plan.op_name(i), plan.operands(i), plan.labels.get(i))
@@ -219,7 +219,7 @@ def hessian(plan: Plan, names: list[str], overrides=None, of: str | None = None)
     from ..core.graph import compile_draft
 
     for name in names:
-        if plan.ops[plan.position(name, "wrt")] is not None:
+        if not plan.is_input(plan.position(name, "wrt")):
             raise RequestError(
                 f"'{name}' is a node; second derivatives are taken with respect to inputs", plan.source, "hessian"
             )

@@ -58,7 +58,7 @@ def descend(
         raise RequestError("name the inputs to vary (--vary W1,b1)", plan.source, "vary")
     for name in vary:
         i = plan.position(name, "vary")
-        if plan.ops[i] is not None:
+        if not plan.is_input(i):
             raise RequestError(f"'{shorten(name)}' is a node; only inputs can be varied", plan.source, "vary")
         if name in (overrides or {}):
             raise RequestError(f"'{shorten(name)}' is both set and varied", plan.source, "vary")

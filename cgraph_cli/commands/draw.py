@@ -41,7 +41,7 @@ def _scene(result: Result):
         nodes.append((f"n{i}", "input" if op is None else "op", name, None if op is None else op.symbol))
     consumed = set()
     for i in range(n):
-        if plan.ops[i] is None:
+        if plan.is_input(i):
             continue
         shares = edge_grads(result, i) if show_grad else [None] * len(plan.args[i])
         for slot, (j, share) in enumerate(zip(plan.args[i], shares)):
@@ -52,7 +52,7 @@ def _scene(result: Result):
                 nodes.append((f"c{i}_{slot}", "constant", format_number(result.values[j]), None))
                 edges.append((f"c{i}_{slot}", f"n{i}", result.values[j], None, None))
     for i in range(n):
-        if i == result.of or (plan.ops[i] is not None and i not in consumed):
+        if i == result.of or (not plan.is_input(i) and i not in consumed):
             nodes.append((f"out{i}", "output", plan.names[i], None))
             edges.append((f"n{i}", f"out{i}", result.values[i], result.grads[i] if show_grad else None, plan.names[i]))
     return nodes, edges

@@ -156,7 +156,7 @@ def steps(result: Result, wrt: str | None = None) -> list[Step]:
     on_way = None if wrt is None else path_counts(plan, plan.position(wrt, "wrt"), result.of)
     out = []
     for i in range(result.of, -1, -1):
-        if plan.ops[i] is None or not result.reached[i] or (on_way is not None and not on_way[i]):
+        if plan.is_input(i) or not result.reached[i] or (on_way is not None and not on_way[i]):
             continue  # what the backward pass did not visit, or what does not lead to wrt
         sends = tuple(
             (plan.names[j], edge[0], edge[1])

@@ -130,7 +130,7 @@ def run_table(
     if has_labels:
         table.column("label", style="dim")
     for i in range(plan.size):
-        is_input = plan.ops[i] is None
+        is_input = plan.is_input(i)
         row = [
             cell(plan.names[i]),
             plan.op_name(i),

@@ -17,7 +17,7 @@ def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
             "valid": True,
             "inputs": [plan.names[i] for i in plan.variables],
             "constants": [plan.names[i] for i in plan.inputs if i in plan.fixed],
-            "nodes": [plan.names[i] for i in plan.file_order if plan.ops[i] is not None],
+            "nodes": [plan.names[i] for i in plan.file_order if not plan.is_input(i)],
             "formulas": {
                 node: {"formula": text, "nodes": [_node_record(plan, part) for part in _expansion(plan, node, owners)]}
                 for node, (text, _) in plan.formulas.items()
@@ -51,7 +51,7 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
     """`cgraph validate`: a short account of what the file holds."""
     inputs = plan.variables
     constants = [i for i in plan.inputs if i in plan.fixed]
-    nodes = [i for i in plan.file_order if plan.ops[i] is not None]
+    nodes = [i for i in plan.file_order if not plan.is_input(i)]
     counts: dict[str, int] = {}
     for i in nodes:
         counts[plan.op_name(i)] = counts.get(plan.op_name(i), 0) + 1
