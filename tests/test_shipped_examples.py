@@ -104,3 +104,14 @@ def test_a_wheel_holds_the_examples_and_every_subpackage(tmp_path):
     assert {"cgraph_cli/examples/apples.yaml", "cgraph_cli/examples/data/xor_points.csv"} <= names
     for layer in ("core", "read", "show", "commands", "cli"):
         assert f"cgraph_cli/{layer}/__init__.py" in names, layer
+
+
+def test_examples_refuses_what_it_cannot_do_in_words(invoke, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("x", encoding="utf-8")
+    done = invoke("examples", "--copy", blocked / "sub", "apples")  # a folder under a file
+    assert done.exit_code == 1 and "cannot write" in done.stderr and done.stdout == ""
+    done = invoke("examples", "--copy", "", "apples")
+    assert done.exit_code == 2 and "--copy needs a folder" in done.stderr
+    done = invoke("examples", "--json", "apples")
+    assert done.exit_code == 2 and done.stdout == ""

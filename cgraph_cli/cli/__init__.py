@@ -200,6 +200,8 @@ def examples(names, folder, as_json):
     """
     from ..commands.examples import copy_examples, example, examples_json, examples_table
 
+    if as_json and (names or folder is not None):
+        raise click.UsageError("--json lists the examples; NAME prints one and --copy copies them, as they are")
     if folder is not None:
         copied = copy_examples(folder, list(names))
         emit("".join(f"{path}\n" for path in copied))

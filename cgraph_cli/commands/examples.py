@@ -48,6 +48,8 @@ def example(name: str) -> Example:
 def copy_examples(folder: str, names: list[str]) -> list[Path]:
     """Copy the examples named (all, where none is) and the data files they read into `folder`
     (made if need be), refusing before anything is written where a file there would be replaced."""
+    if not folder:
+        raise RequestError("--copy needs a folder to copy into (. for this one)")
     chosen = [example(name) for name in names] if names else examples()
     target = Path(folder)
     copies: dict[Path, Path] = {}
@@ -61,8 +63,11 @@ def copy_examples(folder: str, names: list[str]) -> list[Path]:
     if target.exists() and not target.is_dir():
         raise RunError(f"{shorten(folder)} is a file, not a folder")
     for path, source in copies.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(source.read_bytes())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(source.read_bytes())
+        except OSError as e:
+            raise RunError(f"cannot write {shorten(str(path))}: {e.strerror or e}") from None
     return list(copies)
 
 
