@@ -32,9 +32,14 @@ def not_finite_at(np, v, among=None) -> tuple[int, ...] | None:
     bad = ~np.isfinite(v)
     if among is not None:
         bad &= among
-    if not bad.any():
+    return first_at(np, bad)
+
+
+def first_at(np, mask) -> tuple[int, ...] | None:
+    """Where the first true element of a mask stands (None where none is)."""
+    if not mask.any():
         return None
-    return tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(bad)[0]), np.shape(v)))
+    return tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(mask)[0]), np.shape(mask)))
 
 
 def given_arrays(np, plan: Plan, overrides: Mapping) -> list:
@@ -118,8 +123,10 @@ def needed_masks(np, plan: Plan, values: list, of: int) -> list:
         if not element_by_element(op):  # an op of arrays alone needs all of its operands, or none
             masks = [np.full(np.shape(x), mask.any()) for x in xs]
         else:
-            uses = op.uses(*xs) if op.uses else [True] * len(xs)
-            masks = [sum_to(np, np.broadcast_to(mask & used, mask.shape), np.shape(x)) > 0 for x, used in zip(xs, uses)]
+            masks = [
+                sum_to(np, np.broadcast_to(mask & used, mask.shape), np.shape(x)) > 0
+                for x, used in zip(xs, op.used(*xs))
+            ]
         for j, m in zip(plan.args[i], masks):
             if not plan.is_literal(j):
                 needed[j] = m if needed[j] is None else needed[j] | m
@@ -131,11 +138,10 @@ def _failed_masks(np, plan: Plan, values: list) -> list:
     element without one (relu of nan is no number, whatever numpy's maximum says), as ops.Op reads it."""
     failed: list = []
     for i, op in enumerate(plan.ops):
-        bad = ~np.isfinite(values[i]) if i < plan.size else np.zeros((), dtype=bool)
+        bad = ~np.isfinite(values[i])
         if op is not None:
             xs = [values[j] for j in plan.args[i]]
-            uses = op.uses(*xs) if op.uses else [True] * len(xs)
-            for j, used in zip(plan.args[i], uses):
+            for j, used in zip(plan.args[i], op.used(*xs)):
                 if not plan.is_literal(j):
                     arrived = failed[j] & used if element_by_element(op) else np.full(bad.shape, failed[j].any())
                     bad = bad | np.broadcast_to(arrived, bad.shape)
@@ -305,7 +311,7 @@ def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None
     shown = _as_numbers(values)
     if needed is not None:  # a value not needed here that has none: say so, not nan (nor relu(nan) = 0)
         for i, failed in enumerate(_failed_masks(np, plan, values)):
-            at = not_finite_at(np, np.where(failed, np.nan, 0.0))
+            at = first_at(np, failed)
             if at is not None:
                 where = f"element {list(at)}" if np.ndim(values[i]) else "the value"
                 shown[i] = Unused(f"only a branch `where` does not take uses {where}, and it has no value there")

@@ -162,7 +162,7 @@ class Op:
         for a in args:
             if type(a) not in (int, float, Undefined):
                 return a.apply(self, args)  # a symbol of `cgraph derive`
-        for a in args if self.uses is None else [a for a, used in zip(args, self.uses(*args)) if used]:
+        for a in args if self.uses is None else [a for a, used in zip(args, self.used(*args)) if used]:
             if type(a) is Undefined:
                 return a
             if not is_finite(a):
@@ -172,6 +172,11 @@ class Op:
         except (ArithmeticError, ValueError) as e:
             return Undefined(domain_reason(e))
         return value if is_finite(value) else Undefined("not a finite number (overflow)")
+
+    def used(self, *xs) -> tuple:
+        """For each operand, whether the value is made of it here: all of them, but where `uses`
+        says otherwise (`where` uses its condition and the branch it takes)."""
+        return tuple(self.uses(*xs)) if self.uses is not None else (True,) * len(xs)
 
     def derivatives(self, local):
         """Decorator: set the op's local derivatives (written below its forward step)."""

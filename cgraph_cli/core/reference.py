@@ -40,8 +40,7 @@ def evaluate(plan: Plan, given: list, of: int, gradients: bool = True) -> tuple[
     for i in range(n - 1, -1, -1):
         op = plan.ops[i]
         if needed[i] and op is not None:
-            uses = op.uses(*[values[j] for j in plan.args[i]]) if op.uses else [True] * len(plan.args[i])
-            for j, used in zip(plan.args[i], uses):
+            for j, used in zip(plan.args[i], op.used(*[values[j] for j in plan.args[i]])):
                 if used and not plan.is_literal(j):
                     needed[j] = 1
     for i in range(n):
