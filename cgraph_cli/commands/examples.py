@@ -72,20 +72,10 @@ def copy_examples(folder: str, names: list[str]) -> list[Path]:
 
 
 def _description(path: Path) -> str:
-    """An example's description: its `description:` line, or the folded lines below it (no YAML parser)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for k, line in enumerate(lines):
-        if line.startswith("description:"):
-            text = line.removeprefix("description:").strip()
-            if text in (">-", ">", "|", "|-"):
-                folded = []
-                for more in lines[k + 1 :]:
-                    if not more.startswith(" "):
-                        break
-                    folded.append(more.strip())
-                text = " ".join(folded)
-            return text.strip("\"'")
-    return ""
+    """An example's description, as cgraph reads it."""
+    from ..read.loader import load_bytes
+
+    return load_bytes(path.read_bytes(), str(path)).description or ""
 
 
 def examples_table(color: bool = False) -> str:
