@@ -10,7 +10,8 @@ import gc
 import math
 from collections.abc import Callable
 from contextlib import contextmanager
-from itertools import chain
+from itertools import compress, repeat
+from operator import is_not, not_
 
 from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten, shown_operands
 from .layers import ShapeError, broadcast, text
@@ -114,7 +115,7 @@ class Plan:
         "description",
         "output",
         "source",
-        "sinks",
+        "_sinks",
         "_locate",
         "program",
         "_inputs",
@@ -164,11 +165,7 @@ class Plan:
         self._locate = draft.locate
         self.program: dict | None = None  # the engine's schedules, made on first evaluation
         self._inputs: list[int] | None = None
-        if any(op is not None for op in ops):
-            consumed = set(chain.from_iterable(args))
-            self.sinks = [self.names[i] for i in range(n) if ops[i] is not None and i not in consumed]
-        else:
-            self.sinks = list(self.names)  # only inputs: an input is its own output
+        self._sinks: list[str] | None = None
 
     @property
     def size(self) -> int:
@@ -191,8 +188,25 @@ class Plan:
     def inputs(self) -> list[int]:
         """The positions of the inputs, in file order."""
         if self._inputs is None:
-            self._inputs = [i for i in self.file_order if self.ops[i] is None]
+            order = self.file_order  # (a range where the file order is the evaluation order)
+            ops = self.ops if type(order) is range else map(self.ops.__getitem__, order)
+            self._inputs = list(compress(order, map(not_, ops)))
         return self._inputs
+
+    @property
+    def sinks(self) -> list[str]:
+        """The names of the nodes nothing consumes, in evaluation order (of only inputs: the inputs)."""
+        if self._sinks is None:
+            ops, n = self.ops, self.size
+            if any(map(is_not, ops, repeat(None))):
+                consumed = bytearray(n + len(self.literals))
+                for args in self.args:
+                    for j in args:
+                        consumed[j] = 1
+                self._sinks = [self.names[i] for i in range(n) if not consumed[i] and ops[i] is not None]
+            else:
+                self._sinks = list(self.names)  # only inputs: an input is its own output
+        return self._sinks
 
     @property
     def input_names(self) -> list[str]:
@@ -433,20 +447,20 @@ def compile_draft(draft: Draft) -> Plan:
     """
     names, ops, operands = draft.names, draft.ops, draft.operands
     n = len(names)
-    where = {name: k for k, name in enumerate(names)}
+    where = dict(zip(names, range(n)))
     if len(where) != n:
         raise _draft_error(draft, "names must be unique across inputs and nodes")
     definitions = list(map(_OP_OF.get, ops))
     literals: list = []
     file_args: list[tuple[int, ...]] = []
-    fits: set = set()  # (op, operand count) pairs already seen to fit
-    in_order = True  # every operand declared before its consumer: file order is the evaluation order
-    position = where.__getitem__
+    late = False  # some operand declared after its consumer: then the file order is not the evaluation order
+    # Written out for one and two operands (most nodes), as the engine's loops are: a graph is
+    # compiled before its first evaluation, and this is its one loop over every node.
     for k in range(n):
         definition = definitions[k]
         if definition is None:
             unknown = ops[k]
-            if unknown is None:
+            if unknown is None:  # an input
                 file_args.append(())
                 continue
             raise _draft_error(
@@ -454,20 +468,41 @@ def compile_draft(draft: Draft) -> Plan:
                 f"node '{shorten(names[k])}': unknown op '{shorten(unknown)}'{did_you_mean(unknown, OPS)}",
                 names[k],
             )
-        try:  # most operands are names of inputs and nodes
-            args = tuple(map(position, operands[k]))
-        except (KeyError, TypeError):
+        o = operands[k]
+        count = len(o)
+        mark = len(literals)
+        args: tuple[int, ...]
+        try:  # written out for the common counts; an unknown name raises, and the careful way says which
+            if count == 2:  # names, or a literal number (the 2 of `x * 2`: it stands at n + its index)
+                x, y = o
+                if type(x) is str:
+                    a = where[x]
+                else:
+                    a = n + len(literals)
+                    literals.append(x)
+                if type(y) is str:
+                    b = where[y]
+                else:
+                    b = n + len(literals)
+                    literals.append(y)
+                args = (a, b)
+                late = late or k <= a < n or k <= b < n
+            elif count == 1:
+                args = (where[o[0]],)
+                late = late or args[0] >= k
+            else:
+                args = tuple(map(where.__getitem__, o))
+                late = late or max(args) >= k
+        except (KeyError, TypeError):  # a literal number among one or many, or an unknown name
+            del literals[mark:]
             args = _operand_positions(draft, k, where, literals)
-        if args and max(args) >= k and any(p >= k and p < n for p in args):
-            in_order = False
-        if (definition, len(args)) not in fits:
-            problem = definition.arity_problem(len(args))
-            if problem:
-                raise _draft_error(draft, f"node '{shorten(names[k])}': {problem}", names[k])
-            fits.add((definition, len(args)))
-            draft.arrays = draft.arrays or definition.arrays_only
+            late = late or any(k <= p < n for p in args)
+        if count < definition.min_args or count > (definition.max_args or count):
+            raise _draft_error(draft, f"node '{shorten(names[k])}': {definition.arity_problem(count)}", names[k])
         file_args.append(args)
-    if in_order:  # most files are written in dependency order: then that is the evaluation order
+        if definition.arrays_only:
+            draft.arrays = True
+    if not late:  # most files are written in dependency order: then that is the evaluation order
         plan = Plan(draft, None, file_args, literals, definitions, where)
     else:
         order = _kahn(draft, file_args)
@@ -482,7 +517,7 @@ def compile_draft(draft: Draft) -> Plan:
 
 
 def _operand_positions(draft: Draft, k: int, where: dict, literals: list) -> tuple[int, ...]:
-    """Node k's operand positions where some operand is a number (a constant, at n..) or unknown."""
+    """Node k's operand positions where some operand is a number (a literal, at n..) or unknown."""
     n = len(draft.names)
     args = []
     for o in draft.operands[k]:

@@ -18,10 +18,12 @@ symbols (as `cgraph derive` does). That gives their pattern for single nodes
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
-from typing import Any
+from itertools import chain, compress, repeat
+from operator import itemgetter, lt
+from typing import Any, cast
 
 from .graph import Plan
+from .op import Op
 
 # Local-derivative patterns a single node's backward step handles inline; OTHER runs the op's `local`.
 ONES, PLUS_MINUS, MINUS, SWAP, OUT, OTHER = range(6)
@@ -31,26 +33,51 @@ GROUP_SIZE = 16  # fewer nodes of one op in one level run one at a time: a group
 
 
 class Run:
-    """Nodes run one after another. Per node, a forward tuple (operand count, slot, first operand's
-    slot, second operand's or all of them, forward function, whether the value may be an integer)
-    and a backward tuple (pattern of the local derivatives, slot, operand slots, op, plan position),
-    the backward ones in reverse order."""
+    """Nodes run one after another, kept as columns (a schedule is made on every first evaluation of
+    a graph: columns are quicker to make than a tuple per node). `forward` gives per node, in order:
+    operand count, slot, first operand's slot, second operand's (or all of them), forward function,
+    whether the value may be an integer. `backward` gives per node, in reverse order: pattern of the
+    local derivatives, slot, operand slots, op, plan position."""
 
-    __slots__ = ("forward", "backward")
+    __slots__ = ("counts", "slots", "args", "ops", "positions", "functions", "patterns", "firsts", "seconds", "ints")
 
-    def __init__(self, plan: Plan, positions: list[int], slot: list[int], ints: list[bool], how: Callable, same: bool):
-        ops, all_args = plan.ops, plan.args
-        if same:  # every value kept at its own position (a file in dependency order, run node by node)
-            args = [all_args[p] for p in positions]
-        else:
+    def __init__(self, plan: Plan, positions: list[int], slot: list[int], ints: list[bool], kinds: dict, same: bool):
+        self.positions = positions
+        self.args = args = list(map(plan.args.__getitem__, positions))
+        self.slots = positions
+        if not same:
             at = slot.__getitem__
-            args = [tuple(map(at, all_args[p])) for p in positions]
-        kinds = list(map(how, [ops[p] for p in positions], map(len, args)))  # (forward function, derivative pattern)
-        self.forward = [
-            (len(a), slot[p], a[0], a[1] if len(a) == 2 else a, f, ints[p])
-            for p, a, (f, _) in zip(positions, args, kinds)
-        ]
-        self.backward = [(pattern, slot[p], a, ops[p], p) for p, a, (_, pattern) in zip(positions, args, kinds)][::-1]
+            self.args = args = [(slot[a[0]], slot[a[1]]) if len(a) == 2 else tuple(map(at, a)) for a in args]
+            self.slots = list(map(slot.__getitem__, positions))
+        self.ops = list(map(plan.ops.__getitem__, positions))
+        self.counts = counts = list(map(len, args))
+        self.functions, self.patterns = zip(*map(kinds.__getitem__, zip(self.ops, counts)))
+        self.firsts = list(map(_FIRST, args))
+        self.seconds = seconds = list(map(_LAST, args))  # the second operand of two; for more, all of them
+        for m in compress(range(len(args)), map(lt, repeat(2), counts)):
+            seconds[m] = args[m]
+        self.ints = list(map(ints.__getitem__, positions))
+
+    @property
+    def forward(self):
+        return zip(self.counts, self.slots, self.firsts, self.seconds, self.functions, self.ints)
+
+    @property
+    def backward(self):
+        columns = (self.patterns, self.slots, self.args, self.ops, self.positions)
+        return zip(*map(reversed, columns))
+
+
+_FIRST, _LAST = itemgetter(0), itemgetter(-1)
+
+
+class _Kinds(dict):
+    """(op, operand count) -> (its forward function, its local derivatives' pattern), found when asked."""
+
+    def __missing__(self, key: tuple) -> tuple:
+        op, count = key
+        kind = self[key] = (op.fast.get(count) or op.forward, pattern(op, count))
+        return kind
 
 
 class Group:
@@ -84,68 +111,75 @@ class Program:
     __slots__ = ("slot", "segments", "_by_position")
 
     def __init__(self, plan: Plan, values: list):
-        ops, all_args = plan.ops, plan.args
-        ints = [type(v) is int for v in values]  # which values may be integers (constants included)
-        level = [0] * len(values)  # inputs and constants are level 0
+        ops, all_args = cast("list[Op]", plan.ops), plan.args  # (read at nodes' positions only)
+        nodes = list(compress(range(len(ops)), ops))  # positions with an op, in evaluation order
+        level = [0] * len(values)  # inputs and literals are level 0
         width = [0] * (len(ops) + 1)  # how many nodes each level has
-        some_int = any(ints)  # until a value may be an integer, no operand need be looked at for one
-        for p, op in enumerate(ops):
-            if op is None:
-                continue
+        for p in nodes:  # (written out for one and two operands, as the engine's loops are)
             args = all_args[p]
-            lv = level[p] = 1 + max(map(level.__getitem__, args))
+            if len(args) == 2:
+                a, b = level[args[0]], level[args[1]]
+                lv = (a if a > b else b) + 1
+            elif len(args) == 1:
+                lv = level[args[0]] + 1
+            else:
+                lv = max(map(level.__getitem__, args)) + 1
+            level[p] = lv
             width[lv] += 1
-            # x * 2 is a float where x is (floats_stay); step(x) may be an integer whatever x is.
-            if not op.floats_stay or some_int and all(map(ints.__getitem__, args)):
-                ints[p] = some_int = True
+        ints = [type(v) is int for v in values]  # which values may be integers (literals included)
+        if any(ints) or not all(op.floats_stay for op in set(map(ops.__getitem__, nodes))):
+            some_int = any(ints)  # until a value may be an integer, no operand need be looked at for one
+            for p in nodes:  # x * 2 is a float where x is (floats_stay); step(x) may be an integer whatever x is
+                if not ops[p].floats_stay:
+                    ints[p] = some_int = True
+                elif some_int:
+                    args = all_args[p]
+                    if ints[args[0]] and (len(args) == 1 or ints[args[-1]] and all(map(ints.__getitem__, args))):
+                        ints[p] = True
         alike: dict[tuple, list] = {}  # (level, op, operand count) -> float nodes that may be a group
         if max(width) >= GROUP_SIZE:  # (a chain has no level that wide)
-            for p, op in enumerate(ops):
-                if op is not None and width[level[p]] >= GROUP_SIZE and not ints[p] and len(all_args[p]) <= 2:
-                    alike.setdefault((level[p], op, len(all_args[p])), []).append(p)
+            for p in nodes:
+                lv = level[p]
+                if width[lv] >= GROUP_SIZE and not ints[p] and len(all_args[p]) <= 2:
+                    key = (lv, ops[p], len(all_args[p]))
+                    members = alike.get(key)
+                    if members is None:
+                        alike[key] = [p]
+                    else:
+                        members.append(p)
         groups = [members for members in alike.values() if len(members) >= GROUP_SIZE]
-        layout = [[p] for p in plan.inputs]  # inputs first, then the nodes as they are scheduled
-        if not groups:  # node by node, in evaluation order
-            layout.extend([p] for p in range(len(ops)) if ops[p] is not None)
-        else:  # level by level; a level's group at the place of its first member
+        layout: list = [nodes]  # the nodes as scheduled: runs (lists) and groups (tuples)
+        if groups:  # level by level; a level's group at the place of its first member
             at_level: list[list] = [[] for _ in range(max(level) + 1)]
             group_of = {members[0]: members for members in groups}
             grouped = set().union(*groups)
-            for p in range(len(ops)):
-                if ops[p] is None:
-                    continue
+            for p in nodes:
                 if p not in grouped:
-                    at_level[level[p]].append([p])
+                    at_level[level[p]].append(p)
                 elif p in group_of:
                     at_level[level[p]].append(group_of[p])
-            for units in at_level:
-                layout.extend(units)
+            layout = [[]]
+            for p in chain.from_iterable(at_level):
+                if type(p) is int:
+                    layout[-1].append(p)
+                else:
+                    layout += [tuple(p), []]
+        # slots: the inputs first, then the nodes as scheduled; literals keep their positions
+        order = [*plan.inputs, *chain.from_iterable(layout)]
+        same = order == list(range(len(order)))  # a file in dependency order, run node by node
         slot = list(range(len(values)))
-        x = 0
-        for unit in layout:
-            for p in unit:
+        if not same:
+            for x, p in enumerate(order):
                 slot[p] = x
-                x += 1
         self.slot = slot
-        same = slot == list(range(len(slot)))
         self._by_position: Callable[[list], Any] | None = None
+        kinds = _Kinds()
         self.segments: list = []
-        known: dict[tuple, tuple] = {}  # (op, operand count) -> (its forward function, its derivatives' pattern)
-
-        def how(op, count: int) -> tuple:
-            kind = known.get((op, count))
-            if kind is None:
-                kind = known[op, count] = (op.fast.get(count) or op.forward, pattern(op, count))
-            return kind
-
-        singles: list[int] = []  # nodes run one after another since the last group
-        for unit in layout[len(plan.inputs) :]:
-            if len(unit) == 1:
-                singles.append(unit[0])
+        for unit in layout:
+            if type(unit) is list:
+                if unit:
+                    self.segments.append(Run(plan, unit, slot, ints, kinds, same))
                 continue
-            if singles:
-                self.segments.append(Run(plan, singles, slot, ints, how, same))
-                singles = []
             columns = list(zip(*map(all_args.__getitem__, unit)))  # each operand's plan positions
             self.segments.append(
                 Group(
@@ -157,8 +191,6 @@ class Program:
                     tuple(not all(map(plan.is_literal, column)) for column in columns),
                 )
             )
-        if singles:
-            self.segments.append(Run(plan, singles, slot, ints, how, same))
 
     def backward_units(self) -> list:
         """The order backward takes the nodes in: ("node", p) or ("group", positions), for
@@ -168,7 +200,7 @@ class Program:
             if type(segment) is Group:
                 units.append(("group", segment.positions))
             else:
-                units.extend(("node", step[4]) for step in segment.backward)
+                units.extend(("node", p) for p in reversed(segment.positions))
         return units
 
     def in_evaluation_order(self, slots: list, n: int) -> list:
