@@ -383,3 +383,52 @@ def test_every_example_but_the_edges_form_is_parsed_once(monkeypatch):
     for path in sorted(graphs.glob("*.yaml")):
         load_bytes(path.read_bytes(), str(path))
     assert [Path(p).name for p in again] == ["apples_edges.yaml"]  # (the edges form goes the careful way)
+
+
+@st.composite
+def shuffled_drafts(draw):
+    """A DAG declared in any order: nodes of one, two or three operands, each a name declared
+    anywhere in the file or a literal number (first, second or both), and the names in file order."""
+    inputs = draw(st.integers(1, 3))
+    count = draw(st.integers(1, 8))
+    names = [f"i{k}" for k in range(inputs)] + [f"n{k}" for k in range(count)]
+    nodes = []
+    for k in range(count):  # node k may use the inputs and nodes 0..k-1 (a DAG), or literals
+        earlier = names[: inputs + k]
+        operand = st.one_of(st.sampled_from(earlier), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False))
+        arity = draw(st.sampled_from([1, 2, 2, 3]))
+        nodes.append(("neg" if arity == 1 else "add", tuple(draw(st.lists(operand, min_size=arity, max_size=arity)))))
+    order = draw(st.permutations(range(inputs + count)))  # the file's order of declaration
+    return inputs, names, nodes, order
+
+
+@given(shuffled_drafts())
+@settings(max_examples=examples(300))
+def test_compiling_indexes_every_operand_and_orders_every_node_after_its_operands(case):
+    # What the compiler must give, stated without its code: each node's operands as written (names
+    # and the literal numbers, in place), every name operand evaluated before its node, and a file
+    # already in dependency order kept in its own order.
+    from cgraph_cli.core.graph import Draft, compile_draft
+
+    inputs, names, nodes, order = case
+    draft = Draft("t")
+    for k in order:
+        if k < inputs:
+            draft.add_input(names[k], 1.0)
+        else:
+            draft.add_node(names[k], *nodes[k - inputs])
+    plan = compile_draft(draft)
+    for k in range(inputs, len(names)):
+        i = plan.index[names[k]]
+        written = nodes[k - inputs][1]
+        assert plan.operands(i) == written
+        assert [type(o) for o in plan.operands(i)] == [type(o) for o in written]
+        assert all(plan.is_literal(j) or j < i for j in plan.args[i])
+    declared_before = {names[k]: r for r, k in enumerate(order)}
+    if all(
+        declared_before[o] < declared_before[names[k]]
+        for k in range(inputs, len(names))
+        for o in nodes[k - inputs][1]
+        if type(o) is str
+    ):  # a file in dependency order is evaluated in its own order
+        assert [plan.index[draft.names[r]] for r in range(len(order))] == list(range(len(order)))

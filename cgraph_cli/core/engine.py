@@ -20,7 +20,6 @@ Integers stay exact while small (the book's 2 apples) and become floats past
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from itertools import compress, repeat
 from operator import is_not, mul, neg, not_
 
@@ -31,7 +30,6 @@ from .result import Result
 from .schedule import MINUS, ONES, OTHER, OUT, PLUS_MINUS, SWAP, Group, Program, pattern, program, run_vector_local
 
 _MATH_ERRORS = (ArithmeticError, ValueError)
-_IS_NOT_NONE = partial(is_not, None)
 _NAN = float("nan")
 
 
@@ -53,9 +51,10 @@ def evaluate(
             values, grads, needed = reference.evaluate(plan, given, target, gradients)
         if grads is None:
             return Result(plan, values, None, target, bytearray(n), needed)
-        reached = bytearray(map(_IS_NOT_NONE, grads))
-        for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
-            grads[i] = 0
+        reached = bytearray(map(is_not, grads, repeat(None)))
+        if 0 in reached:
+            for i in compress(range(n), map(not_, reached)):  # what the pass never reached has gradient 0
+                grads[i] = 0
         for i in plan.fixed:  # a constant has no gradient
             grads[i] = None
         return Result(plan, values, grads, target, reached, needed)
@@ -99,7 +98,7 @@ def _fast(plan: Plan, given: list, of: int, gradients: bool) -> tuple[list | Non
     if not gradients:
         return values, None
     grads = schedule.in_evaluation_order(_backward(plan, slots, schedule, of), n)
-    if not is_finite(sum(filter(_IS_NOT_NONE, grads))):  # inf and nan reach the sum
+    if not is_finite(sum(compress(grads, map(is_not, grads, repeat(None))))):  # inf and nan reach the sum
         return None, None
     return values, grads
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain, compress, repeat
-from operator import itemgetter, lt
+from operator import itemgetter
 from typing import Any, cast
 
 from .graph import Plan
@@ -53,9 +53,7 @@ class Run:
         self.counts = counts = list(map(len, args))
         self.functions, self.patterns = zip(*map(kinds.__getitem__, zip(self.ops, counts)))
         self.firsts = list(map(_FIRST, args))
-        self.seconds = seconds = list(map(_LAST, args))  # the second operand of two; for more, all of them
-        for m in compress(range(len(args)), map(lt, repeat(2), counts)):
-            seconds[m] = args[m]
+        self.seconds = [a[1] if len(a) == 2 else a for a in args]  # the second operand of two; else all of them
         self.ints = list(map(ints.__getitem__, positions))
 
     @property
@@ -68,7 +66,7 @@ class Run:
         return zip(*map(reversed, columns))
 
 
-_FIRST, _LAST = itemgetter(0), itemgetter(-1)
+_FIRST = itemgetter(0)
 
 
 class _Kinds(dict):
