@@ -601,6 +601,8 @@ def test_descend_refuses_what_it_cannot_move(invoke):
     assert_error(invoke("descend", net, "--vary", "A1"), 2, "--vary: 'A1' is a node")
     assert_error(invoke("descend", net, "--vary", "W11"), 2, "did you mean 'W1'")
     assert_error(invoke("descend", GRAPHS / "affine.yaml", "--vary", "B", "--of", "Y"), 2, "make the loss one")
+    too_many = invoke("descend", GRAPHS / "rosenbrock.yaml", "--vary", "x0", "--steps", "2000000")
+    assert_error(too_many, 2, "--steps 2,000,000: at most 1,000,000 (each keeps its loss)")
 
 
 def test_descend_names_the_step_where_it_diverges(invoke):

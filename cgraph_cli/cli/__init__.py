@@ -96,7 +96,7 @@ class _Cli(click.Group):
         except click.Abort:  # Ctrl-C; click has already ended the line
             code = Exit.INTERRUPTED
         except RequestError as e:
-            if e.role is not None:  # the core names the request; the command line names its option
+            if e.role in _OPTION_OF_ROLE:  # the core names the request; the command line names its option
                 e.message = f"{_OPTION_OF_ROLE[e.role]}: {e.message}"
             report(str(e))
             code = Exit.USAGE
@@ -691,7 +691,7 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
 @click.option("--lr", type=FiniteFloat("LR", positive=True), default=0.1, show_default=True, help="The learning rate.")
 @click.option(
     "--steps",
-    type=click.IntRange(0, 1_000_000),
+    type=click.IntRange(0),
     default=100,
     show_default=True,
     metavar="N",

@@ -52,7 +52,7 @@ def descend(
     option_number(lr, "--lr", above=True)
     option_number(steps, "--steps", least=0, whole=True)
     if steps > MAX_STEPS:
-        raise RequestError(f"--steps {steps:,}: at most {MAX_STEPS:,} (each keeps its loss)", plan.source, "steps")
+        raise RequestError(f"--steps {steps:,}: at most {MAX_STEPS:,} (each keeps its loss)", plan.source)
     target = plan.output_position(of)
     if not vary:
         raise RequestError("name the inputs to vary (--vary W1,b1)", plan.source, "vary")
