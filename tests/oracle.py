@@ -24,6 +24,8 @@ second on top of the numpy cgraph already uses, so CI runs it every time.
 from __future__ import annotations
 
 import autograd.numpy as anp
+import autograd.scipy.special as asp
+import autograd.scipy.stats.norm as norm
 import numpy as np
 from autograd import grad
 from autograd.extend import defvjp, primitive
@@ -64,6 +66,35 @@ defvjp(
     lambda ans, x, y: lambda g: _unbroadcast(g / y, x),
     lambda ans, x, y: lambda g: _unbroadcast(-g * ans / y, y),
 )
+
+
+@primitive
+def expm1(x):
+    """e^x - 1, its derivative e^x (autograd's own takes it as expm1(x) + 1, which is 0 where
+    e^x is below half an ulp of 1: a gradient of 3e-18 would read as 0)."""
+    return np.expm1(x)
+
+
+defvjp(expm1, lambda ans, x: lambda g: g * np.exp(x))
+
+
+@primitive
+def ndtri(p):
+    """Φ⁻¹ by SciPy (Cephes' algorithm; cgraph's is Wichura's, in Python's statistics); no value
+    outside 0 < p < 1. Its derivative, 1/φ(Φ⁻¹(p)), below."""
+    import scipy.special
+
+    return scipy.special.ndtri(np.where((p > 0) & (p < 1), p, np.nan))
+
+
+defvjp(ndtri, lambda ans, p: lambda g: g * np.sqrt(2 * np.pi) * np.exp(ans * ans / 2))
+
+
+def clip(x, lo, hi):
+    """x held within [lo, hi], the gradient to whichever is the result; no value where lo > hi."""
+    inside = anp.where(getval(x) > getval(hi), hi, x)
+    held = anp.where(getval(x) < getval(lo), lo, inside)
+    return anp.where(getval(lo) <= getval(hi), held, np.nan)
 
 
 @primitive
@@ -181,6 +212,20 @@ OPS = {
     "gt": lambda xs, a: anp.where(getval(xs[0]) > getval(xs[1]), 1.0, 0.0),
     "ge": lambda xs, a: anp.where(getval(xs[0]) >= getval(xs[1]), 1.0, 0.0),
     "eq": lambda xs, a: anp.where(getval(xs[0]) == getval(xs[1]), 1.0, 0.0),
+    # the ops of pricing and statistics, from autograd's scipy (its own gradients)
+    "erf": lambda xs, a: asp.erf(xs[0]),
+    "erfc": lambda xs, a: asp.erfc(xs[0]),
+    "normal_pdf": lambda xs, a: norm.pdf(xs[0]),
+    "normal_cdf": lambda xs, a: norm.cdf(xs[0]),
+    "log_normal_cdf": lambda xs, a: norm.logcdf(xs[0]),
+    "normal_ppf": lambda xs, a: ndtri(xs[0]),
+    "log1p": lambda xs, a: anp.log1p(xs[0]),
+    "expm1": lambda xs, a: expm1(xs[0]),
+    "softplus": lambda xs, a: anp.logaddexp(0.0, xs[0]),
+    "floor": lambda xs, a: anp.floor(xs[0]),
+    "ceil": lambda xs, a: anp.ceil(xs[0]),
+    "round": lambda xs, a: anp.round(xs[0]),
+    "clip": lambda xs, a: clip(*_broadcast(xs)),
     # the ops of arrays alone
     "matmul": lambda xs, a: anp.matmul(xs[0], xs[1]),
     "affine": lambda xs, a: anp.matmul(xs[0], xs[1]) + xs[2],
@@ -279,6 +324,26 @@ def torch_run(plan, given: list, of: int):
         "gt": lambda xs: torch.where(xs[0].detach() > xs[1].detach(), 1.0, 0.0).double(),
         "ge": lambda xs: torch.where(xs[0].detach() >= xs[1].detach(), 1.0, 0.0).double(),
         "eq": lambda xs: torch.where(xs[0].detach() == xs[1].detach(), 1.0, 0.0).double(),
+        "erf": lambda xs: torch.erf(xs[0]),
+        "erfc": lambda xs: torch.erfc(xs[0]),
+        "normal_pdf": lambda xs: torch.exp(-0.5 * xs[0] * xs[0]) / (2 * torch.pi) ** 0.5,
+        "normal_cdf": lambda xs: torch.special.ndtr(xs[0]),
+        "log_normal_cdf": lambda xs: torch.special.log_ndtr(xs[0]),
+        "normal_ppf": lambda xs: torch.special.ndtri(xs[0]),
+        "log1p": lambda xs: torch.log1p(xs[0]),
+        # (value expm1's; gradient e^x, not torch's expm1(x) + 1, which is 0 far below 0)
+        "expm1": lambda xs: torch.expm1(xs[0].detach()) + (torch.exp(xs[0]) - torch.exp(xs[0]).detach()),
+        "softplus": lambda xs: torch.logaddexp(torch.zeros_like(xs[0]), xs[0]),
+        "floor": lambda xs: torch.floor(xs[0]),
+        "ceil": lambda xs: torch.ceil(xs[0]),
+        "round": lambda xs: torch.round(xs[0]),
+        "clip": lambda xs: torch.where(
+            xs[1].detach() <= xs[2].detach(),
+            torch.where(
+                xs[0].detach() < xs[1].detach(), xs[1], torch.where(xs[0].detach() > xs[2].detach(), xs[2], xs[0])
+            ),
+            torch.nan,
+        ),
     }
     n = plan.size
     literals = [torch.tensor(float(c), dtype=torch.float64) for c in plan.literals]

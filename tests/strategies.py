@@ -1,5 +1,6 @@
 """Hypothesis strategies for cgraph's property tests, in one place."""
 
+import math
 import os
 
 from hypothesis import strategies as st
@@ -63,7 +64,28 @@ OP_DOMAINS = {
         name: st.tuples(reals(), reals()).filter(lambda xs: _apart(xs, 0.05)).map(list)
         for name in ("lt", "le", "gt", "ge", "eq")
     },
+    "erf": st.lists(reals(-3, 3), min_size=1, max_size=1),
+    "erfc": st.lists(reals(-3, 3), min_size=1, max_size=1),
+    "normal_pdf": st.lists(reals(-6, 6), min_size=1, max_size=1),
+    "normal_cdf": st.lists(reals(-6, 6), min_size=1, max_size=1),
+    "log_normal_cdf": st.lists(reals(-45, 8), min_size=1, max_size=1),
+    "normal_ppf": st.lists(reals(0.01, 0.99), min_size=1, max_size=1),
+    "log1p": st.lists(reals(-0.8, 20.0), min_size=1, max_size=1),
+    "expm1": st.lists(reals(-5, 5), min_size=1, max_size=1),
+    "softplus": st.lists(reals(-20, 20), min_size=1, max_size=1),
+    **{
+        name: st.lists(reals().filter(lambda x, op=name: _off_the_jumps(op, x)), min_size=1, max_size=1)
+        for name in ("floor", "ceil", "round")
+    },
+    "clip": st.tuples(reals(), reals(-3, 0), reals(0.2, 3)).filter(lambda xs: _apart(xs, 0.05)).map(list),
 }
+
+
+def _off_the_jumps(op: str, x: float) -> bool:
+    """Whether a rounding op is flat around x, with a margin: away from its jumps (whole numbers
+    for floor and ceil, halves for round)."""
+    jump = math.floor(x + 0.5) if op != "round" else math.floor(x) + 0.5
+    return abs(x - jump) > _MARGIN
 
 
 # Where each op is smooth, with room to spare: a central difference's steps (1e-3 relative, a few
@@ -89,8 +111,16 @@ def _smooth_here(op: str, xs: list) -> bool:
         return xs[1] > 0.2
     if op == "mulpow":
         return xs[1] > 0.2 and abs(xs[2]) < 3
-    if op == "exp":
+    if op in ("exp", "expm1"):
         return xs[0] < 5
+    if op == "log1p":
+        return xs[0] > -0.8
+    if op == "normal_ppf":
+        return 0.02 < xs[0] < 0.98
+    if op in ("floor", "ceil", "round"):
+        return _off_the_jumps(op, xs[0])
+    if op == "clip":
+        return xs[2] - xs[1] > 0.2 and _apart(xs, _MARGIN)
     return True
 
 
@@ -232,6 +262,9 @@ ARITY = {
     "gt": (2, 2),
     "ge": (2, 2),
     "eq": (2, 2),
+    **dict.fromkeys(("erf", "erfc", "normal_pdf", "normal_cdf", "log_normal_cdf", "normal_ppf"), (1, 1)),
+    **dict.fromkeys(("log1p", "expm1", "softplus", "floor", "ceil", "round"), (1, 1)),
+    "clip": (3, 3),
 }
 
 

@@ -471,3 +471,86 @@ def test_an_op_said_linear_in_its_first_operand_is(name):
         xs = [rng.uniform(-10.0, 10.0) or 1.0 for _ in range(op.min_args)]
         d = rng.uniform(-10.0, 10.0)
         assert math.isclose(op(d * xs[0], *xs[1:]), d * op(*xs), rel_tol=1e-12, abs_tol=1e-12), (name, d, xs)
+
+
+# -- the ops of pricing and statistics, against arbitrary precision (mpmath) --------------------
+
+
+def _mp_truth(name: str, x: float) -> float:
+    import mpmath
+
+    mpmath.mp.dps = 60
+    x = mpmath.mpf(x)
+    truth = {
+        "erf": lambda: mpmath.erf(x),
+        "erfc": lambda: mpmath.erfc(x),
+        "normal_pdf": lambda: mpmath.npdf(x),
+        "normal_cdf": lambda: mpmath.ncdf(x),
+        "log_normal_cdf": lambda: mpmath.log(mpmath.ncdf(x)) if x < 0 else mpmath.log1p(-mpmath.ncdf(-x)),
+        "normal_ppf": lambda: mpmath.sqrt(2) * mpmath.erfinv(2 * x - 1),
+        "log1p": lambda: mpmath.log1p(x),
+        "expm1": lambda: mpmath.expm1(x),
+        "softplus": lambda: mpmath.log1p(mpmath.exp(x)),
+    }[name]()
+    return float(truth)
+
+
+@pytest.mark.parametrize(
+    "name", ["erf", "erfc", "normal_pdf", "normal_cdf", "log_normal_cdf", "normal_ppf", "log1p", "expm1", "softplus"]
+)
+def test_each_statistics_op_is_within_rounding_of_the_truth(name):
+    # Within a few ulps, and x² more where the op's argument x/√2 or x²/2 rounds first (erfc(x/√2)
+    # moves by 2x² times x/√2's relative rounding): the accuracy of the C library's erfc itself.
+    @settings(max_examples=examples(200), deadline=None)
+    @given(OP_DOMAINS[name])
+    def check(xs):
+        (x,) = xs
+        got, truth = OPS[name].forward(x), _mp_truth(name, x)
+        conditioning = 1 + x * x if name in ("erfc", "normal_cdf", "log_normal_cdf", "normal_pdf") else 1
+        assert abs(got - truth) <= 8 * conditioning * math.ulp(truth), (x, got, truth)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "name, xs, expected",
+    [
+        ("normal_cdf", [1.96], 0.9750021048517795),  # the 97.5% point of every statistics table
+        ("normal_ppf", [0.5], 0.0),  # (Φ⁻¹(0.975) = 1.95996398454005385...: within rounding, tested above)
+        ("log_normal_cdf", [-40.0], -804.6084420137538),  # where ln(Φ(x)) itself underflows
+        ("softplus", [1000.0], 1000.0),  # no overflow
+        ("softplus", [-1000.0], 0.0),
+        ("floor", [-2.5], -3.0),
+        ("ceil", [-2.5], -2.0),
+        ("round", [2.5], 2.0),  # a half to the even neighbour, as Python's round and numpy's
+        ("round", [3.5], 4.0),
+        ("round", [-2.5], -2.0),
+        ("floor", [3], 3),  # a whole number stays one
+        ("clip", [5, 0, 1], 1),
+        ("clip", [-1.5, 0, 1], 0),
+        ("clip", [0.25, 0, 1], 0.25),
+    ],
+)
+def test_statistics_and_rounding_values(name, xs, expected):
+    got = OPS[name].forward(*xs)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_rounding_ops_are_flat_and_clip_sends_the_gradient_to_what_it_returns():
+    assert local("floor", 2.7) == (0,) and local("round", -1.2) == (0,)
+    assert local("clip", 0.5, 0.0, 1.0) == (1, 0, 0)  # inside: to x
+    assert local("clip", -2.0, 0.0, 1.0) == (0, 1, 0)  # below: to lo
+    assert local("clip", 3.0, 0.0, 1.0) == (0, 0, 1)  # above: to hi
+    assert local("clip", 1.0, 0.0, 1.0) == (1, 0, 0)  # on an edge: to x, as torch.clamp
+    with pytest.raises(OpDomainError):
+        OPS["clip"].forward(0.5, 1.0, 0.0)
+
+
+def test_the_tail_derivative_of_ln_phi_is_the_mills_ratio():
+    import mpmath
+
+    mpmath.mp.dps = 60
+    for x in (-63191.0, -40.0, -31.0, -6.0, 0.5):
+        truth = float(mpmath.npdf(x) / mpmath.ncdf(x))
+        (d,) = local("log_normal_cdf", x)
+        assert abs(d - truth) <= 1e-13 * truth, (x, d, truth)

@@ -85,7 +85,13 @@ def random_graph(rng: random.Random, ops=NUMBER_OPS) -> str:
     literals, inputs from `magnitude`."""
     n_inputs = rng.randint(1, 4)
     names = [f"x{i}" for i in range(n_inputs)]
-    lines = ["inputs:"] + [f"  {n}: {magnitude(rng)!r}" for n in names] + ["nodes:"]
+    lines = ["inputs:"] + [f"  {n}: {magnitude(rng)!r}" for n in names]
+    if "normal_ppf" in ops:  # a probability for Φ⁻¹ (which has no value outside 0 < p < 1)
+        names.append("p")
+        lines.append(
+            f"  p: {rng.choice([rng.random(), 10 ** rng.uniform(-300, -1), 1 - 10 ** rng.uniform(-16, -1)])!r}"
+        )
+    lines.append("nodes:")
     for i in range(rng.randint(1, 8)):
         op = rng.choice(ops)
         low, high = ARITY[op]
@@ -97,6 +103,8 @@ def random_graph(rng: random.Random, ops=NUMBER_OPS) -> str:
                 operands.append(rng.choice(operands))  # the same operand again: a tie, x - x, x / x
             elif k and r < 0.35:
                 operands.append(repr(magnitude(rng)))
+            elif op == "normal_ppf" and r < 0.7:
+                operands.append("p")
             else:
                 operands.append(rng.choice(names))
         lines.append(f"  n{i}: {{op: {op}, inputs: [{', '.join(operands)}]}}")
@@ -143,6 +151,9 @@ def layered_graph(rng: random.Random) -> str:
 # -- error bounds, per node ------------------------------------------------------------------------
 
 
+_NORMAL_OPS = ("erf", "erfc", "normal_pdf", "normal_cdf", "log_normal_cdf")
+
+
 def local_scale(op: str, xs: list, out: float, d: list) -> list:
     """How large the numbers are that each local derivative is computed from (its rounding scale)."""
     a = [abs(float(v)) for v in xs]
@@ -158,6 +169,10 @@ def local_scale(op: str, xs: list, out: float, d: list) -> list:
         return [1 / a[1], a[0] / a[1] / a[1]]
     if op == "mul":
         return [abs(v) * len(xs) for v in d]
+    if op in _NORMAL_OPS:  # e^(-x²/2) and erfc(x/√2) carry x's rounding times x²
+        return [times(abs(v), 4 + a[0] * a[0]) for v in d]
+    if op == "normal_ppf":  # e^(y²/2) carries y's rounding times y²
+        return [times(abs(v), 4 + float(out) * float(out)) for v in d]
     return [abs(v) * 4 + (abs(out) if op in ("pow", "mulpow") else 0.0) for v in d]
 
 
@@ -181,6 +196,8 @@ def rounding_scale(op: str, xs: list, out: float) -> float:
         return abs(out) + 1
     if op in ("sin", "cos"):  # argument reduction: a big x loses digits before the sine is taken
         return abs(out) + abs(float(xs[0])) * 1e-15
+    if op in _NORMAL_OPS:  # erfc(x/√2) and e^(-x²/2): x/√2 and x² round, and the result moves by x² times that
+        return abs(out) * (4 + float(xs[0]) * float(xs[0]))
     return abs(out) * len(xs)
 
 
@@ -287,8 +304,9 @@ def compare(text: str, run=oracle.run, overrides: dict | None = None) -> Outcome
                 return Outcome(why_not="rounding put the two on different sides of a kink")
         d = list(local_grads(plan, result.values, i))
         locals_[i] = d
-        if any(type(v) is Undefined for v in d):
-            value_error[i] = math.inf if any(value_error[j] for j in plan.args[i] if j < n) else 0.0
+        if any(type(v) is Undefined for v in d):  # (an error carried in is unbounded; its own rounding is not)
+            own = ROUNDING * EPS * rounding_scale(op.name, ours, result.values[i])
+            value_error[i] = math.inf if any(value_error[j] for j in plan.args[i] if j < n) else own
         else:
             carried = sum(times(abs(float(dk)), value_error[j]) for j, dk in zip(plan.args[i], d) if j < n)
             value_error[i] = (
@@ -527,6 +545,10 @@ class _ArrayGraph:
 
     def element_op(self, op: str) -> str:
         low, high = ARITY[op]
+        if op == "normal_ppf":  # a probability, 0 < p < 1, of its own
+            p = self.new_input(self.some_shape())
+            self.inputs[-1] = f"  {p}: {self.array(self.shapes[p], 0.02, 0.98)}"
+            return self.add(op, [p], self.shapes[p])
         first = self.pick(positive=_POSITIVE_OPERAND.get(op) == 0) or self.new_input(self.some_shape(), True)
         operands, shape = [first], self.shapes[first]
         for k in range(1, self.rng.randint(low, min(high, 3))):

@@ -768,6 +768,335 @@ ge = _comparison("ge", ">=", operator.ge, "1 if x >= y, else 0 (a formula's x >=
 eq = _comparison("eq", "==", operator.eq, "1 if x == y, else 0 (a formula's x == y); its derivatives are 0.")
 
 
+# --- the ops of pricing and statistics models -------------------------------------------------
+# On numbers, Python's math module (erf and erfc to about 1 ulp) and statistics.NormalDist (Φ⁻¹,
+# Wichura's algorithm); on arrays, scipy.special (imported only when an array graph uses one).
+
+_FOUR_SQRT_PI = 4 * math.sqrt(math.pi)
+_SQRT_TAU = math.sqrt(math.tau)  # √(2π)
+_LOG_SQRT_TAU = 0.5 * math.log(math.tau)
+_SQRT2 = math.sqrt(2)
+
+
+def _special(name: str):
+    """A function of scipy.special, for the array steps (imported when first needed)."""
+    import scipy.special
+
+    return getattr(scipy.special, name)
+
+
+@op(
+    "erf",
+    operands=1,
+    symbol="erf",
+    value="(2/√π) ∫₀ˣ e^(-t²) dt",
+    local="(2/√π) e^(-x²)",
+    fast={1: math.erf},
+    floats_stay=True,
+)
+def erf(x):
+    """The error function."""
+    return math.erf(x)
+
+
+@erf.derivatives
+def erf(out, x):
+    # (2/√π) e^(-x²) as 4√π φ(x)²: no x² to overflow where e^(-x²) is simply 0
+    return (_FOUR_SQRT_PI * (normal_pdf(x) * normal_pdf(x)),)
+
+
+@erf.on_arrays
+def erf(np, x):
+    return _special("erf")(x)
+
+
+@op(
+    "erfc",
+    operands=1,
+    symbol="erfc",
+    value="1 - erf x, without its cancellation",
+    local="-(2/√π) e^(-x²)",
+    fast={1: math.erfc},
+    floats_stay=True,
+)
+def erfc(x):
+    """The complementary error function, 1 - erf(x) kept accurate where erf(x) is near 1."""
+    return math.erfc(x)
+
+
+@erfc.derivatives
+def erfc(out, x):
+    return (-_FOUR_SQRT_PI * (normal_pdf(x) * normal_pdf(x)),)
+
+
+@erfc.on_arrays
+def erfc(np, x):
+    return _special("erfc")(x)
+
+
+@op(
+    "normal_pdf",
+    operands=1,
+    symbol="φ",
+    value="e^(-x²/2) / √(2π)",
+    local="-x φ(x)",
+    floats_stay=True,
+)
+def normal_pdf(x):
+    """The standard normal density φ(x)."""
+    return math.exp(-0.5 * x * x) / _SQRT_TAU
+
+
+@normal_pdf.derivatives
+def normal_pdf(out, x):
+    return (-x * out,)
+
+
+@normal_pdf.on_arrays
+def normal_pdf(np, x):
+    return np.exp(-0.5 * x * x) / _SQRT_TAU
+
+
+@op(
+    "normal_cdf",
+    operands=1,
+    symbol="Φ",
+    value="erfc(-x/√2) / 2",
+    local="φ(x)",
+    floats_stay=True,
+)
+def normal_cdf(x):
+    """The standard normal distribution function Φ(x), accurate in both tails."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@normal_cdf.derivatives
+def normal_cdf(out, x):
+    return (normal_pdf(x),)
+
+
+@normal_cdf.on_arrays
+def normal_cdf(np, x):
+    return _special("ndtr")(x)
+
+
+@op(
+    "log_normal_cdf",
+    operands=1,
+    symbol="ln Φ",
+    value="ln Φ(x), far into the left tail",
+    local="φ(x) / Φ(x)",
+    floats_stay=True,
+)
+def log_normal_cdf(x):
+    """ln Φ(x), accurate where Φ(x) itself underflows (x = -40: -804.6084420137538)."""
+    if x > 0:
+        return math.log1p(-0.5 * math.erfc(x / _SQRT2))  # ln(1 - Φ(-x)): no cancellation as Φ nears 1
+    if x > -30:
+        return math.log(0.5 * math.erfc(-x / _SQRT2))
+    return -0.5 * (x * x) - math.log(-x) - _LOG_SQRT_TAU + math.log1p(_tail_series(x))
+
+
+def _tail_series(x):
+    """Φ(x) = φ(x)/(-x) · (1 + this) far in the left tail: -1/x² + 3/x⁴ - 15/x⁶ + ..., ten terms
+    (the next is below 1e-21 of 1 for x ≤ -30). Plain arithmetic, so `local` may use it on symbols."""
+    term, series, x2 = 1.0, 0.0, x * x
+    for k in range(1, 11):
+        term = term * (1 - 2 * k) / x2
+        series = series + term
+    return series
+
+
+@log_normal_cdf.derivatives
+def log_normal_cdf(out, x):
+    # φ(x)/Φ(x): as the ratio above -5; as e^(ln φ(x) - ln Φ(x)) down to -30, where both underflow;
+    # further down -x / (1 + the tail series), as the value is taken there. (Each branch is
+    # computed where it is a number: the ratio at max(x, -5), the series at min(x, -30).)
+    high, low = max_(x, -5), min_(x, -30)
+    ratio = normal_pdf(high) / normal_cdf(high)
+    tail = -low / (1 + _tail_series(low))
+    return (where(gt(x, -5), ratio, where(gt(x, -30), exp(-(x * x) / 2 - _LOG_SQRT_TAU - out), tail)),)
+
+
+@log_normal_cdf.on_arrays
+def log_normal_cdf(np, x):
+    return _special("log_ndtr")(x)
+
+
+@op(
+    "normal_ppf",
+    operands=1,
+    symbol="Φ⁻¹",
+    value="the x where Φ(x) = p",
+    local="1 / φ(Φ⁻¹(p))",
+    floats_stay=True,
+    domain="0 < p < 1",
+)
+def normal_ppf(p):
+    """The standard normal quantile Φ⁻¹(p), 0 < p < 1."""
+    from statistics import NormalDist
+
+    if not 0 < p < 1:
+        raise OpDomainError("the normal quantile needs 0 < p < 1")
+    return NormalDist().inv_cdf(p)
+
+
+@normal_ppf.derivatives
+def normal_ppf(out, p):
+    return (_SQRT_TAU * exp(out * out / 2),)  # 1/φ(out), with no division by a computed value
+
+
+@normal_ppf.on_arrays
+def normal_ppf(np, p):
+    return _special("ndtri")(np.where((p > 0) & (p < 1), p, np.nan))
+
+
+@op(
+    "log1p",
+    operands=1,
+    symbol="log1p",
+    value="ln(1 + x), exact near 0",
+    local="1 / (1 + x)",
+    fast={1: math.log1p},
+    floats_stay=True,
+    domain="x > -1",
+)
+def log1p(x):
+    """ln(1 + x), accurate for small x."""
+    if x <= -1:
+        raise OpDomainError("log1p of a number at or below -1")
+    return math.log1p(x)
+
+
+@log1p.derivatives
+def log1p(out, x):
+    return (1 / (1 + x),)
+
+
+@log1p.on_arrays
+def log1p(np, x):
+    return np.log1p(np.where(x > -1, x, np.nan))
+
+
+@op(
+    "expm1",
+    operands=1,
+    symbol="expm1",
+    value="e^x - 1, exact near 0",
+    local="e^x",
+    fast={1: math.expm1},
+    floats_stay=True,
+    domain="all (e^x past the float range overflows)",
+)
+def expm1(x):
+    """e^x - 1, accurate for small x."""
+    return math.expm1(x)
+
+
+@expm1.derivatives
+def expm1(out, x):
+    return (exp(x),)
+
+
+@expm1.on_arrays
+def expm1(np, x):
+    return np.expm1(x)
+
+
+@op(
+    "softplus",
+    operands=1,
+    symbol="softplus",
+    value="ln(1 + e^x)",
+    local="σ(x)",
+    floats_stay=True,
+)
+def softplus(x):
+    """ln(1 + e^x), with no overflow (softplus(1000) is 1000)."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+@softplus.derivatives
+def softplus(out, x):
+    return (sigmoid(x),)
+
+
+@softplus.on_arrays
+def softplus(np, x):
+    return np.logaddexp(0.0, x)
+
+
+def _rounding(name: str, rounded, doc: str, kink, jumps: str):
+    """A rounding op: `rounded` on numbers (a float stays a float) and on arrays; its derivative is 0."""
+
+    def forward(x):
+        return x if type(x) is int else float(rounded(x))
+
+    forward.__doc__ = f"{doc}; its derivative is 0 (it jumps {jumps})."
+    step_op = op(
+        name, operands=1, symbol=name, value=doc, local="0", kink=kink, floats_stay=True, kinks=f"0, jumps {jumps}"
+    )(forward)
+
+    @step_op.derivatives
+    def step_op(out, x):
+        return (0,)
+
+    @step_op.on_arrays
+    def step_op(np, x):
+        return getattr(np, name)(x)  # (np.round, as Python's round: a half to the even neighbour)
+
+    return step_op
+
+
+def _whole_piece(x):
+    """The smooth piece of floor and ceil: the whole number below x (None where x is whole: a jump)."""
+    below = math.floor(x)
+    return None if x == below else below
+
+
+def _half_piece(x):
+    """The smooth piece of round: the whole number x rounds to (None at a half: a jump)."""
+    return None if x - math.floor(x) == 0.5 else round(x)
+
+
+floor = _rounding("floor", math.floor, "the largest whole number ≤ x", _whole_piece, "at each whole number")
+ceil = _rounding("ceil", math.ceil, "the smallest whole number ≥ x", _whole_piece, "at each whole number")
+round_ = _rounding("round", round, "x to the nearest whole number, a half to the even one", _half_piece, "at each half")
+
+
+def _clip_piece(x, lo, hi):
+    """The smooth piece of clip: below, inside or above the range (None on an edge)."""
+    return None if x in (lo, hi) else (x > lo) + (x > hi)
+
+
+@op(
+    "clip",
+    operands=3,
+    symbol="clip",
+    value="lo if x < lo, hi if x > hi, else x",
+    local="1 inside [lo, hi]; to lo below it, to hi above",
+    kink=_clip_piece,
+    selects=True,
+    domain="lo ≤ hi",
+    kinks="x's at the edges (as torch.clamp)",
+)
+def clip(x, lo, hi):
+    """x held within [lo, hi]; the gradient goes to x inside the range, edges included."""
+    if lo > hi:
+        raise OpDomainError("clip needs lo ≤ hi")
+    return lo if x < lo else hi if x > hi else x
+
+
+@clip.derivatives
+def clip(out, x, lo, hi):
+    return ge(x, lo) * le(x, hi), lt(x, lo), gt(x, hi)
+
+
+@clip.on_arrays
+def clip(np, x, lo, hi):
+    return np.where(lo <= hi, np.where(x < lo, lo, np.where(x > hi, hi, x)), np.nan)
+
+
 # --- arithmetic the forward steps share ---------------------------------------------------
 
 
