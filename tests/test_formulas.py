@@ -350,3 +350,36 @@ def test_dezeros_step_24_functions_give_its_printed_gradients(invoke, graph_file
     assert grads == {"x": 0.040000000000000036, "y": 0.040000000000000036}
     sphere = graph_file("inputs: {x: 1.0, y: 1.0}\nnodes:\n  z: x ** 2 + y ** 2\n", name="sphere.yaml")
     assert json.loads(invoke("grad", sphere, "--json").stdout)["gradients"] == {"x": 2.0, "y": 2.0}
+
+
+# -- pi, e and ln, as analysts write them ---------------------------------------------------------
+
+
+def test_pi_e_and_ln_in_formulas(monkeypatch):
+    from cgraph_cli.read import located
+
+    text = 'inputs: {r: 2.0}\nnodes:\n  area: "pi * r ** 2"\n  growth: "e ** r + ln(r)"\n  total: area + growth\n'
+    monkeypatch.setattr(located, "careful_draft", lambda *a: pytest.fail("the careful way was taken"))
+    result = evaluate(load_text(text), of="total")
+    assert result.value == math.pi * 4.0 + (math.e**2.0 + math.log(2.0))
+    # d/dr (π r² + e^r + ln r) = 2πr + e^r + 1/r, by hand
+    assert math.isclose(result.grad_of("r"), 2 * math.pi * 2.0 + math.e**2.0 + 0.5, rel_tol=1e-15)
+
+
+def test_a_graph_s_own_e_or_pi_is_the_one_a_formula_means():
+    assert evaluate(load_text('inputs: {e: 2, r: 3}\nnodes: {y: "e * r"}\n')).value == 6
+    assert evaluate(load_text('inputs: {pi: 3, r: 3}\nnodes: {y: "pi * r"}\n')).value == 9
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('inputs: {r: 3}\nnodes: {y: "pie * r"}\n', "unknown name 'pie'"),
+        ('inputs: {r: 3}\nnodes: {y: "lnn(r)"}\n', "unknown function 'lnn'"),
+        ('inputs: {r: 3}\nnodes: {y: "ln(r, r)"}\n', "log takes 1 operand, got 2"),
+    ],
+)
+def test_near_misses_of_the_named_numbers_and_ln_are_still_errors(text, words):
+    with pytest.raises(GraphError) as e:
+        load_text(text)
+    assert words in str(e.value)

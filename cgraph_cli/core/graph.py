@@ -516,11 +516,17 @@ def compile_draft(draft: Draft) -> Plan:
     return plan
 
 
+# Numbers an operand may name (a formula's `2 * pi`), where no input or node of the graph has that name.
+NAMED_NUMBERS = {"pi": math.pi, "e": math.e}
+
+
 def _operand_positions(draft: Draft, k: int, where: dict, literals: list) -> tuple[int, ...]:
     """Node k's operand positions where some operand is a number (a literal, at n..) or unknown."""
     n = len(draft.names)
     args = []
     for o in draft.operands[k]:
+        if type(o) is str and o not in where and o in NAMED_NUMBERS:  # pi and e, where no entry has the name
+            o = NAMED_NUMBERS[o]
         if type(o) is str:
             p = where.get(o)
             if p is None:

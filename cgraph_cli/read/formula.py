@@ -132,6 +132,10 @@ def _decimal(text: str, start: int) -> bool:
     return not text.startswith(("0x", "0X", "0o", "0O"), start)
 
 
+# Other names of ops in formulas: ln(x) is log(x), the natural logarithm, as analysts write it.
+ALIASES = {"ln": "log"}
+
+
 def parse(text: str) -> Expr:
     """The formula's tree, or FormulaError at the token where it goes wrong."""
     operands: list[Expr] = []
@@ -150,6 +154,7 @@ def parse(text: str) -> Expr:
                 operands.append(Expr("num", [], offset, value, word))
                 expect_operand = False
             elif kind == "name" and toks[k][1] == "(":
+                word = ALIASES.get(word, word)
                 if word not in OPS:
                     raise FormulaError(f"unknown function '{shorten(word)}'{did_you_mean(word, OPS)}", offset)
                 k += 1

@@ -5,7 +5,7 @@ whenever its fast path is not sure)."""
 from __future__ import annotations
 
 from ..core.errors import GraphError, Loc, did_you_mean, shorten
-from ..core.graph import Draft
+from ..core.graph import NAMED_NUMBERS, Draft
 from ..core.layers import ATTRIBUTE_NAMES
 from ..core.ops import OPS
 from .syntax import (
@@ -404,7 +404,7 @@ class Builder:
             if op is None:
                 continue
             for operand, source in self.operands[name]:
-                if isinstance(operand, str) and operand not in self.decls:
+                if isinstance(operand, str) and operand not in self.decls and operand not in NAMED_NUMBERS:
                     if type(source) is _At:
                         raise self.unknown_in_formula(source)
                     hint = did_you_mean(operand, self.decls)
