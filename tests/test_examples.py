@@ -257,3 +257,34 @@ def test_every_example_has_numbers_worked_out_apart():
     covered = {"apples", "apples_edges", "apples_oranges", "goldstein_price", "two_layer_net"}
     for graph in graph_files():
         assert graph.stem in covered or any(graph.stem in name for name in tested), graph.stem
+
+
+# -- Black-Scholes: Hull's printed prices, and the Greeks' closed forms --------------------------
+
+
+def test_black_scholes_gives_hulls_prices_and_the_greeks_closed_forms():
+    import cgraph_cli as cg
+
+    graph = cg.load(str(GRAPHS / "black_scholes.yaml"))
+    S, K, r, sigma, T = (mp.mpf(v) for v in ("42", "40", "0.1", "0.2", "0.5"))
+    d1 = (mp.log(S / K) + (r + sigma**2 / 2) * T) / (sigma * mp.sqrt(T))
+    d2 = d1 - sigma * mp.sqrt(T)
+    N, n = mp.ncdf, mp.npdf
+    call = S * N(d1) - K * mp.exp(-r * T) * N(d2)
+    put = K * mp.exp(-r * T) * N(-d2) - S * N(-d1)
+    run = graph.run()
+    assert round(run.value, 2) == 4.76 and round(graph.run(of="put").value, 2) == 0.81  # as Hull prints them
+    assert near(run.value, call, 1e-14) and near(graph.run(of="put").value, put, 1e-14)
+    greeks = {  # the closed forms (Hull, ch. 19)
+        "S": N(d1),  # delta
+        "sigma": S * n(d1) * mp.sqrt(T),  # vega
+        "r": K * T * mp.exp(-r * T) * N(d2),  # rho
+        "T": S * n(d1) * sigma / (2 * mp.sqrt(T)) + r * K * mp.exp(-r * T) * N(d2),  # minus theta
+        "K": -mp.exp(-r * T) * N(d2),
+    }
+    grads = run.grads
+    for name, exact in greeks.items():
+        assert near(grads[name], exact, 1e-12), (name, grads[name], exact)
+    assert round(grads["S"], 4) == 0.7791  # Hull's delta, N(d1)
+    gamma = graph.derive("S").grad(["S"])["S"]  # d²(call)/dS², by backprop through the derivative's graph
+    assert near(gamma, n(d1) / (S * sigma * mp.sqrt(T)), 1e-12)
