@@ -327,7 +327,8 @@ def torch_run(plan, given: list, of: int):
         "erf": lambda xs: torch.erf(xs[0]),
         "erfc": lambda xs: torch.erfc(xs[0]),
         "normal_pdf": lambda xs: torch.exp(-0.5 * xs[0] * xs[0]) / (2 * torch.pi) ** 0.5,
-        "normal_cdf": lambda xs: torch.special.ndtr(xs[0]),
+        # (torch.special.ndtr is 1 + erf, 0 in the far left tail: erfc keeps Φ(-30) = 4.9e-198)
+        "normal_cdf": lambda xs: 0.5 * torch.erfc(-xs[0] / 2**0.5),
         "log_normal_cdf": lambda xs: torch.special.log_ndtr(xs[0]),
         "normal_ppf": lambda xs: torch.special.ndtri(xs[0]),
         "log1p": lambda xs: torch.log1p(xs[0]),
