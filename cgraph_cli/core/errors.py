@@ -91,6 +91,16 @@ def did_you_mean(word: str, choices) -> str:
     return f"; did you mean '{shorten(candidates[close[0]])}'?" if close else ""
 
 
+def did_you_mean_or_list(word: str, choices, kind: str, most: int = 8) -> str:
+    """did_you_mean's hint, or where none is close and there are few choices, all of them
+    ('; the inputs are a, b, c')."""
+    hint = did_you_mean(word, choices)
+    choices = list(choices)
+    if hint or not choices or len(choices) > most:
+        return hint
+    return f"; the {kind} {'is' if len(choices) == 1 else 'are'} {short_list(choices)}"
+
+
 def short_list(names, most: int = 10) -> str:
     """'a, b, c', or the first `most` names and how many more; each name shortened."""
     names = list(names)

@@ -13,7 +13,16 @@ from contextlib import contextmanager
 from itertools import compress, repeat
 from operator import is_not, not_
 
-from .errors import GraphError, Loc, RequestError, did_you_mean, short_list, shorten, shown_operands
+from .errors import (
+    GraphError,
+    Loc,
+    RequestError,
+    did_you_mean,
+    did_you_mean_or_list,
+    short_list,
+    shorten,
+    shown_operands,
+)
 from .layers import ShapeError, broadcast, text
 from .op import Number, Op, is_finite
 from .ops import OPS
@@ -358,8 +367,11 @@ class Plan:
         i = self.index.get(name)
         if i is None:
             inputs = [self.names[k] for k in self.inputs]
+            kind = "inputs and constants" if self.fixed else "inputs"
             raise RequestError(
-                f"the graph has no input '{shorten(name)}'{did_you_mean(name, inputs)}", self.source, role
+                f"the graph has no input '{shorten(name)}'{did_you_mean_or_list(name, inputs, kind)}",
+                self.source,
+                role,
             )
         if self.ops[i] is not None:
             verb = {"set": "set", "sweep": "swept"}.get(role, "moved")

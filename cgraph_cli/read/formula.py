@@ -156,7 +156,8 @@ def parse(text: str) -> Expr:
             elif kind == "name" and toks[k][1] == "(":
                 word = ALIASES.get(word, word)
                 if word not in OPS:
-                    raise FormulaError(f"unknown function '{shorten(word)}'{did_you_mean(word, OPS)}", offset)
+                    hint = did_you_mean(word, OPS) or " (`cgraph ops` lists the functions there are)"
+                    raise FormulaError(f"unknown function '{shorten(word)}'{hint}", offset)
                 k += 1
                 stack.append(("call", word, offset, len(operands)))
                 if toks[k][1] == ")":  # f(): no operands
