@@ -215,7 +215,8 @@ class Graph:
         return sweep_records(result, elasticity)
 
     def tornado(self, swing: str | float = "10%", wrt: Iterable[str] | None = None, set=None, of=None) -> list[dict]:
-        """Each input down and up by `swing` ("10%", or an amount): records as `cgraph tornado --json`'s bars."""
+        """Each input down and up by `swing` ("10%", or an amount: "+-2.5"; a bare number is refused, as
+        --swing refuses it): records as `cgraph tornado --json`'s bars."""
         from .commands.tornado import parse_swing, tornado_records
         from .commands.tornado import tornado as bars
 

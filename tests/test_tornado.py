@@ -32,7 +32,7 @@ def test_each_end_is_the_output_with_that_one_input_moved(invoke):
 
 def test_an_absolute_swing_moves_each_input_by_that_amount(invoke, graph_file):
     path = graph_file("inputs: {x: 3, y: 10}\nnodes:\n  z: x * x + y\n")
-    bars = json.loads(invoke("tornado", path, "--swing", "1", "--json").stdout)["bars"]
+    bars = json.loads(invoke("tornado", path, "--swing", "+-1", "--json").stdout)["bars"]
     assert bars == [
         {
             "name": "x",
@@ -66,20 +66,20 @@ def test_constants_are_not_moved_and_cannot_be_asked_for(invoke):
 
 def test_an_end_without_a_value_is_undefined_and_the_rest_stand(invoke, graph_file):
     path = graph_file("inputs: {x: 0.05, y: 2}\nnodes:\n  z: log(x) * y\n")
-    result = invoke("tornado", path, "--swing", "0.1", "--json")
+    result = invoke("tornado", path, "--swing", "+-0.1", "--json")
     assert result.exit_code == 0, result.stderr
     bars = {bar["name"]: bar for bar in json.loads(result.stdout)["bars"]}
     assert bars["x"]["output_low"] is None and bars["x"]["range"] is None
     assert "log of a non-positive number" in bars["x"]["errors"][0]
     assert bars["y"]["range"] is not None
     assert list(bars) == ["y", "x"]  # an undefined bar goes last
-    table = invoke("tornado", path, "--swing", "0.1").stdout
+    table = invoke("tornado", path, "--swing", "+-0.1").stdout
     assert "undefined" in table and "x at -: " in table
 
 
 def test_the_table_draws_bars_scaled_to_the_widest(invoke, graph_file):
     path = graph_file("inputs: {x: 3, y: 10}\nnodes:\n  z: x * x + y\n")
-    lines = invoke("tornado", path, "--swing", "1").stdout.splitlines()
+    lines = invoke("tornado", path, "--swing", "±1").stdout.splitlines()
     assert lines[0] == "g: z = 19, each input ±1"
     x_bar, y_bar = lines[3].split()[-1], lines[4].split()[-1]
     assert x_bar.count("█") == 24 and x_bar.count("░") == round(5 / 7 * 24)  # 26 - 19 = 7 is the widest
@@ -92,10 +92,19 @@ def test_tornado_csv_reads_back(invoke):
     assert float(rows[0]["range"]) == float(rows[0]["output_high"]) - float(rows[0]["output_low"])
 
 
-@pytest.mark.parametrize("swing", ["abc", "0", "-5%", ".nan%", "0%", "1e999"])
+@pytest.mark.parametrize("swing", ["abc", "0", "-5%", ".nan%", "0%", "1e999", "+-0", "+-1%", "±", "+-abc"])
 def test_a_meaningless_swing_is_a_usage_error(invoke, swing):
     result = invoke("tornado", PROFIT, "--swing", swing)
     assert result.exit_code == 2 and result.stdout == "" and "--swing" in result.stderr
+
+
+def test_a_swing_with_no_unit_is_refused_with_both_spellings_it_could_mean(invoke):
+    # --swing 10 once moved every input by ±10: a fee rate of 0.025 went to -9.975
+    result = invoke("tornado", PROFIT, "--swing", "10")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "has no unit: write 10% to move each input by that percentage of its value, or +-10" in result.stderr
+    percent, amount = (json.loads(invoke("tornado", PROFIT, "--swing", s, "--json").stdout) for s in ("10%", "+-10"))
+    assert percent["swing"] != amount["swing"]
 
 
 def test_the_plot_is_an_svg_or_png_picture(invoke, tmp_path):

@@ -636,7 +636,7 @@ def main() -> None:
     default="10%",
     show_default=True,
     metavar="S",
-    help="How far each input moves down and up: a percentage of its value (10%) or an amount (2.5).",
+    help="How far each input moves down and up: a percentage of its value (10%) or an amount (+-2.5).",
 )
 @click.option("--wrt", multiple=True, metavar="NAME", help="Move this input (repeatable; default: every input).")
 @json_option
@@ -657,6 +657,7 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     Examples:
       cgraph tornado graphs/subscription_profit.yaml
       cgraph tornado graphs/loan_payment.yaml --swing 20% --json
+      cgraph tornado graphs/loan_payment.yaml --swing +-0.01 --wrt annual_rate
       cgraph tornado graphs/subscription_profit.yaml --plot tornado.svg
     """
     from ..commands.tornado import parse_swing, tornado_csv, tornado_json, tornado_plot, tornado_table

@@ -24,19 +24,30 @@ MAX_WORK = 200_000_000  # forward passes × nodes: past this a tornado would run
 
 
 def parse_swing(text: str) -> tuple[str, float]:
-    """'10%' -> ('relative', 0.1); '2.5' -> ('absolute', 2.5). A usage error for anything else."""
+    """'10%' -> ('relative', 0.1); '+-2.5' or '±2.5' -> ('absolute', 2.5). A bare number is refused:
+    10 could mean 10% or ±10, and taken as an amount it once moved a fee rate of 0.025 to -9.975."""
     from ..read.syntax import NotANumber, plain_kind, to_number
 
     relative = text.endswith("%")
-    number = text[:-1] if relative else text
+    sign = next((s for s in ("+-", "±") if text.startswith(s)), "")
+    number = text[:-1] if relative else text[len(sign) :]
     try:
-        if plain_kind(number) != "number":
+        if plain_kind(number) != "number" or (relative and sign):
             raise NotANumber(text)
         amount = float(to_number(number))
     except (NotANumber, OverflowError):
-        raise RequestError(f"the swing '{shorten(text)}' is not a number or a percentage", None, "swing") from None
+        raise RequestError(
+            f"the swing '{shorten(text)}' is not a percentage (10%) nor an amount (+-2.5)", None, "swing"
+        ) from None
     if not math.isfinite(amount) or amount <= 0:
         raise RequestError(f"the swing '{shorten(text)}' must be above 0", None, "swing")
+    if not relative and not sign:
+        raise RequestError(
+            f"the swing '{shorten(text)}' has no unit: write {shorten(text)}% to move each input by that "
+            f"percentage of its value, or +-{shorten(text)} to move each by that amount",
+            None,
+            "swing",
+        )
     return ("relative", amount / 100) if relative else ("absolute", amount)
 
 
