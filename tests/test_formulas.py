@@ -383,3 +383,125 @@ def test_near_misses_of_the_named_numbers_and_ln_are_still_errors(text, words):
     with pytest.raises(GraphError) as e:
         load_text(text)
     assert words in str(e.value)
+
+
+# -- functions of the file -----------------------------------------------------------------------
+
+_SOFT = (
+    "functions:\n"
+    "  sq(t): t * t\n"
+    "  hyp(a, b): sqrt(sq(a) + sq(b))\n"
+    "inputs: {x: 3.0, y: 4.0}\n"
+    "nodes:\n"
+    "  h: hyp(x, y) + sq(x - y)\n"
+)
+
+
+def test_a_function_call_gives_what_the_same_formula_written_out_gives():
+    called = evaluate(load_text(_SOFT))
+    assert called.value == math.sqrt(3.0 * 3.0 + 4.0 * 4.0) + (3.0 - 4.0) * (3.0 - 4.0) == 6.0
+    # d/dx = x / hyp + 2 (x - y) = 3/5 - 2; d/dy = 4/5 + 2, by hand
+    assert called.grad_of("x") == 3 / 5 - 2 and called.grad_of("y") == 4 / 5 + 2
+    plan = load_text(_SOFT)
+    for name in ("x", "y"):
+        assert close_to_difference(evaluate(plan).grad_of(name), *graph_derivative(plan, name))
+
+
+def test_a_calls_parts_are_nodes_named_by_their_text_and_marked_with_the_call(invoke, graph_file):
+    out = json.loads(invoke("run", graph_file(_SOFT), "--json").stdout)
+    nodes = {node["name"]: node for node in out["nodes"]}
+    assert {"sq(x)", "sq(y)", "sq(x)+sq(y)", "hyp(x,y)", "x-y", "sq(x-y)", "h"} == nodes.keys() - {"x", "y"}
+    assert nodes["sq(x)"]["label"] == "sq(t) = t * t"  # the call's result: the function's definition
+    assert nodes["sq(x)+sq(y)"]["label"] == "in hyp(x,y)"  # a part inside the call
+    assert nodes["hyp(x,y)"]["value"] == 5.0 and nodes["sq(x-y)"]["value"] == 1.0
+    table = invoke("run", graph_file(_SOFT)).stdout
+    assert "in hyp(x,y)" in table and "sq(t) = t * t" in table
+
+
+def test_a_function_called_twice_with_the_same_operands_is_one_set_of_nodes():
+    plan = load_text("functions: {f(t): exp(t) + 1}\ninputs: {x: 0.5}\nnodes:\n  y: f(x) * f(x)\n")
+    assert plan.names.count("f(x)") == 1 and plan.names.count("exp(x)") == 1
+    assert evaluate(plan).grad_of("x") == 2 * (math.exp(0.5) + 1) * math.exp(0.5)
+
+
+def test_a_body_may_use_the_graphs_entries_pi_and_e():
+    text = "functions: {grow(t): rate * t * e ** 0 + pi * 0}\ninputs: {rate: 2.0, x: 3.0}\nnodes: {y: grow(x)}\n"
+    result = evaluate(load_text(text))
+    assert result.value == 6.0 and result.grad_of("rate") == 3.0 and result.grad_of("x") == 2.0
+
+
+def test_a_graph_with_functions_is_written_back_and_reads_the_same(invoke, graph_file):
+    from cgraph_cli.show.formats import graph_yaml
+
+    plan = load_text(_SOFT)
+    again = load_text(graph_yaml(plan.to_draft({"x": 6.0}), []))
+    assert evaluate(again).value == math.sqrt(36.0 + 16.0) + 4.0
+    derived = invoke("derive", graph_file(_SOFT), "--wrt", "x")
+    assert derived.exit_code == 0 and "functions:" in derived.stdout
+    assert json.loads(invoke("run", "-", "--json", input=derived.stdout).stdout)["value"] == 3 / 5 - 2
+
+
+_HEADER = "inputs: {x: 1.0, rate: 2.0}\n"
+
+
+@pytest.mark.parametrize(
+    "functions, node, message, line, column",
+    [
+        ("  f(t): f(t) + 1", "f(x)", "f() is called inside its own body", 2, 9),
+        ("  f(t): g(t)\n  g(t): 2 * f(t)", "f(x)", "f() is called inside its own body", 3, 13),
+        ("  f(t): t + 1", "f(x, x)", "f() takes 1 operand (f(t)), not 2", None, None),
+        ("  f(a, b): a * b", "f(x)", "f() takes 2 operands (f(a, b)), not 1", None, None),
+        ("  f(rate): rate * 2", "f(x)", "parameter 'rate' is also the name of an input or node", 2, 3),
+        ("  f(t): t * ratee", "f(x)", "function f: unknown name 'ratee'; did you mean 'rate'?", 2, 13),
+        ("  f(t): t * u", "f(x)", "unknown name 'u' (its parameters: t)", 2, 13),
+        ("  f(t): t *", "f(x)", "function f: expected an operand after '*'", 2, 12),
+        ("  f(t, t): t", "f(x)", "parameter 't' is named twice", 2, 3),
+        ("  f t: t", "f(x)", "'f t' is not a function's signature: write NAME(PARAMETER, ...)", 2, 3),
+        ("  exp(t): t", "exp(x)", "exp is an op's name; name the function otherwise", 2, 3),
+        ("  f(t): t\n  f(u): u", "f(x)", "function f is declared twice (f(t) first)", 3, 3),
+        ("  f(t): 2", "g(x)", "unknown function 'g'", None, None),
+    ],
+)
+def test_a_function_s_mistakes_are_located_errors(functions, node, message, line, column):
+    text = f"functions:\n{functions}\n{_HEADER}nodes:\n  y: {node} + 1\n"
+    with pytest.raises(GraphError) as caught:
+        load_text(text, "f.yaml")
+    error = caught.value
+    assert message in str(error), str(error)
+    if line is None:  # at the call, in the formula that makes it
+        line, column = text.count("\n"), 6
+    assert (error.loc.line, error.loc.col) == (line, column), str(error)
+
+
+def test_a_function_s_mistake_through_the_cli_is_one_line_and_no_output(invoke, graph_file):
+    result = invoke("run", graph_file("functions: {f(t): f(t)}\ninputs: {x: 1}\nnodes: {y: f(x)}\n"))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "cannot call itself" in result.stderr
+
+
+def test_draw_boxes_each_call_s_nodes_under_the_call_s_name(invoke, graph_file):
+    path = graph_file(_SOFT)
+    dot = invoke("draw", path, "--format", "dot").stdout
+    boxes = [line for line in dot.splitlines() if "subgraph cluster_" in line]
+    assert len(boxes) == 4 and any("hyp(x,y)" in box and box.count("; n") == 1 for box in boxes)
+    hyp = next(box for box in boxes if "hyp(x,y)" in box)
+    ids = hyp.rsplit(";", 2)[-2].split()  # the nodes hyp(x, y) made: sq(x)+sq(y) and hyp(x,y)
+    named = {line.split()[0]: line for line in dot.splitlines() if "xlabel" in line}
+    assert sorted(">" + named[i].split('color="#555555">')[1].split("<")[0] for i in ids) == [
+        ">hyp(x,y)",
+        ">sq(x)+sq(y)",
+    ]
+    mermaid = invoke("draw", path, "--format", "mermaid").stdout
+    assert '  subgraph call2["hyp(x,y)"]\n' in mermaid
+
+
+def test_calls_that_double_at_each_level_are_refused_quickly():
+    lines = ["functions:", "  f0(x): x * x + 1"]
+    lines += [f"  f{k}(x): f{k - 1}(x) * f{k - 1}(x + 1)" for k in range(1, 40)]
+    text = "\n".join(lines) + "\ninputs: {x: 1}\nnodes:\n  y: f39(x) + f39(x)\n"
+    start = time.perf_counter()
+    with pytest.raises(GraphError) as caught:
+        load_text(text, "f.yaml")
+    assert time.perf_counter() - start < 10
+    assert "the calls of functions make more than 200,000 nodes" in str(caught.value)
+    assert caught.value.loc is not None

@@ -192,6 +192,9 @@ def _same(fast, careful) -> None:
         assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == [
             type(x) for x in (b if isinstance(b, list) else [b])
         ], field
+    assert [(f.signature, f.text) for f in fast.functions.values()] == [
+        (f.signature, f.text) for f in careful.functions.values()
+    ]
 
 
 def as_json(text: str) -> str:
@@ -219,6 +222,7 @@ def as_json(text: str) -> str:
     doc = {
         "name": d.name,
         **({"description": d.description} if d.description else {}),
+        **({"functions": {f.signature: f.text for f in d.functions.values()}} if d.functions else {}),
         "inputs": inputs,
         **({"constants": constants} if constants else {}),
         "nodes": nodes,

@@ -194,7 +194,7 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
             node.name = name
     draft = Draft(f"d_{of_name}__d_{wrt}", plan.source)
     draft.description = f"d({of_name})/d({wrt}) of {plan.name}"
-    draft.output = result.name
+    draft.output, draft.functions = result.name, plan.functions
     for i in plan.file_order:
         name = plan.names[i]
         if plan.is_input(i):

@@ -58,6 +58,17 @@ def _scene(result: Result):
     return nodes, edges
 
 
+def _calls(result: Result, nodes: list[tuple]) -> dict[str, list[str]]:
+    """The nodes each call of a function of the file made, by the call's node name: the picture
+    draws a box around them, named by the call (`N(d1)`)."""
+    calls = result.plan.calls
+    boxes: dict[str, list[str]] = {}
+    for node_id, kind, name, _ in nodes:
+        if kind == "op" and name in calls:
+            boxes.setdefault(calls[name], []).append(node_id)
+    return boxes
+
+
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
@@ -92,6 +103,11 @@ def to_dot(result: Result, precision: int | None = None) -> str:
         "output": lambda name, _: f"shape=plaintext, label=<{_html(name)}>",
     }
     lines = [f"  {node_id} [{shapes[kind](name, symbol)}];" for node_id, kind, name, symbol in nodes]
+    for k, (call, ids) in enumerate(_calls(result, nodes).items()):
+        lines.append(
+            f'  subgraph cluster_{k} {{ label=<<font point-size="10">{_html(call)}</font>>; '
+            f'style="rounded,dashed"; color="#999999"; {" ".join(ids)}; }}'
+        )
     for source, target, value, grad, name in edges:
         label = _html(_named(name, value)) + num(value)
         label += "" if grad is None else f'<br/><font color="#d62728">{num(grad)}</font>'
@@ -148,6 +164,8 @@ def to_mermaid(result: Result, precision: int | None = None) -> str:
         else:
             lines.append(f'  {node_id}["{_mermaid(name)}"]')
             plain.append(node_id)
+    for k, (call, ids) in enumerate(_calls(result, nodes).items()):
+        lines += [f'  subgraph call{k}["{_mermaid(call)}"]', *(f"    {node_id}" for node_id in ids), "  end"]
     for source, target, value, grad, name in edges:
         label = _mermaid(_named(name, value)) + num(value) + ("" if grad is None else f"<br/>grad {num(grad)}")
         lines.append(f'  {source} -->|"{label}"| {target}')

@@ -31,6 +31,7 @@ def run_json(result: Result) -> Iterator[str]:
     undefined = {i for i, _ in result.undefined()}
     unused = dict(result.unused())
     fixed = plan.fixed
+    labels = {i: f', "label": {text}' for i, text in zip(plan.labels, json_strings(list(plan.labels.values())))}
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
         values = map(repr, result.values[start:stop])
@@ -43,7 +44,7 @@ def run_json(result: Result) -> Iterator[str]:
             kind = op.name if op is not None else "constant" if i in fixed else "input"
             pieces.append(
                 f'{{"name": {names[i]}, "op": "{kind}", '
-                f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}], '
+                f'"inputs": [{", ".join(map(names.__getitem__, args[i]))}]{labels.get(i, "")}, '
                 f'"value": {value}' + ("}" if grad == "None" else f', "grad": {"null" if i in undefined else grad}}}')
             )
         yield ("" if start == 0 else ", ") + ", ".join(pieces)
@@ -56,6 +57,8 @@ def _arrays_json(result: Result) -> str:
     nodes = []
     for i in range(plan.size):
         node: dict = {"name": plan.names[i], "op": plan.op_name(i), "inputs": list(plan.operands(i))}
+        if i in plan.labels:
+            node["label"] = plan.labels[i]
         if plan.attrs.get(i):
             node["attributes"] = plan.attrs[i]
         node["shape"] = list(plan.shapes[i]) if plan.shapes else []

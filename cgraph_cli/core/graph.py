@@ -54,6 +54,8 @@ class Draft:
         "locate",
         "fixed",
         "formulas",
+        "functions",
+        "calls",
         "attrs",
         "arrays",
     )
@@ -74,6 +76,8 @@ class Draft:
         self.fixed: set[int] = set()  # the entries of `constants:`: inputs that get no gradient
         # A node written as a formula -> (its text, the names of the nodes its parts became).
         self.formulas: dict[str, tuple[str, list[str]]] = {}
+        self.functions: dict = {}  # the file's functions: name -> read.formula.Function
+        self.calls: dict[str, str] = {}  # a node a call of a function made -> the call's node
         self.attrs: dict[int, dict] = {}  # a node's attributes (axis: 0), by file index
         self.arrays = False  # some value is an array: the graph is evaluated by arrays.py
 
@@ -130,6 +134,8 @@ class Plan:
         "_inputs",
         "fixed",
         "formulas",
+        "functions",
+        "calls",
         "attrs",
         "arrays",
         "shapes",
@@ -164,7 +170,7 @@ class Plan:
         # needs arrays. Its shapes are inferred and checked when it is loaded.
         self.arrays = draft.arrays or bool(draft.attrs)
         self.shapes: list | None = None
-        self.formulas = draft.formulas
+        self.formulas, self.functions, self.calls = draft.formulas, draft.functions, draft.calls
         self.ops: list[Op | None] = ops
         self.args = args
         self.literals = literals  # numbers written as operands, at positions n..
@@ -245,7 +251,7 @@ class Plan:
         values = values or {}
         draft = Draft(self.name, self.source)
         draft.description, draft.output, draft.formulas = self.description, self.output, self.formulas
-        draft.arrays = self.arrays
+        draft.functions, draft.calls, draft.arrays = self.functions, self.calls, self.arrays
         for i in self.file_order:
             name, op = self.names[i], self.ops[i]
             if op is None:

@@ -66,12 +66,16 @@ class Expr:
     """A node of a formula's tree: a number ("num"), a name ("name"), or an op applied to args.
     `text` is its canonical text (None when longer than MAX_NAME), `precedence` how tightly it binds."""
 
-    __slots__ = ("op", "args", "offset", "value", "text", "precedence", "parenthesized")
+    __slots__ = ("op", "args", "offset", "value", "text", "precedence", "parenthesized", "call", "within")
 
     def __init__(self, op: str, args: list, offset: int, value=None, text: str | None = None, precedence=ATOM):
         self.op, self.args, self.offset, self.value = op, args, offset, value
         self.text, self.precedence = text, precedence
         self.parenthesized = False
+        # What a call of a function of the file made: on the node that is the call's result,
+        # `call` = (the Function, its operands); on the nodes inside it, `within` = that node.
+        self.call: tuple | None = None
+        self.within: Expr | None = None
 
 
 def tokens(text: str) -> list[tuple]:
@@ -136,8 +140,10 @@ def _decimal(text: str, start: int) -> bool:
 ALIASES = {"ln": "log"}
 
 
-def parse(text: str) -> Expr:
-    """The formula's tree, or FormulaError at the token where it goes wrong."""
+def parse(text: str, functions: dict | None = None) -> Expr:
+    """The formula's tree, or FormulaError at the token where it goes wrong. A call of one of
+    `functions` (the file's, by name) is expanded into the function's body (see Function)."""
+    functions = functions or {}
     operands: list[Expr] = []
     # Pending operators: ("bin", symbol, offset), ("neg"/"pos", symbol, offset), ("(", "(", offset),
     # ("call", op name, offset, how many operands were on the stack when its "(" came).
@@ -154,15 +160,15 @@ def parse(text: str) -> Expr:
                 operands.append(Expr("num", [], offset, value, word))
                 expect_operand = False
             elif kind == "name" and toks[k][1] == "(":
-                word = ALIASES.get(word, word)
-                if word not in OPS:
-                    hint = did_you_mean(word, OPS) or " (`cgraph ops` lists the functions there are)"
+                word = word if word in functions else ALIASES.get(word, word)
+                if word not in OPS and word not in functions:
+                    hint = did_you_mean(word, [*OPS, *functions]) or " (`cgraph ops` lists the functions there are)"
                     raise FormulaError(f"unknown function '{shorten(word)}'{hint}", offset)
                 k += 1
                 stack.append(("call", word, offset, len(operands)))
                 if toks[k][1] == ")":  # f(): no operands
                     k += 1
-                    _finish_call(stack.pop(), operands)
+                    _finish_call(stack.pop(), operands, functions)
                     expect_operand = False
             elif kind == "name":
                 operands.append(Expr("name", [], offset, word, word))
@@ -198,7 +204,7 @@ def parse(text: str) -> Expr:
                 )
             if stack[-1][0] == "call":
                 if word == ")":
-                    _finish_call(stack.pop(), operands)
+                    _finish_call(stack.pop(), operands, functions)
                 else:
                     expect_operand = True
             elif word == ")":
@@ -235,10 +241,13 @@ def _reduce(entry: tuple, operands: list[Expr]) -> None:
     operands.append(_apply(op, [x, y], offset, precedence, right))
 
 
-def _finish_call(entry: tuple, operands: list[Expr]) -> None:
+def _finish_call(entry: tuple, operands: list[Expr], functions: dict) -> None:
     _, name, offset, first = entry
     args = operands[first:]
     del operands[first:]
+    if name in functions:
+        operands.append(functions[name].expand(args, offset, functions))
+        return
     problem = OPS[name].arity_problem(len(args))
     if problem:
         raise FormulaError(problem, offset)
@@ -255,7 +264,7 @@ def _apply(op: str, args: list[Expr], offset: int, precedence: int, right: bool 
             text = f"{op}({','.join(texts)})"  # type: ignore[arg-type]
         elif op == "neg":
             (x,) = args
-            text = "-" + (f"({x.text})" if x.precedence < UNARY_PRECEDENCE else x.text)  # type: ignore[operator]
+            text = "-" + (f"({x.text})" if x.precedence < UNARY_PRECEDENCE or x.op == "neg" else x.text)  # type: ignore[operator]
         else:
             x, y = args
             # The side that would group the other way is parenthesized (and a chained comparison).
@@ -271,15 +280,248 @@ def _apply(op: str, args: list[Expr], offset: int, precedence: int, right: bool 
     return Expr(op, args, offset, None, text, precedence)
 
 
+class FunctionError(FormulaError):
+    """A problem with a function of the file: in its signature (`N(x)`) or at `offset` in its body."""
+
+    def __init__(self, message: str, offset: int, function: str, in_signature: bool = False):
+        super().__init__(message, offset)
+        self.function, self.in_signature = function, in_signature
+
+
+class Function:
+    """A function of the file, `N(x): 0.5 * erfc(-x / sqrt(2))`: a formula with parameters.
+
+    A call is not a new kind of node: it is the body's tree again with the operands in place of
+    the parameters, so its parts become ordinary nodes (named by their text, `-d1/sqrt(2)`, the
+    result by the call's, `N(d1)`) whose local derivatives are their ops'. The parts are marked
+    with the call they came from, for `run`, `explain` and `draw` to show.
+    """
+
+    __slots__ = ("name", "params", "text", "tree", "busy", "size")
+
+    def __init__(self, signature: str, text: str):
+        try:
+            toks = tokens(signature)
+        except FormulaError:
+            toks = []
+        words = [word for _, word, _, _ in toks]
+        names, commas = toks[2:-2:2], words[3:-2:2]
+        if (
+            len(toks) < 4
+            or toks[0][0] != "name"
+            or words[1] != "("
+            or words[-2] != ")"
+            or any(kind != "name" for kind, _, _, _ in names)
+            or any(c != "," for c in commas)
+            or len(names) != len(commas) + (1 if names else 0)
+        ):
+            raise FunctionError(
+                f"'{shorten(signature)}' is not a function's signature: write NAME(PARAMETER, ...), as N(x)",
+                0,
+                signature,
+                True,
+            )
+        self.name = words[0]
+        self.params: dict[str, int] = {}
+        for _, param, _, _ in names:
+            if param in self.params:
+                raise FunctionError(f"function {self.name}: parameter '{param}' is named twice", 0, self.name, True)
+            self.params[param] = len(self.params)
+        if self.name in OPS or self.name in ALIASES:
+            raise FunctionError(
+                f"function {self.name}: {self.name} is an op's name; name the function otherwise", 0, self.name, True
+            )
+        self.text = text
+        self.tree: Expr | None = None
+        self.busy = False
+        self.size = 0  # how many op nodes a call makes
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(self.params)})"
+
+    def body(self, functions: dict) -> Expr:
+        """The body's tree, read on first use (its own calls expanded); a call of itself, directly
+        or through another function, is FunctionError."""
+        if self.tree is None:
+            self.busy = True
+            try:
+                self.tree = parse(self.text, functions)
+                self.size = sum(1 for _ in _walk(self.tree))
+            except FunctionError:
+                raise
+            except FormulaError as e:
+                raise FunctionError(f"function {self.name}: {e}", e.offset, self.name) from None
+            finally:
+                self.busy = False
+        return self.tree
+
+    def free_names(self) -> list[tuple[str, int]]:
+        """The names its body uses that are not its parameters, with their offsets: graph entries,
+        or pi and e, or unknown."""
+        toks = tokens(self.text)
+        return [
+            (word, offset)
+            for (kind, word, offset, _), after in zip(toks, toks[1:])
+            if kind == "name" and after[1] != "(" and word not in self.params
+        ]
+
+    def expand(self, args: list[Expr], offset: int, functions: dict) -> Expr:
+        """The tree of a call at `offset` with operands `args`: a copy of the body, the operands in
+        place of the parameters, the copies marked as made by this call."""
+        if len(args) != len(self.params):
+            raise FormulaError(
+                f"{self.name}() takes {_count(len(self.params))} ({self.signature}), not {len(args)}", offset
+            )
+        if self.busy:
+            raise FormulaError(
+                f"{self.name}() is called inside its own body (directly or through another function); "
+                "a function cannot call itself",
+                offset,
+            )
+        tree = self.body(functions)
+        if tree.op == "num":
+            return tree
+        budget = getattr(functions, "budget", None)
+        if budget is not None:  # calls of calls grow as powers: a file cannot make more than MAX_EXPANDED
+            budget[0] -= self.size
+            if budget[0] < 0:
+                raise FormulaError(
+                    f"the calls of functions make more than {MAX_EXPANDED:,} nodes (this call of {self.name} "
+                    f"makes {self.size:,}); a function that calls another several times doubles with each level",
+                    offset,
+                )
+        copies: dict[int, Expr] = {}
+        stack: list[tuple[Expr, bool]] = [(tree, False)]
+        while stack:  # (iterative: a body may nest deeply)
+            expr, ready = stack.pop()
+            if id(expr) in copies:
+                continue
+            below = expr.args + (expr.call[1] if expr.call else [])
+            if expr.op == "num":
+                copies[id(expr)] = expr
+            elif expr.op == "name":
+                k = self.params.get(expr.value)
+                copies[id(expr)] = args[k] if k is not None else Expr("name", [], offset, expr.value, expr.value)
+            elif not ready:
+                stack.append((expr, True))
+                stack.extend((a, False) for a in below)
+            else:
+                copy = _apply(expr.op, [copies[id(a)] for a in expr.args], offset, expr.precedence, expr.op == "pow")
+                copy.parenthesized = expr.parenthesized
+                if expr.call:
+                    function, inner = expr.call
+                    copy.call = (function, [copies[id(a)] for a in inner])
+                    copy.text = _call_text(function.name, copy.call[1])
+                copies[id(expr)] = copy
+        root = copies[id(tree)]
+        if tree.op == "name":
+            return root  # a body that is one name: the call is that operand
+        for original in _walk(tree):  # made by this call, or by a call inside its body
+            copy = copies[id(original)]
+            if copy is not root:
+                copy.within = root if original.within is None else copies[id(original.within)]
+        root.call = (self, args)
+        root.text, root.precedence, root.parenthesized = _call_text(self.name, args), ATOM, False
+        return root
+
+
+def _count(n: int) -> str:
+    return f"{n} operand" + ("" if n == 1 else "s")
+
+
+def _call_text(name: str, args: list[Expr]) -> str | None:
+    texts = [a.text for a in args]
+    if None in texts:
+        return None
+    text = f"{name}({','.join(texts)})"  # type: ignore[arg-type]
+    return text if len(text) <= MAX_NAME else None
+
+
+def _walk(tree: Expr):
+    """Every op node of a tree (operands of calls included), each once."""
+    seen: set[int] = set()
+    stack = [tree]
+    while stack:
+        expr = stack.pop()
+        if id(expr) in seen or expr.op in ("num", "name"):
+            continue
+        seen.add(id(expr))
+        yield expr
+        stack.extend(expr.args)
+        if expr.call:
+            stack.extend(expr.call[1])
+
+
+MAX_EXPANDED = 200_000
+
+
+class Functions(dict):
+    """The file's functions by name, and how many more nodes their calls may make."""
+
+    def __init__(self):
+        super().__init__()
+        self.budget = [MAX_EXPANDED]
+
+
+def read_functions(entries) -> dict[str, Function]:
+    """The file's `functions:` section, (signature, body text) pairs, as {name: Function}, every
+    body read (so a mistake, or a recursion, is found where it is written). FunctionError else."""
+    functions = Functions()
+    for signature, text in entries:
+        function = Function(signature, text)
+        if function.name in functions:
+            raise FunctionError(
+                f"function {function.name} is declared twice ({functions[function.name].signature} first)",
+                0,
+                function.name,
+                True,
+            )
+        functions[function.name] = function
+    for function in functions.values():
+        function.body(functions)
+    return functions
+
+
+def function_problem(functions: dict[str, Function], names) -> FunctionError | None:
+    """The first function whose parameter is also a graph entry's name (it would shadow it), or
+    whose body names what is neither a parameter, a graph entry, pi nor e."""
+    from ..core.graph import NAMED_NUMBERS
+
+    for function in functions.values():
+        for param in function.params:
+            if param in names:
+                return FunctionError(
+                    f"function {function.name}: parameter '{shorten(param)}' is also the name of an input or node "
+                    "of the graph, which it would hide; rename the parameter",
+                    0,
+                    function.name,
+                    True,
+                )
+        for word, offset in function.free_names():
+            if word not in names and word not in NAMED_NUMBERS:
+                known = [*function.params, *names]
+                return FunctionError(
+                    f"function {function.name}: unknown name '{shorten(word)}'{did_you_mean(word, known)}"
+                    f" (its parameters: {', '.join(function.params) or 'none'})",
+                    offset,
+                    function.name,
+                )
+    return None
+
+
 class Step:
     """One node a formula makes: its name, op, operands (names and numbers) with the offsets of
     the name tokens, its offset in the formula and its canonical text (None when long)."""
 
-    __slots__ = ("name", "op", "operands", "offsets", "offset", "text")
+    __slots__ = ("name", "op", "operands", "offsets", "offset", "text", "label", "call")
 
     def __init__(self, name: str, op: str, operands: tuple, offsets: tuple, offset: int, text: str | None):
         self.name, self.op, self.operands, self.offsets = name, op, operands, offsets
         self.offset, self.text = offset, text
+        # Made by a call of a function of the file: the call's node, and a label that says so.
+        self.call: str | None = None
+        self.label: str | None = None
 
 
 def lower(root: Expr, node: str) -> list[Step]:
@@ -289,10 +531,13 @@ def lower(root: Expr, node: str) -> list[Step]:
     A part is named by its text, else `node.k` (its k-th part, counted as they are made).
     """
     steps: list[Step] = []
+    inside: list[tuple[Step, Expr]] = []  # the steps inside a call, and the call's node
     result: dict[int, tuple] = {}  # id(expr) -> (operand, offset of its token or None)
     stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:
         expr, ready = stack.pop()
+        if id(expr) in result:
+            continue  # (a call's operand used twice in its body: one node)
         if expr.op == "num":
             result[id(expr)] = (expr.value, None)
             continue
@@ -312,8 +557,17 @@ def lower(root: Expr, node: str) -> list[Step]:
             result[id(expr)] = (value, None)
             continue
         name = node if expr is root else expr.text or f"{node}.{len(steps) + 1}"
-        steps.append(Step(name, expr.op, operands, offsets, expr.offset, expr.text))
+        step = Step(name, expr.op, operands, offsets, expr.offset, expr.text)
+        if expr.call:
+            step.label, step.call = f"{expr.call[0].signature} = {expr.call[0].text.strip()}", name
+        elif expr.within is not None:
+            inside.append((step, expr.within))
+        steps.append(step)
         result[id(expr)] = (name, None)
+    for step, within in inside:  # (a call's node is named after the nodes inside it)
+        call = result[id(within)][0]
+        if type(call) is str:
+            step.label, step.call = f"in {call}", call
     return steps
 
 

@@ -149,6 +149,8 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
     draft = Draft(_text(fields["name"]) if "name" in fields else stem, source)
     if "description" in fields:
         draft.description = _text(fields["description"])
+    if "functions" in fields:
+        draft.functions = _fast_functions(fields["functions"])
     for key, section in top:  # inputs and nodes in the order the file has them: that is the file order
         if key == "inputs" or key == "constants":
             _fast_inputs(draft, section, key == "constants")
@@ -156,6 +158,11 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
             _fast_nodes(draft, section)
     if not draft.names:
         raise _NotSure
+    if draft.functions:
+        from .formula import function_problem
+
+        if function_problem(draft.functions, set(draft.names)) is not None:
+            raise _NotSure
     if "output" in fields:
         draft.output = _text(fields["output"])
         if draft.output not in set(draft.names):
@@ -270,6 +277,16 @@ def _fast_attributes(draft: Draft, name: str, op, node: dict) -> None:
     }
 
 
+def _fast_functions(section) -> dict:
+    """The `functions:` section read (formula.read_functions); anything amiss is _NotSure."""
+    from .formula import FormulaError, read_functions
+
+    try:
+        return read_functions((_text(signature), _text(body)) for signature, body in _pairs(section))
+    except FormulaError:
+        raise _NotSure from None
+
+
 def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
     """A formula's nodes, its parts first, as the careful way makes them (located.py): the same
     names, shared parts, order and record; anything amiss is _NotSure, for the careful way to say."""
@@ -278,7 +295,7 @@ def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
     if text in OPS:
         raise _NotSure
     try:
-        root = parse(_text(text))
+        root = parse(_text(text), draft.functions)
         if root.op == "num" or root.op == "name":
             raise _NotSure
         steps = lower(root, name)
@@ -286,7 +303,9 @@ def _fast_formula(draft: Draft, name: str, text: str, parts: dict) -> None:
         raise _NotSure from None
     new = fresh(steps, name, parts)
     for step in new:
-        draft.add_node(step.name, step.op, step.operands)
+        if step.call is not None:
+            draft.calls[step.name] = step.call
+        draft.add_node(step.name, step.op, step.operands, step.label)
     draft.formulas[name] = (text, [step.name for step in new[:-1]])
 
 

@@ -58,6 +58,9 @@ class Builder:
         self.attrs: dict[str, dict] = {}  # a node's attributes (axis: 0)
         self.arrays = False  # some input's value is an array
         self.here: Loc | None = None  # the mapping being read, for an error about it as a whole (values.py)
+        self.functions: dict = {}  # the file's functions, by name (formula.Function)
+        self.function_scalars: dict[str, tuple] = {}  # a function's signature and name -> (key, body)
+        self.calls: dict[str, str] = {}  # a node a call made -> the call's node
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -165,6 +168,8 @@ class Builder:
         top = self.mapping(root, "the graph file", TOP_KEYS)
         entries = {k: v for k, (_, v) in top.items()}
 
+        if "functions" in entries:
+            self.functions_section(entries["functions"])
         if "inputs" in entries:
             for key, value in self.mapping(entries["inputs"], "inputs").values():
                 self.input(key, value)
@@ -175,6 +180,12 @@ class Builder:
             for key, value in self.mapping(entries["nodes"], "nodes").values():
                 self.node(key, value)
         self.with_edges(entries.get("edges"))
+        if self.functions:
+            from .formula import function_problem
+
+            problem = function_problem(self.functions, self.decls)
+            if problem is not None:
+                raise self.function_error(problem)
         self.check_operands()
         if not self.decls:
             raise self.fail("the graph has no inputs and no nodes", root.loc)
@@ -203,8 +214,29 @@ class Builder:
                 draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label, self.attrs.get(name))
         draft.locate = locs.get
         draft.arrays = self.arrays
-        draft.formulas = self.formulas
+        draft.formulas, draft.functions, draft.calls = self.formulas, self.functions, self.calls
         return draft
+
+    def functions_section(self, section) -> None:
+        """The `functions:` section: each `NAME(PARAMETER, ...): BODY` (formula.Function)."""
+        from .formula import FunctionError, read_functions
+
+        entries = self.mapping(section, "functions")
+        for signature, (key, value) in entries.items():
+            self.function_scalars[signature] = (key, value)
+            self.function_scalars[signature.split("(", 1)[0].strip()] = (key, value)
+        try:
+            self.functions = read_functions(
+                (signature, self.text(value, f"the body of function {shorten(signature)}"))
+                for signature, (_, value) in entries.items()
+            )
+        except FunctionError as e:
+            raise self.function_error(e) from None
+
+    def function_error(self, e) -> GraphError:
+        """A FunctionError located: at the signature, or at its token in the body."""
+        key, value = self.function_scalars[e.function]
+        return self.fail(str(e), key.loc if e.in_signature else self.token_loc(value, e.offset))
 
     def add(self, name: str, loc: Loc, op: str | None, value, label: str | None, constant: bool = False) -> None:
         other = self.decls.get(name)
@@ -293,7 +325,7 @@ class Builder:
         what = f"node '{shorten(name)}'"
         text = self.text(scalar, f"the formula of {what}")
         try:
-            root = parse(text)
+            root = parse(text, self.functions)
             if root.op == "num":
                 raise FormulaError(
                     f"the formula is the number {shorten(text.strip())}; a number goes under inputs: or constants:", 0
@@ -330,7 +362,9 @@ class Builder:
             self.operands[step.name] = [
                 (o, scalar if at is None else at_formula) for o, at in zip(step.operands, step.offsets)
             ]
-            self.add(step.name, key.loc if step.name == name else loc, step.op, None, None)
+            self.add(step.name, key.loc if step.name == name else loc, step.op, None, step.label)
+            if step.call is not None:
+                self.calls[step.name] = step.call
         self.formulas[name] = (text, [step.name for step in new[:-1]])
 
     def token_loc(self, scalar: Scalar, offset: int) -> Loc:

@@ -13,7 +13,7 @@ import math
 from ..core.errors import shorten
 from ..core.op import exact
 
-TOP_KEYS = ("name", "description", "inputs", "constants", "nodes", "edges", "output")
+TOP_KEYS = ("name", "description", "functions", "inputs", "constants", "nodes", "edges", "output")
 INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros")
 NODE_KEYS = ("op", "inputs", "label")  # and the attributes its op declares (core/layers.py)
 FORBIDDEN_IN_NAMES = ("=", ",", "->")

@@ -115,6 +115,9 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
     lines.append(f"name: {yaml_name(draft.name)}")
     if draft.description:
         lines.append(f"description: {yaml_text(draft.description)}")
+    if draft.functions:
+        lines.append("functions:")
+        lines.extend(f"  {yaml_text(f.signature)}: {yaml_text(f.text)}" for f in draft.functions.values())
     parts = {part for _, made in draft.formulas.values() for part in made}  # a formula makes them again
     leaves = [k for k, op in enumerate(draft.ops) if op is None]
     for section, constant in (("inputs", False), ("constants", True)):
