@@ -382,10 +382,9 @@ class Function:
         tree = self.body(functions)
         if tree.op == "num":
             return tree
-        budget = getattr(functions, "budget", None)
-        if budget is not None:  # calls of calls grow as powers: a file cannot make more than MAX_EXPANDED
-            budget[0] -= self.size
-            if budget[0] < 0:
+        if type(functions) is Functions:  # calls of calls grow as powers: a file makes at most MAX_EXPANDED
+            functions.budget -= self.size
+            if functions.budget < 0:
                 raise FormulaError(
                     f"the calls of functions make more than {MAX_EXPANDED:,} nodes (this call of {self.name} "
                     f"makes {self.size:,}); a function that calls another several times doubles with each level",
@@ -461,7 +460,7 @@ class Functions(dict):
 
     def __init__(self):
         super().__init__()
-        self.budget = [MAX_EXPANDED]
+        self.budget = MAX_EXPANDED
 
 
 def read_functions(entries) -> dict[str, Function]:
