@@ -247,6 +247,26 @@ class Graph:
         trained = Graph(compile_draft(self.plan.to_draft(run.final)))
         return {"losses": run.losses, "trace": run.trace, "final": run.final, "graph": trained}
 
+    def seek(
+        self,
+        node: str,
+        target: float,
+        by: str,
+        set: Mapping | None = None,
+        start: float | None = None,
+        between: tuple[float, float] | None = None,
+    ) -> dict:
+        """Goal seek, as `cgraph seek FILE NODE=TARGET --by INPUT`: {"value": the input's value that
+        makes `node` hit `target`, "reached": the node's value there, "evaluations", "bracket" (the
+        neighbouring floats the root lies between, or None), "iterations": each point tried}."""
+        from .commands.seek import seek as goal_seek
+        from .commands.seek import seek_record
+
+        target = _sets({"the target": target})["the target"]
+        within = None if between is None else (between[0], between[1])
+        found = goal_seek(self.plan, node, target, by, _sets(set), start, within)
+        return {key: value for key, value in seek_record(found).items() if key not in ("graph", "of", "by")}
+
     def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
         """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
         from .commands.derive import derive as derive_draft

@@ -288,3 +288,17 @@ def test_black_scholes_gives_hulls_prices_and_the_greeks_closed_forms():
     assert round(grads["S"], 4) == 0.7791  # Hull's delta, N(d1)
     gamma = graph.derive("S").grad(["S"])["S"]  # d²(call)/dS², by backprop through the derivative's graph
     assert near(gamma, n(d1) / (S * sigma * mp.sqrt(T)), 1e-12)
+
+
+def test_coffee_cart_gives_the_profit_and_price_gradient_worked_by_hand():
+    import cgraph_cli as cg
+
+    run = cg.load(str(GRAPHS / "coffee_cart.yaml")).run()
+    # cups = 2000 - 250 p; profit = p cups (1 - f) - c cups - rent, at p = 2.5, f = 0.025, c = 1.1
+    cups = 2000 - 250 * 2.5
+    assert run.value == 2.5 * cups * (1 - 0.025) - 1.1 * cups - 900 == 939.0624999999998
+    # d(profit)/dp = cups (1 - f) - 250 p (1 - f) + 250 c = 1006.25, by hand in fractions
+    from fractions import Fraction as F
+
+    p, f, c = F(5, 2), F(1, 40), F(11, 10)
+    assert run.grads["price"] == float((2000 - 250 * p) * (1 - f) - 250 * p * (1 - f) + 250 * c) == 1006.25

@@ -18,6 +18,7 @@ from .. import __version__
 from ..core.errors import CgraphError, RequestError
 from .options import (
     FiniteFloat,
+    SetValue,
     all_option,
     csv_option,
     full_option,
@@ -26,6 +27,7 @@ from .options import (
     number_options,
     one_format,
     plot_format,
+    read_graph,
     refuse_the_input,
     sweep_option,
     write_output,
@@ -64,6 +66,8 @@ _OPTION_OF_ROLE = {
     "sweep": "--sweep",
     "vary": "--vary",
     "elasticity": "--elasticity",
+    "by": "--by",
+    "goal": "NODE=TARGET",
 }
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
@@ -761,3 +765,80 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
         emit(descend_csv(run), True)
     else:
         emit(descend_table(run, num, stdout_color(), all_rows))
+
+
+@cli.command()
+@click.argument("file", required=False, metavar="[FILE]")
+@click.argument("goal", required=False, metavar="NODE=TARGET")
+@click.option("--by", required=True, metavar="INPUT", help="The input to move.")
+@click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help="Override an input.")
+@click.option("--from", "start", type=float, metavar="X", help="Start here (default: the input's value).")
+@click.option(
+    "--between",
+    metavar="LO:HI",
+    help="Look only between LO and HI (where the node hits the target more than once, which one).",
+)
+@click.option("--iterations", is_flag=True, help="Show each point tried: value, derivative, and why.")
+@click.option(
+    "-o", "--output", "out", metavar="OUT", help="Write the graph with the input at the answer here (- for stdout)."
+)
+@json_option
+@number_options
+def seek(file, goal, by, sets, start, between, iterations, out, as_json, num):
+    """Goal seek: the value of one input that makes a node hit a target.
+
+    Newton's method with the exact derivative (backprop's d(NODE)/d(INPUT)),
+    from the input's value or --from; where Newton cannot go on, the target is
+    bracketed and Newton goes on inside the bracket, halving it where a step
+    would leave it. The answer is the float whose NODE comes closest to TARGET.
+    Where the node hits the target at several values (a break-even price below
+    and above the best price), --between LO:HI says which; no root in reach is
+    an error that says how close the node came, and where.
+
+    \b
+    Examples:
+      cgraph seek graphs/coffee_cart.yaml profit=0 --by price              # break-even
+      cgraph seek graphs/coffee_cart.yaml profit=0 --by price --between 3:6
+      cgraph seek graphs/loan_payment.yaml payment=1500 --by annual_rate --iterations
+      cgraph seek graphs/black_scholes.yaml call=5 --by sigma --json       # implied volatility
+    """
+    from ..commands.seek import seek as run_seek
+    from ..commands.seek import seek_json, seek_table
+    from ..show.formats import graph_yaml
+
+    if goal is None and file is not None and "=" in file:
+        file, goal = None, file  # (cgraph seek profit=0 --by price, the file from $CGRAPH_FILE)
+    if goal is None:
+        raise click.UsageError("name the goal: NODE=TARGET (profit=0)")
+    node, target = SetValue().convert(goal, None, click.get_current_context())
+    names = [name for name, _ in sets]
+    if len(set(names)) != len(names):
+        raise click.UsageError("--set: a name is given more than once")
+    within = _range_option(between, "--between") if between is not None else None
+    if out == "-" and as_json:
+        raise click.UsageError("-o - writes the graph on stdout; --json cannot go there too")
+    refuse_the_input(out)
+    plan = read_graph(file)
+    found = run_seek(plan, node, target, by, dict(sets), start, within)
+    if out is not None:
+        header = [f"{plan.source or plan.name}, with {by} = {found.value!r}: {node} = {found.reached!r}"]
+        write_output(out, graph_yaml(plan.to_draft({by: found.value}), header).encode("utf-8"))
+        if out == "-":
+            return
+    emit(seek_json(found) if as_json else seek_table(found, num, stdout_color(), iterations), as_json)
+
+
+def _range_option(text: str, option: str) -> tuple[float, float]:
+    """LO:HI, two finite numbers, LO below HI."""
+    from ..read.syntax import NotANumber, parse_number
+
+    lo_text, sep, hi_text = text.partition(":")
+    try:
+        if not sep:
+            raise NotANumber("write LO:HI")
+        lo, hi = float(parse_number(lo_text)), float(parse_number(hi_text))
+    except NotANumber as e:
+        raise click.UsageError(f"{option} {text!r}: {e}") from None
+    if not lo < hi:
+        raise click.UsageError(f"{option} {text!r}: LO must be below HI")
+    return lo, hi

@@ -131,6 +131,6 @@ def option_number(value, option: str, least: float = 0.0, above: bool = False, w
     kind = "a whole number" if whole else "a finite number"
     ok = type(value) in (int, float) and math.isfinite(value) and (value > least if above else value >= least)
     if not ok or (whole and value != int(value)):
-        bound = f"{'above' if above else 'at least'} {least:g}"
-        raise RequestError(f"{option} must be {kind} {bound}, not {shorten(repr(value))}", None, option.lstrip("-"))
+        bound = "" if least == -math.inf else f" {'above' if above else 'at least'} {least:g}"
+        raise RequestError(f"{option} must be {kind}{bound}, not {shorten(repr(value))}", None, option.lstrip("-"))
     return value
