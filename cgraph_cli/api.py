@@ -267,6 +267,37 @@ class Graph:
         found = goal_seek(self.plan, node, target, by, _sets(set), start, within)
         return {key: value for key, value in seek_record(found).items() if key not in ("graph", "of", "by")}
 
+    def optimize(
+        self,
+        vary: Iterable[str],
+        maximize: str | None = None,
+        minimize: str | None = None,
+        subject_to: Iterable[str] = (),
+        set: Mapping | None = None,
+        starts: int = 1,
+        seed: int = 0,
+    ) -> dict:
+        """As `cgraph optimize`: `vary` as --vary takes it (["price=1:9"], ["x0", "x1"]), one of
+        `maximize`/`minimize` a node, `subject_to` constraints ("cups >= 900"). The report as
+        `--json` gives it, and "graph": the graph with the inputs at the optimum."""
+        from .commands.optimize import optimize as solve
+        from .commands.optimize import optimize_record, parse_vary
+        from .core.graph import compile_draft
+
+        if (maximize is None) == (minimize is None):
+            raise Error("say what to optimize: maximize=NODE or minimize=NODE (one of them)")
+        vary = [vary] if isinstance(vary, str) else list(vary)
+        objective = maximize if maximize is not None else minimize
+        assert objective is not None
+        found = solve(
+            self.plan, objective, maximize is not None, parse_vary(vary, self.plan.source), list(subject_to),
+            _sets(set), starts, seed,
+        )  # fmt: skip
+        record = optimize_record(found)
+        record["graph"] = Graph(compile_draft(self.plan.to_draft(found.values)))
+        record["warnings"] = found.warnings
+        return record
+
     def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
         """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
         from .commands.derive import derive as derive_draft

@@ -41,6 +41,7 @@ from .terminal import (
     report,
     stdout_color,
     tolerate_encodings,
+    warn,
     warn_result,
     warn_undefined,
     write_text,
@@ -67,6 +68,9 @@ _OPTION_OF_ROLE = {
     "vary": "--vary",
     "elasticity": "--elasticity",
     "by": "--by",
+    "subject-to": "--subject-to",
+    "starts": "--starts",
+    "seed": "--seed",
     "goal": "NODE=TARGET",
 }
 
@@ -842,3 +846,90 @@ def _range_option(text: str, option: str) -> tuple[float, float]:
     if not lo < hi:
         raise click.UsageError(f"{option} {text!r}: LO must be below HI")
     return lo, hi
+
+
+@cli.command()
+@click.argument("file", required=False, metavar="[FILE]")
+@click.option("--maximize", "maximize", metavar="NODE", help="The node to make as large as it can be.")
+@click.option("--minimize", "minimize", metavar="NODE", help="The node to make as small as it can be.")
+@click.option(
+    "--vary",
+    multiple=True,
+    required=True,
+    metavar="NAME[=LO:HI]",
+    help="An input to move, with its bounds (either may be left out: price=0: or price=:10); repeatable.",
+)
+@click.option(
+    "--subject-to",
+    "subject_to",
+    multiple=True,
+    metavar='"EXPR <= VALUE"',
+    help="A constraint: a formula over the graph's names, <=, >= or ==, and a value or formula; repeatable.",
+)
+@click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help="Override an input.")
+@click.option(
+    "--starts",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Start from N points of a Latin hypercube over the bounds and keep the best (needs every bound).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed of the --starts sample.")
+@click.option(
+    "-o", "--output", "out", metavar="OUT", help="Write the graph with the inputs at the optimum here (- for stdout)."
+)
+@json_option
+@csv_option
+@number_options
+def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out, as_json, as_csv, num):
+    """Optimize: the inputs that make a node as large, or as small, as it can be.
+
+    scipy.optimize.minimize with cgraph's exact gradients of the objective and
+    of every constraint, and the exact Hessian where the graph is of numbers and
+    unbounded (trust-exact); L-BFGS-B with bounds only, SLSQP with constraints.
+    The gradients are checked against central differences first. The report is
+    a spreadsheet Solver's sensitivity report: each input at the optimum, each
+    constraint's value, slack, whether it binds and its shadow price, the
+    change in the optimum per unit of its bound (the Lagrange multiplier), and
+    the same for a bound of --vary the optimum sits on.
+
+    \b
+    Examples:
+      cgraph optimize graphs/coffee_cart.yaml --maximize profit --vary price=1:9
+      cgraph optimize graphs/coffee_cart.yaml --maximize profit --vary price=1:9 --subject-to "cups >= 900"
+      cgraph optimize graphs/rosenbrock.yaml --minimize y --vary x0,x1
+      cgraph optimize graphs/rosenbrock.yaml --minimize y --vary x0=-2:2,x1=-2:2 --starts 8 --json
+    """
+    from ..commands.optimize import optimize as run_optimize
+    from ..commands.optimize import optimize_csv, optimize_json, optimize_table, parse_vary
+    from ..show.formats import graph_yaml
+
+    one_format(as_json, as_csv)
+    if (maximize is None) == (minimize is None):
+        raise click.UsageError("say what to optimize: --maximize NODE or --minimize NODE (one of them)")
+    names = [name for name, _ in sets]
+    if len(set(names)) != len(names):
+        raise click.UsageError("--set: a name is given more than once")
+    if out == "-" and (as_json or as_csv):
+        raise click.UsageError("-o - writes the graph on stdout; --json and --csv cannot go there too")
+    refuse_the_input(out)
+    plan = read_graph(file)
+    objective = maximize if maximize is not None else minimize
+    found = run_optimize(
+        plan, objective, maximize is not None, parse_vary(vary, plan.source), subject_to, dict(sets), starts, seed
+    )
+    for warning in found.warnings:
+        warn(f"{plan.source}: {warning}" if plan.source else warning)
+    if out is not None:
+        word = "maximized" if found.maximize else "minimized"
+        header = [f"{plan.source or plan.name}, with {found.objective} {word} to {found.value!r} (cgraph optimize)"]
+        write_output(out, graph_yaml(plan.to_draft(found.values), header).encode("utf-8"))
+        if out == "-":
+            return
+    if as_json:
+        emit(optimize_json(found), True)
+    elif as_csv:
+        emit(optimize_csv(found), True)
+    else:
+        emit(optimize_table(found, num, stdout_color()))

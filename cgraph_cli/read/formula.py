@@ -509,6 +509,11 @@ def function_problem(functions: dict[str, Function], names) -> FunctionError | N
     return None
 
 
+def difference(x: Expr, y: Expr) -> Expr:
+    """The tree of x - y (optimize's constraint `a <= b` is `a - b <= 0`)."""
+    return _apply("sub", [x, y], x.offset, BINARY["-"][1])
+
+
 class Step:
     """One node a formula makes: its name, op, operands (names and numbers) with the offsets of
     the name tokens, its offset in the formula and its canonical text (None when long)."""
