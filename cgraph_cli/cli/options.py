@@ -131,8 +131,13 @@ def number_options(func):
 
 
 def read_graph(file: str | None):
-    """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml."""
+    """Load the graph named on the command line, $CGRAPH_FILE, or ./cgraph.yaml (and, as the graph's
+    tables will go to this terminal, tell them how wide it is: no number split across lines)."""
     from ..read.loader import load_bytes, read_all
+    from ..show import table
+    from .terminal import table_width
+
+    table.WIDTH = table_width()
 
     if file is None:
         from_env = os.environ.get("CGRAPH_FILE")

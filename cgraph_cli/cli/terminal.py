@@ -171,6 +171,18 @@ def help_width() -> int:
     return max(min(columns or 80, 80) - 2, 50)
 
 
+def table_width() -> int | None:
+    """How wide tables may be: $COLUMNS where set, else the terminal's width when stdout is one;
+    None (as wide as a table is) for a pipe or a file."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+        if not columns and sys.stdout is not None and sys.stdout.isatty():
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return None
+    return columns if columns > 0 else None
+
+
 def tolerate_encodings() -> None:
     """Streams that cannot encode a character write it as an escape instead of failing (click's
     help and messages are written by click itself)."""

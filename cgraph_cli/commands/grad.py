@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ..core.result import Result
 from ..show.formats import csv_text, to_json
-from ..show.numbers import Format, format_number, shown
+from ..show.numbers import Format, entry_format, format_number, gradient_format, shown
 from ..show.table import Table, cell
 from .run import about, elements, headline
 
@@ -50,7 +50,10 @@ def grad_table(
     if elasticities is not None:
         table.column("elasticity", "right")
     for name in wrt:
-        row = [cell(name), shown(result.value_of(name), num, full), shown(result.grad_of(name), num, full, True)]
+        i = result.plan.index.get(name)
+        value_num = entry_format(num, result.plan.formats.get(i) if i is not None else None)
+        row = [cell(name), shown(result.value_of(name), value_num, full)]
+        row.append(shown(result.grad_of(name), gradient_format(num), full, True))
         if elasticities is not None:
             row.append(num(elasticities[name]))
         table.rows.append(row)

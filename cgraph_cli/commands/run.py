@@ -9,7 +9,7 @@ from ..core.graph import element_name
 from ..core.op import Undefined, Unused
 from ..core.result import Result
 from ..show.formats import csv_text, json_strings, to_json
-from ..show.numbers import Format, format_number, shown
+from ..show.numbers import Format, described, entry_format, format_number, gradient_format, shown
 from ..show.table import Table, cell, operand_list
 
 
@@ -32,6 +32,8 @@ def run_json(result: Result) -> Iterator[str]:
     unused = dict(result.unused())
     fixed = plan.fixed
     labels = {i: f', "label": {text}' for i, text in zip(plan.labels, json_strings(list(plan.labels.values())))}
+    for i, text in zip(plan.units, json_strings(list(plan.units.values()))):
+        labels[i] = labels.get(i, "") + f', "unit": {text}'
     for start in range(0, n, 4096):
         stop = min(n, start + 4096)
         values = map(repr, result.values[start:stop])
@@ -59,6 +61,8 @@ def _arrays_json(result: Result) -> str:
         node: dict = {"name": plan.names[i], "op": plan.op_name(i), "inputs": list(plan.operands(i))}
         if i in plan.labels:
             node["label"] = plan.labels[i]
+        if i in plan.units:
+            node["unit"] = plan.units[i]
         if plan.attrs.get(i):
             node["attributes"] = plan.attrs[i]
         node["shape"] = list(plan.shapes[i]) if plan.shapes else []
@@ -85,10 +89,17 @@ def run_csv(result: Result) -> str:
     Where a node was not used, its value is empty and a last column, note, says why."""
     plan = result.plan
     unused = dict(result.unused())
-    rows: list[list] = [["name", "op", "inputs", "value", "grad"] + (["note"] if unused else [])]
+    described_ = bool(plan.labels or plan.units)  # label and unit columns, where the file gives some
+    rows: list[list] = [
+        ["name", "op", "inputs", "value", "grad"]
+        + (["label", "unit"] if described_ else [])
+        + (["note"] if unused else [])
+    ]
     for i in range(plan.size):
         operands = " ".join(o if type(o) is str else repr(o) for o in plan.operands(i))
         note = [unused[i].reason if i in unused else ""] if unused else []
+        if described_:
+            note = [plan.labels.get(i, ""), plan.units.get(i, ""), *note]
         rows.extend(
             [name, plan.op_name(i), operands, value, grad, *note]
             for name, value, grad in elements(plan.names[i], result.values[i], result.grads[i])
@@ -121,29 +132,30 @@ def run_table(
 ) -> str:
     """`cgraph run`: one row per node in evaluation order, the output's value above."""
     plan = result.plan
-    has_labels = bool(plan.labels)
+    has_labels = bool(plan.labels or plan.units)
+    gnum = gradient_format(num)
     table = Table()
-    table.column("node", style="bold")
-    table.column("op")
-    table.column("operands")
+    table.column("node", style="bold", give="fold")
+    table.column("op", give="drop")
+    table.column("operands", give="wrap")
     table.column("value", "right", "green")
     grads = result.has_grads
     if grads:
         table.column(f"grad d({cell(result.of_text)})/d(node)", "right", "red")
     if has_labels:
-        table.column("label", style="dim")
+        table.column("label", style="dim", give="wrap")
     for i in range(plan.size):
         is_input = plan.is_input(i)
         row = [
             cell(plan.names[i]),
             plan.op_name(i),
             "" if is_input else cell(operand_list(plan.operands(i))),
-            shown(result.values[i], num, full),
+            shown(result.values[i], entry_format(num, plan.formats.get(i)), full),
         ]
         if grads:
-            row.append("" if result.grads[i] is None else shown(result.grads[i], num, full, spread=True))
+            row.append("" if result.grads[i] is None else shown(result.grads[i], gnum, full, spread=True))
         if has_labels:
-            row.append(cell(plan.labels.get(i, ""), 80))
+            row.append(cell(described(plan, i), 80))
         table.rows.append(row)
     notes = [f"{cell(plan.names[i])}: not used: {shorten(u.reason, 300)}" for i, u in result.unused()]
     return "\n".join([table.draw(headline(result, num), color, all_rows), *notes])

@@ -151,7 +151,11 @@ class _Search:
             lo, hi = found.bracket = self.bracket  # the root lies between these neighbouring floats
             values = self._value(lo), self._value(hi)
             self.best = min((abs(v - found.target), x) for x, v in zip(found.bracket, values))
-            if self.best[0] > 1e-9 * max(abs(found.target), *map(abs, values), 1.0):
+            # From one float to the next the node moves by about its slope times their distance (and
+            # rounding); by far more, it jumps: a `where`, a step, a pole.
+            slope = max(abs(self._slope(lo)), abs(self._slope(hi)))
+            step = 4 * slope * (hi - lo) + 1e-9 * max(abs(found.target), *map(abs, values), 1.0)
+            if abs(values[1] - values[0]) > step:
                 raise CgraphError(
                     f"{shorten(found.node)} jumps past {found.target!r} between {shorten(found.by)} = {lo!r} and "
                     f"{hi!r} (from {values[0]!r} to {values[1]!r}) without taking it: it is not continuous there",
@@ -233,6 +237,10 @@ class _Search:
                 step = (hi - lo) / 2
             steps = [steps[1], abs(step)]
             f, slope = self.point(x, how)
+
+    def _slope(self, x: float) -> float:
+        """The node's derivative at a point already tried (0 where it has none)."""
+        return next((d for y, v, d, _ in reversed(self.found.iterations) if y == x and d is not None), 0.0)
 
     def _value(self, x: float) -> float:
         """The node's value at a point already tried."""

@@ -23,7 +23,15 @@ from ..core.graph import Plan
 from ..core.op import Undefined
 from ..read.syntax import NotANumber, plain_kind, to_number
 from ..show.formats import csv_text, json_strings
-from ..show.numbers import Format, format_number
+from ..show.numbers import (
+    Format,
+    computed_format,
+    entry_format,
+    format_number,
+    gradient_format,
+    number_format,
+    with_unit,
+)
 from ..show.table import Table, cell, summary_rows
 
 MAX_SCENARIOS = 10_000_000
@@ -232,12 +240,23 @@ def sweep_table(
     table = Table()
     for k, (header, _) in enumerate(columns):
         style = "bold" if k < len(result.swept) else "green" if k == len(result.swept) else "red"
-        table.column(cell(header), "right", style)
+        table.column(cell(header), "right", style, give="drop" if k > len(result.swept) else None)
     if result.failed:
         table.column("why there is no value", style="dim")
     size = result.size
+    plan, swept = result.plan, len(result.swept)
+    formats = [
+        # the grid points as the user would write them (whatever --decimals says: 4.0 and 4.5 are not both
+        # 4), the output in its display format, the gradients with their significant digits
+        entry_format(computed_format(number_format()), plan.formats.get(plan.index[header]))
+        if k < swept
+        else entry_format(num, plan.formats.get(plan.index[header]))
+        if k == swept
+        else gradient_format(num)
+        for k, (header, _) in enumerate(columns)
+    ]
     for numbers, reason in _sweep_rows(result, columns, summary_rows(size, all_rows)):
-        row = ["undefined" if x is None else num(x) for x in numbers]
+        row = ["undefined" if x is None else f(x) for f, x in zip(formats, numbers)]
         if result.failed:
             row.append(cell(reason or "", 120))
         table.rows.append(row)
@@ -270,7 +289,8 @@ def sweep_json(result, elasticities: bool = False, progress=None) -> Iterator[st
 def sweep_csv(result, elasticities: bool = False, progress=None) -> Iterator[str]:
     """`--sweep --csv`: a header, then a row per scenario (an empty cell where a number is undefined)."""
     columns = _sweep_columns(result, elasticities)
-    yield csv_text([[header for header, _ in columns] + (["error"] if result.failed else [])])
+    headers = [with_unit(result.plan, header) for header, _ in columns]
+    yield csv_text([headers + (["error"] if result.failed else [])])
     for start in range(0, result.size, 65536):
         stop = min(result.size, start + 65536)
         fields = [_texts(column, start, stop, "") for _, column in columns]

@@ -16,7 +16,7 @@ from ..core.errors import GraphError, RequestError, shorten
 from ..core.graph import Plan
 from ..core.op import Undefined
 from ..show.formats import csv_text, to_json
-from ..show.numbers import Format, format_number
+from ..show.numbers import Format, computed_format, described, entry_format, format_number
 from ..show.plot import axis_scale, picture, pyplot
 from ..show.table import Table, cell
 
@@ -167,22 +167,26 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
     table.column(f"{cell(result.of_name)} at -", "right", "green")
     table.column(f"{cell(result.of_name)} at +", "right", "green")
     table.column("range", "right", "red")
-    table.column(f"░ input down, █ input up, │ {cell(result.of_name)} = {num(result.value)}")
+    plan = result.plan
+    num = computed_format(num)  # the ends and the outputs there are cgraph's numbers: no float noise
+    out = entry_format(num, plan.formats.get(plan.index[result.of_name]))
+    table.column(f"░ input down, █ input up, │ {cell(result.of_name)} = {out(result.value)}")
     for bar in result.bars:
         width = bar.width
+        inp = entry_format(num, plan.formats.get(plan.index[bar.name]))
         table.rows.append(
             [
                 cell(bar.name),
-                num(bar.value),
-                "undefined" if bar.low is None else num(bar.low),
-                "undefined" if bar.high is None else num(bar.high),
-                num(bar.out_low),
-                num(bar.out_high),
-                "undefined" if width < 0 else num(width),
+                inp(bar.value),
+                "undefined" if bar.low is None else inp(bar.low),
+                "undefined" if bar.high is None else inp(bar.high),
+                out(bar.out_low),
+                out(bar.out_high),
+                "undefined" if width < 0 else out(width),
                 _bar_cells(result, bar, scale),
             ]
         )
-    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} = {num(result.value)}, each input ±{amount}"
+    headline = f"{cell(result.plan.name)}: {cell(result.of_name)} = {out(result.value)}, each input ±{amount}"
     notes = [
         f"{cell(bar.name)} at {end}: {cell(reason.reason, 200)}"
         for bar in result.bars
@@ -201,9 +205,15 @@ def tornado_table(result, num: Format = format_number, color: bool = False) -> s
 
 
 def tornado_records(result) -> list[dict]:
+    plan = result.plan
     return [
         {
             "name": bar.name,
+            **{
+                key: texts[plan.index[bar.name]]
+                for key, texts in (("label", plan.labels), ("unit", plan.units))
+                if plan.index[bar.name] in texts
+            },
             "value": bar.value,
             "low": bar.low,
             "high": bar.high,
@@ -230,8 +240,10 @@ def tornado_json(result) -> str:
 
 def tornado_csv(result) -> str:
     """`cgraph tornado --csv`: a row per input, widest bar first."""
+    records = tornado_records(result)
     keys = ["name", "value", "low", "high", "output_low", "output_high", "range"]
-    rows = [[record[k] for k in keys] for record in tornado_records(result)]
+    keys += [key for key in ("label", "unit") if any(key in record for record in records)]
+    rows = [[record.get(k, "") for k in keys] for record in records]
     return csv_text([keys, *rows])
 
 
@@ -240,7 +252,8 @@ def tornado_plot(result, fmt: str) -> bytes:
     plt = pyplot()
     bars = [bar for bar in result.bars if bar.width >= 0][::-1]  # widest on top
     ends = [float(end) for bar in bars for end in (bar.out_low, bar.out_high)]
-    scale, label = axis_scale([float(result.value), *ends], str(result.of_name))
+    of = result.plan.index[result.of_name]
+    scale, label = axis_scale([float(result.value), *ends], described(result.plan, of) or str(result.of_name))
     base = float(result.value) / scale
     figure, axes = plt.subplots(figsize=(7, 0.45 * len(bars) + 1.4))
     for y, bar in enumerate(bars):
@@ -248,7 +261,8 @@ def tornado_plot(result, fmt: str) -> bytes:
             at = float(end) / scale
             axes.barh(y, at - base, left=base, color=color, height=0.6, label=way if y == 0 else None)
     axes.axvline(base, color="black", linewidth=0.8)
-    axes.set_yticks(range(len(bars)), [bar.name for bar in bars])
+    plan = result.plan
+    axes.set_yticks(range(len(bars)), [described(plan, plan.index[bar.name]) or bar.name for bar in bars])
     axes.set_xlabel(f"{label} (at the inputs' values: {float(result.value):.6g})")
     axes.set_title(f"{result.plan.name}: {result.of_name}, each input ±{result.swing_text.lstrip('±')}")
     if bars:

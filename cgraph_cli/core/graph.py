@@ -50,6 +50,8 @@ class Draft:
         "operands",
         "values",
         "labels",
+        "formats",
+        "units",
         "source",
         "locate",
         "fixed",
@@ -69,6 +71,10 @@ class Draft:
         self.operands: list[tuple] = []  # names (str) and literals (numbers); () for an input
         self.values: list = []  # an input's value; None for a node
         self.labels: dict[int, str] = {}
+        # How an entry's value is shown: (kind, decimals) as read.syntax.display_format gives it
+        # (`2.5%` in the file: percent); and its unit (USD, cups), by file index.
+        self.formats: dict[int, tuple] = {}
+        self.units: dict[int, str] = {}
         self.source = source
         self.locate: Callable[[str], Loc | None] | None = (
             None  # name -> Loc | None, where the file declares it; made when first needed
@@ -123,6 +129,8 @@ class Plan:
         "literals",
         "index",
         "labels",
+        "formats",
+        "units",
         "file_order",
         "name",
         "description",
@@ -164,6 +172,8 @@ class Plan:
                 rank[k] = i
             self.labels = {rank[k]: text for k, text in draft.labels.items()}
             self.file_order = rank
+        self.formats = draft.formats if order is None else {rank[k]: f for k, f in draft.formats.items()}
+        self.units = draft.units if order is None else {rank[k]: u for k, u in draft.units.items()}
         self.fixed = draft.fixed if order is None else {rank[k] for k in draft.fixed}  # positions
         self.attrs = draft.attrs if order is None else {rank[k]: a for k, a in draft.attrs.items()}
         # An array graph is evaluated by arrays.py: some value is an array, or an op or attribute
@@ -253,6 +263,11 @@ class Plan:
         draft.description, draft.output, draft.formulas = self.description, self.output, self.formulas
         draft.functions, draft.calls, draft.arrays = self.functions, self.calls, self.arrays
         for i in self.file_order:
+            k = len(draft.names)
+            if i in self.formats:
+                draft.formats[k] = self.formats[i]
+            if i in self.units:
+                draft.units[k] = self.units[i]
             name, op = self.names[i], self.ops[i]
             if op is None:
                 value = values.get(name, self.values[i])

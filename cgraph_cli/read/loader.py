@@ -144,7 +144,7 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
         doc = _yaml_pairs(text)
     top = _pairs(doc)
     fields = dict(top)
-    if len(fields) != len(top) or not fields.keys() <= set(TOP_KEYS) or "edges" in fields:
+    if len(fields) != len(top) or not fields.keys() <= set(TOP_KEYS) or "edges" in fields or "display" in fields:
         raise _NotSure
     draft = Draft(_text(fields["name"]) if "name" in fields else stem, source)
     if "description" in fields:

@@ -9,12 +9,15 @@ from ..core.graph import NAMED_NUMBERS, Draft
 from ..core.layers import ATTRIBUTE_NAMES
 from ..core.ops import OPS
 from .syntax import (
+    DISPLAY_KEYS,
     INPUT_KEYS,
     NODE_KEYS,
     TOP_KEYS,
     NotANumber,
+    display_format,
     looks_like_number,
     name_problem,
+    percent,
     plain_kind,
     text_problem,
     to_number,
@@ -61,6 +64,9 @@ class Builder:
         self.functions: dict = {}  # the file's functions, by name (formula.Function)
         self.function_scalars: dict[str, tuple] = {}  # a function's signature and name -> (key, body)
         self.calls: dict[str, str] = {}  # a node a call made -> the call's node
+        self.formats: dict[str, tuple] = {}  # an entry's display format (syntax.display_format)
+        self.units: dict[str, str] = {}
+        self.display_labels: dict[str, str] = {}  # a label given under display: (a formula's node)
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -132,6 +138,9 @@ class Builder:
         if not node.plain:
             raise self.fail(f"{what} must be a number, not quoted text '{shorten(node.text)}'", node.loc)
         try:
+            share = percent(node.text)
+            if share is not None:
+                return share
             kind = plain_kind(node.text)
             if kind == "number":
                 return to_number(node.text)
@@ -201,6 +210,8 @@ class Builder:
                 )
         if "description" in entries:
             draft.description = self.text(entries["description"], "description")
+        if "display" in entries:
+            self.display(entries["display"])
         locs = {}
         # File order: where each is declared; a formula's parts just before its node, in the order
         # formula.lower makes them (as the fast way in has them too).
@@ -214,8 +225,33 @@ class Builder:
                 draft.add_node(name, op, tuple(o for o, _ in self.operands[name]), label, self.attrs.get(name))
         draft.locate = locs.get
         draft.arrays = self.arrays
+        index = {name: k for k, name in enumerate(draft.names)}
+        draft.formats = {index[name]: f for name, f in self.formats.items()}
+        draft.units = {index[name]: u for name, u in self.units.items()}
+        for name, label in self.display_labels.items():
+            draft.labels[index[name]] = label
         draft.formulas, draft.functions, draft.calls = self.formulas, self.functions, self.calls
         return draft
+
+    def display(self, section) -> None:
+        """The `display:` section: NAME: FORMAT, or NAME: {format: FORMAT, unit: TEXT, label: TEXT}."""
+        for name, (key, value) in self.mapping(section, "display").items():
+            if name not in self.decls:
+                raise self.fail(f"display: no input or node '{shorten(name)}'{did_you_mean(name, self.decls)}", key.loc)
+            what = f"the display of '{shorten(name)}'"
+            fields = self.mapping(value, what, DISPLAY_KEYS) if type(value) is Map else {"format": (key, value)}
+            if "format" in fields:
+                node = fields["format"][1]
+                try:
+                    self.formats[name] = display_format(self.text(node, f"the format of {what}"))
+                except NotANumber as e:
+                    raise self.fail(f"{what}: {e}", node.loc) from None
+            if "unit" in fields:
+                self.units[name] = self.text(fields["unit"][1], f"the unit of {what}")
+            if "label" in fields:
+                if self.decls[name][3] is not None:
+                    raise self.fail(f"{what}: '{shorten(name)}' has a label already", fields["label"][0].loc)
+                self.display_labels[name] = self.text(fields["label"][1], f"the label of {what}")
 
     def functions_section(self, section) -> None:
         """The `functions:` section: each `NAME(PARAMETER, ...): BODY` (formula.Function)."""
@@ -260,8 +296,12 @@ class Builder:
             fields = self.mapping(value, what, INPUT_KEYS)
             self.here = value.loc
             number, label = input_value(self, fields, what)
+            written = fields["value"][1] if "value" in fields else None
         else:
             number, label = value_of(self, value, what), None
+            written = value
+        if type(written) is Scalar and written.plain and written.text.rstrip().endswith("%"):
+            self.formats[name] = ("percent", None)  # written as a percent: shown as one
         self.arrays = self.arrays or hasattr(number, "shape")
         self.add(name, key.loc, None, number, label, constant)
 

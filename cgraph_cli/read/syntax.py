@@ -13,7 +13,8 @@ import math
 from ..core.errors import shorten
 from ..core.op import exact
 
-TOP_KEYS = ("name", "description", "functions", "inputs", "constants", "nodes", "edges", "output")
+TOP_KEYS = ("name", "description", "functions", "inputs", "constants", "nodes", "edges", "output", "display")
+DISPLAY_KEYS = ("format", "unit", "label")
 INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros")
 NODE_KEYS = ("op", "inputs", "label")  # and the attributes its op declares (core/layers.py)
 FORBIDDEN_IN_NAMES = ("=", ",", "->")
@@ -125,9 +126,55 @@ def to_number(text: str):
     raise NotANumber(f"{shorten(text)} overflows a float")
 
 
+def percent(text: str) -> float | None:
+    """The number a percent stands for, `2.5%` -> 0.025 (the decimal 2.5e-2 rounded once, so 7%
+    is 0.07, not 7/100's 0.07000000000000001), or None if the text is not a decimal and '%'."""
+    body = text.strip()
+    if not body.endswith("%"):
+        return None
+    body = body[:-1].rstrip()
+    if not body or body[0] not in _NUMBER_START or not (_is_int(body) or _is_float(body)) or body in _INF_NAN:
+        return None
+    from decimal import Decimal
+
+    try:
+        value = float(Decimal(body).scaleb(-2))
+    except ArithmeticError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise NotANumber(f"{shorten(text)} overflows a float")
+    return value
+
+
+FORMATS = ("plain", "percent", "money", "thousands", "decimals")
+
+
+def display_format(text: str) -> tuple[str, int | None]:
+    """A display format as a file writes it: `percent`, `percent:1`, `money` (thousands separators
+    and 2 decimals), `thousands`, `thousands:0`, `decimals:3`, `plain`; as (kind, decimals or None).
+    NotANumber (with the formats there are) for anything else."""
+    kind, colon, digits = text.strip().partition(":")
+    kind = kind.strip()
+    places = None
+    if colon:
+        if not digits.strip().isdigit() or int(digits) > 20:
+            raise NotANumber(f"'{shorten(text)}': the decimals after ':' are a whole number from 0 to 20")
+        places = int(digits)
+    if kind not in FORMATS or (kind == "decimals" and places is None):
+        raise NotANumber(
+            f"'{shorten(text)}' is not a display format; the formats: plain, percent, money, thousands "
+            "(each may take :N decimals, as percent:1), decimals:N"
+        )
+    return kind, 2 if kind == "money" and places is None else places
+
+
 def parse_number(text: str):
-    """A number from text as a plain YAML 1.2 scalar would give it; ValueError if it is not one."""
+    """A number from text as a plain YAML 1.2 scalar would give it, or a percent (2.5%);
+    NotANumber if it is neither."""
     text = text.strip()
+    share = percent(text)
+    if share is not None:
+        return share
     kind = plain_kind(text)
     if kind != "number":
         raise NotANumber(f"'{shorten(text)}' is not a number" + (" (it is a boolean)" if kind == "bool" else ""))

@@ -42,19 +42,76 @@ def summary_rows(total: int, all_rows: bool):
     return [*range(SUMMARY_ROWS), *range(total - SUMMARY_ROWS, total)]
 
 
+# The width of the terminal the table goes to (the command line sets it when stdout is one, or
+# $COLUMNS says): a table wider than that is narrowed, never left for the terminal to wrap, which
+# would split numbers across lines. None: as wide as the table is (a pipe, a file).
+WIDTH: int | None = None
+
+GAP = 3  # the spaces between two columns
+NARROWEST = 12  # a column that wraps its text (labels, operand lists) is not made narrower than this
+
+
 class Table:
-    """Columns and rows of text; drawn by rich, or plainly in the same layout when large."""
+    """Columns and rows of text; drawn by rich, or plainly in the same layout when large.
+
+    Numbers are never wrapped. A table wider than WIDTH is narrowed: first the columns that may wrap
+    (`give="wrap"`: labels, operand lists; "fold": names, which wrap but stay) wrap their text, down
+    to NARROWEST; then the columns that may go (`give="drop"`, and "wrap") are left out, rightmost
+    first, with a note saying so.
+    """
 
     def __init__(self):
-        self.columns: list[tuple[str, Any, str | None]] = []  # (header, justify as rich takes it, style)
+        # (header, justify as rich takes it, style, give: None, "wrap", "fold" or "drop")
+        self.columns: list[tuple[str, Any, str | None, str | None]] = []
         self.rows: list[list[str]] = []
+        self.widths: dict[int, int] = {}  # a wrapping column's width, where it must wrap
 
-    def column(self, header: str, justify: str = "left", style: str | None = None) -> None:
-        self.columns.append((header, justify, style))
+    def column(self, header: str, justify: str = "left", style: str | None = None, give: str | None = None) -> None:
+        self.columns.append((header, justify, style, give))
+
+    def _fit(self) -> str | None:
+        """Narrow the table to WIDTH (see the class); the note that says what was left out, if any."""
+        from rich.cells import cell_len
+
+        if WIDTH is None or not self.columns:
+            return None
+        natural = [cell_len(h) for h, _, _, _ in self.columns]
+        for row in self.rows:
+            if isinstance(row, list):
+                for k, text in enumerate(row):
+                    natural[k] = max(natural[k], max(map(cell_len, text.split("\n")), default=0))
+        keep = list(range(len(self.columns)))
+        givers = [k for k in keep if self.columns[k][3] in ("wrap", "drop")]
+        while True:  # wrap what may wrap, rightmost first; if that is not enough, leave out the rightmost that may go
+            widths = {k: natural[k] for k in keep}
+            for k in reversed(keep):
+                excess = sum(widths.values()) + GAP * (len(keep) - 1) - WIDTH
+                if excess > 0 and self.columns[k][3] in ("wrap", "fold") and widths[k] > NARROWEST:
+                    widths[k] = max(NARROWEST, widths[k] - excess)
+            if sum(widths.values()) + GAP * (len(keep) - 1) <= WIDTH or not givers:
+                break
+            keep.remove(givers.pop())
+        dropped = [k for k in range(len(self.columns)) if k not in keep]
+        wrapped = {k: width for k, width in widths.items() if width < natural[k]}
+        headers = [self.columns[k][0] for k in sorted(dropped)]
+        self.columns = [self.columns[k] for k in keep]
+        self.rows = [[row[k] for k in keep] if isinstance(row, list) else row for row in self.rows]
+        self.widths = {keep.index(k): width for k, width in wrapped.items()}
+        if not headers:
+            return None
+        return (
+            f"({', '.join(headers)} left out to fit {WIDTH} columns; a wider terminal, "
+            "| cat, or --json shows every column)"
+        )
 
     def draw(self, headline: str | None, color: bool, all_rows: bool = False, total: int | None = None) -> str:
         """The table; past RICH_MAX_ROWS rows, its first and last SUMMARY_ROWS unless `all_rows`.
         `total`: the table has this many rows, of which `rows` holds just those ends (summary_rows)."""
+        note = self._fit()
+        text = self._draw(headline, color, all_rows, total)
+        return text if note is None else f"{text}\n{note}"
+
+    def _draw(self, headline: str | None, color: bool, all_rows: bool, total: int | None) -> str:
         total = len(self.rows) if total is None else total
         if total <= RICH_MAX_ROWS:
             return self._draw_rich(headline, color)
@@ -72,8 +129,11 @@ class Table:
         from rich.text import Text
 
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for header, justify, style in self.columns:
-            table.add_column(header, justify=justify, style=style, no_wrap=True)
+        for k, (header, justify, style, _) in enumerate(self.columns):
+            if k in self.widths:  # a label or operand list wraps (at spaces where it can), never a number
+                table.add_column(header, justify=justify, style=style, max_width=self.widths[k], overflow="fold")
+            else:
+                table.add_column(header, justify=justify, style=style, no_wrap=True)
         # Never narrower than the table's natural width: a narrow terminal wraps the long
         # lines itself, where rich would squeeze columns and crop digits and labels.
         console = Console(
@@ -97,7 +157,13 @@ class Table:
     def _draw_plain(self, headline, color, rows) -> str:
         from rich.cells import cell_len
 
-        widths = [cell_len(h) for h, _, _ in self.columns]
+        rows = [  # (a column that must wrap is shortened instead, in the plain layout)
+            [shorten(t, self.widths[k]) if k in self.widths else t for k, t in enumerate(row)]
+            if isinstance(row, list)
+            else row
+            for row in rows
+        ]
+        widths = [cell_len(h) for h, _, _, _ in self.columns]
         for row in rows:
             if isinstance(row, list):
                 for i, text in enumerate(row):
@@ -105,15 +171,15 @@ class Table:
 
         def line(cells, styles):
             parts = []
-            for text, (_, justify, _), w, style in zip(cells, self.columns, widths, styles):
+            for text, (_, justify, _, _), w, style in zip(cells, self.columns, widths, styles):
                 pad = " " * (w - cell_len(text))
                 text = pad + text if justify == "right" else text + pad
                 parts.append(f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if color and style and text.strip() else text)
             return "   ".join(parts).rstrip()
 
         out = [] if headline is None else [f"\x1b[1m{headline}\x1b[0m" if color else headline]
-        out.append(line([h for h, _, _ in self.columns], ["bold"] * len(widths)))
+        out.append(line([h for h, _, _, _ in self.columns], ["bold"] * len(widths)))
         out.append("─" * (sum(widths) + 3 * (len(widths) - 1)))
-        styles = [s for _, _, s in self.columns]
+        styles = [s for _, _, s, _ in self.columns]
         out.extend(line(row, styles) if isinstance(row, list) else row for row in rows)
         return "\n".join(out)
