@@ -117,15 +117,20 @@ class Run:
         return f"<cgraph run of {self._result.plan.name!r}: {self.of} = {self.value!r}>"
 
     def _repr_html_(self) -> str:
+        from .show.numbers import described
+
         plan, result = self._result.plan, self._result
+        labelled = bool(plan.labels or plan.units)
         rows = []
         for i in range(plan.size):
             cells = [plan.names[i], plan.op_name(i), ", ".join(map(str, plan.operands(i)))]
             cells += [repr(result.values[i]), "" if result.grads[i] is None else _shown(result.grads[i])]
+            cells += [described(plan, i)] if labelled else []
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-        header = "".join(
-            f"<th>{h}</th>" for h in ("node", "op", "operands", "value", f"d({html.escape(self.of)})/d(node)")
+        titles = ("node", "op", "operands", "value", f"d({html.escape(self.of)})/d(node)") + (
+            ("label",) if labelled else ()
         )
+        header = "".join(f"<th>{h}</th>" for h in titles)
         title = html.escape(f"{plan.name}: {self.of} = {self.value!r}")
         return f"<p><b>{title}</b></p><table><tr>{header}</tr>{''.join(rows)}</table>"
 

@@ -136,3 +136,9 @@ def test_a_table_fits_the_terminal_and_never_splits_a_number(invoke, columns, ex
         assert any(repr(node["value"]) in cells for cells in body), (node, text)
         if "grad" in node:
             assert any(repr(node["grad"]) in cells for cells in body), (node, text)
+
+
+def test_the_notebook_table_carries_labels_and_units(graph_file):
+    html = cg.load(graph_file(CART)).run()._repr_html_()
+    assert "<th>label</th>" in html and "<td>monthly profit (USD a month)</td>" in html
+    assert "<td>price of a cup (USD)</td>" in html
