@@ -138,7 +138,7 @@ class _Cli(click.Group):
 # -- options -------------------------------------------------------------------------------
 
 
-def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False) -> None:
+def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False) -> int | None:
     """--sweep: every scenario of the grid, vectorized (sweep.py), as a table, JSON records or CSV."""
     from ..commands.sweep import parse_sweep, sweep, sweep_csv, sweep_json, sweep_table
 
@@ -148,6 +148,8 @@ def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elast
         result = sweep(plan, sweeps, sets, of, wrt, progress)
     finally:
         progress.close()
+    if result.planned != result.size:
+        warn(f"interrupted (Ctrl-C): {result.size:,} of {result.planned:,} scenarios done; they follow")
     progress = Progress("writing the scenarios")
     try:
         if as_json or as_csv:
@@ -156,6 +158,7 @@ def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elast
             emit(sweep_table(result, num, stdout_color(), all_rows, elasticity))
     finally:
         progress.close()
+    return Exit.INTERRUPTED if result.planned != result.size else None
 
 
 # -- reading the graph and writing files ------------------------------------------------------
@@ -713,12 +716,18 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     metavar="OUT",
     help="Write the graph with the trained values here (- for stdout); never over the input file.",
 )
+@click.option(
+    "--tol",
+    type=FiniteFloat("TOL", positive=False),
+    metavar="TOL",
+    help="Stop early where the gradient's norm, or the loss's change in a step, falls to TOL or below.",
+)
 @json_option
 @csv_option
 @click.option("--plot", metavar="OUT", help="Also draw the loss curve into OUT.svg or OUT.png (the plot extra).")
 @number_options
 @all_option
-def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, all_rows):
+def descend(plan, sets, of, vary, lr, steps, tol, out, as_json, as_csv, plot, num, all_rows):
     """Gradient descent: move inputs against their gradient to make the output small.
 
     Each step is one forward and one backward pass, then every --vary input x
@@ -747,28 +756,31 @@ def descend(plan, sets, of, vary, lr, steps, out, as_json, as_csv, plot, num, al
     names = list(dict.fromkeys(name.strip() for spec in vary for name in spec.split(",") if name.strip()))
     progress = Progress("descending")
     try:
-        run = run_descent(plan, names, lr, steps, sets, of, progress)
+        run = run_descent(plan, names, lr, steps, sets, of, progress, tol)
     finally:
         progress.close()
+    if run.interrupted:
+        warn(f"{run.stopped}; the steps done follow")
     if out is not None:
         from .. import __version__
 
+        done = len(run.losses) - 1
         header = [
-            f"{plan.source or plan.name}, after {steps:,} step{'s' * (steps != 1)} "
+            f"{plan.source or plan.name}, after {done:,} step{'s' * (done != 1)} "
             f"of gradient descent on {', '.join(names)}",
             f"(lr {lr!r}), written by cgraph {__version__} (cgraph descend)",
         ]
         write_output(out, graph_yaml(plan.to_draft(run.final), header).encode("utf-8"))
     if fmt is not None:
         write_plot(plot, lambda: descend_plot(run, fmt))
-    if out == "-":
-        return
-    if as_json:
-        emit(descend_json(run), True)
-    elif as_csv:
-        emit(descend_csv(run), True)
-    else:
-        emit(descend_table(run, num, stdout_color(), all_rows))
+    if out != "-":
+        if as_json:
+            emit(descend_json(run), True)
+        elif as_csv:
+            emit(descend_csv(run), True)
+        else:
+            emit(descend_table(run, num, stdout_color(), all_rows))
+    return Exit.INTERRUPTED if run.interrupted else None
 
 
 @cli.command()
@@ -926,10 +938,11 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
         header = [f"{plan.source or plan.name}, with {found.objective} {word} to {found.value!r} (cgraph optimize)"]
         write_output(out, graph_yaml(plan.to_draft(found.values), header).encode("utf-8"))
         if out == "-":
-            return
+            return Exit.INTERRUPTED if found.interrupted else None
     if as_json:
         emit(optimize_json(found), True)
     elif as_csv:
         emit(optimize_csv(found), True)
     else:
         emit(optimize_table(found, num, stdout_color()))
+    return Exit.INTERRUPTED if found.interrupted else None

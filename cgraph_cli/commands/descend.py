@@ -33,6 +33,8 @@ class Descent:
         self.losses: list[float] = []
         self.trace: dict[str, list[float]] = {}  # a varied input that is a number -> its values
         self.final: dict = {}  # each varied input -> its value after the last step
+        self.stopped: str | None = None  # why it stopped before --steps: --tol met, or interrupted
+        self.interrupted = False
 
     @property
     def of_name(self) -> str:
@@ -47,10 +49,15 @@ def descend(
     overrides: dict | None = None,
     of: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    tol: float | None = None,
 ) -> Descent:
-    """`steps` steps of gradient descent on the inputs `vary`; `progress(done, total)` is told as it goes."""
+    """`steps` steps of gradient descent on the inputs `vary`; `progress(done, total)` is told as it
+    goes. With `tol`, it stops early where the gradient's norm, or the loss's change in a step, falls
+    to `tol` or below. Ctrl-C stops it too: what was done is returned, marked interrupted."""
     option_number(lr, "--lr", above=True)
     option_number(steps, "--steps", least=0, whole=True)
+    if tol is not None:
+        option_number(tol, "--tol")
     if steps > MAX_STEPS:
         raise RequestError(f"--steps {steps:,}: at most {MAX_STEPS:,} (each keeps its loss)", plan.source)
     target = plan.output_position(of)
@@ -74,21 +81,50 @@ def descend(
     # arrays an overflow is numpy's warning, and the next pass says it in cgraph's words.
     current, one_pass, quiet = (_on_arrays if plan.arrays else _on_numbers)(plan, vary, overrides or {}, target)
     run.trace = {name: [] for name, value in current.items() if not _is_array(value)}  # the numbers
-    for k in range(steps + 1):
-        with _at_step(k):
-            loss, grads = one_pass(current, k < steps)  # no backward pass after the last step
-        run.losses.append(loss)
-        for name, values in run.trace.items():
-            values.append(as_number(current[name]))
-        if k == steps:
-            break
-        with quiet():
-            for name, g in grads.items():
-                current[name] = current[name] - lr * g
-        if progress is not None:
-            progress(k + 1, steps)
-    run.final = {name: as_number(value) for name, value in current.items()}
+    reached = dict(current)  # the values whose loss is the last one recorded
+    try:
+        for k in range(steps + 1):
+            with _at_step(k):
+                loss, grads = one_pass(current, k < steps)  # no backward pass after the last step
+            run.losses.append(loss)
+            for name, values in run.trace.items():
+                values.append(as_number(current[name]))
+            reached = dict(current)
+            if k == steps:
+                break
+            if tol is not None:
+                run.stopped = _converged(run.losses, grads, tol)
+                if run.stopped is not None:
+                    run.stopped = f"{run.stopped} at step {k:,}"
+                    break
+            with quiet():
+                for name, g in grads.items():
+                    current[name] = current[name] - lr * g
+            if progress is not None:
+                progress(k + 1, steps)
+    except KeyboardInterrupt:  # Ctrl-C: the steps done so far are the result
+        done = min([len(run.losses), *map(len, run.trace.values())])
+        del run.losses[done:]
+        for values in run.trace.values():
+            del values[done:]
+        if not run.losses:
+            raise
+        run.interrupted = True
+        run.stopped = f"interrupted (Ctrl-C) after step {done - 1:,}"
+    run.final = {name: as_number(value) for name, value in reached.items()}
     return run
+
+
+def _converged(losses: list, grads: dict, tol: float) -> str | None:
+    """Why descent may stop (--tol): the gradient's norm, or the loss's last change, at tol or below."""
+    import math
+
+    norm = math.sqrt(sum(float((g * g).sum()) if _is_array(g) else float(g) ** 2 for g in grads.values()))
+    if norm <= tol:
+        return f"the gradient's norm {norm:.3g} fell to --tol {tol!r}"
+    if len(losses) > 1 and abs(losses[-1] - losses[-2]) <= tol:
+        return f"the loss changed by {abs(losses[-1] - losses[-2]):.3g}, within --tol {tol!r}"
+    return None
 
 
 def _on_numbers(plan: Plan, vary: list[str], overrides: dict, target: int):
@@ -173,6 +209,7 @@ def descend_table(run, num: Format = format_number, color: bool = False, all_row
     headline = (
         f"{cell(run.plan.name)}: {cell(run.of_name)} from {num(run.losses[0])} to {num(run.losses[-1])} in "
         f"{steps:,} step{'s' * (steps != 1)} of gradient descent (lr {run.lr!r}) on {', '.join(map(cell, run.vary))}"
+        + (f"; stopped: {run.stopped}" if run.stopped else "")
     )
     return table.draw(headline, color, all_rows=True)
 
@@ -198,6 +235,7 @@ def descend_json(run) -> Iterator[str]:
         "steps": len(run.losses) - 1,
         "vary": run.vary,
         "loss": run.losses[-1],
+        "stopped": run.stopped,
         "final": run.final,
     }
     yield to_json(about)[:-1] + ', "trace": ['

@@ -82,6 +82,7 @@ class Optimum:
         self.check = 0.0  # the largest relative difference of the gradient check
         self.warnings: list[str] = []
         self.starts: list[dict] = []  # each start: its inputs, the value it reached, whether it converged
+        self.interrupted = False  # Ctrl-C stopped the starts: the best of those done
 
     @property
     def values(self) -> dict:
@@ -241,38 +242,14 @@ def optimize(
     )
     found.method = method
     best = None
-    for x0 in points:
-        try:
-            res = minimize(
-                problem.fun,
-                x0,
-                jac=problem.jac,
-                hess=hessian,
-                method=method,
-                bounds=bounds if method != "trust-exact" else None,
-                constraints=problem.scipy_constraints() if constraints else (),
-                options=options,
-            )
-        except _NoValue as e:
-            raise CgraphError(
-                f"{e} (at {', '.join(f'{n} = {v!r}' for n, v in zip(names, e.x))}); "
-                "bound the inputs with --vary NAME=LO:HI",
-                None,
-                plan.source,
-            ) from None
-        feasible = problem.feasible(res.x)
-        found.starts.append(
-            {
-                "start": dict(zip(names, map(float, x0))),
-                "value": problem.sign * float(res.fun),
-                "converged": bool(res.success),
-                "feasible": feasible,
-            }
-        )
-        found.iterations += int(getattr(res, "nit", 0) or 0)
-        key = (not feasible, not res.success, float(res.fun))
-        if best is None or key < best[0]:
-            best = (key, res, x0)
+    try:
+        for x0 in points:
+            best = _start(problem, minimize, x0, method, options, hessian, bounds, names, best)
+    except KeyboardInterrupt:  # Ctrl-C: the best of the starts done
+        if best is None:
+            raise
+        found.interrupted = True
+        found.warnings.append(f"interrupted (Ctrl-C) after {len(found.starts)} of {len(points)} starts")
     _, res, x0 = best  # type: ignore[misc]
     found.success, found.message = bool(res.success) and problem.feasible(res.x), str(res.message)
     for v, start, x in zip(variables, x0, res.x):
@@ -286,6 +263,41 @@ def optimize(
             else "the best point found breaks a constraint: the constraints may contradict each other"
         )
     return found
+
+
+def _start(problem, minimize, x0, method, options, hessian, bounds, names, best):
+    """One search from x0, recorded; the better of it and `best` (feasible, converged, lowest)."""
+    found = problem.found
+    try:
+        res = minimize(
+            problem.fun,
+            x0,
+            jac=problem.jac,
+            hess=hessian,
+            method=method,
+            bounds=bounds if method != "trust-exact" else None,
+            constraints=problem.scipy_constraints() if found.constraints else (),
+            options=options,
+        )
+    except _NoValue as e:
+        raise CgraphError(
+            f"{e} (at {', '.join(f'{n} = {v!r}' for n, v in zip(names, e.x))}); "
+            "bound the inputs with --vary NAME=LO:HI",
+            None,
+            found.plan.source,
+        ) from None
+    feasible = problem.feasible(res.x)
+    found.starts.append(
+        {
+            "start": dict(zip(names, map(float, x0))),
+            "value": problem.sign * float(res.fun),
+            "converged": bool(res.success),
+            "feasible": feasible,
+        }
+    )
+    found.iterations += int(getattr(res, "nit", 0) or 0)
+    key = (not feasible, not res.success, float(res.fun))
+    return (key, res, x0) if best is None or key < best[0] else best
 
 
 def _clip(x: float, lo: float | None, hi: float | None) -> float:

@@ -89,6 +89,7 @@ class SweepResult:
         self.grads = grads  # name -> array of d(of)/d(name) (nan or inf where undefined)
         self.values = values  # name -> array of the value of each node a gradient is taken for
         self.failed = failed  # scenario -> why it has no value
+        self.planned = len(value)  # the scenarios asked for: more than `size` where Ctrl-C stopped it
 
     @property
     def of_name(self) -> str:
@@ -152,23 +153,36 @@ def sweep(
     grads = {name: np.empty(total) for name in names}
     at = {name: np.empty(total) for name in names}
     failed: dict[int, str] = {}
-    for start in range(0, total, chunk):
-        stop = min(total, start + chunk)
-        leaves = {p: column[start:stop] for p, column in zip(positions.values(), grid)}
-        values, first_bad, d = scenarios(np, plan, given, leaves, stop - start, target)
-        value[start:stop] = values[target]
-        for name, p in zip(names, wanted):
-            g = d[p]
-            grads[name][start:stop] = 0.0 if g is None else g
-            at[name][start:stop] = values[p]
-        for k in np.flatnonzero(first_bad >= 0):
-            failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
-            for name in names:  # a scenario without a value has no gradients either
-                grads[name][start + int(k)] = math.nan
-        if progress is not None:
-            progress(stop, total)
+    done = 0  # the scenarios of the chunks finished
+    try:
+        for start in range(0, total, chunk):
+            stop = min(total, start + chunk)
+            leaves = {p: column[start:stop] for p, column in zip(positions.values(), grid)}
+            values, first_bad, d = scenarios(np, plan, given, leaves, stop - start, target)
+            value[start:stop] = values[target]
+            for name, p in zip(names, wanted):
+                g = d[p]
+                grads[name][start:stop] = 0.0 if g is None else g
+                at[name][start:stop] = values[p]
+            for k in np.flatnonzero(first_bad >= 0):
+                failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
+                for name in names:  # a scenario without a value has no gradients either
+                    grads[name][start + int(k)] = math.nan
+            done = stop
+            if progress is not None:
+                progress(stop, total)
+    except KeyboardInterrupt:  # Ctrl-C: the scenarios of the chunks done are the result
+        if done == 0:
+            raise
+        value = value[:done]
+        grads = {name: column[:done] for name, column in grads.items()}
+        at = {name: column[:done] for name, column in at.items()}
+        failed = {k: why for k, why in failed.items() if k < done}
+        grid = [column[:done] for column in grid]
     swept = {name: column for (name, _), column in zip(sweeps, grid)}
-    return SweepResult(plan, target, swept, value, grads, at, failed)
+    result = SweepResult(plan, target, swept, value, grads, at, failed)
+    result.planned = total
+    return result
 
 
 def _reason(plan: Plan, values: list, i: int, k: int) -> str:
