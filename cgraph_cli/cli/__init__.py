@@ -20,6 +20,8 @@ from .options import (
     FiniteFloat,
     SetValue,
     all_option,
+    complete_file,
+    complete_names,
     csv_option,
     full_option,
     graph_options,
@@ -232,6 +234,7 @@ def examples(names, folder, as_json):
     multiple=True,
     metavar="NAME",
     help="With --sweep: the gradients to give, with respect to NAME (repeatable; default: every input).",
+    shell_complete=complete_names("all"),
 )
 @number_options
 @all_option
@@ -282,6 +285,7 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     multiple=True,
     metavar="NAME",
     help="Differentiate with respect to NAME, an input or node (repeatable; default: every input).",
+    shell_complete=complete_names("all"),
 )
 @click.option(
     "--order",
@@ -474,7 +478,12 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
 @cli.command()
 @graph_options()
 @json_option
-@click.option("--wrt", metavar="NAME", help="The input or node to explain d(of)/d(NAME) for.")
+@click.option(
+    "--wrt",
+    metavar="NAME",
+    help="The input or node to explain d(of)/d(NAME) for.",
+    shell_complete=complete_names("all"),
+)
 @click.option("--steps", is_flag=True, help="Show the backward pass node by node (with --wrt: on the way to NAME).")
 @click.option(
     "--max-paths",
@@ -531,7 +540,13 @@ def explain(plan, sets, of, as_json, wrt, steps, max_paths, num):
 @cli.command()
 @graph_options()
 @json_option
-@click.option("--wrt", multiple=True, metavar="NAME", help="Check this input (repeatable; default: every input).")
+@click.option(
+    "--wrt",
+    multiple=True,
+    metavar="NAME",
+    help="Check this input (repeatable; default: every input).",
+    shell_complete=complete_names("inputs"),
+)
 @click.option(
     "--eps",
     type=FiniteFloat("E", positive=True),
@@ -595,7 +610,13 @@ def check(plan, sets, of, as_json, wrt, eps, rtol, atol, sample, all_rows):
 
 @cli.command()
 @graph_options(set_help="Set an input's value in the derived file (repeatable).")
-@click.option("--wrt", required=True, metavar="NAME", help="Differentiate with respect to NAME.")
+@click.option(
+    "--wrt",
+    required=True,
+    metavar="NAME",
+    help="Differentiate with respect to NAME.",
+    shell_complete=complete_names("all"),
+)
 @click.option(
     "-o",
     "--output",
@@ -649,7 +670,13 @@ def main() -> None:
     metavar="S",
     help="How far each input moves down and up: a percentage of its value (10%) or an amount (+-2.5).",
 )
-@click.option("--wrt", multiple=True, metavar="NAME", help="Move this input (repeatable; default: every input).")
+@click.option(
+    "--wrt",
+    multiple=True,
+    metavar="NAME",
+    help="Move this input (repeatable; default: every input).",
+    shell_complete=complete_names("inputs"),
+)
 @json_option
 @csv_option
 @click.option(
@@ -699,6 +726,7 @@ def tornado(plan, sets, of, swing, wrt, as_json, as_csv, plot, num):
     required=True,
     metavar="NAMES",
     help="The inputs to move, comma-separated (W1,b1,W2,b2) or repeated.",
+    shell_complete=complete_names("inputs", listed=True),
 )
 @click.option("--lr", type=FiniteFloat("LR", positive=True), default=0.1, show_default=True, help="The learning rate.")
 @click.option(
@@ -784,10 +812,20 @@ def descend(plan, sets, of, vary, lr, steps, tol, out, as_json, as_csv, plot, nu
 
 
 @cli.command()
-@click.argument("file", required=False, metavar="[FILE]")
-@click.argument("goal", required=False, metavar="NODE=TARGET")
-@click.option("--by", required=True, metavar="INPUT", help="The input to move.")
-@click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help="Override an input.")
+@click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+@click.argument("goal", required=False, metavar="NODE=TARGET", shell_complete=complete_names("all", "="))
+@click.option(
+    "--by", required=True, metavar="INPUT", help="The input to move.", shell_complete=complete_names("inputs")
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    type=SetValue(),
+    metavar="NAME=VALUE",
+    help="Override an input.",
+    shell_complete=complete_names("settable", "="),
+)
 @click.option("--from", "start", type=float, metavar="X", help="Start here (default: the input's value).")
 @click.option(
     "--between",
@@ -861,15 +899,28 @@ def _range_option(text: str, option: str) -> tuple[float, float]:
 
 
 @cli.command()
-@click.argument("file", required=False, metavar="[FILE]")
-@click.option("--maximize", "maximize", metavar="NODE", help="The node to make as large as it can be.")
-@click.option("--minimize", "minimize", metavar="NODE", help="The node to make as small as it can be.")
+@click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+@click.option(
+    "--maximize",
+    "maximize",
+    metavar="NODE",
+    help="The node to make as large as it can be.",
+    shell_complete=complete_names("all"),
+)
+@click.option(
+    "--minimize",
+    "minimize",
+    metavar="NODE",
+    help="The node to make as small as it can be.",
+    shell_complete=complete_names("all"),
+)
 @click.option(
     "--vary",
     multiple=True,
     required=True,
     metavar="NAME[=LO:HI]",
     help="An input to move, with its bounds (either may be left out: price=0: or price=:10); repeatable.",
+    shell_complete=complete_names("inputs", listed=True),
 )
 @click.option(
     "--subject-to",
@@ -878,7 +929,15 @@ def _range_option(text: str, option: str) -> tuple[float, float]:
     metavar='"EXPR <= VALUE"',
     help="A constraint: a formula over the graph's names, <=, >= or ==, and a value or formula; repeatable.",
 )
-@click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help="Override an input.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    type=SetValue(),
+    metavar="NAME=VALUE",
+    help="Override an input.",
+    shell_complete=complete_names("settable", "="),
+)
 @click.option(
     "--starts",
     type=click.IntRange(1),

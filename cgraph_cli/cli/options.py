@@ -51,13 +51,83 @@ class FiniteFloat(click.ParamType):
         return number
 
 
+# -- completion that knows the graph ------------------------------------------------------
+
+
+def complete_file(ctx, param, incomplete: str) -> list:
+    """FILE: the shell completes file names."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]
+
+
+def _names_in_graph(ctx, which: str) -> list[str]:
+    """The names of the graph named earlier on the line (or $CGRAPH_FILE, ./cgraph.yaml): its inputs
+    ("inputs", constants too for "settable"), or every input and node ("all"). Nothing where the file
+    cannot be read: completion never fails, and never prints."""
+    file = ctx.params.get("file") or _file_on_the_line() or os.environ.get("CGRAPH_FILE") or DEFAULT_FILE
+    try:
+        from ..read.loader import load_bytes, read_all
+
+        with open(file, "rb") as f:
+            plan = load_bytes(read_all(f, file), file)
+    except Exception:  # noqa: BLE001 (a half-written file, a directory, no file: no names)
+        return []
+    if which == "all":
+        return list(plan.names)
+    positions = plan.inputs if which == "settable" else plan.variables
+    return [plan.names[i] for i in positions]
+
+
+def _file_on_the_line() -> str | None:
+    """The graph file named on the line being completed (click parses no arguments at all when the
+    option being completed has no value yet: `--wrt <TAB>`): its first word that is a file."""
+    import shlex
+
+    try:
+        words = shlex.split(os.environ.get("COMP_WORDS", ""))[1:]
+    except ValueError:  # a quote not closed yet
+        words = os.environ.get("COMP_WORDS", "").split()[1:]
+    return next((w for w in words if not w.startswith("-") and "=" not in w and os.path.isfile(w)), None)
+
+
+def complete_names(which: str, suffix: str = "", listed: bool = False):
+    """A shell_complete for options naming the graph's entries (see _names_in_graph): NAME, or
+    NAME= (`suffix`) for --set and NODE=TARGET, or the last of a comma-separated list (`listed`)."""
+
+    def complete(ctx, param, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        head, _, last = incomplete.rpartition(",") if listed else ("", "", incomplete)
+        head = f"{head}," if head else ""
+        return [
+            CompletionItem(f"{head}{name}{suffix}") for name in _names_in_graph(ctx, which) if name.startswith(last)
+        ]
+
+    return complete
+
+
 def graph_options(set_help: str = "Override an input for this run (repeatable)."):
     """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
 
     def decorate(func):
-        @click.argument("file", required=False, metavar="[FILE]")
-        @click.option("--set", "sets", multiple=True, type=SetValue(), metavar="NAME=VALUE", help=set_help)
-        @click.option("--of", "of", metavar="NODE", help="The node to differentiate (default: the file's output).")
+        @click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+        @click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            type=SetValue(),
+            metavar="NAME=VALUE",
+            help=set_help,
+            shell_complete=complete_names("settable", "="),
+        )
+        @click.option(
+            "--of",
+            "of",
+            metavar="NODE",
+            help="The node to differentiate (default: the file's output).",
+            shell_complete=complete_names("all"),
+        )
         @functools.wraps(func)
         def wrapper(file, sets, of, **kwargs):
             names = [name for name, _ in sets]
@@ -88,6 +158,7 @@ sweep_option = click.option(
     metavar="NAME=VALUES",
     help="Run every combination of these values of input NAME: START:STOP:STEP (STOP included) "
     "or V1,V2,... (repeatable: a grid). One row per scenario.",
+    shell_complete=complete_names("settable", "="),
 )
 
 all_option = click.option(
