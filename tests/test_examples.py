@@ -11,6 +11,8 @@ evidence that the numbers in them are right.
 
 from __future__ import annotations
 
+import json
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -288,6 +290,18 @@ def test_black_scholes_gives_hulls_prices_and_the_greeks_closed_forms():
     assert round(grads["S"], 4) == 0.7791  # Hull's delta, N(d1)
     gamma = graph.derive("S").grad(["S"])["S"]  # d²(call)/dS², by backprop through the derivative's graph
     assert near(gamma, n(d1) / (S * sigma * mp.sqrt(T)), 1e-12)
+    assert "functions:\n  N(x): 0.5 * erfc(-x / sqrt(2))" in (GRAPHS / "black_scholes.yaml").read_text()
+
+
+def test_black_scholes_gamma_and_vanna_by_grad_order_2_are_the_closed_forms(invoke):
+    out = json.loads(invoke("grad", GRAPHS / "black_scholes.yaml", "--wrt", "S", "--wrt", "sigma", "--order", "2",
+                            "--json").stdout)  # fmt: skip
+    S, K, r, sigma, T = (mp.mpf(v) for v in ("42", "40", "0.1", "0.2", "0.5"))
+    d1 = (mp.log(S / K) + (r + sigma**2 / 2) * T) / (sigma * mp.sqrt(T))
+    d2 = d1 - sigma * mp.sqrt(T)
+    hessian = out["hessian"]
+    assert near(hessian["S"]["S"], mp.npdf(d1) / (S * sigma * mp.sqrt(T)), 1e-12)  # gamma
+    assert near(hessian["S"]["sigma"], -mp.npdf(d1) * d2 / sigma, 1e-12)  # vanna
 
 
 def test_coffee_cart_gives_the_profit_and_price_gradient_worked_by_hand():

@@ -505,3 +505,12 @@ def test_calls_that_double_at_each_level_are_refused_quickly():
     assert time.perf_counter() - start < 10
     assert "the calls of functions make more than 200,000 nodes" in str(caught.value)
     assert caught.value.loc is not None
+
+
+def test_explain_says_which_call_made_the_nodes_on_its_paths(invoke, graph_file):
+    path = graph_file(_SOFT)
+    paths = invoke("explain", path, "--wrt", "x").stdout
+    assert "(calls of the file's functions on these paths: hyp(x,y), made by hyp(a, b) = sqrt(sq(a) + sq(b));" in paths
+    steps = invoke("explain", path, "--steps").stdout
+    assert "  sq(x)+sq(y) (add, in hyp(x,y))  dout = " in steps
+    assert "  hyp(x,y) (sqrt, hyp(a, b) = sqrt(sq(a) + sq(b)))  dout = 1" in steps

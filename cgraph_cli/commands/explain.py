@@ -197,7 +197,10 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
             else "the product of the local derivatives (d(output)/d(output) = 1 first):\n"
         )
     )
+    made_by_calls = e.result.plan.calls
+    calls: set[str] = set()
     for p in e.paths:
+        calls.update(made_by_calls[name] for name in p.nodes if name in made_by_calls)
         route = cell(p.nodes[0]) + "".join(
             f" → {cell(name)}{_slot_note(e, p, k)}" for k, name in enumerate(p.nodes[1:])
         )
@@ -205,6 +208,15 @@ def explain_text(explanation, num: Format = format_number) -> Iterator[str]:
             yield f"  {route}: {num(p.product)}\n"
             continue
         yield f"  {route}: {' × '.join(['1'] + [num(d) for d in p.locals])} = {num(p.product)}\n"
+    if calls:  # where the nodes of a function's calls came from
+        plan = e.result.plan
+        yield (
+            "  (calls of the file's functions on these paths: "
+            + "; ".join(
+                f"{cell(call)}, made by {cell(plan.labels.get(plan.index[call], call))}" for call in sorted(calls)
+            )
+            + ")\n"
+        )
     if e.listed < total:
         yield (
             f"  ... {plural(total - e.listed, 'more path')} not listed (--max-paths); the total comes from backprop\n"
@@ -260,8 +272,19 @@ def steps_text(result: Result, steps, num: Format = format_number) -> str:
             else f"{cell(to)} += {num(s.upstream)} × {num(local)} = {num(got)}"
             for to, local, got in s.sends
         )
-        lines.append(f"  {cell(s.node)} ({s.op})  dout = {num(s.upstream)}  →  {sends}")
+        lines.append(
+            f"  {cell(s.node)} ({s.op}{_call_note(result.plan, s.node)})  dout = {num(s.upstream)}  →  {sends}"
+        )
     return "\n".join(lines)
+
+
+def _call_note(plan, node: str) -> str:
+    """`, in N(d1)` for a node a call of a function of the file made (`, N(x) = ...` for its result)."""
+    call = plan.calls.get(node)
+    if call is None:
+        return ""
+    label = plan.labels.get(plan.index[node], "")
+    return f", {label}" if call == node and label else f", in {cell(call)}"
 
 
 def steps_json(result: Result, steps) -> str:
