@@ -514,3 +514,10 @@ def test_explain_says_which_call_made_the_nodes_on_its_paths(invoke, graph_file)
     steps = invoke("explain", path, "--steps").stdout
     assert "  sq(x)+sq(y) (add, in hyp(x,y))  dout = " in steps
     assert "  hyp(x,y) (sqrt, hyp(a, b) = sqrt(sq(a) + sq(b)))  dout = 1" in steps
+
+
+def test_validate_lists_the_functions(invoke, graph_file):
+    path = graph_file(_SOFT)
+    assert "  functions: 2, each call's parts nodes:\n    sq(t): t * t\n" in invoke("validate", path).stdout
+    out = json.loads(invoke("validate", path, "--json").stdout)
+    assert out["functions"] == {"sq(t)": "t * t", "hyp(a, b)": "sqrt(sq(a) + sq(b))"}

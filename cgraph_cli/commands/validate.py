@@ -22,6 +22,7 @@ def validate_json(plan: Plan, output: str | None, sinks: list[str]) -> str:
                 node: {"formula": text, "nodes": [_node_record(plan, part) for part in _expansion(plan, node, owners)]}
                 for node, (text, _) in plan.formulas.items()
             },
+            **({"functions": {f.signature: f.text.strip() for f in plan.functions.values()}} if plan.functions else {}),
             "output": output,
             "sinks": sinks,
             **({} if plan.shapes is None else {"shapes": {plan.names[i]: plan.shapes[i] for i in range(plan.size)}}),
@@ -65,6 +66,9 @@ def validate_text(plan: Plan, source: str, output: str | None, sinks: list[str])
         f"  nodes: {len(nodes):,}"
         + (" (" + ", ".join(f"{n:,} {op}" for op, n in counts.items()) + ")" if nodes else "")
     )
+    if plan.functions:
+        lines.append(f"  functions: {len(plan.functions):,}, each call's parts nodes:")
+        lines.extend(f"    {cell(f.signature)}: {cell(f.text.strip(), 200)}" for f in plan.functions.values())
     if plan.formulas:
         lines.append(f"  formulas: {len(plan.formulas):,}, each part a node:")
         owners = plan.made_by()
