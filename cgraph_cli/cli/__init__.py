@@ -20,9 +20,10 @@ from .options import (
     FiniteFloat,
     SetValue,
     all_option,
-    complete_file,
     complete_names,
     csv_option,
+    distinct_sets,
+    file_argument,
     full_option,
     graph_options,
     json_option,
@@ -31,6 +32,7 @@ from .options import (
     plot_format,
     read_graph,
     refuse_the_input,
+    set_option,
     sweep_option,
     write_output,
     write_plot,
@@ -812,20 +814,12 @@ def descend(plan, sets, of, vary, lr, steps, tol, out, as_json, as_csv, plot, nu
 
 
 @cli.command()
-@click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+@file_argument
 @click.argument("goal", required=False, metavar="NODE=TARGET", shell_complete=complete_names("all", "="))
 @click.option(
     "--by", required=True, metavar="INPUT", help="The input to move.", shell_complete=complete_names("inputs")
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    type=SetValue(),
-    metavar="NAME=VALUE",
-    help="Override an input.",
-    shell_complete=complete_names("settable", "="),
-)
+@set_option()
 @click.option("--from", "start", type=float, metavar="X", help="Start here (default: the input's value).")
 @click.option(
     "--between",
@@ -865,15 +859,13 @@ def seek(file, goal, by, sets, start, between, iterations, out, as_json, num):
     if goal is None:
         raise click.UsageError("name the goal: NODE=TARGET (profit=0)")
     node, target = SetValue().convert(goal, None, click.get_current_context())
-    names = [name for name, _ in sets]
-    if len(set(names)) != len(names):
-        raise click.UsageError("--set: a name is given more than once")
+    sets = distinct_sets(sets)
     within = _range_option(between, "--between") if between is not None else None
     if out == "-" and as_json:
         raise click.UsageError("-o - writes the graph on stdout; --json cannot go there too")
     refuse_the_input(out)
     plan = read_graph(file)
-    found = run_seek(plan, node, target, by, dict(sets), start, within)
+    found = run_seek(plan, node, target, by, sets, start, within)
     if out is not None:
         header = [f"{plan.source or plan.name}, with {by} = {found.value!r}: {node} = {found.reached!r}"]
         write_output(out, graph_yaml(plan.to_draft({by: found.value}), header).encode("utf-8"))
@@ -899,7 +891,7 @@ def _range_option(text: str, option: str) -> tuple[float, float]:
 
 
 @cli.command()
-@click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+@file_argument
 @click.option(
     "--maximize",
     "maximize",
@@ -929,15 +921,7 @@ def _range_option(text: str, option: str) -> tuple[float, float]:
     metavar='"EXPR <= VALUE"',
     help="A constraint: a formula over the graph's names, <=, >= or ==, and a value or formula; repeatable.",
 )
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    type=SetValue(),
-    metavar="NAME=VALUE",
-    help="Override an input.",
-    shell_complete=complete_names("settable", "="),
-)
+@set_option()
 @click.option(
     "--starts",
     type=click.IntRange(1),
@@ -979,16 +963,14 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
     one_format(as_json, as_csv)
     if (maximize is None) == (minimize is None):
         raise click.UsageError("say what to optimize: --maximize NODE or --minimize NODE (one of them)")
-    names = [name for name, _ in sets]
-    if len(set(names)) != len(names):
-        raise click.UsageError("--set: a name is given more than once")
+    sets = distinct_sets(sets)
     if out == "-" and (as_json or as_csv):
         raise click.UsageError("-o - writes the graph on stdout; --json and --csv cannot go there too")
     refuse_the_input(out)
     plan = read_graph(file)
     objective = maximize if maximize is not None else minimize
     found = run_optimize(
-        plan, objective, maximize is not None, parse_vary(vary, plan.source), subject_to, dict(sets), starts, seed
+        plan, objective, maximize is not None, parse_vary(vary, plan.source), subject_to, sets, starts, seed
     )
     for warning in found.warnings:
         warn(f"{plan.source}: {warning}" if plan.source else warning)

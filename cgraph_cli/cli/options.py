@@ -107,20 +107,36 @@ def complete_names(which: str, suffix: str = "", listed: bool = False):
     return complete
 
 
+file_argument = click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
+
+
+def set_option(help: str = "Override an input for this run (repeatable)."):
+    return click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        type=SetValue(),
+        metavar="NAME=VALUE",
+        help=help,
+        shell_complete=complete_names("settable", "="),
+    )
+
+
+def distinct_sets(sets) -> dict:
+    """--set's (name, value) pairs as a dict; a name given twice is a usage error."""
+    names = [name for name, _ in sets]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise click.UsageError(f"--set {printable(twice)} is given more than once")
+    return dict(sets)
+
+
 def graph_options(set_help: str = "Override an input for this run (repeatable)."):
     """FILE, --set and --of: what every command that reads a graph takes; FILE arrives compiled."""
 
     def decorate(func):
-        @click.argument("file", required=False, metavar="[FILE]", shell_complete=complete_file)
-        @click.option(
-            "--set",
-            "sets",
-            multiple=True,
-            type=SetValue(),
-            metavar="NAME=VALUE",
-            help=set_help,
-            shell_complete=complete_names("settable", "="),
-        )
+        @file_argument
+        @set_option(set_help)
         @click.option(
             "--of",
             "of",
@@ -130,11 +146,8 @@ def graph_options(set_help: str = "Override an input for this run (repeatable)."
         )
         @functools.wraps(func)
         def wrapper(file, sets, of, **kwargs):
-            names = [name for name, _ in sets]
-            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-            if twice is not None:
-                raise click.UsageError(f"--set {printable(twice)} is given more than once")
-            return func(read_graph(file), dict(sets), of, **kwargs)
+            sets = distinct_sets(sets)
+            return func(read_graph(file), sets, of, **kwargs)
 
         return wrapper
 
