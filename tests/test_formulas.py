@@ -521,3 +521,40 @@ def test_validate_lists_the_functions(invoke, graph_file):
     assert "  functions: 2, each call's parts nodes:\n    sq(t): t * t\n" in invoke("validate", path).stdout
     out = json.loads(invoke("validate", path, "--json").stdout)
     assert out["functions"] == {"sq(t)": "t * t", "hyp(a, b)": "sqrt(sq(a) + sq(b))"}
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    expressions(),
+    st.lists(st.floats(-4, 4, allow_nan=False).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3),
+    st.permutations(["x", "y", "z"]),
+)
+def test_a_call_gives_pythons_digits_and_gradients_for_any_body(body, numbers, order):
+    # f(a, b, c) = body, called with the inputs in some order: Python's function call is the oracle
+    # for the value, and central differences for each input's gradient
+    assume(parse(body).op not in ("name", "num"))
+    scope = dict(zip(order, numbers))
+    try:
+        expected = eval(f"lambda a, b, c: {body}", {"__builtins__": {}})(*(scope[n] for n in order))
+    except (ArithmeticError, ValueError):
+        return
+    assume(isinstance(expected, float | int) and not isinstance(expected, bool))
+    assume(math.isfinite(expected) and abs(expected) < 1e12)
+    text = (
+        f"functions:\n  f(a, b, c): {json.dumps(body)}\n"
+        f"inputs: {{{', '.join(f'{n}: {scope[n]!r}' for n in ('x', 'y', 'z'))}}}\n"
+        f'nodes:\n  out: "f({", ".join(order)}) + 0"\n'
+    )
+    try:
+        plan = load_text(text)
+        result = evaluate(plan)
+    except GraphError as e:
+        assume("finite" not in str(e) and "overflow" not in str(e) and "undefined" not in str(e))
+        raise
+    assert result.value == expected, (body, order)
+    for name in ("x", "y", "z"):
+        g = result.grad_of(name)
+        assume(type(g) in (int, float))
+        estimate, error = graph_derivative(plan, name)
+        assume(math.isfinite(estimate) and error < 1e-3 * max(1.0, abs(estimate)))
+        assert close_to_difference(g, estimate, error), (body, name, g, estimate)
