@@ -17,7 +17,7 @@ from ..core.errors import CgraphError, RequestError, option_number, shorten
 from ..core.graph import Plan
 from ..core.op import Undefined
 from ..show.formats import csv_text, to_json
-from ..show.numbers import Format, format_number
+from ..show.numbers import Format, described, format_number
 from ..show.plot import axis_scale, picture, pyplot
 from ..show.table import Table, cell
 
@@ -256,7 +256,7 @@ def descend_plot(run, fmt: str) -> bytes:
     """The loss curve, as SVG or PNG bytes (matplotlib: the plot extra)."""
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.5))
-    scale, label = axis_scale(run.losses, run.of_name)
+    scale, label = axis_scale(run.losses, described(run.plan, run.of) or run.of_name)
     losses = [loss / scale for loss in run.losses]
     if scale == 1 and min(losses) > 1e-300:  # (a log axis down to the subnormals overflows its ticks)
         axes.set_yscale("log")
