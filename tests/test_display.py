@@ -142,3 +142,13 @@ def test_the_notebook_table_carries_labels_and_units(graph_file):
     html = cg.load(graph_file(CART)).run()._repr_html_()
     assert "<th>label</th>" in html and "<td>monthly profit (USD a month)</td>" in html
     assert "<td>price of a cup (USD)</td>" in html
+
+
+def test_sweeps_and_seek_read_percents_as_set_does(invoke):
+    from pathlib import Path
+
+    cart = str(Path(__file__).resolve().parent.parent / "graphs" / "coffee_cart.yaml")
+    rows = invoke("run", cart, "--sweep", "card_fee=1%:3%:1%", "--csv").stdout.splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0.01", "0.02", "0.03"]
+    found = json.loads(invoke("seek", cart, "profit=0", "--by", "card_fee", "--between", "1%:100%", "--json").stdout)
+    assert found["reached"] == 0.0 or found["bracket"] is not None

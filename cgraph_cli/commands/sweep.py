@@ -21,7 +21,7 @@ from typing import Any
 from ..core.errors import RequestError, shorten
 from ..core.graph import Plan
 from ..core.op import Undefined
-from ..read.syntax import NotANumber, plain_kind, to_number
+from ..read.syntax import NotANumber, parse_number
 from ..show.formats import csv_text, json_strings
 from ..show.numbers import (
     Format,
@@ -52,11 +52,9 @@ def parse_sweep(spec: str, source: str | None) -> tuple[str, list[float]]:
     def number(text: str) -> float:
         text = text.strip()
         try:
-            if plain_kind(text) == "number":
-                return float(to_number(text))
+            return float(parse_number(text))  # as --set reads it: 1e3, 0x10, 2.5%
         except (NotANumber, OverflowError):
-            pass
-        raise fail(f"'{shorten(text)}' is not a number")
+            raise fail(f"'{shorten(text)}' is not a number") from None
 
     if ":" in values:
         parts = values.split(":")
