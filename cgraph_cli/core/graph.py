@@ -52,6 +52,7 @@ class Draft:
         "labels",
         "formats",
         "units",
+        "dists",
         "source",
         "locate",
         "fixed",
@@ -75,6 +76,7 @@ class Draft:
         # (`2.5%` in the file: percent); and its unit (USD, cups), by file index.
         self.formats: dict[int, tuple] = {}
         self.units: dict[int, str] = {}
+        self.dists: dict[int, object] = {}  # an input's distribution (core/distributions.py), by file index
         self.source = source
         self.locate: Callable[[str], Loc | None] | None = (
             None  # name -> Loc | None, where the file declares it; made when first needed
@@ -131,6 +133,7 @@ class Plan:
         "labels",
         "formats",
         "units",
+        "dists",
         "file_order",
         "name",
         "description",
@@ -174,6 +177,7 @@ class Plan:
             self.file_order = rank
         self.formats = draft.formats if order is None else {rank[k]: f for k, f in draft.formats.items()}
         self.units = draft.units if order is None else {rank[k]: u for k, u in draft.units.items()}
+        self.dists = draft.dists if order is None else {rank[k]: d for k, d in draft.dists.items()}
         self.fixed = draft.fixed if order is None else {rank[k] for k in draft.fixed}  # positions
         self.attrs = draft.attrs if order is None else {rank[k]: a for k, a in draft.attrs.items()}
         # An array graph is evaluated by arrays.py: some value is an array, or an op or attribute
@@ -268,6 +272,8 @@ class Plan:
                 draft.formats[k] = self.formats[i]
             if i in self.units:
                 draft.units[k] = self.units[i]
+            if i in self.dists:
+                draft.dists[k] = self.dists[i]
             name, op = self.names[i], self.ops[i]
             if op is None:
                 value = values.get(name, self.values[i])

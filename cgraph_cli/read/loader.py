@@ -194,7 +194,7 @@ def _fast_value(draft: Draft, name: str, value: list, constant: bool):
     if value and type(value[0]) is tuple:  # a mapping
         spec = _pairs(value)
         fields = {key: (key, item) for key, item in spec}
-        if len(fields) != len(spec) or not fields.keys() <= set(INPUT_KEYS):
+        if len(fields) != len(spec) or not fields.keys() <= set(INPUT_KEYS) or "dist" in fields:
             raise _NotSure
         value, label = input_value(reader, fields, what)
         if label is not None:

@@ -67,6 +67,7 @@ class Builder:
         self.formats: dict[str, tuple] = {}  # an entry's display format (syntax.display_format)
         self.units: dict[str, str] = {}
         self.display_labels: dict[str, str] = {}  # a label given under display: (a formula's node)
+        self.dists: dict[str, object] = {}  # an input's distribution, for Monte Carlo
 
     def fail(self, message: str, loc: Loc | None) -> GraphError:
         return GraphError(message, loc, self.source)
@@ -228,10 +229,22 @@ class Builder:
         index = {name: k for k, name in enumerate(draft.names)}
         draft.formats = {index[name]: f for name, f in self.formats.items()}
         draft.units = {index[name]: u for name, u in self.units.items()}
+        draft.dists = {index[name]: d for name, d in self.dists.items()}
         for name, label in self.display_labels.items():
             draft.labels[index[name]] = label
         draft.formulas, draft.functions, draft.calls = self.formulas, self.functions, self.calls
         return draft
+
+    def distribution(self, node, what: str):
+        """An input's `dist:` (core/distributions.py), located where it is wrong."""
+        from ..core.distributions import DistributionError, parse_distribution
+        from .syntax import parse_number
+
+        text = self.text(node, f"the distribution of {what}")
+        try:
+            return parse_distribution(text, parse_number)
+        except DistributionError as e:
+            raise self.fail(f"{what}: {e}", node.loc) from None
 
     def display(self, section) -> None:
         """The `display:` section: NAME: FORMAT, or NAME: {format: FORMAT, unit: TEXT, label: TEXT}."""
@@ -302,6 +315,8 @@ class Builder:
             written = value
         if type(written) is Scalar and written.plain and written.text.rstrip().endswith("%"):
             self.formats[name] = ("percent", None)  # written as a percent: shown as one
+        if type(value) is Map and "dist" in fields:
+            self.dists[name] = self.distribution(fields["dist"][1], what)
         self.arrays = self.arrays or hasattr(number, "shape")
         self.add(name, key.loc, None, number, label, constant)
 
@@ -310,6 +325,12 @@ class Builder:
         what = f"node '{shorten(name)}'"
         label, operands = None, None
         if type(value) is Map:
+            if any(type(k) is Scalar and k.text == "dist" for k, _ in value.pairs):
+                key = next(k for k, _ in value.pairs if type(k) is Scalar and k.text == "dist")
+                raise self.fail(
+                    f"{what}: a distribution goes on an input or constant (its value is drawn), not on a node",
+                    key.loc,
+                )
             fields = self.mapping(value, what, NODE_KEYS + ATTRIBUTE_NAMES)
             if "op" not in fields:
                 raise self.fail(f"{what} needs an op: {{op: OP, inputs: [...]}}", value.loc)

@@ -15,7 +15,7 @@ from ..core.op import exact
 
 TOP_KEYS = ("name", "description", "functions", "inputs", "constants", "nodes", "edges", "output", "display")
 DISPLAY_KEYS = ("format", "unit", "label")
-INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros")
+INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros", "dist")
 NODE_KEYS = ("op", "inputs", "label")  # and the attributes its op declares (core/layers.py)
 FORBIDDEN_IN_NAMES = ("=", ",", "->")
 

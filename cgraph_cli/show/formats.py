@@ -126,8 +126,10 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
             lines.append(f"{section}:")
         for k in entries:
             value = _yaml_value(draft.values[k])
-            if k in draft.labels:
-                value = f"{{value: {value}, label: {yaml_text(draft.labels[k])}}}"
+            extra = f", label: {yaml_text(draft.labels[k])}" if k in draft.labels else ""
+            extra += f", dist: {yaml_text(draft.dists[k].text)}" if k in draft.dists else ""  # type: ignore[attr-defined]
+            if extra:
+                value = f"{{value: {value}{extra}}}"
             lines.append(f"  {yaml_name(draft.names[k])}: {value}")
     nodes = [k for k, op in enumerate(draft.ops) if op is not None and draft.names[k] not in parts]
     if nodes:

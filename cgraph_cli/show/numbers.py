@@ -146,6 +146,14 @@ def computed_format(num: Format) -> Format:
     return num.computed() if isinstance(num, NumberFormat) else num
 
 
+def estimate_format(num: Format, digits: int = 6) -> Format:
+    """`num` for statistical estimates (a Monte Carlo mean): `digits` significant digits unless the
+    command line asked for its own; their last digits are noise of another kind."""
+    if isinstance(num, NumberFormat) and num.precision is None and num.decimals is None:
+        return NumberFormat(digits, None, num.kind)
+    return num
+
+
 def gradient_format(num: Format) -> Format:
     """`num` for gradients: --decimals never rounds one to nothing."""
     return num.gradient() if isinstance(num, NumberFormat) else num

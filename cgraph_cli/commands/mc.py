@@ -1,0 +1,315 @@
+"""cgraph mc: Monte Carlo over the inputs' distributions, with sensitivities from the exact
+per-sample gradients of one vectorized backward pass.
+
+Each input (or constant) with a distribution (`dist:` in the file, or --dist) is drawn in every
+sample by its inverse CDF from uniform numbers (core/sampling.py: Latin hypercube by default,
+scrambled Sobol or plain random on request). The numbers of a sample depend only on the seed and
+its index, and the samples are evaluated in chunks on the scenario engine (the one --sweep uses),
+so the figures are the same however the run is cut into chunks.
+
+What it reports of the output: mean and its standard error, sd, percentiles, min and max, and
+P(output < target). Of each input with a distribution: the mean gradient and mean elasticity over
+the distribution, the derivative-based global sensitivity measure (DGSM: E[(df/dx)²]·Var(x), and
+as a share of Var(f)), Spearman's rank correlation with the output and its share of the squared
+correlations (the contribution to variance a Crystal Ball sensitivity chart shows); and the
+first-order (delta-method) sd from the gradients at the point values beside the Monte Carlo sd.
+A sample without a value (log of a negative draw) is counted, with why; the figures are of the
+samples with a value, and say so.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..core.distributions import Distribution
+from ..core.errors import RequestError, option_number, shorten
+from ..core.graph import Plan
+from ..show.formats import to_json
+from ..show.numbers import Format, entry_format, estimate_format, format_number
+from ..show.table import Table, cell
+
+MAX_SAMPLES = 2_000_000  # every sample is kept (for its rank and percentile): 8 bytes × (1 + 2 per input) each
+DEFAULT_PERCENTILES = (1, 5, 10, 50, 90, 95, 99)
+CHUNK_CELLS = 4_000_000
+NONLINEAR = 1.5  # the delta-method sd and the Monte Carlo sd differ by more than this factor: a note
+
+
+class MonteCarlo:
+    """A Monte Carlo run: per sample, the output and each uncertain input's value and gradient."""
+
+    def __init__(self, plan: Plan, of: int, n: int, seed: int, sampler: str, dists: dict, target):
+        self.plan, self.of, self.n, self.seed, self.sampler = plan, of, n, seed, sampler
+        self.dists: dict[str, Distribution] = dists  # name -> Distribution, in file order
+        self.target = target
+        self.value: Any = None  # the output in each sample, an array (nan where it has no value)
+        self.drawn: dict = {}  # name -> its value in each sample
+        self.grads: dict = {}  # name -> d(output)/d(name) in each sample (inputs, not constants)
+        self.failed: dict[int, str] = {}  # sample -> why it has no value
+        self.point_grads: dict = {}  # name -> d(output)/d(name) at the point values (the delta method)
+        self.percentiles: tuple = DEFAULT_PERCENTILES
+
+    @property
+    def of_name(self) -> str:
+        return self.plan.names[self.of]
+
+
+def monte_carlo(
+    plan: Plan,
+    samples: int = 10_000,
+    seed: int = 0,
+    sampler: str = "lhs",
+    of: str | None = None,
+    target: float | None = None,
+    overrides: dict | None = None,
+    dists: dict | None = None,
+    percentiles=DEFAULT_PERCENTILES,
+) -> MonteCarlo:
+    """`samples` samples of the graph with its inputs drawn from their distributions (the file's,
+    and `dists`: name -> Distribution, which replace them)."""
+    import numpy as np
+
+    from ..core.arrays import scenarios
+    from ..core.engine import evaluate
+    from ..core.sampling import SAMPLERS, uniforms
+
+    plan.numbers_only("mc", "mc")
+    option_number(samples, "--samples", least=2, whole=True)
+    option_number(seed, "--seed", whole=True, least=-math.inf)
+    if samples > MAX_SAMPLES:
+        raise RequestError(f"--samples {samples:,}: at most {MAX_SAMPLES:,} in this version", plan.source, "samples")
+    if sampler not in SAMPLERS:
+        raise RequestError(f"--sampler {sampler!r}: one of {', '.join(SAMPLERS)}", plan.source, "sampler")
+    if target is not None:
+        option_number(target, "--target", least=-math.inf)
+    for p in percentiles:
+        if not 0 <= p <= 100:
+            raise RequestError(f"--percentiles: {p!r} is not between 0 and 100", plan.source, "percentiles")
+    overrides = dict(overrides or {})
+    target_at = plan.output_position(of)
+    chosen: dict[str, Distribution] = {plan.names[i]: d for i, d in plan.dists.items()}  # type: ignore[misc]
+    for name, d in (dists or {}).items():
+        i = plan.input_position(name, "dist")
+        chosen[plan.names[i]] = d
+    uncertain = {name: d for name, d in chosen.items() if name not in overrides}  # a --set input is held
+    uncertain = dict(sorted(uncertain.items(), key=lambda item: plan.file_order[plan.index[item[0]]]))
+    if not uncertain:
+        raise RequestError(
+            'no input has a distribution: give one in the file ({value: 10, dist: "normal(10, 1)"}) '
+            "or with --dist NAME=SPEC",
+            plan.source,
+            "dist",
+        )
+    run = MonteCarlo(plan, target_at, samples, seed, sampler, uncertain, target)
+    run.percentiles = tuple(percentiles)
+    point = evaluate(plan, overrides, plan.names[target_at])
+    run.point_grads = {name: point.grad_of(name) for name in uncertain if plan.index[name] not in plan.fixed}
+    positions = {name: plan.index[name] for name in uncertain}
+    differentiated = [name for name in uncertain if plan.index[name] not in plan.fixed]
+    given = plan.given(overrides)
+    value = np.empty(samples)
+    drawn = {name: np.empty(samples) for name in uncertain}
+    grads = {name: np.empty(samples) for name in differentiated}
+    chunk = max(1, CHUNK_CELLS // max(plan.size, 1))
+    with np.errstate(all="ignore"):
+        for start in range(0, samples, chunk):
+            count = min(chunk, samples - start)
+            u = uniforms(np, sampler, seed, len(uncertain), samples, start, count)
+            leaves = {}
+            for j, (name, d) in enumerate(uncertain.items()):
+                column = d.draw(np, u[:, j])
+                drawn[name][start : start + count] = column
+                leaves[positions[name]] = column
+            values, first_bad, d_ = scenarios(np, plan, given, leaves, count, target_at)
+            value[start : start + count] = values[target_at]
+            for name in differentiated:
+                g = d_[positions[name]]
+                grads[name][start : start + count] = 0.0 if g is None else g
+            for k in np.flatnonzero(first_bad >= 0):
+                run.failed[start + int(k)] = _why(plan, values, int(first_bad[k]), int(k))
+    run.value, run.drawn, run.grads = value, drawn, grads
+    return run
+
+
+def _why(plan: Plan, values: list, i: int, k: int) -> str:
+    from .sweep import _reason
+
+    return _reason(plan, values, i, k)
+
+
+# -- what the samples say --------------------------------------------------------------------
+
+
+def summary(run: MonteCarlo) -> dict:
+    """The figures of the output, and of each uncertain input, as JSON gives them."""
+    import numpy as np
+
+    assert run.value is not None
+    ok = np.isfinite(run.value)
+    if run.failed:
+        ok[list(run.failed)] = False
+    f = run.value[ok]
+    valid = int(ok.sum())
+    out: dict = {"samples": run.n, "with_a_value": valid, "without_a_value": run.n - valid}
+    if run.failed:
+        reasons: dict[str, int] = {}
+        for why in run.failed.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        out["why_not"] = dict(sorted(reasons.items(), key=lambda item: -item[1])[:10])
+    if valid < 2:
+        return out
+    mean, sd = float(f.mean()), float(f.std(ddof=1))
+    out.update(
+        mean=mean,
+        standard_error=sd / math.sqrt(valid),
+        sd=sd,
+        min=float(f.min()),
+        max=float(f.max()),
+        percentiles={f"P{p:g}": float(v) for p, v in zip(run.percentiles, np.percentile(f, run.percentiles))},
+    )
+    if run.target is not None:
+        out["p_below_target"] = float((f < run.target).mean())
+    variance = sd * sd
+    delta = math.fsum(float(g) ** 2 * run.dists[name].variance for name, g in run.point_grads.items())
+    out["delta_method_sd"] = math.sqrt(delta)
+    ratio = out["delta_method_sd"] / sd if sd else math.inf
+    out["nonlinear"] = not (1 / NONLINEAR <= ratio <= NONLINEAR)
+    rank_f = _ranks(np, f)
+    inputs = {}
+    correlations = {}
+    for name, d in run.dists.items():
+        x = run.drawn[name][ok]
+        rho = _correlation(np, _ranks(np, x), rank_f)
+        correlations[name] = rho
+        entry: dict = {"distribution": d.text, "mean": float(x.mean()), "sd": float(x.std(ddof=1))}
+        entry["spearman"] = rho
+        if name in run.grads:
+            g = run.grads[name][ok]
+            entry["mean_gradient"] = float(g.mean())
+            with np.errstate(all="ignore"):
+                e = g * x / f
+            e = e[np.isfinite(e)]
+            entry["mean_elasticity"] = float(e.mean()) if e.size else None
+            dgsm = float((g * g).mean()) * float(x.var(ddof=1))
+            entry["dgsm"] = dgsm
+            entry["dgsm_share"] = dgsm / variance if variance else None
+            entry["gradient_at_point"] = run.point_grads[name]
+        inputs[name] = entry
+    squares = math.fsum(r * r for r in correlations.values() if r == r)
+    for name, entry in inputs.items():
+        r = correlations[name]
+        entry["contribution"] = (r * r / squares) if squares and r == r else 0.0
+    out["inputs"] = inputs
+    return out
+
+
+def _ranks(np, x):
+    """Average ranks (ties share theirs), 1-based."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    sorted_x = x[order]
+    if len(x) > 1 and (sorted_x[1:] == sorted_x[:-1]).any():  # ties: each gets the mean of its ranks
+        _, first, counts = np.unique(sorted_x, return_index=True, return_counts=True)
+        mean_rank = first + (counts + 1) / 2
+        ranks[order] = np.repeat(mean_rank, counts)
+    return ranks
+
+
+def _correlation(np, a, b) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    scale = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    return float((a * b).sum()) / scale if scale else math.nan
+
+
+def mc_json(run: MonteCarlo) -> str:
+    return to_json(
+        {
+            "graph": run.plan.name,
+            "of": run.of_name,
+            "sampler": run.sampler,
+            "seed": run.seed,
+            "target": run.target,
+            **summary(run),
+        }
+    )
+
+
+def mc_table(run: MonteCarlo, num: Format = format_number, color: bool = False) -> str:
+    """The output's figures, a row of percentiles, then each uncertain input's sensitivities."""
+    s = summary(run)
+    plan = run.plan
+    num = estimate_format(num)
+    out = entry_format(num, plan.formats.get(run.of))
+    lines = [
+        f"{cell(plan.name)}: {cell(run.of_name)} over {run.n:,} samples ({run.sampler}, seed {run.seed})"
+        + (f"; {s['without_a_value']:,} without a value" if s["without_a_value"] else "")
+    ]
+    if "mean" not in s:
+        lines.append("  too few samples with a value for any figure")
+        return "\n".join(lines)
+    lines.append(
+        f"  mean {out(s['mean'])} ± {num(s['standard_error'])} (standard error), "
+        f"sd {out(s['sd'])}, min {out(s['min'])}, max {out(s['max'])}"
+        + (
+            f", P({cell(run.of_name)} < {out(run.target)}) = {s['p_below_target']:.4g}"
+            if run.target is not None
+            else ""
+        )
+    )
+    lines.append(
+        f"  first-order (delta-method) sd from the gradients at the inputs' values: {out(s['delta_method_sd'])}"
+        + (
+            f"; it differs from the Monte Carlo sd by more than {NONLINEAR}×: the model is too nonlinear "
+            "over these distributions for the linear rule"
+            if s["nonlinear"]
+            else ""
+        )
+    )
+    if s["without_a_value"]:
+        why = "; ".join(f"{n:,}: {cell(reason, 120)}" for reason, n in s["why_not"].items())
+        lines.append(f"  the figures are of the {s['with_a_value']:,} samples with a value; without one: {why}")
+    percentiles = Table()
+    values = []
+    for key, v in s["percentiles"].items():
+        percentiles.column(key, "right")
+        values.append(out(v))
+    percentiles.rows.append(values)
+    lines.append(percentiles.draw(None, color, all_rows=True))
+    table = Table()
+    table.column("input", style="bold")
+    table.column("distribution")
+    table.column("mean gradient", "right", "red")
+    table.column("mean elasticity", "right")
+    table.column("DGSM share", "right")
+    table.column("rank correlation", "right")
+    table.column("contribution", "right", "green")
+    gnum = num
+    for name, entry in sorted(s["inputs"].items(), key=lambda item: -item[1]["contribution"]):
+        table.rows.append(
+            [
+                cell(name),
+                cell(entry["distribution"], 40),
+                gnum(entry["mean_gradient"]) if "mean_gradient" in entry else "constant",
+                gnum(entry["mean_elasticity"]) if entry.get("mean_elasticity") is not None else "",
+                f"{entry['dgsm_share']:.3g}" if entry.get("dgsm_share") is not None else "",
+                f"{entry['spearman']:.3f}",
+                f"{100 * entry['contribution']:.1f}%",
+            ]
+        )
+    lines.append(table.draw(None, color, all_rows=True))
+    return "\n".join(lines)
+
+
+def parse_dist_option(spec: str, source: str | None):
+    """--dist NAME=SPEC as (name, Distribution)."""
+    from ..core.distributions import DistributionError, parse_distribution
+    from ..read.syntax import parse_number
+
+    name, eq, text = spec.partition("=")
+    if not eq or not name.strip():
+        raise RequestError(f"'{shorten(spec)}' is not NAME=SPEC (price=\"normal(10, 1)\")", source, "dist")
+    try:
+        return name.strip(), parse_distribution(text, parse_number)
+    except DistributionError as e:
+        raise RequestError(f"{name.strip()}: {e}", source, "dist") from None

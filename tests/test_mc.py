@@ -1,0 +1,182 @@
+"""Monte Carlo (issue 18, in process): distributions against scipy.stats, samplers that do not depend
+on how a run is cut into chunks, and figures against closed forms of linear models."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cgraph_cli.core.distributions import DistributionError, parse_distribution
+from cgraph_cli.core.errors import GraphError
+from cgraph_cli.core.sampling import uniforms
+from cgraph_cli.read.loader import load_text
+from cgraph_cli.read.syntax import parse_number
+
+U = np.array([1e-9, 0.001, 0.05, 0.25, 0.5, 0.75, 0.95, 0.999, 1 - 1e-9])
+
+
+def dist(text: str):
+    return parse_distribution(text, parse_number)
+
+
+@pytest.mark.parametrize(
+    "text, oracle",
+    [
+        ("normal(10, 2)", stats.norm(10, 2)),
+        ("lognormal(median=10, factor=2)", stats.lognorm(s=math.log(2) / stats.norm.ppf(0.95), scale=10)),
+        ("uniform(1, 3)", stats.uniform(1, 2)),
+        ("triangular(1, 2, 4)", stats.triang(c=1 / 3, loc=1, scale=3)),
+        ("pert(1, 2, 4)", stats.beta(1 + 4 * 1 / 3, 1 + 4 * 2 / 3, loc=1, scale=3)),
+        ("normal(2.5%, 0.5%)", stats.norm(0.025, 0.005)),
+    ],
+)
+def test_each_distribution_is_drawn_by_its_inverse_cdf(text, oracle):
+    got = dist(text).draw(np, U)
+    assert np.allclose(got, oracle.ppf(U), rtol=1e-12, atol=1e-12)
+    d = dist(text)
+    assert math.isclose(d.mean, oracle.mean(), rel_tol=1e-12) and math.isclose(d.variance, oracle.var(), rel_tol=1e-9)
+
+
+def test_a_lognormal_by_mean_and_sd_has_that_mean_and_sd():
+    d = dist("lognormal(10, 2)")
+    assert math.isclose(d.mean, 10, rel_tol=1e-14) and math.isclose(d.variance, 4, rel_tol=1e-12)
+    x = d.draw(np, uniforms(np, "lhs", 1, 1, 200_000, 0, 200_000)[:, 0])
+    assert abs(x.mean() - 10) < 0.01 and abs(x.std() - 2) < 0.01
+
+
+@pytest.mark.parametrize(
+    "text, kind, p5, p95",
+    [("90% 80 to 120", "lognormal", 80, 120), ("-5 to 5", "normal", -5, 5), ("50% 1 to 3", "lognormal", None, None)],
+)
+def test_an_interval_puts_its_ends_at_the_percentiles(text, kind, p5, p95):
+    d = dist(text)
+    assert d.kind == kind
+    ends = d.draw(np, np.array([0.05, 0.95])) if p5 is not None else d.draw(np, np.array([0.25, 0.75]))
+    assert np.allclose(ends, [p5, p95] if p5 is not None else [1, 3], rtol=1e-12, atol=0)
+
+
+def test_discrete_draws_its_values_with_their_weights():
+    d = dist("discrete(1: 0.2, 2: 0.5, 3: 0.3)")
+    assert list(d.draw(np, np.array([0.1, 0.19999, 0.2, 0.69, 0.7, 0.99]))) == [1, 1, 2, 2, 3, 3]
+    assert math.isclose(d.mean, 2.1) and math.isclose(d.variance, 0.49)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("normal(10, -1)", "the sd is -1.0; it must be at least 0"),
+        ("uniform(3, 1)", "lo 3.0 is above hi 1.0"),
+        ("triangular(1, 5, 4)", "the mode 5.0 is outside [1.0, 4.0]"),
+        ("pert(1, 0, 4)", "the mode 0.0 is outside"),
+        ("lognormal(-1, 1)", "a lognormal's mean must be above 0"),
+        ("lognormal(median=10, factor=0.5)", "the factor above 1"),
+        ("discrete(1: -1, 2: 2)", "the weights must be at least 0"),
+        ("normal(10)", "normal takes 2 numbers, not 1"),
+        ("gauss(0, 1)", "unknown distribution 'gauss'"),
+        ("nromal(0, 1)", "did you mean 'normal'?"),
+        ("120 to 80", "120.0 must be below 80.0"),
+        ("150% 1 to 2", "the level must be between 0% and 100%"),
+        ("normal(a, 1)", "'a' is not a number"),
+        ("normal 1 2", "is not a distribution"),
+    ],
+)
+def test_a_bad_distribution_says_what_is_wrong(text, words):
+    with pytest.raises(DistributionError) as caught:
+        dist(text)
+    assert words in str(caught.value)
+
+
+def test_a_bad_distribution_in_a_file_is_located():
+    text = 'inputs:\n  x: {value: 1, dist: "normal(1, -2)"}\nnodes: {y: x * 2}\n'
+    with pytest.raises(GraphError) as caught:
+        load_text(text, "f.yaml")
+    assert "input 'x': 'normal(1, -2)': the sd is -2.0" in str(caught.value)
+    assert (caught.value.loc.line, caught.value.loc.col) == (2, 23)
+    with pytest.raises(GraphError) as caught:
+        load_text('inputs: {x: 1}\nnodes:\n  y: {op: mul, inputs: [x, 2], dist: "normal(1, 1)"}\n', "f.yaml")
+    assert "a distribution goes on an input or constant" in str(caught.value) and caught.value.loc.line == 3
+
+
+@pytest.mark.parametrize("sampler", ["lhs", "random", "sobol"])
+@pytest.mark.parametrize("chunk", [1, 7, 100, 999])
+def test_a_sample_s_numbers_do_not_depend_on_the_chunks(sampler, chunk):
+    n = 1000
+    whole = uniforms(np, sampler, 42, 3, n, 0, n)
+    parts = np.vstack([uniforms(np, sampler, 42, 3, n, k, min(chunk, n - k)) for k in range(0, n, chunk)])
+    assert (whole == parts).all() and (whole > 0).all() and (whole < 1).all()
+
+
+def test_latin_hypercube_hits_each_stratum_once_in_each_dimension():
+    for n in (1, 2, 3, 10, 1000, 4097):
+        u = uniforms(np, "lhs", 5, 4, n, 0, n)
+        for j in range(4):
+            assert sorted((u[:, j] * n).astype(int).tolist()) == list(range(n))
+
+
+def test_other_seeds_give_other_numbers_and_random_ones_look_uniform():
+    a, b = uniforms(np, "random", 1, 2, 10_000, 0, 10_000), uniforms(np, "random", 2, 2, 10_000, 0, 10_000)
+    assert not (a == b).any()
+    assert stats.kstest(a[:, 0], "uniform").pvalue > 1e-4 and stats.kstest(b[:, 1], "uniform").pvalue > 1e-4
+    assert abs(np.corrcoef(a[:, 0], a[:, 1])[0, 1]) < 0.05
+
+
+LINEAR = """\
+inputs:
+  x: {value: 10, dist: "normal(10, 2)"}
+  y: {value: 5, dist: "normal(5, 1)"}
+  z: 3
+nodes:
+  f: 3 * x - 4 * y + z
+"""
+
+
+def test_a_linear_model_s_figures_are_its_closed_forms(invoke, graph_file):
+    out = json.loads(invoke("mc", graph_file(LINEAR), "--samples", "20000", "--target", "10", "--json").stdout)
+    mean, sd = 3 * 10 - 4 * 5 + 3, math.sqrt(9 * 4 + 16 * 1)  # 13, sqrt(52)
+    assert abs(out["mean"] - mean) < 4 * out["standard_error"] and abs(out["sd"] - sd) < 0.02 * sd
+    assert math.isclose(out["delta_method_sd"], sd, rel_tol=1e-12) and out["nonlinear"] is False
+    assert abs(out["p_below_target"] - stats.norm(mean, sd).cdf(10)) < 0.01
+    assert abs(out["percentiles"]["P50"] - mean) < 0.05 and abs(out["percentiles"]["P95"] - (mean + 1.6449 * sd)) < 0.1
+    x, y = out["inputs"]["x"], out["inputs"]["y"]
+    assert x["mean_gradient"] == 3 and y["mean_gradient"] == -4  # exact, in every sample
+    assert abs(x["dgsm_share"] - 36 / 52) < 0.02 and abs(y["dgsm_share"] - 16 / 52) < 0.02
+    assert abs(x["spearman"] - 6 / sd) < 0.02 and abs(y["spearman"] + 4 / sd) < 0.02
+    assert x["contribution"] > y["contribution"] and math.isclose(x["contribution"] + y["contribution"], 1)
+
+
+def test_the_figures_do_not_depend_on_the_chunks(invoke, graph_file, monkeypatch):
+    from cgraph_cli.commands import mc
+
+    path = graph_file(LINEAR)
+    whole = invoke("mc", path, "--samples", "3000", "--seed", "9", "--json").stdout
+    monkeypatch.setattr(mc, "CHUNK_CELLS", 7 * 5)  # 7 samples a chunk for this graph of 5 nodes
+    assert invoke("mc", path, "--samples", "3000", "--seed", "9", "--json").stdout == whole
+    assert invoke("mc", path, "--samples", "3000", "--seed", "8", "--json").stdout != whole
+
+
+def test_samples_without_a_value_are_counted_and_named(invoke, graph_file):
+    path = graph_file('inputs:\n  x: {value: 1, dist: "normal(1, 1)"}\nnodes:\n  y: log(x)\n')
+    out = json.loads(invoke("mc", path, "--samples", "10000", "--json").stdout)
+    assert 1400 < out["without_a_value"] < 1800  # P(x <= 0) = Φ(-1) = 0.1587
+    assert out["with_a_value"] + out["without_a_value"] == 10000
+    assert any("log" in why for why in out["why_not"])
+    table = invoke("mc", path, "--samples", "10000").stdout
+    assert "the figures are of the" in table and "without a value" in table
+
+
+def test_dist_on_the_command_line_and_what_it_refuses(invoke, graph_file):
+    path = graph_file("inputs: {a: 1, b: 2}\nnodes:\n  c: a * b\n")
+    out = json.loads(invoke("mc", path, "--dist", "a=uniform(0, 2)", "--samples", "4000", "--json").stdout)
+    assert abs(out["mean"] - 2) < 0.05 and out["inputs"]["a"]["mean_gradient"] == 2
+    bad = invoke("mc", path, "--dist", "c=uniform(0, 2)")
+    assert bad.exit_code == 2 and "--dist: 'c' is a node" in bad.stderr
+    bad = invoke("mc", path, "--dist", "aa=uniform(0, 2)")
+    assert bad.exit_code == 2 and "did you mean 'a'" in bad.stderr
+    bad = invoke("mc", path, "--dist", "a=uniform(2, 0)")
+    assert bad.exit_code == 2 and "lo 2.0 is above hi 0.0" in bad.stderr
+    none = invoke("mc", path)
+    assert none.exit_code == 2 and "no input has a distribution" in none.stderr
