@@ -180,3 +180,61 @@ def test_dist_on_the_command_line_and_what_it_refuses(invoke, graph_file):
     assert bad.exit_code == 2 and "lo 2.0 is above hi 0.0" in bad.stderr
     none = invoke("mc", path)
     assert none.exit_code == 2 and "no input has a distribution" in none.stderr
+
+
+CORRELATED = """\
+inputs:
+  a: {value: 1, dist: "normal(1, 1)"}
+  b: {value: 2, dist: "uniform(0, 4)"}
+  c: {value: 3, dist: "triangular(1, 3, 4)"}
+correlations:
+  - [a, b, 0.7]
+  - [a, c, -0.3]
+nodes:
+  f: a + b + c
+"""
+
+
+def test_rank_correlations_are_imposed_and_each_input_keeps_its_values():
+    from cgraph_cli.commands.mc import monte_carlo
+
+    correlated = monte_carlo(load_text(CORRELATED), 20_000)
+    free = monte_carlo(load_text(CORRELATED.split("correlations:")[0] + "nodes:\n  f: a + b + c\n"), 20_000)
+    rho = stats.spearmanr(np.column_stack([correlated.drawn[n] for n in "abc"])).correlation
+    assert abs(rho[0, 1] - 0.7) < 0.02 and abs(rho[0, 2] + 0.3) < 0.02 and abs(rho[1, 2]) < 0.03
+    for name in "abc":  # Iman-Conover reorders the draws, it does not change them
+        assert (np.sort(correlated.drawn[name]) == np.sort(free.drawn[name])).all()
+    # Var(a + b + c) grows by 2 cov(a, b) and shrinks by 2 |cov(a, c)|: the sd moves accordingly
+    assert np.std(correlated.value) > np.std(free.value)
+
+
+@pytest.mark.parametrize(
+    "entry, words, line",
+    [
+        ("  - [a, b, 1.2]", "the correlation 1.2 is outside [-1, 1]", 6),
+        ("  - [a, bb, 0.5]", "correlations: no input 'bb'; did you mean 'b'?", 6),
+        ("  - [a, a, 0.5]", "'a' is correlated with itself", 6),
+        ("  - [a, b, 0.5]\n  - [b, a, 0.2]", "b and a are correlated twice (first at line 6)", 7),
+        ("  - [a, b]", "a correlation is [A, B, RHO]", 6),
+        ("  - [a, f, 0.5]", "'f' has no distribution", 6),
+        (
+            "  - [a, b, 0.9]\n  - [a, c, 0.9]\n  - [b, c, -0.9]",
+            "is not positive semi-definite (its smallest eigenvalue is -0.8)",
+            6,
+        ),
+    ],
+)
+def test_a_bad_correlation_is_a_located_error(entry, words, line):
+    text = CORRELATED.split("correlations:")[0] + "correlations:\n" + entry + "\nnodes:\n  f: a + b + c\n"
+    with pytest.raises(GraphError) as caught:
+        load_text(text, "f.yaml")
+    assert words in str(caught.value) and caught.value.loc.line == line, str(caught.value)
+
+
+def test_distributions_and_correlations_are_written_back():
+    from cgraph_cli.show.formats import graph_yaml
+
+    plan = load_text(CORRELATED)
+    again = load_text(graph_yaml(plan.to_draft({"a": 5}), []))
+    assert [d.text for d in again.dists.values()] == ["normal(1, 1)", "uniform(0, 4)", "triangular(1, 3, 4)"]
+    assert again.correlations == [("a", "b", 0.7), ("a", "c", -0.3)] and again.values[0] == 5

@@ -48,6 +48,7 @@ class MonteCarlo:
         self.failed: dict[int, str] = {}  # sample -> why it has no value
         self.point_grads: dict = {}  # name -> d(output)/d(name) at the point values (the delta method)
         self.percentiles: tuple = DEFAULT_PERCENTILES
+        self.correlations: list = []  # the rank correlations imposed: (a, b, rho)
 
     @property
     def of_name(self) -> str:
@@ -112,14 +113,17 @@ def monte_carlo(
     grads = {name: np.empty(samples) for name in differentiated}
     chunk = max(1, CHUNK_CELLS // max(plan.size, 1))
     with np.errstate(all="ignore"):
-        for start in range(0, samples, chunk):
+        for start in range(0, samples, chunk):  # every input's draws (a sample's: by its index alone)
             count = min(chunk, samples - start)
             u = uniforms(np, sampler, seed, len(uncertain), samples, start, count)
-            leaves = {}
             for j, (name, d) in enumerate(uncertain.items()):
-                column = d.draw(np, u[:, j])
-                drawn[name][start : start + count] = column
-                leaves[positions[name]] = column
+                drawn[name][start : start + count] = d.draw(np, u[:, j])
+        run.correlations = [(a, b, rho) for a, b, rho in plan.correlations if a in uncertain and b in uncertain]
+        if run.correlations:
+            _correlate(np, run, drawn, seed)
+        for start in range(0, samples, chunk):
+            count = min(chunk, samples - start)
+            leaves = {positions[name]: drawn[name][start : start + count] for name in uncertain}
             values, first_bad, d_ = scenarios(np, plan, given, leaves, count, target_at)
             value[start : start + count] = values[target_at]
             for name in differentiated:
@@ -129,6 +133,18 @@ def monte_carlo(
                 run.failed[start + int(k)] = _why(plan, values, int(first_bad[k]), int(k))
     run.value, run.drawn, run.grads = value, drawn, grads
     return run
+
+
+def _correlate(np, run: MonteCarlo, drawn: dict, seed: int) -> None:
+    """The file's rank correlations imposed on the draws (Iman-Conover: each input keeps its values)."""
+    from ..core.correlation import iman_conover, matrix
+    from ..core.sampling import permutation
+
+    names = list(dict.fromkeys(n for a, b, _ in run.correlations for n in (a, b)))
+    orders = [permutation(np, run.n, seed, list(run.dists).index(name)) for name in names]
+    columns = iman_conover(np, [drawn[name] for name in names], matrix(np, names, run.correlations), orders)
+    for name, column in zip(names, columns):
+        drawn[name] = column
 
 
 def _why(plan: Plan, values: list, i: int, k: int) -> str:

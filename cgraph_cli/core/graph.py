@@ -53,6 +53,7 @@ class Draft:
         "formats",
         "units",
         "dists",
+        "correlations",
         "source",
         "locate",
         "fixed",
@@ -77,6 +78,7 @@ class Draft:
         self.formats: dict[int, tuple] = {}
         self.units: dict[int, str] = {}
         self.dists: dict[int, object] = {}  # an input's distribution (core/distributions.py), by file index
+        self.correlations: list[tuple[str, str, float]] = []  # rank correlations between inputs drawn
         self.source = source
         self.locate: Callable[[str], Loc | None] | None = (
             None  # name -> Loc | None, where the file declares it; made when first needed
@@ -134,6 +136,7 @@ class Plan:
         "formats",
         "units",
         "dists",
+        "correlations",
         "file_order",
         "name",
         "description",
@@ -178,6 +181,7 @@ class Plan:
         self.formats = draft.formats if order is None else {rank[k]: f for k, f in draft.formats.items()}
         self.units = draft.units if order is None else {rank[k]: u for k, u in draft.units.items()}
         self.dists = draft.dists if order is None else {rank[k]: d for k, d in draft.dists.items()}
+        self.correlations = draft.correlations
         self.fixed = draft.fixed if order is None else {rank[k] for k in draft.fixed}  # positions
         self.attrs = draft.attrs if order is None else {rank[k]: a for k, a in draft.attrs.items()}
         # An array graph is evaluated by arrays.py: some value is an array, or an op or attribute
@@ -266,6 +270,7 @@ class Plan:
         draft = Draft(self.name, self.source)
         draft.description, draft.output, draft.formulas = self.description, self.output, self.formulas
         draft.functions, draft.calls, draft.arrays = self.functions, self.calls, self.arrays
+        draft.correlations = self.correlations
         for i in self.file_order:
             k = len(draft.names)
             if i in self.formats:

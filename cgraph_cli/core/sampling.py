@@ -99,3 +99,8 @@ def _permute(np, index, n: int, key: int):
         x[outside] = rounds(x[outside])
         outside = x >= np.uint64(n)
     return x
+
+
+def permutation(np, n: int, seed: int, dimension: int):
+    """A random permutation of 0..n-1 of the seed's, one per dimension (Iman-Conover's score order)."""
+    return _permute(np, np.arange(n, dtype=np.uint64), n, _key(seed, dimension, 3)).astype(np.int64)

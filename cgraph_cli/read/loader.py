@@ -144,7 +144,7 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
         doc = _yaml_pairs(text)
     top = _pairs(doc)
     fields = dict(top)
-    if len(fields) != len(top) or not fields.keys() <= set(TOP_KEYS) or "edges" in fields or "display" in fields:
+    if len(fields) != len(top) or not fields.keys() <= set(TOP_KEYS) or fields.keys() & _CAREFUL_SECTIONS:
         raise _NotSure
     draft = Draft(_text(fields["name"]) if "name" in fields else stem, source)
     if "description" in fields:
@@ -328,6 +328,7 @@ def _mapping(pairs: list):
 _OP_NAME = {name: name for name in OPS}  # one string per op name, however many nodes use it
 
 
+_CAREFUL_SECTIONS = {"edges", "display", "correlations"}  # read the careful way alone
 _PLAIN_NODE_KEYS = {"op", "inputs", "label"}
 _NODE_KEYS = _PLAIN_NODE_KEYS | set(ATTRIBUTE_NAMES)
 _TEXT = {str}

@@ -213,6 +213,8 @@ class Builder:
             draft.description = self.text(entries["description"], "description")
         if "display" in entries:
             self.display(entries["display"])
+        if "correlations" in entries:
+            draft.correlations = self.correlations(entries["correlations"])
         locs = {}
         # File order: where each is declared; a formula's parts just before its node, in the order
         # formula.lower makes them (as the fast way in has them too).
@@ -245,6 +247,49 @@ class Builder:
             return parse_distribution(text, parse_number)
         except DistributionError as e:
             raise self.fail(f"{what}: {e}", node.loc) from None
+
+    def correlations(self, section) -> list[tuple[str, str, float]]:
+        """`correlations:`, a list of [A, B, RHO]: rank correlations between inputs with distributions,
+        each in [-1, 1], each pair once; together they must be a positive semi-definite matrix."""
+        if type(section) is not Seq:
+            raise self.fail(f"correlations must be a list of [A, B, RHO], not {describe(section)}", section.loc)
+        out: list[tuple[str, str, float]] = []
+        seen: dict[frozenset, Loc] = {}
+        for item in section.items:
+            if type(item) is not Seq or len(item.items) != 3:
+                raise self.fail(f"a correlation is [A, B, RHO], not {describe(item)}", item.loc)
+            a_node, b_node, rho_node = item.items
+            names = []
+            for node in (a_node, b_node):
+                name = self.text(node, "a correlated input")
+                if name not in self.decls:
+                    raise self.fail(
+                        f"correlations: no input '{shorten(name)}'{did_you_mean(name, self.decls)}", node.loc
+                    )
+                if name not in self.dists:
+                    raise self.fail(
+                        f"correlations: '{shorten(name)}' has no distribution (give it {{value: ..., dist: ...}})",
+                        node.loc,
+                    )
+                names.append(name)
+            rho = float(self.number(rho_node, "a correlation"))
+            if not -1 <= rho <= 1:
+                raise self.fail(f"the correlation {rho!r} is outside [-1, 1]", rho_node.loc)
+            if names[0] == names[1]:
+                raise self.fail(f"'{shorten(names[0])}' is correlated with itself", item.loc)
+            pair = frozenset(names)
+            if pair in seen:
+                raise self.fail(
+                    f"{names[0]} and {names[1]} are correlated twice (first at line {seen[pair].line})", item.loc
+                )
+            seen[pair] = item.loc
+            out.append((names[0], names[1], rho))
+        from ..core.correlation import not_semidefinite
+
+        problem = not_semidefinite(out)
+        if problem is not None:
+            raise self.fail(f"correlations: {problem}", section.loc)
+        return out
 
     def display(self, section) -> None:
         """The `display:` section: NAME: FORMAT, or NAME: {format: FORMAT, unit: TEXT, label: TEXT}."""

@@ -13,7 +13,18 @@ import math
 from ..core.errors import shorten
 from ..core.op import exact
 
-TOP_KEYS = ("name", "description", "functions", "inputs", "constants", "nodes", "edges", "output", "display")
+TOP_KEYS = (
+    "name",
+    "description",
+    "functions",
+    "inputs",
+    "constants",
+    "nodes",
+    "edges",
+    "output",
+    "display",
+    "correlations",
+)
 DISPLAY_KEYS = ("format", "unit", "label")
 INPUT_KEYS = ("value", "label", "file", "normal", "shape", "seed", "zeros", "dist")
 NODE_KEYS = ("op", "inputs", "label")  # and the attributes its op declares (core/layers.py)

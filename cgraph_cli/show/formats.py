@@ -143,6 +143,9 @@ def graph_yaml(draft: Draft, header: list[str]) -> str:
         label += "".join(f", {key}: {_yaml_attribute(v)}" for key, v in draft.attrs.get(k, {}).items())
         operands = ", ".join(map(_yaml_operand, draft.operands[k]))
         lines.append(f"  {yaml_name(name)}: {{op: {draft.ops[k]}, inputs: [{operands}]{label}}}")
+    if draft.correlations:
+        lines.append("correlations:")
+        lines.extend(f"  - [{yaml_name(a)}, {yaml_name(b)}, {rho!r}]" for a, b, rho in draft.correlations)
     if draft.output is not None:
         lines.append(f"output: {yaml_name(draft.output)}")
     return "\n".join(lines) + "\n"
