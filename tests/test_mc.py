@@ -153,7 +153,7 @@ def test_the_figures_do_not_depend_on_the_chunks(invoke, graph_file, monkeypatch
 
     path = graph_file(LINEAR)
     whole = invoke("mc", path, "--samples", "3000", "--seed", "9", "--json").stdout
-    monkeypatch.setattr(mc, "CHUNK_CELLS", 7 * 5)  # 7 samples a chunk for this graph of 5 nodes
+    monkeypatch.setattr(mc, "CHUNK_CELLS", 7 * 7)  # 7 samples a chunk of this graph of 7 nodes
     assert invoke("mc", path, "--samples", "3000", "--seed", "9", "--json").stdout == whole
     assert invoke("mc", path, "--samples", "3000", "--seed", "8", "--json").stdout != whole
 
@@ -238,3 +238,67 @@ def test_distributions_and_correlations_are_written_back():
     again = load_text(graph_yaml(plan.to_draft({"a": 5}), []))
     assert [d.text for d in again.dists.values()] == ["normal(1, 1)", "uniform(0, 4)", "triangular(1, 3, 4)"]
     assert again.correlations == [("a", "b", 0.7), ("a", "c", -0.3)] and again.values[0] == 5
+
+
+def test_samples_out_holds_every_sample_and_they_give_the_figures(invoke, graph_file, tmp_path):
+    path = graph_file(LINEAR)
+    target = tmp_path / "s.csv"
+    out = json.loads(invoke("mc", path, "--samples", "500", "--samples-out", str(target), "--json").stdout)
+    rows = target.read_text().splitlines()
+    assert rows[0] == "sample,x,y,f,d(f)/d(x),d(f)/d(y)" and len(rows) == 501
+    table = np.array([[float(v) for v in row.split(",")] for row in rows[1:]])
+    assert (table[:, 4] == 3).all() and (table[:, 5] == -4).all()
+    assert np.allclose(table[:, 3], 3 * table[:, 1] - 4 * table[:, 2] + 3, rtol=1e-15, atol=1e-12)
+    assert (
+        float(table[:, 3].mean()) == out["mean"] and float(np.percentile(table[:, 3], 50)) == out["percentiles"]["P50"]
+    )
+    npy = tmp_path / "s.npy"
+    invoke("mc", path, "--samples", "500", "--samples-out", str(npy), "--json")
+    saved = np.load(npy)
+    assert saved.dtype.names == ("sample", "x", "y", "f", "d(f)/d(x)", "d(f)/d(y)")
+    assert (saved["f"] == table[:, 3]).all()
+    bad = invoke("mc", path, "--samples-out", str(tmp_path / "s.txt"))
+    assert bad.exit_code == 2 and "name a .csv or .npy file" in bad.stderr
+
+
+def test_the_table_draws_a_histogram_that_marks_the_target(invoke, graph_file):
+    text = invoke("mc", graph_file(LINEAR), "--samples", "5000", "--target", "13").stdout
+    bars = [line for line in text.splitlines() if " to " in line and ("█" in line or line.rstrip()[-1].isdigit())]
+    assert len(bars) == 20 and sum("← 13" in line for line in bars) == 1
+    counts = [int(line.split("← ")[0].split()[-1].replace(",", "")) for line in bars]
+    assert sum(counts) == 5000
+
+
+def test_the_plot_is_a_picture(invoke, graph_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "h.svg"
+    result = invoke("mc", graph_file(LINEAR), "--samples", "500", "--plot", str(target))
+    assert result.exit_code == 0 and target.read_text().startswith("<?xml")
+
+
+def test_with_correlations_the_delta_method_uses_the_covariance():
+    from cgraph_cli.commands.mc import monte_carlo, summary
+
+    s = summary(monte_carlo(load_text(CORRELATED), 20_000))
+    # f = a + b + c: Var f = Σ Var + 2 Σ cov, by the draws themselves; the linear rule is exact here
+    assert math.isclose(s["delta_method_sd"], s["sd"], rel_tol=1e-12, abs_tol=0) and s["nonlinear"] is False
+
+
+def test_ctrl_c_gives_the_figures_of_the_samples_done(invoke, graph_file, monkeypatch):
+    from cgraph_cli.commands import mc
+    from cgraph_cli.core import arrays
+
+    real, calls = arrays.scenarios, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(arrays, "scenarios", interrupted)
+    monkeypatch.setattr(mc, "CHUNK_CELLS", 100 * 7)  # 100 samples a chunk of this graph of 7 nodes
+    result = invoke("mc", graph_file(LINEAR), "--samples", "1000", "--json")
+    assert result.exit_code == 130 and "the figures are of the 200 samples done of 1,000" in result.stderr
+    out = json.loads(result.stdout)
+    assert out["samples"] == 200 and out["interrupted"] is True

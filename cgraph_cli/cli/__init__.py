@@ -1019,9 +1019,18 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
     metavar="P1,P2,...",
     help="The percentiles to give (default: 1,5,10,50,90,95,99).",
 )
+@click.option(
+    "--samples-out",
+    "samples_out",
+    metavar="OUT",
+    help="Also write every sample (inputs drawn, output, gradients) to OUT.csv or OUT.npy.",
+)
+@click.option(
+    "--plot", metavar="OUT", help="Also draw the output's histogram into OUT.svg or OUT.png (the plot extra)."
+)
 @json_option
 @number_options
-def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, as_json, num):
+def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, as_json, num):
     """Monte Carlo: the output's distribution over the inputs' distributions, and which matters most.
 
     Inputs (or constants) carry distributions in the file ({value: 10, dist:
@@ -1039,8 +1048,22 @@ def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, as_js
       cgraph mc graphs/coffee_cart.yaml --dist price="normal(2.5, 0.2)" --dist rent="90% 800 to 1000"
       cgraph mc model.yaml --samples 100000 --sampler sobol --target 0 --json
     """
-    from ..commands.mc import DEFAULT_PERCENTILES, mc_json, mc_table, monte_carlo, parse_dist_option
+    from ..commands.mc import (
+        DEFAULT_PERCENTILES,
+        mc_json,
+        mc_plot,
+        mc_table,
+        monte_carlo,
+        parse_dist_option,
+        samples_csv,
+        samples_npy,
+    )
     from ..read.syntax import NotANumber, parse_number
+
+    fmt = plot_format(plot)
+    refuse_the_input(samples_out)
+    if samples_out is not None and not samples_out.lower().endswith((".csv", ".npy")):
+        raise click.UsageError(f"--samples-out {samples_out}: name a .csv or .npy file")
 
     chosen = dict(parse_dist_option(spec, plan.source) for spec in dists)
     wanted: tuple = DEFAULT_PERCENTILES
@@ -1049,5 +1072,16 @@ def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, as_js
             wanted = tuple(float(parse_number(p)) for p in percentiles.split(","))
         except NotANumber as e:
             raise click.UsageError(f"--percentiles {percentiles!r}: {e}") from None
-    run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted)
+    progress = Progress("sampling")
+    try:
+        run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress)
+    finally:
+        progress.close()
+    if run.interrupted:
+        warn(f"interrupted (Ctrl-C): the figures are of the {run.n:,} samples done of {run.interrupted:,}")
+    if samples_out is not None:
+        write_output(samples_out, (samples_npy if samples_out.lower().endswith(".npy") else samples_csv)(run))
+    if fmt is not None:
+        write_plot(plot, lambda: mc_plot(run, fmt))
     emit(mc_json(run) if as_json else mc_table(run, num, stdout_color()), as_json)
+    return Exit.INTERRUPTED if run.interrupted else None

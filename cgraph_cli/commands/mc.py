@@ -49,6 +49,7 @@ class MonteCarlo:
         self.point_grads: dict = {}  # name -> d(output)/d(name) at the point values (the delta method)
         self.percentiles: tuple = DEFAULT_PERCENTILES
         self.correlations: list = []  # the rank correlations imposed: (a, b, rho)
+        self.interrupted: int | None = None  # the samples asked for, where Ctrl-C stopped the run short
 
     @property
     def of_name(self) -> str:
@@ -65,6 +66,7 @@ def monte_carlo(
     overrides: dict | None = None,
     dists: dict | None = None,
     percentiles=DEFAULT_PERCENTILES,
+    progress=None,
 ) -> MonteCarlo:
     """`samples` samples of the graph with its inputs drawn from their distributions (the file's,
     and `dists`: name -> Distribution, which replace them)."""
@@ -121,16 +123,27 @@ def monte_carlo(
         run.correlations = [(a, b, rho) for a, b, rho in plan.correlations if a in uncertain and b in uncertain]
         if run.correlations:
             _correlate(np, run, drawn, seed)
-        for start in range(0, samples, chunk):
-            count = min(chunk, samples - start)
-            leaves = {positions[name]: drawn[name][start : start + count] for name in uncertain}
-            values, first_bad, d_ = scenarios(np, plan, given, leaves, count, target_at)
-            value[start : start + count] = values[target_at]
-            for name in differentiated:
-                g = d_[positions[name]]
-                grads[name][start : start + count] = 0.0 if g is None else g
-            for k in np.flatnonzero(first_bad >= 0):
-                run.failed[start + int(k)] = _why(plan, values, int(first_bad[k]), int(k))
+        done = 0
+        try:
+            for start in range(0, samples, chunk):
+                count = min(chunk, samples - start)
+                leaves = {positions[name]: drawn[name][start : start + count] for name in uncertain}
+                values, first_bad, d_ = scenarios(np, plan, given, leaves, count, target_at)
+                value[start : start + count] = values[target_at]
+                for name in differentiated:
+                    g = d_[positions[name]]
+                    grads[name][start : start + count] = 0.0 if g is None else g
+                for k in np.flatnonzero(first_bad >= 0):
+                    run.failed[start + int(k)] = _why(plan, values, int(first_bad[k]), int(k))
+                done = start + count
+                if progress is not None:
+                    progress(done, samples)
+        except KeyboardInterrupt:  # Ctrl-C: the figures of the samples done, said to be so
+            if done < 2:
+                raise
+            run.interrupted, run.n = samples, done
+            value, drawn = value[:done], {name: column[:done] for name, column in drawn.items()}
+            grads = {name: column[:done] for name, column in grads.items()}
     run.value, run.drawn, run.grads = value, drawn, grads
     return run
 
@@ -186,8 +199,15 @@ def summary(run: MonteCarlo) -> dict:
     if run.target is not None:
         out["p_below_target"] = float((f < run.target).mean())
     variance = sd * sd
-    delta = math.fsum(float(g) ** 2 * run.dists[name].variance for name, g in run.point_grads.items())
-    out["delta_method_sd"] = math.sqrt(delta)
+    # gᵀ Σ g, g the gradient at the point values and Σ the inputs' covariance (their distributions'
+    # variances; with correlations, as drawn)
+    names = list(run.point_grads)
+    g = np.array([float(run.point_grads[name]) for name in names])
+    if run.correlations and len(names) > 1:
+        sigma = np.atleast_2d(np.cov(np.vstack([run.drawn[name][ok] for name in names])))
+    else:
+        sigma = np.diag([run.dists[name].variance for name in names])
+    out["delta_method_sd"] = math.sqrt(max(float(g @ sigma @ g), 0.0)) if names else 0.0
     ratio = out["delta_method_sd"] / sd if sd else math.inf
     out["nonlinear"] = not (1 / NONLINEAR <= ratio <= NONLINEAR)
     rank_f = _ranks(np, f)
@@ -246,6 +266,8 @@ def mc_json(run: MonteCarlo) -> str:
             "sampler": run.sampler,
             "seed": run.seed,
             "target": run.target,
+            "interrupted": run.interrupted is not None,
+            "correlations": [list(c) for c in run.correlations],
             **summary(run),
         }
     )
@@ -259,6 +281,7 @@ def mc_table(run: MonteCarlo, num: Format = format_number, color: bool = False) 
     out = entry_format(num, plan.formats.get(run.of))
     lines = [
         f"{cell(plan.name)}: {cell(run.of_name)} over {run.n:,} samples ({run.sampler}, seed {run.seed})"
+        + (f", interrupted (Ctrl-C) of {run.interrupted:,}" if run.interrupted else "")
         + (f"; {s['without_a_value']:,} without a value" if s["without_a_value"] else "")
     ]
     if "mean" not in s:
@@ -292,6 +315,7 @@ def mc_table(run: MonteCarlo, num: Format = format_number, color: bool = False) 
         values.append(out(v))
     percentiles.rows.append(values)
     lines.append(percentiles.draw(None, color, all_rows=True))
+    lines.extend(histogram_lines(run, num))
     table = Table()
     table.column("input", style="bold")
     table.column("distribution")
@@ -329,3 +353,96 @@ def parse_dist_option(spec: str, source: str | None):
         return name.strip(), parse_distribution(text, parse_number)
     except DistributionError as e:
         raise RequestError(f"{name.strip()}: {e}", source, "dist") from None
+
+
+def samples_records(run: MonteCarlo) -> tuple[list[str], list]:
+    """The raw samples, for --samples-out: a header and columns (sample index, each input drawn, the
+    output, each gradient), so every figure can be checked."""
+    import numpy as np
+
+    of = run.of_name
+    header = ["sample", *run.dists, of, *(f"d({of})/d({name})" for name in run.grads)]
+    columns = [np.arange(run.n), *run.drawn.values(), run.value, *run.grads.values()]
+    return header, columns
+
+
+def samples_csv(run: MonteCarlo) -> bytes:
+    header, columns = samples_records(run)
+    import numpy as np
+
+    from ..show.formats import csv_text
+
+    rows = [header + (["error"] if run.failed else [])]
+    lists = [c.tolist() for c in columns]
+    for k in range(run.n):
+        row = [lists[0][k], *(x if np.isfinite(x) else "" for x in (c[k] for c in lists[1:]))]
+        rows.append(row + ([run.failed.get(k, "")] if run.failed else []))
+    return csv_text(rows).encode("utf-8")
+
+
+def samples_npy(run: MonteCarlo) -> bytes:
+    """The samples as a numpy structured array, its fields named as the CSV's columns."""
+    import io
+
+    import numpy as np
+
+    header, columns = samples_records(run)
+    table = np.empty(run.n, dtype=[(name, "i8" if k == 0 else "f8") for k, name in enumerate(header)])
+    for name, column in zip(header, columns):
+        table[name] = column
+    out = io.BytesIO()
+    np.save(out, table, allow_pickle=False)
+    return out.getvalue()
+
+
+HISTOGRAM_BINS = 20
+HISTOGRAM_WIDTH = 40
+
+
+def histogram_lines(run: MonteCarlo, num: Format) -> list[str]:
+    """The output's distribution as bars of █ in the terminal, one per bin (the target's bin marked)."""
+    import numpy as np
+
+    f = run.value[np.isfinite(run.value)]
+    if f.size < 2 or f.min() == f.max():
+        return []
+    counts, edges = np.histogram(f, bins=HISTOGRAM_BINS)
+    most = counts.max()
+    texts = [num(float(e)) for e in edges]
+    width = max(map(len, texts))
+    lines = []
+    for k, count in enumerate(counts.tolist()):
+        bar = "█" * round(HISTOGRAM_WIDTH * count / most) if most else ""
+        mark = ""
+        if run.target is not None and edges[k] <= run.target < edges[k + 1]:
+            mark = f"  ← {num(run.target)}"
+        lines.append(f"  {texts[k]:>{width}} to {texts[k + 1]:>{width}}  {bar} {count:,}{mark}")
+    return lines
+
+
+def mc_plot(run: MonteCarlo, fmt: str) -> bytes:
+    """The output's histogram with its mean, P5 and P95 (and the target), as SVG or PNG (matplotlib)."""
+    import numpy as np
+
+    from ..show.numbers import described
+    from ..show.plot import picture, pyplot
+
+    plt = pyplot()
+    f = run.value[np.isfinite(run.value)]
+    s = summary(run)
+    figure, axes = plt.subplots(figsize=(7, 3.8))
+    axes.hist(f, bins=50, color="#1f77b4", alpha=0.8)
+    if "mean" in s:
+        for x, style, name in (
+            (s["mean"], "-", "mean"),
+            (s["percentiles"].get("P5"), "--", "P5"),
+            (s["percentiles"].get("P95"), "--", "P95"),
+            (run.target, ":", "target"),
+        ):
+            if x is not None:
+                axes.axvline(x, color="black", linestyle=style, linewidth=1, label=f"{name} {x:.6g}")
+        axes.legend(fontsize="small")
+    axes.set_xlabel(described(run.plan, run.of) or run.of_name)
+    axes.set_ylabel("samples")
+    axes.set_title(f"{run.plan.name}: {run.of_name} over {run.n:,} samples ({run.sampler})")
+    return picture(plt, figure, fmt)
