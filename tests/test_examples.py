@@ -12,6 +12,7 @@ evidence that the numbers in them are right.
 from __future__ import annotations
 
 import json
+import math
 
 import mpmath as mp
 import numpy as np
@@ -316,3 +317,25 @@ def test_coffee_cart_gives_the_profit_and_price_gradient_worked_by_hand():
 
     p, f, c = F(5, 2), F(1, 40), F(11, 10)
     assert run.grads["price"] == float((2000 - 250 * p) * (1 - f) - 250 * p * (1 - f) + 250 * c) == 1006.25
+
+
+def test_coffee_cart_risk_keeps_its_point_values_and_its_mean_is_worked_by_hand():
+    import cgraph_cli as cg
+    from cgraph_cli.commands.mc import monte_carlo, summary
+
+    graph = cg.load(str(GRAPHS / "coffee_cart_risk.yaml"))
+    assert graph.run().value == 939.0624999999998  # the point values: coffee_cart.yaml's
+    run = monte_carlo(graph.plan, 40_000)
+    s = summary(run)
+    # E[profit] = (1 - f)(2000 E[p] - 250 E[p²]) - 2000 E[c] + 250 E[c p] - E[R], E[p²] = 2.5² + 0.25²,
+    # E[c] = (0.9 + 1.1 + 1.6) / 3, E[c p] = E[c] E[p] + cov(c, p) (the imposed correlation's, as drawn),
+    # E[R] of the lognormal with its 5th and 95th percentiles at 700 and 1200
+    mu, sigma = (math.log(700) + math.log(1200)) / 2, (math.log(1200) - math.log(700)) / (2 * 1.6448536269514722)
+    c_mean, cov = 3.6 / 3, float(np.cov(run.drawn["unit_cost"], run.drawn["price"])[0, 1])
+    expected = (
+        0.975 * (2000 * 2.5 - 250 * (2.5**2 + 0.25**2))
+        - 2000 * c_mean
+        + 250 * (c_mean * 2.5 + cov)
+        - math.exp(mu + sigma**2 / 2)
+    )
+    assert abs(s["mean"] - expected) < 4 * s["standard_error"]

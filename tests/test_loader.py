@@ -187,7 +187,19 @@ def _drafts(text: str):
 
 
 def _same(fast, careful) -> None:
-    for field in ("name", "description", "output", "names", "ops", "operands", "values", "labels", "fixed", "formulas"):
+    for field in (
+        "name",
+        "description",
+        "output",
+        "names",
+        "ops",
+        "operands",
+        "values",
+        "labels",
+        "fixed",
+        "formulas",
+        "correlations",
+    ):
         a, b = getattr(fast, field), getattr(careful, field)
         assert a == b and [type(x) for x in (a if isinstance(a, list) else [a])] == [
             type(x) for x in (b if isinstance(b, list) else [b])
@@ -195,6 +207,7 @@ def _same(fast, careful) -> None:
     assert [(f.signature, f.text) for f in fast.functions.values()] == [
         (f.signature, f.text) for f in careful.functions.values()
     ]
+    assert {k: d.text for k, d in fast.dists.items()} == {k: d.text for k, d in careful.dists.items()}
 
 
 def as_json(text: str) -> str:
@@ -205,7 +218,13 @@ def as_json(text: str) -> str:
 
     d = _careful_draft(text, "f.yaml", "f")
     leaves = [
-        (k, n, ({"value": v, "label": d.labels[k]} if k in d.labels else v))
+        (
+            k,
+            n,
+            {"value": v, **({"label": d.labels[k]} if k in d.labels else {}), "dist": d.dists[k].text}
+            if k in d.dists
+            else ({"value": v, "label": d.labels[k]} if k in d.labels else v),
+        )
         for k, (n, v, op) in enumerate(zip(d.names, d.values, d.ops))
         if op is None
     ]
@@ -224,6 +243,7 @@ def as_json(text: str) -> str:
         **({"description": d.description} if d.description else {}),
         **({"functions": {f.signature: f.text for f in d.functions.values()}} if d.functions else {}),
         "inputs": inputs,
+        **({"correlations": [list(c) for c in d.correlations]} if d.correlations else {}),
         **({"constants": constants} if constants else {}),
         "nodes": nodes,
         **({"output": d.output} if d.output else {}),

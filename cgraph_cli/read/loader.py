@@ -158,6 +158,8 @@ def _fast_draft(text: str, source: str, stem: str) -> Draft:
             _fast_nodes(draft, section)
     if not draft.names:
         raise _NotSure
+    if "correlations" in fields:
+        _fast_correlations(draft, fields["correlations"])
     if draft.functions:
         from .formula import function_problem
 
@@ -194,11 +196,15 @@ def _fast_value(draft: Draft, name: str, value: list, constant: bool):
     if value and type(value[0]) is tuple:  # a mapping
         spec = _pairs(value)
         fields = {key: (key, item) for key, item in spec}
-        if len(fields) != len(spec) or not fields.keys() <= set(INPUT_KEYS) or "dist" in fields:
+        if len(fields) != len(spec) or not fields.keys() <= set(INPUT_KEYS):
             raise _NotSure
         value, label = input_value(reader, fields, what)
         if label is not None:
             draft.labels[len(draft.names)] = label
+        if "dist" in fields:
+            from .values import distribution
+
+            draft.dists[len(draft.names)] = distribution(reader, fields["dist"][1], what)
     else:
         value = nested(reader, value, what)
     draft.arrays = draft.arrays or hasattr(value, "shape")
@@ -277,6 +283,28 @@ def _fast_attributes(draft: Draft, name: str, op, node: dict) -> None:
     }
 
 
+def _fast_correlations(draft: Draft, section) -> None:
+    """`correlations:` as located.py reads it, on plain lists; anything amiss is _NotSure."""
+    from ..core.correlation import not_semidefinite
+
+    drawn = {draft.names[k] for k in draft.dists}
+    if type(section) is not list:
+        raise _NotSure
+    pairs: list[tuple[str, str, float]] = []
+    for item in section:
+        if type(item) is not list or len(item) != 3:
+            raise _NotSure
+        a, b, rho = _text(item[0]), _text(item[1]), float(_number(item[2]))
+        if a not in drawn or b not in drawn or a == b or not -1 <= rho <= 1:
+            raise _NotSure
+        if any({a, b} == {x, y} for x, y, _ in pairs):
+            raise _NotSure
+        pairs.append((a, b, rho))
+    if not_semidefinite(pairs) is not None:
+        raise _NotSure
+    draft.correlations = pairs
+
+
 def _fast_functions(section) -> dict:
     """The `functions:` section read (formula.read_functions); anything amiss is _NotSure."""
     from .formula import FormulaError, read_functions
@@ -328,7 +356,7 @@ def _mapping(pairs: list):
 _OP_NAME = {name: name for name in OPS}  # one string per op name, however many nodes use it
 
 
-_CAREFUL_SECTIONS = {"edges", "display", "correlations"}  # read the careful way alone
+_CAREFUL_SECTIONS = {"edges", "display"}  # read the careful way alone
 _PLAIN_NODE_KEYS = {"op", "inputs", "label"}
 _NODE_KEYS = _PLAIN_NODE_KEYS | set(ATTRIBUTE_NAMES)
 _TEXT = {str}

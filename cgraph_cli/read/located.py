@@ -237,17 +237,6 @@ class Builder:
         draft.formulas, draft.functions, draft.calls = self.formulas, self.functions, self.calls
         return draft
 
-    def distribution(self, node, what: str):
-        """An input's `dist:` (core/distributions.py), located where it is wrong."""
-        from ..core.distributions import DistributionError, parse_distribution
-        from .syntax import parse_number
-
-        text = self.text(node, f"the distribution of {what}")
-        try:
-            return parse_distribution(text, parse_number)
-        except DistributionError as e:
-            raise self.fail(f"{what}: {e}", node.loc) from None
-
     def correlations(self, section) -> list[tuple[str, str, float]]:
         """`correlations:`, a list of [A, B, RHO]: rank correlations between inputs with distributions,
         each in [-1, 1], each pair once; together they must be a positive semi-definite matrix."""
@@ -361,7 +350,9 @@ class Builder:
         if type(written) is Scalar and written.plain and written.text.rstrip().endswith("%"):
             self.formats[name] = ("percent", None)  # written as a percent: shown as one
         if type(value) is Map and "dist" in fields:
-            self.dists[name] = self.distribution(fields["dist"][1], what)
+            from .values import distribution
+
+            self.dists[name] = distribution(self, fields["dist"][1], what)
         self.arrays = self.arrays or hasattr(number, "shape")
         self.add(name, key.loc, None, number, label, constant)
 

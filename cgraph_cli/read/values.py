@@ -56,6 +56,18 @@ def input_value(builder, fields: dict, what: str):
     return value_of(builder, fields["value"][1], what), label
 
 
+def distribution(builder, node, what: str):
+    """An input's `dist:` (core/distributions.py): its text read, the error located at it."""
+    from ..core.distributions import DistributionError, parse_distribution
+    from .syntax import parse_number
+
+    text = builder.text(node, f"the distribution of {what}")
+    try:
+        return parse_distribution(text, parse_number)
+    except DistributionError as e:
+        raise builder.fail(f"{what}: {e}", _loc(node)) from None
+
+
 def value_of(builder, node, what: str):
     """A value as written: a number, or a nested list of numbers (an array)."""
     return nested(builder, node, what) if _items(node) is not None else builder.number(node, what)
