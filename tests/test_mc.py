@@ -302,3 +302,48 @@ def test_ctrl_c_gives_the_figures_of_the_samples_done(invoke, graph_file, monkey
     assert result.exit_code == 130 and "the figures are of the 200 samples done of 1,000" in result.stderr
     out = json.loads(result.stdout)
     assert out["samples"] == 200 and out["interrupted"] is True
+
+
+ISHIGAMI = """\
+inputs:
+  x1: {value: 0, dist: "uniform(-3.141592653589793, 3.141592653589793)"}
+  x2: {value: 0, dist: "uniform(-3.141592653589793, 3.141592653589793)"}
+  x3: {value: 0, dist: "uniform(-3.141592653589793, 3.141592653589793)"}
+nodes:
+  y: sin(x1) + 7 * sin(x2) ** 2 + 0.1 * x3 ** 4 * sin(x1)
+"""
+
+
+def _ishigami_indices(a: float = 7.0, b: float = 0.1) -> tuple[list[float], list[float]]:
+    """The Ishigami function's Sobol indices, analytically (Ishigami and Homma 1990; Saltelli et al.,
+    Global Sensitivity Analysis: The Primer, 2008, §4.7)."""
+    pi = math.pi
+    v1 = 0.5 * (1 + b * pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
+    v = v1 + v2 + v13
+    return [v1 / v, v2 / v, 0.0], [(v1 + v13) / v, v2 / v, v13 / v]
+
+
+def test_sobol_indices_of_the_ishigami_function_are_its_analytic_ones(invoke, graph_file):
+    out = json.loads(invoke("mc", graph_file(ISHIGAMI), "--samples", "40000", "--sobol", "--json").stdout)
+    first, total = _ishigami_indices()
+    assert out["sobol"]["scenarios"] == 40000 * 5
+    for k, name in enumerate(["x1", "x2", "x3"]):
+        ix = out["sobol"]["indices"][name]
+        assert abs(ix["first"] - first[k]) < 0.02 and abs(ix["total"] - total[k]) < 0.02, (name, ix)
+        widen = 0.01  # (the bootstrap interval, with a margin for the estimator's own bias at this N)
+        assert ix["first_ci"][0] - widen <= first[k] <= ix["first_ci"][1] + widen
+        assert ix["total_ci"][0] - widen <= total[k] <= ix["total_ci"][1] + widen
+
+
+def test_sobol_indices_of_a_linear_model_are_its_variance_shares(invoke, graph_file):
+    out = json.loads(invoke("mc", graph_file(LINEAR), "--samples", "20000", "--sobol", "--json").stdout)
+    for name, share in (("x", 36 / 52), ("y", 16 / 52)):
+        ix = out["sobol"]["indices"][name]
+        assert abs(ix["first"] - share) < 0.02 and abs(ix["total"] - share) < 0.02
+
+
+def test_sobol_refuses_correlated_inputs(invoke, graph_file):
+    result = invoke("mc", graph_file(CORRELATED), "--sobol")
+    assert result.exit_code == 2 and "--sobol: Sobol indices assume independent inputs" in result.stderr

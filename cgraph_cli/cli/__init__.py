@@ -81,6 +81,7 @@ _OPTION_OF_ROLE = {
     "sampler": "--sampler",
     "percentiles": "--percentiles",
     "mc": "mc",
+    "sobol": "--sobol",
 }
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.
@@ -1028,9 +1029,14 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
 @click.option(
     "--plot", metavar="OUT", help="Also draw the output's histogram into OUT.svg or OUT.png (the plot extra)."
 )
+@click.option(
+    "--sobol",
+    is_flag=True,
+    help="Also Sobol first-order and total indices (N·(D+2) more scenarios, independent inputs).",
+)
 @json_option
 @number_options
-def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, as_json, num):
+def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, sobol, as_json, num):
     """Monte Carlo: the output's distribution over the inputs' distributions, and which matters most.
 
     Inputs (or constants) carry distributions in the file ({value: 10, dist:
@@ -1074,7 +1080,7 @@ def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, sampl
             raise click.UsageError(f"--percentiles {percentiles!r}: {e}") from None
     progress = Progress("sampling")
     try:
-        run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress)
+        run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress, sobol)
     finally:
         progress.close()
     if run.interrupted:

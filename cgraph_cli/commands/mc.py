@@ -50,6 +50,7 @@ class MonteCarlo:
         self.percentiles: tuple = DEFAULT_PERCENTILES
         self.correlations: list = []  # the rank correlations imposed: (a, b, rho)
         self.interrupted: int | None = None  # the samples asked for, where Ctrl-C stopped the run short
+        self.sobol: dict | None = None  # --sobol: each input's first and total indices, with intervals
 
     @property
     def of_name(self) -> str:
@@ -67,6 +68,7 @@ def monte_carlo(
     dists: dict | None = None,
     percentiles=DEFAULT_PERCENTILES,
     progress=None,
+    sobol: bool = False,
 ) -> MonteCarlo:
     """`samples` samples of the graph with its inputs drawn from their distributions (the file's,
     and `dists`: name -> Distribution, which replace them)."""
@@ -145,7 +147,68 @@ def monte_carlo(
             value, drawn = value[:done], {name: column[:done] for name, column in drawn.items()}
             grads = {name: column[:done] for name, column in grads.items()}
     run.value, run.drawn, run.grads = value, drawn, grads
+    if sobol and not run.interrupted:
+        if run.correlations:
+            raise RequestError(
+                "--sobol: Sobol indices assume independent inputs, and these are correlated; "
+                "the rank correlations and contributions are the measures for correlated inputs",
+                plan.source,
+                "sobol",
+            )
+        run.sobol = _sobol(np, run, given, positions, chunk)
     return run
+
+
+SOBOL_BOOTSTRAP = 200  # resamples for the indices' 95% intervals
+
+
+def _outputs(np, plan: Plan, given: list, positions: dict, columns: dict, target: int, chunk: int):
+    """The output in each scenario of `columns` (input name -> values), nan where it has none."""
+    from ..core.arrays import scenarios
+
+    n = len(next(iter(columns.values())))
+    out = np.empty(n)
+    for start in range(0, n, chunk):
+        count = min(chunk, n - start)
+        leaves = {positions[name]: column[start : start + count] for name, column in columns.items()}
+        values, first_bad, _ = scenarios(np, plan, given, leaves, count, target)
+        out[start : start + count] = np.where(first_bad >= 0, np.nan, values[target])
+    return out
+
+
+def _sobol(np, run: MonteCarlo, given: list, positions: dict, chunk: int) -> dict:
+    """First-order (Saltelli 2010) and total (Jansen 1999) Sobol indices of each uncertain input, with
+    bootstrap 95% intervals: N·(D+2) scenarios, A and B two independent designs, AB_i A with B's
+    column i. S_i = mean(f(B)·(f(AB_i) - f(A))) / V, ST_i = mean((f(A) - f(AB_i))²) / (2V)."""
+    from ..core.sampling import uniforms
+
+    names, n = list(run.dists), run.n
+    d = len(names)
+    u = uniforms(np, run.sampler, run.seed, 2 * d, n, 0, n)
+    a = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
+    b = {name: run.dists[name].draw(np, u[:, d + j]) for j, name in enumerate(names)}
+    f_a = _outputs(np, run.plan, given, positions, a, run.of, chunk)
+    f_b = _outputs(np, run.plan, given, positions, b, run.of, chunk)
+    f_ab = {name: _outputs(np, run.plan, given, positions, {**a, name: b[name]}, run.of, chunk) for name in names}
+    ok = np.isfinite(f_a) & np.isfinite(f_b)
+    for column in f_ab.values():
+        ok &= np.isfinite(column)
+    rng = np.random.default_rng(run.seed)
+    picks = [np.flatnonzero(ok)] + [rng.choice(np.flatnonzero(ok), ok.sum()) for _ in range(SOBOL_BOOTSTRAP)]
+    out = {}
+    for name in names:
+        first, total = [], []
+        for k in picks:
+            variance = np.var(np.concatenate([f_a[k], f_b[k]]), ddof=1)
+            first.append(float(np.mean(f_b[k] * (f_ab[name][k] - f_a[k])) / variance) if variance else math.nan)
+            total.append(float(np.mean((f_a[k] - f_ab[name][k]) ** 2) / (2 * variance)) if variance else math.nan)
+        out[name] = {
+            "first": first[0],
+            "first_ci": [float(np.percentile(first[1:], 2.5)), float(np.percentile(first[1:], 97.5))],
+            "total": total[0],
+            "total_ci": [float(np.percentile(total[1:], 2.5)), float(np.percentile(total[1:], 97.5))],
+        }
+    return {"scenarios": n * (d + 2), "without_a_value": int((~ok).sum()), "indices": out}
 
 
 def _correlate(np, run: MonteCarlo, drawn: dict, seed: int) -> None:
@@ -269,6 +332,7 @@ def mc_json(run: MonteCarlo) -> str:
             "interrupted": run.interrupted is not None,
             "correlations": [list(c) for c in run.correlations],
             **summary(run),
+            **({"sobol": run.sobol} if run.sobol is not None else {}),
         }
     )
 
@@ -338,6 +402,28 @@ def mc_table(run: MonteCarlo, num: Format = format_number, color: bool = False) 
             ]
         )
     lines.append(table.draw(None, color, all_rows=True))
+    if run.sobol is not None:
+        indices = Table()
+        for title in ("input", "Sobol first-order", "95% interval", "total", "95% interval"):
+            indices.column(title, "left" if title == "input" else "right")
+        for name, ix in sorted(run.sobol["indices"].items(), key=lambda item: -item[1]["total"]):
+            indices.rows.append(
+                [
+                    cell(name),
+                    f"{ix['first']:.3f}",
+                    f"[{ix['first_ci'][0]:.3f}, {ix['first_ci'][1]:.3f}]",
+                    f"{ix['total']:.3f}",
+                    f"[{ix['total_ci'][0]:.3f}, {ix['total_ci'][1]:.3f}]",
+                ]
+            )
+        lines.append(
+            indices.draw(
+                f"Sobol indices (Saltelli first-order, Jansen total; {run.sobol['scenarios']:,} scenarios, "
+                f"bootstrap of {SOBOL_BOOTSTRAP})",
+                color,
+                all_rows=True,
+            )
+        )
     return "\n".join(lines)
 
 
