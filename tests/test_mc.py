@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import cgraph_cli as cg
 from cgraph_cli.core.distributions import DistributionError, parse_distribution
 from cgraph_cli.core.errors import GraphError
 from cgraph_cli.core.sampling import uniforms
@@ -347,3 +348,97 @@ def test_sobol_indices_of_a_linear_model_are_its_variance_shares(invoke, graph_f
 def test_sobol_refuses_correlated_inputs(invoke, graph_file):
     result = invoke("mc", graph_file(CORRELATED), "--sobol")
     assert result.exit_code == 2 and "--sobol: Sobol indices assume independent inputs" in result.stderr
+
+
+# -- in bounded memory, in process and on Dask ----------------------------------------------------
+
+
+def test_exact_sums_are_exact_and_do_not_depend_on_order():
+    from fractions import Fraction
+
+    from cgraph_cli.commands.mc_stream import SCALE, exact_sum, exact_value
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, 10_000) * 10.0 ** rng.integers(-300, 300, 10_000)
+    x = np.concatenate([x, [5e-324, -5e-324, 1.7976931348623157e308, -1.7976931348623157e308, 0.0]])
+    truth = sum(Fraction(v) for v in x.tolist())
+    total = exact_sum(np, x)
+    assert Fraction(total, 1 << SCALE) == truth
+    assert exact_sum(np, x[:3000]) + exact_sum(np, x[3000:]) == total == exact_sum(np, x[::-1])
+    assert exact_value(total, len(x)) == float(truth / len(x))
+
+
+def _streamed_json(path: str, samples: int, runner=None) -> dict:
+    from cgraph_cli.commands.mc import mc_json, monte_carlo
+    from cgraph_cli.commands.mc_stream import in_process
+
+    return json.loads(
+        mc_json(monte_carlo(cg.load(path).plan, samples, 3, "lhs", target=10.0, runner=runner or in_process))
+    )
+
+
+def test_a_run_reduced_as_it_goes_agrees_with_one_kept_in_memory(graph_file, monkeypatch):
+    from cgraph_cli.commands import mc
+
+    path = graph_file(LINEAR)
+    kept = json.loads(mc.mc_json(mc.monte_carlo(cg.load(path).plan, 30_000, 3, "lhs", target=10.0)))
+    reduced = _streamed_json(path, 30_000)
+    assert math.isclose(reduced["mean"], kept["mean"], rel_tol=1e-14, abs_tol=0)
+    assert math.isclose(reduced["sd"], kept["sd"], rel_tol=1e-12, abs_tol=0)
+    assert reduced["min"] == kept["min"] and reduced["max"] == kept["max"]
+    assert reduced["p_below_target"] == kept["p_below_target"]
+    for key, value in kept["percentiles"].items():  # the histogram's: within a bin's width
+        assert abs(reduced["percentiles"][key] - value) <= reduced["percentile_precision"], key
+    for name in ("x", "y"):
+        a, b = kept["inputs"][name], reduced["inputs"][name]
+        assert a["mean_gradient"] == b["mean_gradient"] and abs(a["spearman"] - b["spearman"]) < 1e-4
+        assert math.isclose(a["dgsm_share"], b["dgsm_share"], rel_tol=1e-9, abs_tol=0)
+    # and cut into other chunks, bit for bit the same
+    monkeypatch.setattr(mc, "CHUNK_CELLS", 7 * 777)
+    assert _streamed_json(path, 30_000) == reduced
+
+
+def test_on_a_dask_cluster_the_figures_are_the_same_bit_for_bit(graph_file):
+    distributed = pytest.importorskip("distributed")
+    from cgraph_cli.commands.mc_stream import on_dask
+
+    path = graph_file(LINEAR)
+    here = _streamed_json(path, 20_000)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        there = _streamed_json(path, 20_000, on_dask(client))
+        workers = len(client.scheduler_info()["workers"])
+    assert there == here and workers == 2
+
+
+def test_the_cli_runs_on_local_workers_and_says_so_when_dask_is_missing(invoke, graph_file, monkeypatch):
+    pytest.importorskip("distributed")
+    path = graph_file(LINEAR)
+    result = invoke("mc", path, "--samples", "5000", "--workers", "2", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == _streamed_json_cli_equivalent(path, 5000)
+    both = invoke("mc", path, "--workers", "2", "--scheduler", "tcp://127.0.0.1:1")
+    assert both.exit_code == 2 and "choose one" in both.stderr
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name.startswith("distributed"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    missing = invoke("mc", path, "--workers", "2")
+    assert missing.exit_code == 1 and "the dist extra" in missing.stderr
+
+
+def _streamed_json_cli_equivalent(path: str, samples: int) -> dict:
+    from cgraph_cli.commands.mc import mc_json, monte_carlo
+    from cgraph_cli.commands.mc_stream import in_process
+
+    return json.loads(mc_json(monte_carlo(cg.load(path).plan, samples, 0, "lhs", runner=in_process)))

@@ -10,12 +10,13 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 import click
 
 from .. import __version__
-from ..core.errors import CgraphError, RequestError
+from ..core.errors import CgraphError, RequestError, RunError
 from .options import (
     FiniteFloat,
     SetValue,
@@ -1034,9 +1035,24 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
     is_flag=True,
     help="Also Sobol first-order and total indices (N·(D+2) more scenarios, independent inputs).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    metavar="N",
+    help="Run on a local Dask cluster of N processes (the dist extra).",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    envvar="DASK_SCHEDULER_ADDRESS",
+    help="Run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS; the dist extra).",
+)
 @json_option
 @number_options
-def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, sobol, as_json, num):
+def mc(
+    plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, sobol, workers, scheduler,
+    as_json, num,
+):  # fmt: skip
     """Monte Carlo: the output's distribution over the inputs' distributions, and which matters most.
 
     Inputs (or constants) carry distributions in the file ({value: 10, dist:
@@ -1078,9 +1094,12 @@ def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, sampl
             wanted = tuple(float(parse_number(p)) for p in percentiles.split(","))
         except NotANumber as e:
             raise click.UsageError(f"--percentiles {percentiles!r}: {e}") from None
+    if workers is not None and scheduler:
+        raise click.UsageError("--workers starts a cluster here and --scheduler names one; choose one")
     progress = Progress("sampling")
     try:
-        run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress, sobol)
+        with _dask(workers, scheduler) as runner:
+            run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress, sobol, runner)
     finally:
         progress.close()
     if run.interrupted:
@@ -1091,3 +1110,37 @@ def mc(plan, sets, of, samples, seed, sampler, dists, target, percentiles, sampl
         write_plot(plot, lambda: mc_plot(run, fmt))
     emit(mc_json(run) if as_json else mc_table(run, num, stdout_color()), as_json)
     return Exit.INTERRUPTED if run.interrupted else None
+
+
+@contextmanager
+def _dask(workers: int | None, scheduler: str | None):
+    """A runner of Monte Carlo's chunks on Dask (a local cluster of `workers` processes on the
+    loopback address, or the scheduler named), or None: in process."""
+    if workers is None and not scheduler:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise RunError(
+            "--workers and --scheduler need Dask's distributed, the dist extra: pip install 'cgraph-cli[dist]'"
+        ) from None
+    from ..commands.mc_stream import on_dask
+
+    cluster = None
+    if workers is not None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    try:
+        yield on_dask(client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

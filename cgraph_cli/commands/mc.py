@@ -29,7 +29,8 @@ from ..show.formats import to_json
 from ..show.numbers import Format, entry_format, estimate_format, format_number
 from ..show.table import Table, cell
 
-MAX_SAMPLES = 2_000_000  # every sample is kept (for its rank and percentile): 8 bytes × (1 + 2 per input) each
+MAX_SAMPLES = 2_000_000  # kept in memory (for exact ranks and percentiles): 8 bytes × (1 + 2 per input) each
+MAX_STREAMED = 10**10  # past MAX_SAMPLES (or on Dask), reduced as they go: commands/mc_stream.py
 DEFAULT_PERCENTILES = (1, 5, 10, 50, 90, 95, 99)
 CHUNK_CELLS = 4_000_000
 NONLINEAR = 1.5  # the delta-method sd and the Monte Carlo sd differ by more than this factor: a note
@@ -51,6 +52,7 @@ class MonteCarlo:
         self.correlations: list = []  # the rank correlations imposed: (a, b, rho)
         self.interrupted: int | None = None  # the samples asked for, where Ctrl-C stopped the run short
         self.sobol: dict | None = None  # --sobol: each input's first and total indices, with intervals
+        self.workers = 0  # the Dask workers that reduced it (0: in process)
 
     @property
     def of_name(self) -> str:
@@ -69,7 +71,8 @@ def monte_carlo(
     percentiles=DEFAULT_PERCENTILES,
     progress=None,
     sobol: bool = False,
-) -> MonteCarlo:
+    runner=None,
+):
     """`samples` samples of the graph with its inputs drawn from their distributions (the file's,
     and `dists`: name -> Distribution, which replace them)."""
     import numpy as np
@@ -81,8 +84,9 @@ def monte_carlo(
     plan.numbers_only("mc", "mc")
     option_number(samples, "--samples", least=2, whole=True)
     option_number(seed, "--seed", whole=True, least=-math.inf)
-    if samples > MAX_SAMPLES:
-        raise RequestError(f"--samples {samples:,}: at most {MAX_SAMPLES:,} in this version", plan.source, "samples")
+    streamed = runner is not None or samples > MAX_SAMPLES  # reduced as it goes: in bounded memory
+    if samples > MAX_STREAMED:
+        raise RequestError(f"--samples {samples:,}: at most {MAX_STREAMED:,}", plan.source, "samples")
     if sampler not in SAMPLERS:
         raise RequestError(f"--sampler {sampler!r}: one of {', '.join(SAMPLERS)}", plan.source, "sampler")
     if target is not None:
@@ -109,6 +113,17 @@ def monte_carlo(
     run.percentiles = tuple(percentiles)
     point = evaluate(plan, overrides, plan.names[target_at])
     run.point_grads = {name: point.grad_of(name) for name in uncertain if plan.index[name] not in plan.fixed}
+    if streamed:
+        from .mc_stream import streamed as reduced
+
+        if any(a in uncertain and b in uncertain for a, b, _ in plan.correlations) or sobol:
+            raise RequestError(
+                f"correlations and --sobol need the samples in memory: at most {MAX_SAMPLES:,} samples, in process",
+                plan.source,
+                "samples",
+            )
+        size = max(1, min(CHUNK_CELLS // max(plan.size, 1), 1_000_000))
+        return reduced(plan, run, overrides, float(point.value), runner, size, progress)
     positions = {name: plan.index[name] for name in uncertain}
     differentiated = [name for name in uncertain if plan.index[name] not in plan.fixed]
     given = plan.given(overrides)
@@ -232,9 +247,14 @@ def _why(plan: Plan, values: list, i: int, k: int) -> str:
 # -- what the samples say --------------------------------------------------------------------
 
 
-def summary(run: MonteCarlo) -> dict:
+def summary(run) -> dict:
     """The figures of the output, and of each uncertain input, as JSON gives them."""
     import numpy as np
+
+    from .mc_stream import StreamRun, stream_summary
+
+    if isinstance(run, StreamRun):
+        return stream_summary(run)
 
     assert run.value is not None
     ok = np.isfinite(run.value)
@@ -321,7 +341,7 @@ def _correlation(np, a, b) -> float:
     return float((a * b).sum()) / scale if scale else math.nan
 
 
-def mc_json(run: MonteCarlo) -> str:
+def mc_json(run) -> str:
     return to_json(
         {
             "graph": run.plan.name,
@@ -337,7 +357,7 @@ def mc_json(run: MonteCarlo) -> str:
     )
 
 
-def mc_table(run: MonteCarlo, num: Format = format_number, color: bool = False) -> str:
+def mc_table(run, num: Format = format_number, color: bool = False) -> str:
     """The output's figures, a row of percentiles, then each uncertain input's sensitivities."""
     s = summary(run)
     plan = run.plan
@@ -485,14 +505,13 @@ HISTOGRAM_BINS = 20
 HISTOGRAM_WIDTH = 40
 
 
-def histogram_lines(run: MonteCarlo, num: Format) -> list[str]:
+def histogram_lines(run, num: Format) -> list[str]:
     """The output's distribution as bars of █ in the terminal, one per bin (the target's bin marked)."""
     import numpy as np
 
-    f = run.value[np.isfinite(run.value)]
-    if f.size < 2 or f.min() == f.max():
+    counts, edges = histogram(np, run, HISTOGRAM_BINS)
+    if counts is None:
         return []
-    counts, edges = np.histogram(f, bins=HISTOGRAM_BINS)
     most = counts.max()
     texts = [num(float(e)) for e in edges]
     width = max(map(len, texts))
@@ -506,7 +525,31 @@ def histogram_lines(run: MonteCarlo, num: Format) -> list[str]:
     return lines
 
 
-def mc_plot(run: MonteCarlo, fmt: str) -> bytes:
+def histogram(np, run, bins: int):
+    """The output's histogram (counts, edges) in `bins` equal bins from its least to its largest value
+    (a run reduced as it went: its fine bins regrouped by their centres); (None, None) for no spread."""
+    from .mc_stream import BINS, StreamRun
+
+    if not isinstance(run, StreamRun):
+        f = run.value[np.isfinite(run.value)]
+        if f.size < 2 or f.min() == f.max():
+            return None, None
+        return np.histogram(f, bins=bins)
+    t = run.totals
+    if t["valid"] < 2 or t["min"] == t["max"]:
+        return None, None
+    edges = np.linspace(t["min"], t["max"], bins + 1)
+    lo, hi = run.edges
+    centres = lo + (hi - lo) / BINS * (np.arange(BINS) + 0.5)
+    at = np.clip(np.searchsorted(edges, centres, side="right") - 1, 0, bins - 1)
+    counts = np.bincount(at, weights=t["histogram"], minlength=bins).astype(np.int64)
+    outside = np.asarray(t["outside"], dtype=float)
+    if outside.size:
+        counts += np.bincount(np.clip(np.searchsorted(edges, outside, side="right") - 1, 0, bins - 1), minlength=bins)
+    return counts, edges
+
+
+def mc_plot(run, fmt: str) -> bytes:
     """The output's histogram with its mean, P5 and P95 (and the target), as SVG or PNG (matplotlib)."""
     import numpy as np
 
@@ -514,10 +557,11 @@ def mc_plot(run: MonteCarlo, fmt: str) -> bytes:
     from ..show.plot import picture, pyplot
 
     plt = pyplot()
-    f = run.value[np.isfinite(run.value)]
     s = summary(run)
     figure, axes = plt.subplots(figsize=(7, 3.8))
-    axes.hist(f, bins=50, color="#1f77b4", alpha=0.8)
+    counts, edges = histogram(np, run, 50)
+    if counts is not None:
+        axes.stairs(counts, edges, fill=True, color="#1f77b4", alpha=0.8)
     if "mean" in s:
         for x, style, name in (
             (s["mean"], "-", "mean"),
