@@ -442,3 +442,12 @@ def _streamed_json_cli_equivalent(path: str, samples: int) -> dict:
     from cgraph_cli.commands.mc_stream import in_process
 
     return json.loads(mc_json(monte_carlo(cg.load(path).plan, samples, 0, "lhs", runner=in_process)))
+
+
+def test_the_contributions_are_drawn_as_a_tornado(invoke, graph_file):
+    lines = invoke("mc", graph_file(LINEAR), "--samples", "5000").stdout.splitlines()
+    x = next(line for line in lines if line.startswith("x "))
+    y = next(line for line in lines if line.startswith("y "))
+    share = float(x.split("%")[0].split()[-1]) / 100  # x's contribution: its bar is that share of 30
+    assert x.rstrip().endswith("█" * round(30 * share)) and "░" not in x  # f rises with x
+    assert "░" in y and "█" not in y  # and falls with y

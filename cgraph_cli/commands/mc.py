@@ -408,17 +408,18 @@ def mc_table(run, num: Format = format_number, color: bool = False) -> str:
     table.column("DGSM share", "right")
     table.column("rank correlation", "right")
     table.column("contribution", "right", "green")
-    gnum = num
+    table.column("░ moves it down, █ up", give="drop")
     for name, entry in sorted(s["inputs"].items(), key=lambda item: -item[1]["contribution"]):
         table.rows.append(
             [
                 cell(name),
                 cell(entry["distribution"], 40),
-                gnum(entry["mean_gradient"]) if "mean_gradient" in entry else "constant",
-                gnum(entry["mean_elasticity"]) if entry.get("mean_elasticity") is not None else "",
+                num(entry["mean_gradient"]) if "mean_gradient" in entry else "constant",
+                num(entry["mean_elasticity"]) if entry.get("mean_elasticity") is not None else "",
                 f"{entry['dgsm_share']:.3g}" if entry.get("dgsm_share") is not None else "",
                 f"{entry['spearman']:.3f}",
                 f"{100 * entry['contribution']:.1f}%",
+                _contribution_bar(entry),
             ]
         )
     lines.append(table.draw(None, color, all_rows=True))
@@ -445,6 +446,18 @@ def mc_table(run, num: Format = format_number, color: bool = False) -> str:
             )
         )
     return "\n".join(lines)
+
+
+CONTRIBUTION_BAR = 30
+
+
+def _contribution_bar(entry: dict) -> str:
+    """A tornado's bar for an input: as long as its contribution, █ where the output rises with it
+    (positive rank correlation), ░ where it falls, as `cgraph tornado` draws them."""
+    rho = entry["spearman"]
+    if rho != rho:
+        return ""
+    return ("█" if rho >= 0 else "░") * round(CONTRIBUTION_BAR * entry["contribution"])
 
 
 def parse_dist_option(spec: str, source: str | None):
