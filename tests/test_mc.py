@@ -370,7 +370,7 @@ def test_exact_sums_are_exact_and_do_not_depend_on_order():
 
 def _streamed_json(path: str, samples: int, runner=None) -> dict:
     from cgraph_cli.commands.mc import mc_json, monte_carlo
-    from cgraph_cli.commands.mc_stream import in_process
+    from cgraph_cli.commands.remote import in_process
 
     return json.loads(
         mc_json(monte_carlo(cg.load(path).plan, samples, 3, "lhs", target=10.0, runner=runner or in_process))
@@ -400,7 +400,7 @@ def test_a_run_reduced_as_it_goes_agrees_with_one_kept_in_memory(graph_file, mon
 
 def test_on_a_dask_cluster_the_figures_are_the_same_bit_for_bit(graph_file):
     distributed = pytest.importorskip("distributed")
-    from cgraph_cli.commands.mc_stream import on_dask
+    from cgraph_cli.commands.remote import on_dask
 
     path = graph_file(LINEAR)
     here = _streamed_json(path, 20_000)
@@ -439,7 +439,7 @@ def test_the_cli_runs_on_local_workers_and_says_so_when_dask_is_missing(invoke, 
 
 def _streamed_json_cli_equivalent(path: str, samples: int) -> dict:
     from cgraph_cli.commands.mc import mc_json, monte_carlo
-    from cgraph_cli.commands.mc_stream import in_process
+    from cgraph_cli.commands.remote import in_process
 
     return json.loads(mc_json(monte_carlo(cg.load(path).plan, samples, 0, "lhs", runner=in_process)))
 
@@ -451,3 +451,26 @@ def test_the_contributions_are_drawn_as_a_tornado(invoke, graph_file):
     share = float(x.split("%")[0].split()[-1]) / 100  # x's contribution: its bar is that share of 30
     assert x.rstrip().endswith("█" * round(30 * share)) and "░" not in x  # f rises with x
     assert "░" in y and "█" not in y  # and falls with y
+
+
+def test_a_sweep_on_local_workers_is_the_sweep_in_process_byte_for_byte(invoke):
+    pytest.importorskip("distributed")
+    from pathlib import Path
+
+    loan = str(Path(__file__).resolve().parent.parent / "graphs" / "loan_payment.yaml")
+    args = ["run", loan, "--sweep", "annual_rate=0.03:0.08:0.001", "--sweep", "years=10:30:5", "--csv"]
+    here = invoke(*args)
+    there = invoke(*args, "--workers", "2")
+    assert there.exit_code == 0 and there.stdout == here.stdout and len(here.stdout.splitlines()) == 256
+    alone = invoke("run", loan, "--workers", "2")
+    assert alone.exit_code == 2 and "give --sweep" in alone.stderr
+
+
+def test_the_grid_slices_are_meshgrids_rows(monkeypatch):
+    from cgraph_cli.commands.sweep import grid_slice
+
+    sweeps = [("a", [1.0, 2.0, 3.0]), ("b", [10.0, 20.0]), ("c", [0.5, 0.25, 0.125, 0.0625])]
+    whole = [g.ravel() for g in np.meshgrid(*[np.array(v) for _, v in sweeps], indexing="ij")]
+    for start, stop in ((0, 24), (5, 17), (23, 24)):
+        for got, want in zip(grid_slice(np, sweeps, start, stop), whole):
+            assert (got == want[start:stop]).all()

@@ -149,14 +149,17 @@ class _Cli(click.Group):
 # -- options -------------------------------------------------------------------------------
 
 
-def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False) -> int | None:
+def _run_sweep(
+    plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elasticity=False, workers=None, scheduler=None
+) -> int | None:
     """--sweep: every scenario of the grid, vectorized (sweep.py), as a table, JSON records or CSV."""
     from ..commands.sweep import parse_sweep, sweep, sweep_csv, sweep_json, sweep_table
 
     sweeps = [parse_sweep(spec, plan.source) for spec in specs]
     progress = Progress("evaluating the scenarios")
     try:
-        result = sweep(plan, sweeps, sets, of, wrt, progress)
+        with _dask(workers, scheduler) as runner:
+            result = sweep(plan, sweeps, sets, of, wrt, progress, runner)
     finally:
         progress.close()
     if result.planned != result.size:
@@ -173,6 +176,30 @@ def _run_sweep(plan, specs, sets, of, wrt, as_json, as_csv, num, all_rows, elast
 
 
 # -- reading the graph and writing files ------------------------------------------------------
+
+
+def _no_scenarios(workers, scheduler) -> None:
+    """--workers or --scheduler given where there are no scenarios to send (no --sweep): a usage
+    error (a scheduler from $DASK_SCHEDULER_ADDRESS is simply not needed)."""
+    given = click.get_current_context().get_parameter_source("scheduler") == click.core.ParameterSource.COMMANDLINE
+    if workers is not None or (scheduler and given):
+        raise click.UsageError("--workers and --scheduler run the scenarios of --sweep; give --sweep")
+
+
+def dask_options(func):
+    """--workers N and --scheduler ADDRESS: run the scenarios on Dask (the dist extra)."""
+    func = click.option(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        help="Run the scenarios on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS; the dist extra).",
+    )(func)
+    return click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        metavar="N",
+        help="Run the scenarios on a local Dask cluster of N processes (the dist extra).",
+    )(func)
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -248,7 +275,8 @@ def examples(names, folder, as_json):
 @number_options
 @all_option
 @full_option
-def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
+@dask_options
+def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full, workers, scheduler):
     """Run forward and backward; print every node's value and gradient.
 
     One row per node in evaluation order: name, op, operands, value, and the
@@ -269,9 +297,11 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
     from ..core.engine import evaluate
 
     one_format(as_json, as_csv)
+    if not sweeps:
+        _no_scenarios(workers, scheduler)
     if sweeps:
         wanted = list(dict.fromkeys(wrt)) or None
-        return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows)
+        return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows, False, workers, scheduler)
     if wrt:
         raise click.UsageError("--wrt on run chooses a sweep's gradients; without --sweep, use cgraph grad --wrt")
     result = evaluate(plan, sets, of)
@@ -315,7 +345,8 @@ def run(plan, sets, of, as_json, as_csv, sweeps, wrt, num, all_rows, full):
 @number_options
 @all_option
 @full_option
-def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, all_rows, full):
+@dask_options
+def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, all_rows, full, workers, scheduler):
     """Print d(of)/d(NAME) for each --wrt NAME (default: every input).
 
     A gradient asked for with --wrt must be a number; without --wrt, one that
@@ -341,11 +372,15 @@ def grad(plan, sets, of, as_json, wrt, order, elasticity, as_csv, sweeps, num, a
         raise click.UsageError("--order 2 gives the Hessian, as a table or --json; not with --elasticity or --csv")
     if elasticity:
         plan.numbers_only("an elasticity", "elasticity")
+    if not sweeps:
+        _no_scenarios(workers, scheduler)
     if sweeps:
         if order == 2:
             raise click.UsageError("--order 2 and --sweep cannot be used together")
         wanted = list(dict.fromkeys(wrt)) or None
-        return _run_sweep(plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows, elasticity)
+        return _run_sweep(
+            plan, sweeps, sets, of, wanted, as_json, as_csv, num, all_rows, elasticity, workers, scheduler
+        )
     names = list(dict.fromkeys(wrt)) or [plan.names[i] for i in plan.variables]
     for name in names:
         plan.position(plan.element(name)[0], "wrt")
@@ -1035,18 +1070,7 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
     is_flag=True,
     help="Also Sobol first-order and total indices (N·(D+2) more scenarios, independent inputs).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    metavar="N",
-    help="Run on a local Dask cluster of N processes (the dist extra).",
-)
-@click.option(
-    "--scheduler",
-    metavar="tcp://HOST:PORT",
-    envvar="DASK_SCHEDULER_ADDRESS",
-    help="Run on this Dask scheduler (default: $DASK_SCHEDULER_ADDRESS; the dist extra).",
-)
+@dask_options
 @json_option
 @number_options
 def mc(
@@ -1094,8 +1118,6 @@ def mc(
             wanted = tuple(float(parse_number(p)) for p in percentiles.split(","))
         except NotANumber as e:
             raise click.UsageError(f"--percentiles {percentiles!r}: {e}") from None
-    if workers is not None and scheduler:
-        raise click.UsageError("--workers starts a cluster here and --scheduler names one; choose one")
     progress = Progress("sampling")
     try:
         with _dask(workers, scheduler) as runner:
@@ -1119,13 +1141,15 @@ def _dask(workers: int | None, scheduler: str | None):
     if workers is None and not scheduler:
         yield None
         return
+    if workers is not None and scheduler:
+        raise click.UsageError("--workers starts a cluster here and --scheduler names one; choose one")
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise RunError(
             "--workers and --scheduler need Dask's distributed, the dist extra: pip install 'cgraph-cli[dist]'"
         ) from None
-    from ..commands.mc_stream import on_dask
+    from ..commands.remote import on_dask
 
     cluster = None
     if workers is not None:

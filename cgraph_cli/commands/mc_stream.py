@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .remote import in_process, plan_of
+
 PILOT = 65_536  # the first samples, whose range sets the histogram's
 BINS = 1 << 16
 SCALE = 1127  # an exact sum is an integer multiple of 2^-SCALE (the smallest float is 2^-1074 = m 2^-1127)
@@ -50,17 +52,6 @@ def exact_value(total: int, divide_by: int = 1) -> float:
 
 # -- one chunk, on any machine ----------------------------------------------------------------
 
-_PLANS: dict = {}  # a worker loads the graph once: its text -> its plan
-
-
-def _plan(text: str):
-    plan = _PLANS.get(text)
-    if plan is None:
-        from ..read.loader import load_text
-
-        plan = _PLANS[text] = load_text(text, "<graph>")
-    return plan
-
 
 def chunk(job: dict, start: int, count: int) -> dict:
     """The reductions of samples start..start+count: `job` says what (see Stream.job), and pass 1 or 2."""
@@ -71,7 +62,7 @@ def chunk(job: dict, start: int, count: int) -> dict:
     from ..core.sampling import uniforms
     from ..read.syntax import parse_number
 
-    plan = _plan(job["graph"])
+    plan = plan_of(job["graph"])
     names = list(job["dists"])
     dists = [parse_distribution(text, parse_number) for text in job["dists"].values()]
     target = plan.index[job["of"]]
@@ -177,6 +168,10 @@ def combine(parts: list[dict]) -> dict:
             else:  # counts, exact sums (ints), histograms (arrays of counts)
                 total[key] = total[key] + value
     return total
+
+
+def _fold(a: dict, b: dict) -> dict:
+    return combine([a, b])
 
 
 # -- the run: passes of chunks, in process or on Dask ------------------------------------------
@@ -291,42 +286,13 @@ def stream_summary(run: StreamRun) -> dict:
     return out
 
 
-def in_process(job: dict, starts: list[tuple[int, int]], progress=None) -> list[dict]:
-    """The chunks' reductions, one after another here."""
-    parts = []
-    for done, (start, count) in enumerate(starts, 1):
-        parts.append(chunk(job, start, count))
-        if progress is not None:
-            progress(done, len(starts))
-    return parts
-
-
-def on_dask(client):
-    """A runner that maps the chunks over a Dask cluster: the job (and the graph in it) is sent to
-    the workers once, each chunk comes back reduced."""
-
-    def run(job: dict, starts: list[tuple[int, int]], progress=None) -> list[dict]:
-        [shared] = client.scatter([job], broadcast=True)
-        futures = client.map(_remote, [shared] * len(starts), starts, pure=False)
-        parts = client.gather(futures)
-        if progress is not None:
-            progress(len(starts), len(starts))
-        return parts
-
-    return run
-
-
-def _remote(job: dict, span: tuple[int, int]) -> dict:
-    return chunk(job, *span)
-
-
 def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progress=None) -> StreamRun:
     """Run's samples reduced in chunks of `size` by `runner` (in_process, or on_dask's): the pilot's
     range, then the two passes."""
     from ..show.formats import graph_yaml
 
-    runner = runner or in_process
     n = run.n
+    run_chunks = runner or in_process
     job = {
         "graph": graph_yaml(plan.to_draft(), []),
         "dists": {name: d.text for name, d in run.dists.items()},
@@ -341,13 +307,13 @@ def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progre
     }
     spans = [(start, min(size, n - start)) for start in range(0, n, size)]
     pilot = [(start, min(size, min(n, PILOT) - start)) for start in range(0, min(n, PILOT), size)]
-    first = combine(runner({**job, "pass": 0}, pilot))
+    first = combine(run_chunks(chunk, {**job, "pass": 0}, pilot, None, _fold))
     lo, hi = first["min"], first["max"]
     if not lo <= hi:
         lo = hi = shift
     pad = (hi - lo) / 4 or max(abs(lo), 1.0) * 1e-6
     edges = (lo - pad, hi + pad)
-    totals = combine(runner({**job, "pass": 1, "edges": edges}, spans, progress))
+    totals = combine(run_chunks(chunk, {**job, "pass": 1, "edges": edges}, spans, progress, _fold))
     totals["shift"] = shift
     import numpy as np
 
@@ -360,5 +326,9 @@ def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progre
     cdf[-1] = totals["valid"] - above / 2
     ranks = None
     if totals["valid"] >= 2:
-        ranks = combine(runner({**job, "pass": 2, "edges": edges, "cdf": cdf, "valid": totals["valid"]}, spans))
+        ranks = combine(
+            run_chunks(
+                chunk, {**job, "pass": 2, "edges": edges, "cdf": cdf, "valid": totals["valid"]}, spans, None, _fold
+            )
+        )
     return StreamRun(run, totals, ranks, edges)

@@ -112,6 +112,7 @@ def sweep(
     of: str | None = None,
     wrt: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    runner=None,
 ) -> SweepResult:
     """Every combination of the swept values (the first sweep varies slowest), forward and backward.
     `wrt` names the gradients wanted (default: every input that is not a constant); `progress`,
@@ -142,6 +143,8 @@ def sweep(
             plan.source,
             "sweep",
         )
+    if runner is not None:  # on Dask: each chunk's grid made and evaluated where it runs
+        return _on_workers(plan, sweeps, overrides or {}, target, names, total, runner, progress)
     given = plan.given(overrides or {})
     # The grid: scenario k's value of each sweep, by mixed-radix digits of k.
     axes = [np.asarray(values, dtype=float) for _, values in sweeps]
@@ -178,6 +181,73 @@ def sweep(
         failed = {k: why for k, why in failed.items() if k < done}
         grid = [column[:done] for column in grid]
     swept = {name: column for (name, _), column in zip(sweeps, grid)}
+    result = SweepResult(plan, target, swept, value, grads, at, failed)
+    result.planned = total
+    return result
+
+
+def grid_slice(np, sweeps: list, start: int, stop: int) -> list:
+    """Scenarios start..stop of the grid, as a column per sweep: scenario k's value of each sweep is
+    by the mixed-radix digits of k, the first sweep slowest (as meshgrid's ij order has it)."""
+    k = np.arange(start, stop)
+    columns = []
+    stride = math.prod(len(values) for _, values in sweeps)
+    for _, values in sweeps:
+        stride //= len(values)
+        columns.append(np.asarray(values, dtype=float)[(k // stride) % len(values)])
+    return columns
+
+
+def sweep_chunk(job: dict, start: int, count: int) -> dict:
+    """Scenarios start..start+count of a sweep (the job: the graph as text, the sweeps, what to give),
+    evaluated wherever this runs: the output, the gradients and values asked for, and why not."""
+    import numpy as np
+
+    from ..core.arrays import scenarios
+    from .remote import plan_of
+
+    plan = plan_of(job["graph"])
+    target = plan.index[job["of"]]
+    leaves = {
+        plan.index[name]: column
+        for (name, _), column in zip(job["sweeps"], grid_slice(np, job["sweeps"], start, start + count))
+    }
+    values, first_bad, d = scenarios(np, plan, plan.given(job["overrides"]), leaves, count, target)
+    grads: dict = {}
+    at: dict = {}
+    failed: dict = {}
+    for name in job["wrt"]:
+        p = plan.index[name]
+        grads[name] = np.zeros(count) if d[p] is None else np.array(np.broadcast_to(d[p], (count,)))
+        at[name] = np.array(np.broadcast_to(values[p], (count,)))
+    for k in np.flatnonzero(first_bad >= 0).tolist():
+        failed[start + k] = _reason(plan, values, int(first_bad[k]), k)
+        for name in job["wrt"]:
+            grads[name][k] = math.nan
+    return {"value": np.array(np.broadcast_to(values[target], (count,))), "grads": grads, "at": at, "failed": failed}
+
+
+def _on_workers(plan: Plan, sweeps: list, overrides: dict, target: int, names: list, total: int, runner, progress):
+    """The sweep's chunks run by `runner` (remote.on_dask's), put back in order."""
+    import numpy as np
+
+    from ..show.formats import graph_yaml
+
+    job = {
+        "graph": graph_yaml(plan.to_draft(), []),
+        "sweeps": sweeps,
+        "overrides": overrides,
+        "of": plan.names[target],
+        "wrt": names,
+    }
+    size = max(1, CHUNK_CELLS // max(plan.size, 1))
+    spans = [(start, min(size, total - start)) for start in range(0, total, size)]
+    parts = runner(sweep_chunk, job, spans, progress)
+    value = np.concatenate([part["value"] for part in parts])
+    grads = {name: np.concatenate([part["grads"][name] for part in parts]) for name in names}
+    at = {name: np.concatenate([part["at"][name] for part in parts]) for name in names}
+    failed = {k: why for part in parts for k, why in part["failed"].items()}
+    swept = {name: column for (name, _), column in zip(sweeps, grid_slice(np, sweeps, 0, total))}
     result = SweepResult(plan, target, swept, value, grads, at, failed)
     result.planned = total
     return result
