@@ -1047,7 +1047,7 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
     "dists",
     multiple=True,
     metavar="NAME=SPEC",
-    help='A distribution for an input (repeatable), over the file\'s: price="normal(10, 1)", rent="90%% 800 to 1000".',
+    help='A distribution for an input (repeatable), over the file\'s: price="normal(10, 1)", rent="90% 800 to 1000".',
     shell_complete=complete_names("settable", "="),
 )
 @click.option("--target", type=float, metavar="T", help="Also give P(output < T).")
@@ -1087,12 +1087,16 @@ def mc(
     ends are positive, else normal). Samples are seeded and reproducible.
     Sensitivities come from the exact gradient of every sample, from one
     vectorized backward pass: mean gradient and elasticity, DGSM, rank
-    correlation and contribution to variance.
+    correlation and contribution to variance. Past 2,000,000 samples, or
+    with --workers/--scheduler (Dask), the samples are reduced as they go, in
+    bounded memory, to the same figures bit for bit whatever the chunks.
 
     \b
     Examples:
       cgraph mc graphs/coffee_cart.yaml --dist price="normal(2.5, 0.2)" --dist rent="90% 800 to 1000"
-      cgraph mc model.yaml --samples 100000 --sampler sobol --target 0 --json
+      cgraph mc graphs/coffee_cart_risk.yaml --target 0 --sobol --samples-out samples.csv
+      cgraph mc graphs/coffee_cart_risk.yaml --samples 100000 --sampler sobol --json
+      cgraph mc graphs/subscription_profit.yaml --dist price="pert(8, 10, 14)" --samples 10000000 --workers 2
     """
     from ..commands.mc import (
         DEFAULT_PERCENTILES,
