@@ -1094,7 +1094,7 @@ def mc(
     \b
     Examples:
       cgraph mc graphs/coffee_cart.yaml --dist price="normal(2.5, 0.2)" --dist rent="90% 800 to 1000"
-      cgraph mc graphs/coffee_cart_risk.yaml --target 0 --sobol --samples-out samples.csv
+      cgraph mc graphs/coffee_cart_risk.yaml --target 0 --samples-out samples.csv
       cgraph mc graphs/coffee_cart_risk.yaml --samples 100000 --sampler sobol --json
       cgraph mc graphs/subscription_profit.yaml --dist price="pert(8, 10, 14)" --samples 10000000 --workers 2
     """
