@@ -474,3 +474,16 @@ def test_the_grid_slices_are_meshgrids_rows(monkeypatch):
     for start, stop in ((0, 24), (5, 17), (23, 24)):
         for got, want in zip(grid_slice(np, sweeps, start, stop), whole):
             assert (got == want[start:stop]).all()
+
+
+def test_several_nodes_intermediates_too_are_reported_from_the_same_samples(invoke, graph_file):
+    text = LINEAR.replace("  f: 3 * x - 4 * y + z\n", "  g: 3 * x\n  f: g - 4 * y + z\n")
+    out = json.loads(invoke("mc", graph_file(text), "--of", "f", "--of", "g", "--samples", "4000", "--json").stdout)
+    g = out["also"]["g"]
+    assert out["of"] == "f" and abs(g["mean"] - 30) < 4 * g["standard_error"]
+    assert g["inputs"]["x"]["mean_gradient"] == 3 and g["inputs"]["y"]["mean_gradient"] == 0
+    assert math.isclose(g["inputs"]["x"]["contribution"], 1.0, rel_tol=1e-3, abs_tol=0)  # g moves with x alone
+    alone = json.loads(invoke("mc", graph_file(text), "--of", "f", "--samples", "4000", "--json").stdout)
+    assert {k: v for k, v in out.items() if k != "also"} == alone  # the same samples for each node
+    table = invoke("mc", graph_file(text), "--of", "f", "--of", "g", "--samples", "4000").stdout
+    assert ": f over 4,000 samples" in table and ": g over 4,000 samples" in table

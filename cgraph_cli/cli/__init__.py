@@ -1032,7 +1032,16 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
 
 
 @cli.command()
-@graph_options()
+@file_argument
+@set_option()
+@click.option(
+    "--of",
+    "of",
+    multiple=True,
+    metavar="NODE",
+    help="The node to report on (default: the file's output); repeatable: intermediates too.",
+    shell_complete=complete_names("all"),
+)
 @click.option("--samples", type=int, default=10_000, show_default=True, metavar="N", help="How many samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The seed: the same seed, the same samples.")
 @click.option(
@@ -1074,7 +1083,7 @@ def optimize(file, maximize, minimize, vary, subject_to, sets, starts, seed, out
 @json_option
 @number_options
 def mc(
-    plan, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, sobol, workers, scheduler,
+    file, sets, of, samples, seed, sampler, dists, target, percentiles, samples_out, plot, sobol, workers, scheduler,
     as_json, num,
 ):  # fmt: skip
     """Monte Carlo: the output's distribution over the inputs' distributions, and which matters most.
@@ -1110,6 +1119,8 @@ def mc(
     )
     from ..read.syntax import NotANumber, parse_number
 
+    sets = distinct_sets(sets)
+    plan = read_graph(file)
     fmt = plot_format(plot)
     refuse_the_input(samples_out)
     if samples_out is not None and not samples_out.lower().endswith((".csv", ".npy")):
@@ -1123,19 +1134,31 @@ def mc(
         except NotANumber as e:
             raise click.UsageError(f"--percentiles {percentiles!r}: {e}") from None
     progress = Progress("sampling")
+    runs = []
     try:
         with _dask(workers, scheduler) as runner:
-            run = monte_carlo(plan, samples, seed, sampler, of, target, sets, chosen, wanted, progress, sobol, runner)
+            for node in list(dict.fromkeys(of)) or [None]:  # each node asked for: the same samples
+                runs.append(
+                    monte_carlo(
+                        plan, samples, seed, sampler, node, target, sets, chosen, wanted, progress, sobol, runner
+                    )
+                )
+                if runs[-1].interrupted:
+                    break
     finally:
         progress.close()
+    run = runs[0]
     if run.interrupted:
         warn(f"interrupted (Ctrl-C): the figures are of the {run.n:,} samples done of {run.interrupted:,}")
     if samples_out is not None:
         write_output(samples_out, (samples_npy if samples_out.lower().endswith(".npy") else samples_csv)(run))
     if fmt is not None:
         write_plot(plot, lambda: mc_plot(run, fmt))
-    emit(mc_json(run) if as_json else mc_table(run, num, stdout_color()), as_json)
-    return Exit.INTERRUPTED if run.interrupted else None
+    if as_json:
+        emit(mc_json(run, runs[1:]), True)
+    else:
+        emit("\n\n".join(mc_table(r, num, stdout_color()) for r in runs))
+    return Exit.INTERRUPTED if any(r.interrupted for r in runs) else None
 
 
 @contextmanager

@@ -341,20 +341,26 @@ def _correlation(np, a, b) -> float:
     return float((a * b).sum()) / scale if scale else math.nan
 
 
-def mc_json(run) -> str:
-    return to_json(
-        {
-            "graph": run.plan.name,
-            "of": run.of_name,
-            "sampler": run.sampler,
-            "seed": run.seed,
-            "target": run.target,
-            "interrupted": run.interrupted is not None,
-            "correlations": [list(c) for c in run.correlations],
-            **summary(run),
-            **({"sobol": run.sobol} if run.sobol is not None else {}),
-        }
-    )
+def mc_record(run) -> dict:
+    return {
+        "graph": run.plan.name,
+        "of": run.of_name,
+        "sampler": run.sampler,
+        "seed": run.seed,
+        "target": run.target,
+        "interrupted": run.interrupted is not None,
+        "correlations": [list(c) for c in run.correlations],
+        **summary(run),
+        **({"sobol": run.sobol} if run.sobol is not None else {}),
+    }
+
+
+def mc_json(run, others: list | None = None) -> str:
+    """`mc --json`: the first node's figures; the other --of nodes' under "also", by name."""
+    record = mc_record(run)
+    if others:
+        record["also"] = {other.of_name: summary(other) for other in others}
+    return to_json(record)
 
 
 def mc_table(run, num: Format = format_number, color: bool = False) -> str:
