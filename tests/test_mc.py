@@ -487,3 +487,24 @@ def test_several_nodes_intermediates_too_are_reported_from_the_same_samples(invo
     assert {k: v for k, v in out.items() if k != "also"} == alone  # the same samples for each node
     table = invoke("mc", graph_file(text), "--of", "f", "--of", "g", "--samples", "4000").stdout
     assert ": f over 4,000 samples" in table and ": g over 4,000 samples" in table
+
+
+def test_ctrl_c_past_the_memory_limit_gives_the_figures_of_the_chunks_done(invoke, graph_file, monkeypatch):
+    from cgraph_cli.commands import mc, mc_stream
+
+    real, calls = mc_stream.chunk, []
+
+    def interrupted(job, start, count):
+        calls.append(job["pass"])
+        if job["pass"] == 1 and calls.count(1) == 3:
+            raise KeyboardInterrupt
+        return real(job, start, count)
+
+    monkeypatch.setattr(mc_stream, "chunk", interrupted)
+    monkeypatch.setattr(mc, "MAX_SAMPLES", 100)  # reduced as it goes past 100 samples
+    monkeypatch.setattr(mc, "CHUNK_CELLS", 1000 * 7)  # 1,000 samples a chunk
+    result = invoke("mc", graph_file(LINEAR), "--samples", "10000", "--json")
+    assert result.exit_code == 130 and "the figures are of the 2,000 samples done of 10,000" in result.stderr
+    out = json.loads(result.stdout)
+    assert out["samples"] == out["with_a_value"] == 2000 and out["interrupted"] is True
+    assert out["inputs"]["x"]["mean_gradient"] == 3 and abs(out["mean"] - 13) < 4 * out["standard_error"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .remote import in_process, plan_of
+from .remote import Interrupted, in_process, plan_of
 
 PILOT = 65_536  # the first samples, whose range sets the histogram's
 BINS = 1 << 16
@@ -313,7 +313,13 @@ def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progre
         lo = hi = shift
     pad = (hi - lo) / 4 or max(abs(lo), 1.0) * 1e-6
     edges = (lo - pad, hi + pad)
-    totals = combine(run_chunks(chunk, {**job, "pass": 1, "edges": edges}, spans, progress, _fold))
+    interrupted = None
+    try:
+        totals = combine(run_chunks(chunk, {**job, "pass": 1, "edges": edges}, spans, progress, _fold))
+    except Interrupted as stop:  # Ctrl-C: the figures of the chunks done (their ranks too, if let)
+        if not stop.parts:
+            raise KeyboardInterrupt from None
+        totals, spans, interrupted = stop.parts[0], stop.spans, n
     totals["shift"] = shift
     import numpy as np
 
@@ -326,9 +332,15 @@ def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progre
     cdf[-1] = totals["valid"] - above / 2
     ranks = None
     if totals["valid"] >= 2:
-        ranks = combine(
-            run_chunks(
-                chunk, {**job, "pass": 2, "edges": edges, "cdf": cdf, "valid": totals["valid"]}, spans, None, _fold
+        try:
+            ranks = combine(
+                run_chunks(
+                    chunk, {**job, "pass": 2, "edges": edges, "cdf": cdf, "valid": totals["valid"]}, spans, None, _fold
+                )
             )
-        )
-    return StreamRun(run, totals, ranks, edges)
+        except Interrupted:  # Ctrl-C in the second pass: the figures, without the rank correlations
+            interrupted = n
+    out = StreamRun(run, totals, ranks, edges)
+    if interrupted is not None:
+        out.interrupted, out.n = interrupted, sum(count for _, count in spans)
+    return out

@@ -21,16 +21,29 @@ def plan_of(text: str):
     return plan
 
 
+class Interrupted(Exception):
+    """Ctrl-C stopped a runner: the results so far (folded, if it folds), and the chunks they are of."""
+
+    def __init__(self, parts: list, spans: list[tuple[int, int]]):
+        super().__init__("interrupted")
+        self.parts, self.spans = parts, spans
+
+
 def in_process(task, job: dict, spans: list[tuple[int, int]], progress=None, fold=None) -> list:
     """The chunks here, one after another. With `fold` (two results -> one, in any order), each
     result is folded in as it comes, and the one result is the list's only element: memory stays
-    that of one chunk however many there are."""
+    that of one chunk however many there are. Ctrl-C raises Interrupted with what was done."""
     parts: list = []
-    for done, (start, count) in enumerate(spans, 1):
-        part = task(job, start, count)
-        parts = [fold(parts[0], part)] if fold is not None and parts else parts + [part]
-        if progress is not None:
-            progress(done, len(spans))
+    done: list[tuple[int, int]] = []
+    try:
+        for start, count in spans:
+            part = task(job, start, count)
+            parts = [fold(parts[0], part)] if fold is not None and parts else parts + [part]
+            done.append((start, count))
+            if progress is not None:
+                progress(len(done), len(spans))
+    except KeyboardInterrupt:
+        raise Interrupted(parts, done) from None
     return parts
 
 
