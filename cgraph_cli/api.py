@@ -303,6 +303,29 @@ class Graph:
         record["warnings"] = found.warnings
         return record
 
+    def mc(
+        self,
+        samples: int = 10_000,
+        seed: int = 0,
+        sampler: str = "lhs",
+        dist: Mapping | None = None,
+        of: str | None = None,
+        target: float | None = None,
+        set: Mapping | None = None,
+        percentiles: Iterable[float] | None = None,
+        sobol: bool = False,
+    ) -> MonteCarlo:
+        """Monte Carlo, as `cgraph mc`: `dist` maps inputs to distributions as --dist takes them
+        ({"price": "normal(10, 1)"}). A MonteCarlo: its `summary` (what --json gives), its
+        `records()` (one dict per sample: the inputs drawn, the output, the gradients), and in a
+        notebook its table."""
+        from .commands.mc import DEFAULT_PERCENTILES, monte_carlo, parse_dist_option
+
+        chosen = dict(parse_dist_option(f"{name}={spec}", self.plan.source) for name, spec in (dist or {}).items())
+        wanted = tuple(percentiles) if percentiles is not None else DEFAULT_PERCENTILES
+        run = monte_carlo(self.plan, samples, seed, sampler, of, target, _sets(set), chosen, wanted, None, sobol)
+        return MonteCarlo(run)
+
     def derive(self, wrt: str, of: str | None = None, set: Mapping | None = None) -> Graph:
         """The graph of d(of)/d(wrt), as `cgraph derive` writes it (`.yaml()` gives that file)."""
         from .commands.derive import derive as derive_draft
@@ -348,3 +371,54 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<cgraph graph {self.name!r}: {len(self.inputs)} inputs, {self.plan.size} nodes in all>"
+
+
+class MonteCarlo:
+    """A Monte Carlo run (Graph.mc): `summary` as `cgraph mc --json` gives it, `records()` the samples."""
+
+    def __init__(self, run):
+        from .commands.mc import mc_record
+
+        self._run = run
+        self.summary: dict = mc_record(run)
+
+    def records(self) -> list[dict]:
+        """One dict per sample: its index, the inputs drawn, the output, the gradients (as
+        --samples-out writes them; a run past the memory limit keeps no samples: [])."""
+        from .commands.mc import samples_records
+
+        if getattr(self._run, "value", None) is None:
+            return []
+        header, columns = samples_records(self._run)
+        lists = [c.tolist() for c in columns]
+        return [dict(zip(header, row)) for row in zip(*lists)]
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return f"<MonteCarlo {s['of']}: mean {s.get('mean')!r}, sd {s.get('sd')!r} over {s['samples']:,} samples>"
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        head = html.escape(f"{s['graph']}: {s['of']} over {s['samples']:,} samples ({s['sampler']}, seed {s['seed']})")
+        figures = [("mean", s.get("mean")), ("standard error", s.get("standard_error")), ("sd", s.get("sd"))]
+        figures += list(s.get("percentiles", {}).items())
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v!r}</td></tr>" for k, v in figures)
+        inputs = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(c))}</td>"
+                for c in (
+                    name,
+                    e["distribution"],
+                    e.get("mean_gradient", ""),
+                    e.get("spearman"),
+                    f"{100 * e['contribution']:.1f}%",
+                )
+            )
+            + "</tr>"
+            for name, e in s.get("inputs", {}).items()
+        )
+        header = "".join(
+            f"<th>{h}</th>" for h in ("input", "distribution", "mean gradient", "rank correlation", "contribution")
+        )
+        return f"<p><b>{head}</b></p><table>{rows}</table><table><tr>{header}</tr>{inputs}</table>"

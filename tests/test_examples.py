@@ -328,10 +328,10 @@ def test_coffee_cart_risk_keeps_its_point_values_and_its_mean_is_worked_by_hand(
     run = monte_carlo(graph.plan, 40_000)
     s = summary(run)
     # E[profit] = (1 - f)(2000 E[p] - 250 E[p²]) - 2000 E[c] + 250 E[c p] - E[R], E[p²] = 2.5² + 0.25²,
-    # E[c] = (0.9 + 1.1 + 1.6) / 3, E[c p] = E[c] E[p] + cov(c, p) (the imposed correlation's, as drawn),
+    # E[c] = (0.9 + 4 × 1.1 + 1.6) / 6 (PERT), E[c p] = E[c] E[p] + cov(c, p) (the correlation's, as drawn),
     # E[R] of the lognormal with its 5th and 95th percentiles at 700 and 1200
     mu, sigma = (math.log(700) + math.log(1200)) / 2, (math.log(1200) - math.log(700)) / (2 * 1.6448536269514722)
-    c_mean, cov = 3.6 / 3, float(np.cov(run.drawn["unit_cost"], run.drawn["price"])[0, 1])
+    c_mean, cov = (0.9 + 4 * 1.1 + 1.6) / 6, float(np.cov(run.drawn["unit_cost"], run.drawn["price"])[0, 1])
     expected = (
         0.975 * (2000 * 2.5 - 250 * (2.5**2 + 0.25**2))
         - 2000 * c_mean

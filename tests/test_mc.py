@@ -508,3 +508,57 @@ def test_ctrl_c_past_the_memory_limit_gives_the_figures_of_the_chunks_done(invok
     out = json.loads(result.stdout)
     assert out["samples"] == out["with_a_value"] == 2000 and out["interrupted"] is True
     assert out["inputs"]["x"]["mean_gradient"] == 3 and abs(out["mean"] - 13) < 4 * out["standard_error"]
+
+
+def test_a_product_of_lognormals_has_its_closed_form_percentiles(invoke, graph_file):
+    # x·y with ln x ~ N(ln 10, 0.2²) and ln y ~ N(ln 3, 0.3²) is lognormal: ln(xy) ~ N(ln 30, 0.2² + 0.3²)
+    z95 = stats.norm.ppf(0.95)  # a factor F puts 90% of draws in [M/F, M·F]: F = e^(σ z95)
+    text = (
+        "inputs:\n"
+        f'  x: {{value: 10, dist: "lognormal(median=10, factor={math.exp(0.2 * z95)!r})"}}\n'
+        f'  y: {{value: 3, dist: "lognormal(median=3, factor={math.exp(0.3 * z95)!r})"}}\n'
+        "nodes:\n  p: x * y\n"
+    )
+    out = json.loads(invoke("mc", graph_file(text), "--samples", "200000", "--json").stdout)
+    truth = stats.lognorm(s=math.sqrt(0.2**2 + 0.3**2), scale=30)
+    for key, q in (("P5", 0.05), ("P50", 0.5), ("P95", 0.95)):
+        assert abs(out["percentiles"][key] - truth.ppf(q)) < 0.003 * truth.ppf(q), key
+    assert abs(out["mean"] - truth.mean()) < 4 * out["standard_error"]
+
+
+def test_dgsm_of_a_linear_model_is_exactly_its_coefficient_squared_times_the_variance(graph_file):
+    from cgraph_cli.commands.mc import monte_carlo, summary
+
+    run = monte_carlo(load_text(LINEAR), 5000)
+    s = summary(run)
+    for name, a in (("x", 3), ("y", -4)):
+        var_x = float(np.var(run.drawn[name], ddof=1))  # Var(x) of the draws: E[(df/dx)²] = a² exactly
+        assert math.isclose(s["inputs"][name]["dgsm"], a * a * var_x, rel_tol=1e-12, abs_tol=0)
+
+
+def test_the_api_gives_what_the_cli_gives_and_shows_itself_in_a_notebook(invoke, graph_file):
+    path = graph_file(LINEAR)
+    m = cg.load(path).mc(samples=3000, seed=4, target=10.0, dist={"z": "uniform(2, 4)"})
+    cli = json.loads(
+        invoke(
+            "mc", path, "--samples", "3000", "--seed", "4", "--target", "10", "--dist", "z=uniform(2, 4)", "--json"
+        ).stdout
+    )
+    assert m.summary == cli
+    records = m.records()
+    assert len(records) == 3000 and set(records[0]) == {
+        "sample",
+        "x",
+        "y",
+        "z",
+        "f",
+        "d(f)/d(x)",
+        "d(f)/d(y)",
+        "d(f)/d(z)",
+    }
+    assert records[7]["f"] == 3 * records[7]["x"] - 4 * records[7]["y"] + records[7]["z"]
+    page = m._repr_html_()
+    assert "<td>x</td><td>normal(10, 2)</td>" in page and "over 3,000 samples" in page
+    with pytest.raises(cg.Error) as caught:
+        cg.load(path).mc(dist={"f": "uniform(0, 1)"})
+    assert "'f' is a node" in str(caught.value)
