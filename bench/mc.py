@@ -166,10 +166,15 @@ def dask_bench(n: int) -> None:
     here = run(in_process)
     print(f"dask: {n:,} samples of subscription_profit.yaml, {chunks} chunks a pass, 3 passes (wall seconds)")
     print(f"  in process        {here:8.2f} s")
+    from cgraph_cli.commands.remote import worker_environment
+
     for workers in (1, 2):
         start = time.perf_counter()
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        with worker_environment():
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
+        with cluster, Client(cluster) as client:
             started = time.perf_counter() - start
             there = run(on_dask(client))
         overhead = (there - here) / (2 * chunks + 1) if workers == 1 else None

@@ -1180,9 +1180,12 @@ def _dask(workers: int | None, scheduler: str | None):
 
     cluster = None
     if workers is not None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-        )
+        from ..commands.remote import worker_environment
+
+        with worker_environment():
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
         client = Client(cluster)
     else:
         try:
