@@ -162,3 +162,16 @@ def described(plan) -> list[tuple]:
         )
         out.append(entry + ((plan.labels[i],) if i in plan.labels else ()))
     return out
+
+
+def ctrl_c_on_call(real, n: int):
+    """`real`, but its n-th call raises KeyboardInterrupt, as Ctrl-C would arrive during it."""
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return interrupted

@@ -17,6 +17,8 @@ from cgraph_cli.core.sampling import uniforms
 from cgraph_cli.read.loader import load_text
 from cgraph_cli.read.syntax import parse_number
 
+from .conftest import ctrl_c_on_call
+
 U = np.array([1e-9, 0.001, 0.05, 0.25, 0.5, 0.75, 0.95, 0.999, 1 - 1e-9])
 
 
@@ -289,15 +291,7 @@ def test_ctrl_c_gives_the_figures_of_the_samples_done(invoke, graph_file, monkey
     from cgraph_cli.commands import mc
     from cgraph_cli.core import arrays
 
-    real, calls = arrays.scenarios, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(arrays, "scenarios", interrupted)
+    monkeypatch.setattr(arrays, "scenarios", ctrl_c_on_call(arrays.scenarios, 3))
     monkeypatch.setattr(mc, "CHUNK_CELLS", 100 * 7)  # 100 samples a chunk of this graph of 7 nodes
     result = invoke("mc", graph_file(LINEAR), "--samples", "1000", "--json")
     assert result.exit_code == 130 and "the figures are of the 200 samples done of 1,000" in result.stderr

@@ -15,6 +15,8 @@ import pytest
 
 import cgraph_cli as cg
 
+from .conftest import ctrl_c_on_call
+
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
 
@@ -68,15 +70,7 @@ def test_ctrl_c_in_a_sweep_keeps_the_chunks_done(invoke, graph_file, monkeypatch
     from cgraph_cli.commands import sweep as sweep_module
     from cgraph_cli.core import arrays
 
-    real, calls = arrays.scenarios, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(arrays, "scenarios", interrupted)
+    monkeypatch.setattr(arrays, "scenarios", ctrl_c_on_call(arrays.scenarios, 3))
     monkeypatch.setattr(sweep_module, "CHUNK_CELLS", 20)  # 10 scenarios a chunk for this graph of 2 nodes
     path = graph_file("inputs: {x: 1.0}\nnodes:\n  y: x * x\n")
     result = invoke("run", path, "--sweep", "x=0:99:1", "--csv")
@@ -95,15 +89,7 @@ def test_a_meaningless_tol_is_refused(invoke, tol):
 def test_ctrl_c_in_optimize_keeps_the_best_of_the_starts_done(invoke, monkeypatch):
     import scipy.optimize
 
-    real, calls = scipy.optimize.minimize, []
-
-    def interrupted(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(scipy.optimize, "minimize", interrupted)
+    monkeypatch.setattr(scipy.optimize, "minimize", ctrl_c_on_call(scipy.optimize.minimize, 3))
     args = ["optimize", str(GRAPHS / "rosenbrock.yaml"), "--minimize", "y", "--vary", "x0=-2:2,x1=-2:2"]
     result = invoke(*args, "--starts", "5", "--json")
     assert result.exit_code == 130
