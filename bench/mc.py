@@ -138,7 +138,7 @@ def main() -> None:
 
     if args.dask:
         dask_bench(args.dask)
-    for size in args.memory.split(","):
+    for size in filter(None, args.memory.split(",")):
         peak(int(float(size)))
 
 
