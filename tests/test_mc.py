@@ -556,3 +556,29 @@ def test_the_api_gives_what_the_cli_gives_and_shows_itself_in_a_notebook(invoke,
     with pytest.raises(cg.Error) as caught:
         cg.load(path).mc(dist={"f": "uniform(0, 1)"})
     assert "'f' is a node" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--seed", "-1", "--sampler", "sobol"], 2, "--seed must be a whole number at least 0, not -1"),
+        (["--percentiles", "150"], 2, "--percentiles: 150.0 is not between 0 and 100"),
+        (["--samples", "1"], 2, "--samples must be a whole number at least 2, not 1"),
+        (["--target", "nan"], 2, "--target must be a finite number, not nan"),
+    ],
+)
+def test_what_mc_refuses_is_said_once_and_clearly(invoke, graph_file, args, code, words):
+    result = invoke("mc", graph_file(LINEAR), *args)
+    assert result.exit_code == code and result.stdout == "" and words in result.stderr
+    assert result.stderr.count("--") == words.count("--") + ("Try" in result.stderr), result.stderr
+
+
+def test_draws_past_a_float_s_range_are_a_clear_error_and_named(invoke, graph_file):
+    from cgraph_cli.commands.sweep import _reason
+
+    result = invoke("mc", graph_file(LINEAR), "--dist", "x=normal(1e308, 1e308)", "--samples", "400", "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "the samples of f are too large to add up" in result.stderr
+    plan = load_text(LINEAR)
+    values = [np.array([1.0, math.inf])] + [None] * (plan.size - 1)
+    assert _reason(plan, values, 0, 1) == "input 'x' drew inf, not a finite number"

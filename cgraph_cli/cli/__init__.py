@@ -74,15 +74,9 @@ _OPTION_OF_ROLE = {
     "elasticity": "--elasticity",
     "by": "--by",
     "subject-to": "--subject-to",
-    "starts": "--starts",
-    "seed": "--seed",
     "goal": "NODE=TARGET",
     "dist": "--dist",
-    "samples": "--samples",
-    "sampler": "--sampler",
-    "percentiles": "--percentiles",
     "mc": "mc",
-    "sobol": "--sobol",
 }
 
 # click 8.2+ raises this for a group called with no arguments; older clicks print help themselves.

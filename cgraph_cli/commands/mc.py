@@ -23,7 +23,7 @@ import math
 from typing import Any
 
 from ..core.distributions import Distribution
-from ..core.errors import RequestError, option_number, shorten
+from ..core.errors import CgraphError, RequestError, option_number, shorten
 from ..core.graph import Plan
 from ..show.formats import to_json
 from ..show.numbers import Format, entry_format, estimate_format, format_number
@@ -83,7 +83,7 @@ def monte_carlo(
 
     plan.numbers_only("mc", "mc")
     option_number(samples, "--samples", least=2, whole=True)
-    option_number(seed, "--seed", whole=True, least=-math.inf)
+    option_number(seed, "--seed", whole=True)
     streamed = runner is not None or samples > MAX_SAMPLES  # reduced as it goes: in bounded memory
     if samples > MAX_STREAMED:
         raise RequestError(f"--samples {samples:,}: at most {MAX_STREAMED:,}", plan.source, "samples")
@@ -251,6 +251,15 @@ def _why(plan: Plan, values: list, i: int, k: int) -> str:
 # -- what the samples say --------------------------------------------------------------------
 
 
+def too_large(run) -> CgraphError:
+    return CgraphError(
+        f"the samples of {run.of_name} are too large to add up: their sum or spread overflows a float "
+        "(past 1.8e308); draw the inputs from narrower distributions, or scale the model's units",
+        None,
+        run.plan.source,
+    )
+
+
 def summary(run) -> dict:
     """The figures of the output, and of each uncertain input, as JSON gives them."""
     import numpy as np
@@ -258,7 +267,10 @@ def summary(run) -> dict:
     from .mc_stream import StreamRun, stream_summary
 
     if isinstance(run, StreamRun):
-        return stream_summary(run)
+        try:
+            return stream_summary(run)
+        except OverflowError:
+            raise too_large(run) from None
 
     assert run.value is not None
     ok = np.isfinite(run.value)
@@ -274,7 +286,10 @@ def summary(run) -> dict:
         out["why_not"] = dict(sorted(reasons.items(), key=lambda item: -item[1])[:10])
     if valid < 2:
         return out
-    mean, sd = float(f.mean()), float(f.std(ddof=1))
+    with np.errstate(all="ignore"):
+        mean, sd = float(f.mean()), float(f.std(ddof=1))
+    if not (math.isfinite(mean) and math.isfinite(sd)):
+        raise too_large(run)
     out.update(
         mean=mean,
         standard_error=sd / math.sqrt(valid),
@@ -297,6 +312,8 @@ def summary(run) -> dict:
     out["delta_method_sd"] = math.sqrt(max(float(g @ sigma @ g), 0.0)) if names else 0.0
     ratio = out["delta_method_sd"] / sd if sd else math.inf
     out["nonlinear"] = not (1 / NONLINEAR <= ratio <= NONLINEAR)
+    if not math.isfinite(out["delta_method_sd"]) or not all(np.isfinite(run.drawn[n][ok]).all() for n in run.dists):
+        raise too_large(run)
     rank_f = _ranks(np, f)
     inputs = {}
     correlations = {}

@@ -247,7 +247,7 @@ def stream_summary(run: StreamRun) -> dict:
     )
     if run.target is not None:
         out["p_below_target"] = t["below_target"] / valid
-    delta = math.fsum(float(g) ** 2 * run.dists[name].variance for name, g in run.point_grads.items())
+    delta = math.fsum(float(g) * float(g) * run.dists[name].variance for name, g in run.point_grads.items())
     out["delta_method_sd"] = math.sqrt(delta)
     ratio = out["delta_method_sd"] / sd if sd else math.inf
     out["nonlinear"] = not (1 / 1.5 <= ratio <= 1.5)

@@ -254,11 +254,14 @@ def _on_workers(plan: Plan, sweeps: list, overrides: dict, target: int, names: l
 
 
 def _reason(plan: Plan, values: list, i: int, k: int) -> str:
-    """Why node i has no value in scenario k (of this chunk): its op applied to that scenario's operands."""
+    """Why node i has no value in scenario k (of this chunk): its op applied to that scenario's
+    operands (or, for an input drawn by Monte Carlo, the value it drew)."""
 
     def at(v):
         return float(v[k]) if getattr(v, "ndim", 0) else float(v)
 
+    if plan.is_input(i):
+        return f"input '{plan.names[i]}' drew {at(values[i])!r}, not a finite number"
     xs = [at(values[j]) for j in plan.args[i]]
     got = plan.node_op(i)(*xs)
     return plan.node_text(i, xs, got.reason if type(got) is Undefined else "not a finite number")
