@@ -582,3 +582,13 @@ def test_draws_past_a_float_s_range_are_a_clear_error_and_named(invoke, graph_fi
     plan = load_text(LINEAR)
     values = [np.array([1.0, math.inf])] + [None] * (plan.size - 1)
     assert _reason(plan, values, 0, 1) == "input 'x' drew inf, not a finite number"
+
+
+def test_what_needs_the_samples_whole_is_refused_past_the_memory_limit(invoke, graph_file, tmp_path, monkeypatch):
+    from cgraph_cli.commands import mc
+
+    monkeypatch.setattr(mc, "MAX_SAMPLES", 100)
+    for args in (["--samples-out", str(tmp_path / "s.csv")], ["--sobol"]):
+        result = invoke("mc", graph_file(LINEAR), "--samples", "1000", *args)
+        assert result.exit_code == 2 and "need the samples in memory: at most 100 samples" in result.stderr
+    assert not (tmp_path / "s.csv").exists()

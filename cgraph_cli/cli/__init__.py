@@ -1132,9 +1132,10 @@ def mc(
     try:
         with _dask(workers, scheduler) as runner:
             for node in list(dict.fromkeys(of)) or [None]:  # each node asked for: the same samples
+                keep = samples_out is not None
                 runs.append(
                     monte_carlo(
-                        plan, samples, seed, sampler, node, target, sets, chosen, wanted, progress, sobol, runner
+                        plan, samples, seed, sampler, node, target, sets, chosen, wanted, progress, sobol, runner, keep
                     )
                 )
                 if runs[-1].interrupted:

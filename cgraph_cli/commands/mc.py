@@ -72,9 +72,10 @@ def monte_carlo(
     progress=None,
     sobol: bool = False,
     runner=None,
+    keep: bool = False,
 ):
     """`samples` samples of the graph with its inputs drawn from their distributions (the file's,
-    and `dists`: name -> Distribution, which replace them)."""
+    and `dists`: name -> Distribution, which replace them); `keep`: the samples are wanted whole."""
     import numpy as np
 
     from ..core.arrays import scenarios
@@ -116,9 +117,10 @@ def monte_carlo(
     if streamed:
         from .mc_stream import streamed as reduced
 
-        if any(a in uncertain and b in uncertain for a, b, _ in plan.correlations) or sobol:
+        if any(a in uncertain and b in uncertain for a, b, _ in plan.correlations) or sobol or keep:
             raise RequestError(
-                f"correlations and --sobol need the samples in memory: at most {MAX_SAMPLES:,} samples, in process",
+                f"correlations, --sobol and --samples-out need the samples in memory: at most {MAX_SAMPLES:,} "
+                "samples, in process",
                 plan.source,
                 "samples",
             )
