@@ -81,6 +81,7 @@ def monte_carlo(
     from ..core.arrays import scenarios
     from ..core.engine import evaluate
     from ..core.sampling import SAMPLERS, uniforms
+    from .sweep import _reason
 
     plan.numbers_only("mc", "mc")
     option_number(samples, "--samples", least=2, whole=True)
@@ -153,7 +154,7 @@ def monte_carlo(
                     g = d_[positions[name]]
                     grads[name][start : start + count] = 0.0 if g is None else g
                 for k in np.flatnonzero(first_bad >= 0):
-                    run.failed[start + int(k)] = _why(plan, values, int(first_bad[k]), int(k))
+                    run.failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
                 done = start + count
                 if progress is not None:
                     progress(done, samples)
@@ -242,12 +243,6 @@ def _correlate(np, run: MonteCarlo, drawn: dict, seed: int) -> None:
     columns = iman_conover(np, [drawn[name] for name in names], matrix(np, names, run.correlations), orders)
     for name, column in zip(names, columns):
         drawn[name] = column
-
-
-def _why(plan: Plan, values: list, i: int, k: int) -> str:
-    from .sweep import _reason
-
-    return _reason(plan, values, i, k)
 
 
 # -- what the samples say --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .remote import Interrupted, in_process, plan_of
+from .remote import Interrupted, graph_text, in_process, plan_of
 
 PILOT = 65_536  # the first samples, whose range sets the histogram's
 BINS = 1 << 16
@@ -289,12 +289,10 @@ def stream_summary(run: StreamRun) -> dict:
 def streamed(plan, run, overrides: dict, shift: float, runner, size: int, progress=None) -> StreamRun:
     """Run's samples reduced in chunks of `size` by `runner` (in_process, or on_dask's): the pilot's
     range, then the two passes."""
-    from ..show.formats import graph_yaml
-
     n = run.n
     run_chunks = runner or in_process
     job = {
-        "graph": graph_yaml(plan.to_draft(), []),
+        "graph": graph_text(plan),
         "dists": {name: d.text for name, d in run.dists.items()},
         "of": run.of_name,
         "overrides": overrides,

@@ -11,6 +11,13 @@ from __future__ import annotations
 _PLANS: dict = {}  # a process reads a graph once: its text -> its plan
 
 
+def graph_text(plan) -> str:
+    """The graph as the text a job carries to the workers (plan_of reads it back)."""
+    from ..show.formats import graph_yaml
+
+    return graph_yaml(plan.to_draft(), [])
+
+
 def plan_of(text: str):
     """The graph of this text (a worker's copy, read once)."""
     plan = _PLANS.get(text)

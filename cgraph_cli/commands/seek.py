@@ -149,11 +149,11 @@ class _Search:
             if self.bracket is None or not self._tight():
                 raise self.no_root()
             lo, hi = found.bracket = self.bracket  # the root lies between these neighbouring floats
-            values = self._value(lo), self._value(hi)
+            values = self._tried(lo)[0], self._tried(hi)[0]
             self.best = min((abs(v - found.target), x) for x, v in zip(found.bracket, values))
             # From one float to the next the node moves by about its slope times their distance (and
             # rounding); by far more, it jumps: a `where`, a step, a pole.
-            slope = max(abs(self._slope(lo)), abs(self._slope(hi)))
+            slope = max(abs(self._tried(lo)[1] or 0.0), abs(self._tried(hi)[1] or 0.0))
             step = 4 * slope * (hi - lo) + 1e-9 * max(abs(found.target), *map(abs, values), 1.0)
             if abs(values[1] - values[0]) > step:
                 raise CgraphError(
@@ -163,7 +163,7 @@ class _Search:
                     found.plan.source,
                 )
         found.value = self.best[1]
-        found.reached = self._value(found.value)
+        found.reached = self._tried(found.value)[0]
 
     def newton(self, x: float) -> tuple[float, float]:
         """Newton's method alone from x, until it hits the target, brackets it, cannot go on, or
@@ -214,7 +214,7 @@ class _Search:
         if self.bracket is None:
             return
         x = self.best[1]  # type: ignore[index]
-        value, slope = next((v, d) for y, v, d, _ in reversed(self.found.iterations) if y == x and v is not None)
+        value, slope = self._tried(x)
         f: float | None = value - self.found.target
         steps = [math.inf, math.inf]  # the last two steps' sizes
         while not self._tight() and f != 0:
@@ -238,13 +238,9 @@ class _Search:
             steps = [steps[1], abs(step)]
             f, slope = self.point(x, how)
 
-    def _slope(self, x: float) -> float:
-        """The node's derivative at a point already tried (0 where it has none)."""
-        return next((d for y, v, d, _ in reversed(self.found.iterations) if y == x and d is not None), 0.0)
-
-    def _value(self, x: float) -> float:
-        """The node's value at a point already tried."""
-        return next(value for y, value, _, _ in reversed(self.found.iterations) if y == x and value is not None)
+    def _tried(self, x: float) -> tuple[float, float | None]:
+        """The node's value and its derivative (None where it has none) at a point already tried."""
+        return next((v, d) for y, v, d, _ in reversed(self.found.iterations) if y == x and v is not None)
 
     def _outside(self, x: float) -> bool:
         return self.within is not None and not self.within[0] <= x <= self.within[1]
@@ -264,7 +260,7 @@ class _Search:
         return CgraphError(
             f"no value of {shorten(found.by)} {where} makes {shorten(found.node)} = {found.target!r}{flat}: "
             f"it goes from {min(values)!r} to {max(values)!r} there, and comes closest, "
-            f"{self._value(closest)!r}, at {shorten(found.by)} = {closest!r}; try --from or --between",
+            f"{self._tried(closest)[0]!r}, at {shorten(found.by)} = {closest!r}; try --from or --between",
             None,
             found.plan.source,
         )

@@ -231,10 +231,10 @@ def _on_workers(plan: Plan, sweeps: list, overrides: dict, target: int, names: l
     """The sweep's chunks run by `runner` (remote.on_dask's), put back in order."""
     import numpy as np
 
-    from ..show.formats import graph_yaml
+    from .remote import graph_text
 
     job = {
-        "graph": graph_yaml(plan.to_draft(), []),
+        "graph": graph_text(plan),
         "sweeps": sweeps,
         "overrides": overrides,
         "of": plan.names[target],
