@@ -975,3 +975,36 @@ def test_a_power_of_arrays_at_base_0_gives_its_exponent_gradient_0(invoke, graph
     # d(x ** n)/dn = x ** n ln x: 0 at x = 0 by convention (xlogy(0, 0) = 0, as PyTorch), 8 ln 2 at (2, 3)
     data = run_json(invoke, graph_file("inputs: {x: [0.0, 2.0], n: [2.0, 3.0]}\nnodes: {y: sum(x ** n)}\n"))
     assert node(data, "n")["grad"] == [0.0, 8 * math.log(2.0)] and node(data, "x")["grad"] == [0.0, 12.0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "log(x) * z + sqrt(z)",  # samples without a value come and go with x
+        "where(x > 0, log(x), 0 - x) * z + sqrt(z)",  # a guard: what is needed changes with x
+        "(log(z) > 0) + x * 2",  # z's failures stay whatever x does, and reach y as no nan
+    ],
+)
+def test_a_pass_that_changes_one_leaf_computes_again_only_what_it_reaches(body, monkeypatch):
+    """The pass Sobol's AB_i designs take (scenarios from a base): every value and first_bad as a
+    whole pass over the same scenarios gives, and no node recomputed that the leaf does not reach."""
+    from cgraph_cli.read.loader import load_text
+
+    plan = load_text(f"inputs:\n  x: 1\n  z: 1\nnodes:\n  c: exp(z)\n  y: {body} + c\noutput: y\n")
+    rng = np.random.default_rng(2)
+    x, x2, z = rng.normal(0, 1, (3, 400))
+    z[::7] = -1.0
+    px, pz, out = plan.index["x"], plan.index["z"], plan.output_position()
+    given = plan.given({})
+    base = arrays.scenarios(np, plan, given, {px: x, pz: z}, 400, out, gradients=False)
+    whole = arrays.scenarios(np, plan, given, {px: x2, pz: z}, 400, out, gradients=False)
+    computed = []
+    forward = arrays.run_forward
+    monkeypatch.setattr(
+        arrays, "run_forward", lambda np_, p, v, only=None: computed.append(only) or forward(np_, p, v, only)
+    )
+    again = arrays.scenarios(np, plan, given, {px: x2}, 400, out, gradients=False, base=base[:2])
+    assert plan.index["c"] not in computed[0] and plan.index["y"] in computed[0]
+    assert np.array_equal(again[1], whole[1]) and (whole[1] >= 0).any()
+    for i in range(plan.size):
+        assert np.array_equal(again[0][i], whole[0][i], equal_nan=True), plan.names[i]

@@ -141,8 +141,16 @@ def monte_carlo(
             for j, (name, d) in enumerate(uncertain.items()):
                 drawn[name][start : start + count] = d.draw(np, u[:, j])
         run.correlations = [(a, b, rho) for a, b, rho in plan.correlations if a in uncertain and b in uncertain]
+        if run.correlations and sobol:
+            raise RequestError(
+                "--sobol: Sobol indices assume independent inputs, and these are correlated; "
+                "the rank correlations and contributions are the measures for correlated inputs",
+                plan.source,
+                "sobol",
+            )
         if run.correlations:
             _correlate(np, run, drawn, seed)
+        design = _SobolDesign(np, run, positions) if sobol else None
         done = 0
         try:
             for start in range(0, samples, chunk):
@@ -155,6 +163,8 @@ def monte_carlo(
                     grads[name][start : start + count] = 0.0 if g is None else g
                 for k in np.flatnonzero(first_bad >= 0):
                     run.failed[start + int(k)] = _reason(plan, values, int(first_bad[k]), int(k))
+                if design is not None:
+                    design.evaluate(np, given, (values, first_bad), start, count)
                 done = start + count
                 if progress is not None:
                     progress(done, samples)
@@ -165,72 +175,99 @@ def monte_carlo(
             value, drawn = value[:done], {name: column[:done] for name, column in drawn.items()}
             grads = {name: column[:done] for name, column in grads.items()}
     run.value, run.drawn, run.grads = value, drawn, grads
-    if sobol and not run.interrupted:
-        if run.correlations:
-            raise RequestError(
-                "--sobol: Sobol indices assume independent inputs, and these are correlated; "
-                "the rank correlations and contributions are the measures for correlated inputs",
-                plan.source,
-                "sobol",
-            )
-        run.sobol = _sobol(np, run, given, positions, chunk)
+    if design is not None and not run.interrupted:
+        run.sobol = design.indices(np)
     return run
 
 
 SOBOL_BOOTSTRAP = 200  # resamples for the indices' 95% intervals
+SOBOL_BLOCK = 16_384  # samples weighed at once in the bootstrap (a block's weights: 200 × this)
 
 
-def _outputs(np, plan: Plan, given: list, positions: dict, columns: dict, target: int, chunk: int):
-    """The output in each scenario of `columns` (input name -> values), nan where it has none."""
-    from ..core.arrays import scenarios
+class _SobolDesign:
+    """First-order (Saltelli 2010) and total (Jansen 1999) Sobol indices of each uncertain input,
+    with bootstrap 95% intervals, from N·(D+2) scenarios: A and B two independent designs (A the
+    run's own samples, B drawn with a seed of its own), AB_i A with B's column i.
+    S_i = mean((f(B) - m)·(f(AB_i) - f(A))) / V (m the mean of f over A and B: centring changes no
+    expectation and narrows the interval), ST_i = mean((f(A) - f(AB_i))²) / (2V).
 
-    n = len(next(iter(columns.values())))
-    out = np.empty(n)
-    for start in range(0, n, chunk):
-        count = min(chunk, n - start)
-        leaves = {positions[name]: column[start : start + count] for name, column in columns.items()}
-        values, first_bad, _ = scenarios(np, plan, given, leaves, count, target)
-        out[start : start + count] = np.where(first_bad >= 0, np.nan, values[target])
-    return out
+    f(A) is the run's own pass. f(AB_i) starts from it: only the nodes made from input i are
+    computed again, which a black box cannot do (where an input feeds a tenth of the model, its
+    scenarios cost a tenth of a pass)."""
+
+    def __init__(self, np, run: MonteCarlo, positions: dict):
+        from ..core.sampling import second_seed, uniforms
+
+        self.run, self.positions = run, positions
+        names, n = list(run.dists), run.n
+        u = uniforms(np, run.sampler, second_seed(run.seed), len(names), n, 0, n)
+        self.b = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
+        self.f_b = np.empty(n)
+        self.f_ab = {name: np.empty(n) for name in names}
+
+    def evaluate(self, np, given: list, base: tuple, start: int, count: int) -> None:
+        """f(B) and each f(AB_i) over samples start..start+count, from A's values and first_bad there."""
+        from ..core.arrays import scenarios
+
+        plan, at, span = self.run.plan, self.run.of, slice(start, start + count)
+
+        def output(values, first_bad):
+            return np.where(first_bad >= 0, np.nan, values[at])
+
+        leaves = {self.positions[name]: column[span] for name, column in self.b.items()}
+        self.f_b[span] = output(*scenarios(np, plan, given, leaves, count, at, gradients=False)[:2])
+        for name, column in self.f_ab.items():
+            leaf = {self.positions[name]: self.b[name][span]}
+            column[span] = output(*scenarios(np, plan, given, leaf, count, at, gradients=False, base=base)[:2])
+
+    def indices(self, np) -> dict:
+        """The indices and their intervals. Every estimator is a ratio of sums over the samples, so a
+        resample needs only its weighted sums. Each resample weighs the samples with independent
+        Exp(1) weights (Rubin's Bayesian bootstrap: a resample with replacement weighs them by counts
+        of the same mean and variance, and gives intervals of the same width to first order, at 4
+        times the cost to draw), and the sums of all the resamples are one matrix product per block
+        of samples: no index over the whole sample, memory bounded by the block."""
+        run = self.run
+        f_a = run.value.copy()
+        f_a[list(run.failed)] = np.nan
+        ok = np.isfinite(f_a) & np.isfinite(self.f_b)
+        for column in self.f_ab.values():
+            ok &= np.isfinite(column)
+        f_a, f_b = f_a[ok], self.f_b[ok]
+        shift = (f_a.mean() + f_b.mean()) / 2 if ok.any() else 0.0  # sums of squares about the mean
+        f_a, f_b = f_a - shift, f_b - shift
+        columns = [np.ones_like(f_a), f_a, f_b, f_a * f_a, f_b * f_b]
+        for column in self.f_ab.values():
+            delta = column[ok] - shift - f_a
+            columns += [delta, f_b * delta, delta * delta]
+        q = np.stack(columns, axis=1)  # per sample, what each estimator sums
+        rng = np.random.default_rng(run.seed)
+        resampled = np.zeros((SOBOL_BOOTSTRAP, q.shape[1]))
+        for lo in range(0, len(q), SOBOL_BLOCK):
+            block = q[lo : lo + SOBOL_BLOCK]
+            resampled += rng.standard_exponential((SOBOL_BOOTSTRAP, len(block))) @ block
+        sums = np.vstack([q.sum(axis=0), resampled])  # row 0: the samples themselves; then each resample
+        with np.errstate(all="ignore"):
+            w, sa, sb, saa, sbb = sums[:, :5].T
+            mean = (sa + sb) / (2 * w)
+            variance = (saa + sbb - 2 * w * mean * mean) / (2 * w - 1)
+            out = {}
+            for i, name in enumerate(self.f_ab):
+                s_delta, s_b_delta, s_delta2 = sums[:, 5 + 3 * i : 8 + 3 * i].T
+                first = (s_b_delta - mean * s_delta) / w / variance
+                total = s_delta2 / w / (2 * variance)
+                out[name] = {
+                    "first": _number(first[0]),
+                    "first_ci": [_number(np.percentile(first[1:], 2.5)), _number(np.percentile(first[1:], 97.5))],
+                    "total": _number(total[0]),
+                    "total_ci": [_number(np.percentile(total[1:], 2.5)), _number(np.percentile(total[1:], 97.5))],
+                }
+        return {"scenarios": run.n * (len(self.f_ab) + 2), "without_a_value": int((~ok).sum()), "indices": out}
 
 
-def _sobol(np, run: MonteCarlo, given: list, positions: dict, chunk: int) -> dict:
-    """First-order (Saltelli 2010) and total (Jansen 1999) Sobol indices of each uncertain input, with
-    bootstrap 95% intervals: N·(D+2) scenarios, A and B two independent designs, AB_i A with B's
-    column i. S_i = mean((f(B) - m)·(f(AB_i) - f(A))) / V (m the mean of f over A and B: centring
-    changes no expectation and narrows the interval), ST_i = mean((f(A) - f(AB_i))²) / (2V)."""
-    from ..core.sampling import uniforms
-
-    names, n = list(run.dists), run.n
-    d = len(names)
-    u = uniforms(np, run.sampler, run.seed, 2 * d, n, 0, n)
-    a = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
-    b = {name: run.dists[name].draw(np, u[:, d + j]) for j, name in enumerate(names)}
-    f_a = _outputs(np, run.plan, given, positions, a, run.of, chunk)
-    f_b = _outputs(np, run.plan, given, positions, b, run.of, chunk)
-    f_ab = {name: _outputs(np, run.plan, given, positions, {**a, name: b[name]}, run.of, chunk) for name in names}
-    ok = np.isfinite(f_a) & np.isfinite(f_b)
-    for column in f_ab.values():
-        ok &= np.isfinite(column)
-    rng = np.random.default_rng(run.seed)
-    picks = [np.flatnonzero(ok)] + [rng.choice(np.flatnonzero(ok), ok.sum()) for _ in range(SOBOL_BOOTSTRAP)]
-    out = {}
-    for name in names:
-        first, total = [], []
-        for k in picks:
-            both = np.concatenate([f_a[k], f_b[k]])
-            variance = np.var(both, ddof=1)
-            # f(B) centred: the same expectation, far less variance where the output's mean is large
-            centred = f_b[k] - both.mean()
-            first.append(float(np.mean(centred * (f_ab[name][k] - f_a[k])) / variance) if variance else math.nan)
-            total.append(float(np.mean((f_a[k] - f_ab[name][k]) ** 2) / (2 * variance)) if variance else math.nan)
-        out[name] = {
-            "first": first[0],
-            "first_ci": [float(np.percentile(first[1:], 2.5)), float(np.percentile(first[1:], 97.5))],
-            "total": total[0],
-            "total_ci": [float(np.percentile(total[1:], 2.5)), float(np.percentile(total[1:], 97.5))],
-        }
-    return {"scenarios": n * (d + 2), "without_a_value": int((~ok).sum()), "indices": out}
+def _number(x) -> float:
+    """A float, nan where the output did not vary (no variance to share out)."""
+    return float(x) if math.isfinite(x) else math.nan
 
 
 def _correlate(np, run: MonteCarlo, drawn: dict, seed: int) -> None:

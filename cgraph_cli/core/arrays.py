@@ -80,12 +80,13 @@ def forward_pass(np, plan: Plan, values: list, of: int | None = None) -> tuple[l
     return values, needed
 
 
-def run_forward(np, plan: Plan, values: list) -> bool:
-    """The forward pass, whatever the values: whether some element is not a finite number."""
+def run_forward(np, plan: Plan, values: list, only: set | None = None) -> bool:
+    """The forward pass, whatever the values (of the nodes in `only`, where given): whether some
+    element is not a finite number."""
     bad = False
     with np.errstate(all="ignore"):
         for i, op in enumerate(plan.ops):
-            if op is None:
+            if op is None or (only is not None and i not in only):
                 continue
             xs = [values[j] for j in plan.args[i]]
             try:
@@ -281,15 +282,32 @@ def run(np, plan: Plan, values: list, target: int, gradients: bool = True) -> tu
     return values, needed, backward(np, plan, values, target, needed) if gradients else None
 
 
-def scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int):
-    """The array engine over a scenario axis: every node's values and gradients (nan or inf in a
-    scenario where one is not a number), and per scenario the first needed node, in evaluation
-    order, without a finite value (-1: none)."""
-    values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
-    values += [np.float64(v) for v in plan.literals]
+def downstream(plan: Plan, starts) -> set:
+    """The nodes whose values are made from those at the positions `starts`."""
+    made = set(starts)
+    for i in range(plan.size):
+        if plan.ops[i] is not None and not made.isdisjoint(plan.args[i]):
+            made.add(i)
+    return made
+
+
+def scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int, gradients: bool = True, base=None):
+    """The array engine over a scenario axis: every node's values and gradients (None unless
+    `gradients`; nan or inf in a scenario where one is not a number), and per scenario the first
+    needed node, in evaluation order, without a finite value (-1: none). `base`: the values and
+    first_bad of a pass over the same scenarios, of which only `leaves` change: then only the
+    nodes made from them are computed again."""
+    if base is None:
+        values = [None if v is None else np.full(size, v, dtype=float) for v in given[: plan.size]]
+        values += [np.float64(v) for v in plan.literals]
+    else:
+        values = list(base[0])
     for p, column in leaves.items():
         values[p] = column
-    bad = run_forward(np, plan, values)
+    if base is None:
+        bad = run_forward(np, plan, values)
+    else:  # (without guards, what is needed is the same in every pass: base's first_bad says it)
+        bad = run_forward(np, plan, values, downstream(plan, leaves)) or bool((base[1] >= 0).any())
     for i in range(plan.size):  # (a node of constants alone has one value for every scenario)
         values[i] = np.broadcast_to(values[i], (size,))
     needed = needed_masks(np, plan, values, target) if bad or has_guards(plan) else None
@@ -297,7 +315,7 @@ def scenarios(np, plan: Plan, given: list, leaves: dict, size: int, target: int)
     if needed is not None:
         for i in range(plan.size):
             first_bad[(first_bad < 0) & ~np.isfinite(values[i]) & needed[i]] = i
-    return values, first_bad, backward(np, plan, values, target, needed, strict=False)
+    return values, first_bad, backward(np, plan, values, target, needed, strict=False) if gradients else None
 
 
 def evaluate(plan: Plan, overrides: Mapping | None = None, of: str | None = None, gradients: bool = True) -> Result:

@@ -101,6 +101,11 @@ def _permute(np, index, n: int, key: int):
     return x
 
 
+def second_seed(seed: int) -> int:
+    """A seed for a second design independent of the seed's first (Sobol indices' B)."""
+    return _key(seed, 0, 4) >> 1
+
+
 def permutation(np, n: int, seed: int, dimension: int):
     """A random permutation of 0..n-1 of the seed's, one per dimension (Iman-Conover's score order)."""
     return _permute(np, np.arange(n, dtype=np.uint64), n, _key(seed, dimension, 3)).astype(np.int64)
