@@ -124,7 +124,7 @@ def test_a_kink_at_the_start_is_a_warning_from_the_gradient_check(invoke, graph_
         (["--maximize", "profit", "--minimize", "profit", "--vary", "price"], "say what to optimize"),
         (["--maximize", "proft", "--vary", "price"], "--of: the graph has no node 'proft'; did you mean 'profit'?"),
         (["--maximize", "profit", "--vary", "cups"], "'cups' is a node; only inputs can be varied"),
-        (["--maximize", "profit", "--vary", "price=9:1"], "the lower bound must be below the upper"),
+        (["--maximize", "profit", "--vary", "price=9:1"], "'price=9:1': LO must be below HI"),
         (["--maximize", "profit", "--vary", "price=a:b"], "--vary: 'price=a:b'"),
         (["--maximize", "profit", "--vary", "price", "--starts", "3"], "--starts needs bounds"),
         (["--maximize", "profit", "--vary", "price", "--subject-to", "cupz >= 9"], "unknown name 'cupz'"),

@@ -911,19 +911,13 @@ def seek(file, goal, by, sets, start, between, iterations, out, as_json, num):
 
 
 def _range_option(text: str, option: str) -> tuple[float, float]:
-    """LO:HI, two finite numbers, LO below HI."""
-    from ..read.syntax import NotANumber, parse_number
+    """LO:HI, two numbers, LO below HI."""
+    from ..read.syntax import NotANumber, parse_range
 
-    lo_text, sep, hi_text = text.partition(":")
     try:
-        if not sep:
-            raise NotANumber("write LO:HI")
-        lo, hi = float(parse_number(lo_text)), float(parse_number(hi_text))
+        return parse_range(text)
     except NotANumber as e:
         raise click.UsageError(f"{option} {text!r}: {e}") from None
-    if not lo < hi:
-        raise click.UsageError(f"{option} {text!r}: LO must be below HI")
-    return lo, hi
 
 
 @cli.command()

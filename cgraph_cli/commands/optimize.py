@@ -92,7 +92,7 @@ class Optimum:
 def parse_vary(specs: Iterable[str], source: str | None = None) -> list[tuple[str, float | None, float | None]]:
     """`NAME`, `NAME=LO:HI`, `NAME=LO:` or `NAME=:HI` (comma-separated or one each) as
     (name, lower or None, upper or None)."""
-    from ..read.syntax import NotANumber, parse_number
+    from ..read.syntax import NotANumber, parse_range
 
     out = []
     for spec in specs:
@@ -103,16 +103,10 @@ def parse_vary(specs: Iterable[str], source: str | None = None) -> list[tuple[st
                 raise RequestError(f"'{shorten(part)}' is not NAME or NAME=LO:HI", source, "vary")
             lower = upper = None
             if sep:
-                lo, colon, hi = bounds.partition(":")
                 try:
-                    if not colon:
-                        raise NotANumber("write LO:HI (either may be left out: 0: or :10)")
-                    lower = float(parse_number(lo)) if lo.strip() else None
-                    upper = float(parse_number(hi)) if hi.strip() else None
+                    lower, upper = parse_range(bounds, open_ends=True)
                 except NotANumber as e:
                     raise RequestError(f"'{shorten(part)}': {e}", source, "vary") from None
-                if lower is not None and upper is not None and not lower < upper:
-                    raise RequestError(f"'{shorten(part)}': the lower bound must be below the upper", source, "vary")
             out.append((name, lower, upper))
     names = [name for name, _, _ in out]
     twice = next((n for k, n in enumerate(names) if n in names[:k]), None)

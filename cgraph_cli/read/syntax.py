@@ -192,6 +192,18 @@ def parse_number(text: str):
     return to_number(text)
 
 
+def parse_range(text: str, open_ends: bool = False) -> tuple:
+    """LO:HI as two numbers, LO below HI; with `open_ends`, either may be left out (None: 0: or :10).
+    NotANumber says what is wrong."""
+    lo, colon, hi = text.partition(":")
+    if not colon:
+        raise NotANumber("write LO:HI" + (" (either may be left out: 0: or :10)" if open_ends else ""))
+    lower, upper = (None if open_ends and not t.strip() else float(parse_number(t)) for t in (lo, hi))
+    if lower is not None and upper is not None and not lower < upper:
+        raise NotANumber("LO must be below HI")
+    return lower, upper
+
+
 # Bidi embeddings, overrides, isolates and marks: they reorder what a terminal shows.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
