@@ -383,7 +383,10 @@ def test_sobol_indices_of_a_linear_model_are_its_variance_shares(invoke, graph_f
         assert abs(ix["first"] - share) < 0.02 and abs(ix["total"] - share) < 0.02
 
 
-def test_sobol_refuses_correlated_inputs(invoke, graph_file):
+def test_sobol_refuses_correlated_inputs_before_drawing_a_sample(invoke, graph_file, monkeypatch):
+    from cgraph_cli.core import sampling
+
+    monkeypatch.setattr(sampling, "uniforms", None)  # (drawing would fail: not callable)
     result = invoke("mc", graph_file(CORRELATED), "--sobol")
     assert result.exit_code == 2 and "--sobol: Sobol indices assume independent inputs" in result.stderr
 

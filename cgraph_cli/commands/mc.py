@@ -112,13 +112,21 @@ def monte_carlo(
             "dist",
         )
     run = MonteCarlo(plan, target_at, samples, seed, sampler, uncertain, target)
+    run.correlations = [(a, b, rho) for a, b, rho in plan.correlations if a in uncertain and b in uncertain]
+    if run.correlations and sobol:
+        raise RequestError(
+            "--sobol: Sobol indices assume independent inputs, and these are correlated; "
+            "the rank correlations and contributions are the measures for correlated inputs",
+            plan.source,
+            "sobol",
+        )
     run.percentiles = tuple(percentiles)
     point = evaluate(plan, overrides, plan.names[target_at])
     run.point_grads = {name: point.grad_of(name) for name in uncertain if plan.index[name] not in plan.fixed}
     if streamed:
         from .mc_stream import streamed as reduced
 
-        if any(a in uncertain and b in uncertain for a, b, _ in plan.correlations) or sobol or keep:
+        if run.correlations or sobol or keep:
             raise RequestError(
                 f"correlations, --sobol and --samples-out need the samples in memory: at most {MAX_SAMPLES:,} "
                 "samples, in process",
@@ -140,14 +148,6 @@ def monte_carlo(
             u = uniforms(np, sampler, seed, len(uncertain), samples, start, count)
             for j, (name, d) in enumerate(uncertain.items()):
                 drawn[name][start : start + count] = d.draw(np, u[:, j])
-        run.correlations = [(a, b, rho) for a, b, rho in plan.correlations if a in uncertain and b in uncertain]
-        if run.correlations and sobol:
-            raise RequestError(
-                "--sobol: Sobol indices assume independent inputs, and these are correlated; "
-                "the rank correlations and contributions are the measures for correlated inputs",
-                plan.source,
-                "sobol",
-            )
         if run.correlations:
             _correlate(np, run, drawn, seed)
         design = _SobolDesign(np, run, positions) if sobol else None
