@@ -1,7 +1,7 @@
 """Monte Carlo: samples per second with every gradient, against numpy by hand and against SALib;
 Dask's overhead and speed-up; peak memory.
 
-    python bench/mc.py [--samples 1000000] [--repeat 3] [--sobol 20000] [--dask 10000000] [--memory 1e6,1e7]
+    python bench/mc.py [--samples 1000000] [--repeat 3] [--sobol 32768,131072] [--dask 10000000] [--memory 1e6,1e7]
 
 model   a model of about 120 nodes (3 uncertain inputs, 20 terms sin(a·k/10)·b + c·k, their sum),
         `cgraph mc`'s engine (monte_carlo: drawing, forward, every gradient) against the same
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sobol", type=int, default=20_000, help="N for the Sobol comparison")
+    parser.add_argument("--sobol", default="32768,131072", help="each N for the Sobol comparison")
     parser.add_argument("--dask", type=int, default=10_000_000, help="samples for the Dask runs (0: none)")
     parser.add_argument("--memory", default="1e6,1e7", help="sample counts for the memory runs")
     args = parser.parse_args()
@@ -99,47 +99,52 @@ def main() -> None:
         print(f"  {name:<14} {t:8.3f} s CPU   {n / t / 1e6:7.2f} M samples/s")
     print(f"  ratio cgraph / numpy by hand: {times['cgraph'] / times['numpy by hand']:.2f}x  (target <= 2x)")
 
-    try:
-        from SALib.analyze import sobol as salib_sobol
-        from SALib.sample import sobol as salib_sample
-    except ImportError:
-        print("sobol: SALib is not installed (pip install SALib); skipped")
-    else:
-        from cgraph_cli.commands.mc import summary  # noqa: F401
-
-        big_n = args.sobol
-        problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 2], [2, 0.5], [0, 1, 3]],
-                   "dists": ["unif", "norm", "triang"]}  # fmt: skip
-        problem["bounds"][2] = [0, 3, 1 / 3]  # SALib's triangular: [lo, hi, the mode's place in between]
-        out: dict = {}
-
-        def ours() -> None:
-            out["ours"] = monte_carlo(plan, big_n, sobol=True).sobol
-
-        def salib() -> None:
-            x = salib_sample.sample(problem, 1 << round(math.log2(big_n)), calc_second_order=False, seed=0)
-            y = hand_values(np, x)
-            out["salib"] = salib_sobol.analyze(problem, y, calc_second_order=False, num_resamples=200, seed=0)
-
-        t = interleaved({"cgraph mc --sobol": ours, "SALib": salib}, args.repeat, time.process_time)
-        print(f"sobol: N = {big_n:,} (SALib: {1 << round(math.log2(big_n)):,}), 3 inputs, 200 bootstrap resamples")
-        for name, secs in t.items():
-            print(f"  {name:<18} {secs:8.3f} s CPU")
-        print(f"  ratio SALib / cgraph: {t['SALib'] / t['cgraph mc --sobol']:.2f}x  (target >= 10x)")
-        for k, name in enumerate("abc"):
-            mine = out["ours"]["indices"][name]
-            theirs = out["salib"]
-            print(
-                f"  {name}: S1 {mine['first']:.4f} ±{(mine['first_ci'][1] - mine['first_ci'][0]) / 2:.4f} "
-                f"vs {theirs['S1'][k]:.4f} ±{theirs['S1_conf'][k]:.4f}; "
-                f"ST {mine['total']:.4f} ±{(mine['total_ci'][1] - mine['total_ci'][0]) / 2:.4f} "
-                f"vs {theirs['ST'][k]:.4f} ±{theirs['ST_conf'][k]:.4f}"
-            )
+    for big_n in map(int, filter(None, args.sobol.split(","))):
+        sobol_bench(np, plan, big_n, args.repeat)
 
     if args.dask:
         dask_bench(args.dask)
     for size in filter(None, args.memory.split(",")):
         peak(int(float(size)))
+
+
+def sobol_bench(np, plan, big_n: int, repeat: int) -> None:
+    try:
+        from SALib.analyze import sobol as salib_sobol
+        from SALib.sample import sobol as salib_sample
+    except ImportError:
+        print("sobol: SALib is not installed (pip install SALib); skipped")
+        return
+    from cgraph_cli.commands.mc import monte_carlo
+
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 2], [2, 0.5], [0, 1, 3]],
+               "dists": ["unif", "norm", "triang"]}  # fmt: skip
+    problem["bounds"][2] = [0, 3, 1 / 3]  # SALib's triangular: [lo, hi, the mode's place in between]
+    salib_n = 1 << round(math.log2(big_n))
+    out: dict = {}
+
+    def ours() -> None:
+        out["ours"] = monte_carlo(plan, big_n, sobol=True).sobol
+
+    def salib() -> None:
+        x = salib_sample.sample(problem, salib_n, calc_second_order=False, seed=0)
+        out["salib"] = salib_sobol.analyze(
+            problem, hand_values(np, x), calc_second_order=False, num_resamples=200, seed=0
+        )
+
+    t = interleaved({"cgraph mc --sobol": ours, "SALib": salib}, repeat, time.process_time)
+    print(f"sobol: N = {big_n:,} (SALib: {salib_n:,}), 3 inputs, 200 bootstrap resamples")
+    for name, secs in t.items():
+        print(f"  {name:<18} {secs:8.3f} s CPU")
+    print(f"  ratio SALib / cgraph: {t['SALib'] / t['cgraph mc --sobol']:.2f}x  (target >= 10x)")
+    for k, name in enumerate("abc"):
+        mine, theirs = out["ours"]["indices"][name], out["salib"]
+        print(
+            f"  {name}: S1 {mine['first']:.4f} ±{(mine['first_ci'][1] - mine['first_ci'][0]) / 2:.4f} "
+            f"vs {theirs['S1'][k]:.4f} ±{theirs['S1_conf'][k]:.4f}; "
+            f"ST {mine['total']:.4f} ±{(mine['total_ci'][1] - mine['total_ci'][0]) / 2:.4f} "
+            f"vs {theirs['ST'][k]:.4f} ±{theirs['ST_conf'][k]:.4f}"
+        )
 
 
 def dask_bench(n: int) -> None:
