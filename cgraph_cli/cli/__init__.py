@@ -437,6 +437,57 @@ def validate(plan, sets, of, as_json):
 
 
 @cli.command()
+@graph_options()
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    metavar="OUT",
+    help="Where to write the page (- for stdout). Default: FILE's stem + .html.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", "graphviz", "dagre"]),
+    default="auto",
+    show_default=True,
+    help="Who places the nodes: Graphviz's dot, into the page (auto: when it is installed), "
+    "or dagre, in the page as it opens.",
+)
+def page(plan, sets, of, out, layout):
+    """Write one HTML page that steps through the graph's forward and backward passes.
+
+    The page works offline (from a file or a USB stick: it fetches nothing).
+    Step with the arrow keys, space or the buttons: forward, each value
+    appears on its edge; backward, each gradient appears in red, with the
+    node's local derivatives written out with their numbers and, where a node
+    feeds several others, the sum of what flows back. Change an input and
+    both passes run again in the page, in cgraph's order. Click a node for its
+    paths back from the output, an edge for its numbers to full precision.
+
+    \b
+    Examples:
+      cgraph page graphs/apples.yaml                  # writes apples.html
+      cgraph page graphs/two_layer_net.yaml -o net.html
+      cgraph page graphs/apples.yaml --set apple=3 -o - > apples3.html
+    """
+    from ..commands import page as pages
+    from ..core.engine import evaluate
+    from ..show.page import page_html
+
+    if out is None:
+        source = plan.source or "graph"
+        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
+        out = f"{stem}.html"
+    refuse_the_input(out)
+    result = evaluate(plan, sets, of)
+    placed = None if layout == "dagre" else pages.graphviz_layout(result)
+    if placed is None and layout == "graphviz":
+        raise click.UsageError("--layout graphviz needs Graphviz's dot program, which is not installed")
+    warn_result(result)
+    write_output(out, page_html(pages.page_data(result, placed)).encode("utf-8"))
+
+
+@cli.command()
 @json_option
 @click.option("--markdown", is_flag=True, help="The table as Markdown, with domains and conventions (the README's).")
 def ops(as_json, markdown):
