@@ -356,6 +356,20 @@ def test_the_page_is_usable_by_keyboard_and_tells_a_screen_reader_each_step(brow
     assert browser.find_element("id", "large").get_attribute("aria-pressed") == "false"
 
 
+def test_light_dark_and_large_type(browser, tmp_path):
+    _open(browser, tmp_path, _page(GRAPHS / "two_layer_net.yaml"))
+    background = "return getComputedStyle(document.body).backgroundColor"
+    light = browser.execute_script(background)
+    browser.find_element("id", "theme").click()
+    assert browser.execute_script(background) != light == "rgb(255, 255, 255)"
+    size = "return getComputedStyle(document.body).fontSize"
+    before = browser.execute_script(size)
+    browser.find_element("id", "large").click()
+    assert float(browser.execute_script(size)[:-2]) > float(before[:-2])
+    labels = browser.execute_script("return [...document.querySelectorAll('#graph .label')].map(t => t.textContent)")
+    assert "W1 (2, 10)" in labels and "b1 (10,)" in labels  # an array's node says its shape
+
+
 @pytest.mark.skipif(not os.environ.get("CGRAPH_SCREENSHOT"), reason="makes docs/page_apples.png (CGRAPH_SCREENSHOT=1)")
 def test_screenshot_for_the_readme(browser, tmp_path):
     _open(browser, tmp_path, _page(GRAPHS / "apples.yaml"))

@@ -237,11 +237,10 @@ function localText(i, k, t) {
 }
 
 // Where a node feeds several others, what flows back adds up: 2.2 = 1.1 + 1.1
+const CONSUMERS = DATA.names.map(() => []); // per node, (consumer, operand slot), as backward meets them
+for (let i = DATA.n - 1; i >= 0; i--) (DATA.args[i] || []).forEach((j, k) => { if (j < DATA.n) CONSUMERS[j].push([i, k]); });
 function arrivals(j, t) {
-  const parts = [];
-  for (let i = DATA.n - 1; i > j; i--) {
-    (DATA.args[i] || []).forEach((a, k) => { if (a === j && t.sends[i] && t.sends[i][k]) parts.push(t.sends[i][k][1]); });
-  }
+  const parts = CONSUMERS[j].filter(([i, k]) => t.sends[i] && t.sends[i][k]).map(([i, k]) => t.sends[i][k][1]);
   return parts.length > 1 ? ` = ${parts.map(repr).join(" + ")}` : "";
 }
 
@@ -314,8 +313,10 @@ const labels = []; // per scene edge: its value text, its gradient text
 function draw() {
   const pad = 30;
   svg.setAttribute("viewBox", `${-pad} ${-pad} ${LAYOUT.width + 2 * pad} ${LAYOUT.height + 2 * pad}`);
+  svg.setAttribute("width", LAYOUT.width + 2 * pad); // its own size, narrowed to the window's
+  svg.setAttribute("height", LAYOUT.height + 2 * pad);
   const defs = el("defs", {}, svg);
-  const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+  const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" }, defs);
   el("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "arrowhead" }, marker);
   drawCalls();
   DATA.scene.edges.forEach(([s, t, j, i, slot], k) => {
@@ -349,7 +350,8 @@ function draw() {
       el("text", { x, y: y + 6, "text-anchor": "middle", class: "symbol" }, g).textContent = symbol;
       el("text", { x, y: y - w / 2 - 5, "text-anchor": "middle", class: "name" }, g).textContent = nm;
     } else {
-      el("text", { x, y: y + 5, "text-anchor": "middle", class: "label" }, g).textContent = nm;
+      const shaped = i !== null && DATA.shapes[i] ? ` (${DATA.shapes[i].join(", ")}${DATA.shapes[i].length === 1 ? "," : ""})` : "";
+      el("text", { x, y: y + 5, "text-anchor": "middle", class: "label" }, g).textContent = nm + shaped;
     }
     if (i !== null) {
       g.addEventListener("click", () => explainNode(i));
@@ -390,7 +392,8 @@ function render() {
     const [src, , j, i, slot] = DATA.scene.edges[e];
     const value = j === null ? null : t.values[j];
     const has = j === null || valued.has(j);
-    lab.value.textContent = has ? (j === null ? "" : repr(value)) : "";
+    const named = Array.isArray(value) ? `${DATA.names[j]} ` : ""; // (an array's edge: X (2, 2), as the book's)
+    lab.value.textContent = has && j !== null ? named + repr(value) : "";
     lab.value.setAttribute("data-value", has && j !== null ? full(value) : "");
     let grad = null;
     if (i !== null && graded.has(i) && t.sends[i] && t.sends[i][slot]) grad = t.sends[i][slot][1];
