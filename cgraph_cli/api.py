@@ -362,6 +362,13 @@ class Graph:
         picture = pictures.graphviz(dot, format)
         return picture.decode("utf-8") if format == "svg" else picture
 
+    def page(self, set: Mapping | None = None, of: str | None = None, layout: str = "auto") -> str:
+        """The HTML page `cgraph page` writes: both passes step by step, in a browser, offline."""
+        from .commands.page import page as html_page
+        from .core.engine import evaluate
+
+        return html_page(evaluate(self.plan, _sets(set), of), layout)
+
     def _repr_svg_(self) -> str | None:
         """Jupyter's picture of the graph (None without Graphviz: then the text form shows)."""
         try:

@@ -84,10 +84,22 @@ def test_page_writes_the_files_stem_and_refuses_to_overwrite_its_input(invoke, t
     assert result.exit_code == 0 and result.stdout.startswith("<!DOCTYPE html>")
 
 
+def test_the_api_writes_the_page_the_command_does(invoke):
+    import cgraph_cli as cg
+
+    graph = cg.load(GRAPHS / "apples.yaml")
+    assert (
+        graph.page(set={"apple": 3})
+        == invoke("page", str(GRAPHS / "apples.yaml"), "--set", "apple=3", "-o", "-").stdout
+    )
+    with pytest.raises(cg.Error, match="layout 'fancy'"):
+        graph.page(layout="fancy")
+
+
 def test_layout_graphviz_without_graphviz_is_a_clear_error(invoke, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     result = invoke("page", str(GRAPHS / "apples.yaml"), "--layout", "graphviz", "-o", "-")
-    assert result.exit_code == 2 and "needs Graphviz's dot program" in result.stderr and not result.stdout
+    assert result.exit_code == 1 and "needs Graphviz's dot program" in result.stderr and not result.stdout
     result = invoke("page", str(GRAPHS / "apples.yaml"), "-o", "-")  # auto: dagre in the page instead
     assert result.exit_code == 0 and "@dagrejs/dagre" in result.stdout and "MIT" in result.stdout
 

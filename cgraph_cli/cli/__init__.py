@@ -470,9 +470,8 @@ def page(plan, sets, of, out, layout):
       cgraph page graphs/two_layer_net.yaml -o net.html
       cgraph page graphs/apples.yaml --set apple=3 -o - > apples3.html
     """
-    from ..commands import page as pages
+    from ..commands.page import page as html_page
     from ..core.engine import evaluate
-    from ..show.page import page_html
 
     if out is None:
         source = plan.source or "graph"
@@ -480,11 +479,9 @@ def page(plan, sets, of, out, layout):
         out = f"{stem}.html"
     refuse_the_input(out)
     result = evaluate(plan, sets, of)
-    placed = None if layout == "dagre" else pages.graphviz_layout(result)
-    if placed is None and layout == "graphviz":
-        raise click.UsageError("--layout graphviz needs Graphviz's dot program, which is not installed")
+    html = html_page(result, layout)
     warn_result(result)
-    write_output(out, page_html(pages.page_data(result, placed)).encode("utf-8"))
+    write_output(out, html.encode("utf-8"))
 
 
 @cli.command()

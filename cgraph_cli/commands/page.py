@@ -16,7 +16,9 @@ import subprocess
 from ..core.engine import edge_grads
 from ..core.op import Undefined, Unused
 from ..core.result import Result
-from .draw import _html, _scene, edge_text
+from .draw import ToolMissing, _html, _scene, edge_text
+
+LAYOUTS = ("auto", "graphviz", "dagre")
 
 # The ops the page cannot run again as Python does: JavaScript has no erf to give math.erf's digits.
 NOT_LIVE = frozenset({"erf", "erfc", "normal_cdf", "log_normal_cdf", "normal_ppf"})
@@ -59,6 +61,23 @@ def live_reason(result: Result) -> str | None:
             "the page shows cgraph's numbers for the inputs in the file"
         )
     return None
+
+
+def page(result: Result, layout: str = "auto") -> str:
+    """The page, whole: laid out by Graphviz ("graphviz", or "auto" where it is installed) or by
+    dagre in the page ("dagre", or "auto" without Graphviz)."""
+    from ..show.page import page_html
+
+    if layout not in LAYOUTS:
+        raise ToolMissing(f"layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    placed = None if layout == "dagre" else graphviz_layout(result)
+    if placed is None and layout == "graphviz":
+        raise ToolMissing(
+            "--layout graphviz needs Graphviz's dot program, which is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
+            "--layout auto lays the page out with dagre instead"
+        )
+    return page_html(page_data(result, placed))
 
 
 def page_data(result: Result, layout: dict | None) -> dict:
