@@ -198,6 +198,15 @@ def test_stepping_through_every_example_shows_cgraphs_values_and_gradients(brows
         assert _same(got[name][1], grad), (name, got[name][1], grad)
 
 
+@pytest.mark.parametrize("stem", EXAMPLES)
+def test_dagre_places_every_node_of_every_example(browser, tmp_path, stem):
+    _open(browser, tmp_path, _page(GRAPHS / f"{stem}.yaml", layout=False))
+    drawn = browser.execute_script(
+        "return [...document.querySelectorAll('#graph .node')].map(g => g.getBBox()).filter(b => b.width > 0).length"
+    )
+    assert drawn == len(browser.execute_script("return window.cgraphPage.data.scene.nodes"))
+
+
 def test_the_book_figure_mid_backward(browser, tmp_path):
     """apples_oranges, figure 5-17: after the step at apple_price, apple's edge carries 2.2 in red and
     the step text writes out ∂apple_price/∂apple = apple_num = 2 and 1.1 × 2 = 2.2."""

@@ -193,7 +193,12 @@ function forwardText(i, t) {
   const op = OPS[DATA.ops[i]], sym = DATA.symbols[DATA.ops[i]] || DATA.ops[i];
   const args = DATA.args[i], vals = args.map((j) => (j < DATA.n ? repr(t.values[j]) : name(j)));
   const names = args.map(name);
-  const inline = (xs) => (op && op.infix && xs.length >= 2 ? xs.join(op.infix) : `${DATA.ops[i] === "neg" ? "−" : sym}(${xs.join(", ")})`);
+  const inline = (xs) => {
+    if (op && op.infix && xs.length >= 2) return xs.join(op.infix);
+    if (DATA.ops[i] === "neg") return `−(${xs[0]})`;
+    if (DATA.ops[i] === "abs") return `|${xs[0]}|`;
+    return `${sym}(${xs.join(", ")})`;
+  };
   const value = t.values[i] === null ? "no value needed here" : repr(t.values[i]);
   return `${DATA.names[i]} = ${inline(names)} = ${inline(vals)} = ${value}`;
 }
