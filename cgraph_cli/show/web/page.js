@@ -250,7 +250,7 @@ function arrivals(j, t) {
 }
 
 function buildSteps(t) {
-  const steps = [{ kind: "start", text: `Inputs: ${DATA.names.filter((_, i) => DATA.ops[i] === null).map((nm, i) => nm).join(", ")}. Press → to run the forward pass.` }];
+  const steps = [{ kind: "start", text: `Inputs: ${DATA.names.filter((_, i) => DATA.ops[i] === null).join(", ")}. Press → to run the forward pass.` }];
   for (let i = 0; i < DATA.n; i++) if (DATA.ops[i] !== null) steps.push({ kind: "forward", node: i, text: forwardText(i, t) });
   steps.push({ kind: "seed", node: DATA.of, text: `Backward: ∂${OF()}/∂${OF()} = 1` });
   for (let i = DATA.of; i >= 0; i--) {
