@@ -436,6 +436,14 @@ def validate(plan, sets, of, as_json):
     )
 
 
+def beside_here(plan, extension: str) -> str:
+    """The file a command writes by default: FILE's stem and the extension, in the current directory
+    (stdin.EXT for standard input)."""
+    source = plan.source or "graph"
+    stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
+    return f"{stem}.{extension}"
+
+
 @cli.command()
 @graph_options()
 @click.option(
@@ -473,10 +481,7 @@ def page(plan, sets, of, out, layout):
     from ..commands.page import page as html_page
     from ..core.engine import evaluate
 
-    if out is None:
-        source = plan.source or "graph"
-        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
-        out = f"{stem}.html"
+    out = beside_here(plan, "html") if out is None else out
     refuse_the_input(out)
     result = evaluate(plan, sets, of)
     html = html_page(result, layout)
@@ -546,9 +551,7 @@ def draw(plan, sets, of, fmt, out, no_grad, precision):
     from ..core.engine import evaluate
 
     if out is None and fmt in pictures.GRAPHVIZ_FORMATS:
-        source = plan.source or "graph"
-        stem = "stdin" if source == "<stdin>" else os.path.splitext(os.path.basename(source))[0]
-        out = f"{stem}.{fmt}"
+        out = beside_here(plan, fmt)
     refuse_the_input(out)  # (the default target too: `cgraph draw x.svg` reads x.svg)
     result = evaluate(plan, sets, of, gradients=not no_grad)
     if fmt == "mermaid":
