@@ -279,3 +279,19 @@ def test_a_derived_graph_puts_dout_into_the_numerator_as_backprop_does(text, x, 
     g = evaluate(plan).grad_of("x")
     assert math.isclose(g, expected, rel_tol=1e-12, abs_tol=0.0)
     assert evaluate(load_text(graph_yaml(derive(plan, "x"), ["test"]))).value == g
+
+
+@pytest.mark.parametrize("condition", ["1.0", "a"])
+def test_a_branch_where_does_not_take_and_that_has_no_value_stays_out_of_the_derivative(condition):
+    """Found by the fuzz test: f1 (2.2e-308 ** -2 overflows) is only where's untaken branch. Backprop
+    gives d(f2)/d(a) = 1; the derived graph must too, without needing f1 (its local derivative has no
+    value, and a formula kept for its part must not become an output that needs one)."""
+    text = (
+        "inputs: {a: -2.0, b: 0.0}\nnodes:\n  f1: \"2.2250738585072014e-308**a + 0*a\"\n"
+        f'  f2: "--where({condition}, a, f1) + 0*a"\noutput: f2\n'
+    )
+    plan = load_text(text)
+    assert evaluate(plan).grad_of("a") == 1
+    for name, want in (("a", 1), ("b", 0)):
+        derived = load_text(graph_yaml(derive(plan, name), ["test"]))
+        assert evaluate(derived).value == want

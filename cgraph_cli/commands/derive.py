@@ -98,8 +98,8 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
 
     def emit(sends) -> None:
         for k, j, dout, local, want, selects, unneeded, i in sends:
-            if (selects or unneeded) and is_exactly(local, 0):
-                received[j].append(0)  # select, don't multiply: 0, whatever dout is
+            if ((selects or unneeded) and is_exactly(local, 0)) or (unneeded and is_exactly(dout, 0)):
+                received[j].append(0)  # select, don't multiply: 0, whatever dout is; not needed: the 0 it got
             elif unneeded and type(dout) is Sym:  # dout is 0 here: its locals may have no value, and need none
                 product = emitter.emit(ops.mul, (dout, local), f"{want}__if_sent")
                 received[j].append(emitter.emit(ops.OPS["where"], (dout, product, 0), want))
@@ -133,7 +133,7 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
     else:  # a constant or an existing node: the output still needs a node of its own
         result = Sym(emitter, want=final, op=ops.add, args=(result, 0))
         emitter.nodes.append(result)
-    return _assemble(plan, emitter, result, of_name, wrt, overrides)
+    return _assemble(plan, emitter, result, of_name, wrt, overrides, unneeded)
 
 
 def _name_locals(fresh: list, names, i, operands, wanted, locals_, repeated) -> None:
@@ -158,8 +158,14 @@ def _name_locals(fresh: list, names, i, operands, wanted, locals_, repeated) -> 
             claimed.add(id(helper))
 
 
-def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str, overrides: dict) -> Draft:
-    """The original inputs, the forward nodes the new nodes need, then the new nodes (unused ones left out)."""
+def _assemble(
+    plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str, overrides: dict, unneeded: set
+) -> Draft:
+    """The original inputs, the forward nodes the new nodes need, then the new nodes (unused ones left out).
+
+    A forward node kept that nothing kept consumes is an output of the new graph, and so needed. Where
+    it is one `where` does not need here (it may have no value: a formula kept for its part), its
+    consumers come too, up to the original's outputs, so it stays as unneeded as it was."""
     used, stack = {id(result)}, [result]
     needed = set()  # names of existing nodes the new ones use
     while stack:
@@ -182,6 +188,21 @@ def _assemble(plan: Plan, emitter: Emitter, result: Sym, of_name: str, wrt: str,
             if name not in needed:
                 needed.add(name)
                 pending.append(name)
+    consumed = {o for name in needed for o in plan.operands(plan.index[name]) if isinstance(o, str)}
+    consumed |= {a.name for s in emitter.nodes if id(s) in used for a in s.args if type(a) is Sym and a.name}
+    pending = [name for name in needed if name not in consumed and plan.index[name] in unneeded]
+    consumers: dict[str, list[str]] = {}
+    for i in range(plan.size):
+        for o in plan.operands(i) if not plan.is_input(i) else ():
+            if isinstance(o, str):
+                consumers.setdefault(o, []).append(plan.names[i])
+    while pending:
+        for name in consumers.get(pending.pop(), []):
+            i = plan.index[name]
+            for part in [name, owners.get(name)] + [o for o in plan.operands(i) if isinstance(o, str)]:
+                if part is not None and part not in needed:
+                    needed.add(part)
+                    pending.append(part)
     taken = set(plan.names)
     for node in emitter.nodes:  # names are given in order, so the first of two alike keeps the plain one
         if id(node) in used:

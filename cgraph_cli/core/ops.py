@@ -970,7 +970,9 @@ def log1p(x):
 
 @log1p.derivatives
 def log1p(out, x):
-    return (1 / (1 + x),)
+    # 1.0 + x, not 1 + x: past 2**53 an integer 1 + x would stay exact here, where a derived
+    # graph's add node (an op's result) becomes a float: both must round alike.
+    return (1 / (1.0 + x),)
 
 
 @log1p.on_arrays
