@@ -295,3 +295,12 @@ def test_a_branch_where_does_not_take_and_that_has_no_value_stays_out_of_the_der
     for name, want in (("a", 1), ("b", 0)):
         derived = load_text(graph_yaml(derive(plan, name), ["test"]))
         assert evaluate(derived).value == want
+
+
+def test_log1p_past_two_to_the_53_rounds_alike_in_grad_and_derive():
+    """Found by the fuzz test: 1 + 2**53 stayed an exact integer in grad's local derivative, where the
+    derived graph's add node rounds it to a float: d/dx log1p(x) was 1 ulp apart."""
+    plan = load_text("inputs:\n  x0: 9007199254740992\nnodes:\n  n0: {op: log1p, inputs: [x0]}\n")
+    g = evaluate(plan).grad_of("x0")
+    assert g == 1 / 9007199254740992.0
+    assert evaluate(load_text(graph_yaml(derive(plan, "x0"), ["test"]))).value == g
