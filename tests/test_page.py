@@ -230,6 +230,10 @@ def test_a_node_feeding_two_others_shows_the_sum_of_what_flows_back(browser, tmp
     _open(browser, tmp_path, _page(path))
     steps = browser.execute_script("return window.cgraphPage.steps().map(s => s.text)")
     assert "∂y/∂x = 5 = 3 + 2" in steps  # b's 3 arrives first: the backward pass meets b before a
+    path = graph_file("inputs:\n  x: 1.1\nnodes:\n  a: x * 2\n  c: x * 5\n  y: a + 1\noutput: y\n", "h.yaml")
+    _open(browser, tmp_path, _page(path), "h.html")  # c does not lead to y: nothing flows back from it
+    steps = browser.execute_script("return window.cgraphPage.steps().map(s => s.text)")
+    assert "∂y/∂x = 2" in steps and not any(text.startswith("dout = ∂y/∂c") for text in steps)
 
 
 LIVE = [stem for stem in EXAMPLES if page_data(_result(GRAPHS / f"{stem}.yaml"), None)["live"] is None]

@@ -34,8 +34,9 @@ def _plain(value):
 
 
 def trace(result: Result) -> dict:
-    """Every value and gradient by position, and per node what it sends each operand:
-    [local derivative, received] (None for a literal or a constant; a local of None on arrays)."""
+    """Every value and gradient by position, where the backward pass went, and per node what it sends
+    each operand: [local derivative, received] (None for a literal or a constant; a local of None on
+    arrays, and where the node is not needed)."""
     plan = result.plan
     sends = {}
     for i in range(plan.size):
@@ -45,6 +46,7 @@ def trace(result: Result) -> dict:
     return {
         "values": [_plain(v) for v in result.values[: plan.size]],
         "grads": [None if g is None else _plain(g) for g in result.grads[: plan.size]],
+        "reached": [bool(r) for r in result.reached[: plan.size]],  # where the backward pass went
         "sends": sends,
     }
 

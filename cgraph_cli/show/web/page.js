@@ -158,11 +158,12 @@ function evaluate(values) {
     const broken = sends[i].find((s) => s && s.error);
     if (broken) return { error: broken.error };
   }
+  const reached = grads.map((g) => g !== null);
   for (let i = 0; i < n; i++) {
     if (fixed.has(i)) grads[i] = null;
-    else if (grads[i] === null) grads[i] = 0;
+    else if (grads[i] === null) grads[i] = 0; // (what the backward pass never reached)
   }
-  return { values: v.slice(0, n).map((x, i) => (needed[i] || x !== null ? x : null)), grads, sends };
+  return { values: v.slice(0, n).map((x, i) => (needed[i] || x !== null ? x : null)), grads, reached, sends };
 }
 
 // --- numbers as Python prints them ----------------------------------------------------------------
@@ -185,7 +186,7 @@ const full = (x) => (Array.isArray(x) ? JSON.stringify(x) : repr(x));
 
 // --- the steps: forward node by node, then backward from the output ------------------------------
 
-let state = { trace: DATA.trace, values: DATA.trace.values.slice(), at: 0, steps: [] };
+let state = { trace: DATA.trace, at: 0, steps: [] };
 const name = (j) => (j < DATA.n ? DATA.names[j] : repr(DATA.literals[j - DATA.n]));
 const OF = () => DATA.names[DATA.of];
 
@@ -245,7 +246,7 @@ function localText(i, k, t) {
 const CONSUMERS = DATA.names.map(() => []); // per node, (consumer, operand slot), as backward meets them
 for (let i = DATA.n - 1; i >= 0; i--) (DATA.args[i] || []).forEach((j, k) => { if (j < DATA.n) CONSUMERS[j].push([i, k]); });
 function arrivals(j, t) {
-  const parts = CONSUMERS[j].filter(([i, k]) => t.sends[i] && t.sends[i][k]).map(([i, k]) => t.sends[i][k][1]);
+  const parts = CONSUMERS[j].filter(([i, k]) => t.reached[i] && t.sends[i][k]).map(([i, k]) => t.sends[i][k][1]);
   return parts.length > 1 ? ` = ${parts.map(repr).join(" + ")}` : "";
 }
 
@@ -254,7 +255,7 @@ function buildSteps(t) {
   for (let i = 0; i < DATA.n; i++) if (DATA.ops[i] !== null) steps.push({ kind: "forward", node: i, text: forwardText(i, t) });
   steps.push({ kind: "seed", node: DATA.of, text: `Backward: ∂${OF()}/∂${OF()} = 1` });
   for (let i = DATA.of; i >= 0; i--) {
-    if (t.grads[i] === null || t.grads[i] === undefined) continue;
+    if (!t.reached[i] || DATA.fixed.includes(i)) continue;
     if (DATA.ops[i] === null) {
       steps.push({ kind: "input", node: i, text: `∂${OF()}/∂${DATA.names[i]} = ${repr(t.grads[i])}${arrivals(i, t)}` });
       continue;
