@@ -287,7 +287,7 @@ def test_a_branch_where_does_not_take_and_that_has_no_value_stays_out_of_the_der
     gives d(f2)/d(a) = 1; the derived graph must too, without needing f1 (its local derivative has no
     value, and a formula kept for its part must not become an output that needs one)."""
     text = (
-        "inputs: {a: -2.0, b: 0.0}\nnodes:\n  f1: \"2.2250738585072014e-308**a + 0*a\"\n"
+        'inputs: {a: -2.0, b: 0.0}\nnodes:\n  f1: "2.2250738585072014e-308**a + 0*a"\n'
         f'  f2: "--where({condition}, a, f1) + 0*a"\noutput: f2\n'
     )
     plan = load_text(text)
