@@ -28,12 +28,12 @@ from ..core.graph import Plan
 from ..show.formats import to_json
 from ..show.numbers import Format, entry_format, estimate_format, format_number
 from ..show.table import Table, cell
+from .mc_figures import NONLINEAR, contributions, counts, delta_method
 
 MAX_SAMPLES = 2_000_000  # kept in memory (for exact ranks and percentiles): 8 bytes × (1 + 2 per input) each
 MAX_STREAMED = 10**10  # past MAX_SAMPLES (or on Dask), reduced as they go: commands/mc_stream.py
 DEFAULT_PERCENTILES = (1, 5, 10, 50, 90, 95, 99)
 CHUNK_CELLS = 4_000_000
-NONLINEAR = 1.5  # the delta-method sd and the Monte Carlo sd differ by more than this factor: a note
 
 
 class MonteCarlo:
@@ -312,12 +312,10 @@ def summary(run) -> dict:
         ok[list(run.failed)] = False
     f = run.value[ok]
     valid = int(ok.sum())
-    out: dict = {"samples": run.n, "with_a_value": valid, "without_a_value": run.n - valid}
-    if run.failed:
-        reasons: dict[str, int] = {}
-        for why in run.failed.values():
-            reasons[why] = reasons.get(why, 0) + 1
-        out["why_not"] = dict(sorted(reasons.items(), key=lambda item: -item[1])[:10])
+    reasons: dict[str, int] = {}
+    for why in run.failed.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    out = counts(run.n, valid, reasons)
     if valid < 2:
         return out
     with np.errstate(all="ignore"):
@@ -343,9 +341,7 @@ def summary(run) -> dict:
         sigma = np.atleast_2d(np.cov(np.vstack([run.drawn[name][ok] for name in names])))
     else:
         sigma = np.diag([run.dists[name].variance for name in names])
-    out["delta_method_sd"] = math.sqrt(max(float(g @ sigma @ g), 0.0)) if names else 0.0
-    ratio = out["delta_method_sd"] / sd if sd else math.inf
-    out["nonlinear"] = not (1 / NONLINEAR <= ratio <= NONLINEAR)
+    delta_method(out, math.sqrt(max(float(g @ sigma @ g), 0.0)) if names else 0.0, sd)
     if not math.isfinite(out["delta_method_sd"]) or not all(np.isfinite(run.drawn[n][ok]).all() for n in run.dists):
         raise too_large(run)
     rank_f = _ranks(np, f)
@@ -353,10 +349,9 @@ def summary(run) -> dict:
     correlations = {}
     for name, d in run.dists.items():
         x = run.drawn[name][ok]
-        rho = _correlation(np, _ranks(np, x), rank_f)
-        correlations[name] = rho
+        correlations[name] = _correlation(np, _ranks(np, x), rank_f)
         entry: dict = {"distribution": d.text, "mean": float(x.mean()), "sd": float(x.std(ddof=1))}
-        entry["spearman"] = rho
+        entry["spearman"] = math.nan  # (its place; contributions() sets it)
         if name in run.grads:
             g = run.grads[name][ok]
             entry["mean_gradient"] = float(g.mean())
@@ -369,10 +364,7 @@ def summary(run) -> dict:
             entry["dgsm_share"] = dgsm / variance if variance else None
             entry["gradient_at_point"] = run.point_grads[name]
         inputs[name] = entry
-    squares = math.fsum(r * r for r in correlations.values() if r == r)
-    for name, entry in inputs.items():
-        r = correlations[name]
-        entry["contribution"] = (r * r / squares) if squares and r == r else 0.0
+    contributions(inputs, correlations)
     out["inputs"] = inputs
     return out
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from .mc_figures import contributions, counts, delta_method
 from .remote import Interrupted, graph_text, in_process, plan_of
 
 PILOT = 65_536  # the first samples, whose range sets the histogram's
@@ -226,9 +227,7 @@ def stream_summary(run: StreamRun) -> dict:
     """The figures, as summary() gives them for a run kept in memory."""
     t = run.totals
     valid = t["valid"]
-    out: dict = {"samples": run.n, "with_a_value": valid, "without_a_value": run.n - valid}
-    if t.get("failed_reasons"):
-        out["why_not"] = dict(sorted(t["failed_reasons"].items(), key=lambda item: -item[1])[:10])
+    out = counts(run.n, valid, t.get("failed_reasons") or {})
     if valid < 2:
         return out
     shift = Fraction(run.totals["shift"])
@@ -248,27 +247,22 @@ def stream_summary(run: StreamRun) -> dict:
     if run.target is not None:
         out["p_below_target"] = t["below_target"] / valid
     delta = math.fsum(float(g) * float(g) * run.dists[name].variance for name, g in run.point_grads.items())
-    out["delta_method_sd"] = math.sqrt(delta)
-    ratio = out["delta_method_sd"] / sd if sd else math.inf
-    out["nonlinear"] = not (1 / 1.5 <= ratio <= 1.5)
+    delta_method(out, math.sqrt(delta), sd)
     inputs: dict = {}
-    squares = 0.0
     rho_of: dict = {}
     for name, d in run.dists.items():
         e = t["inputs"][name]
         sx, sxx = Fraction(e["sx"], 1 << SCALE), Fraction(e["sxx"], 1 << SCALE)
         var_x = float((sxx - sx * sx / valid) / (valid - 1))
         entry: dict = {"distribution": d.text, "mean": float(sx / valid), "sd": math.sqrt(max(var_x, 0.0))}
+        entry["spearman"] = math.nan  # (its place; contributions() sets it)
         if run.ranks is not None:
             r = run.ranks["inputs"][name]
             sr, srr, srf = (Fraction(r[k], 1 << SCALE) for k in ("sr", "srr", "srf"))
             sf, sff = Fraction(run.ranks["sf"], 1 << SCALE), Fraction(run.ranks["sff"], 1 << SCALE)
             cov = srf - sr * sf / valid
             scale = (srr - sr * sr / valid) * (sff - sf * sf / valid)
-            rho = float(cov) / math.sqrt(float(scale)) if scale > 0 else math.nan
-            entry["spearman"] = rho
-            rho_of[name] = rho
-            squares += rho * rho if rho == rho else 0.0
+            rho_of[name] = float(cov) / math.sqrt(float(scale)) if scale > 0 else math.nan
         if "sg" in e:
             sg, sgg = Fraction(e["sg"], 1 << SCALE), Fraction(e["sgg"], 1 << SCALE)
             entry["mean_gradient"] = float(sg / valid)
@@ -278,10 +272,7 @@ def stream_summary(run: StreamRun) -> dict:
             entry["dgsm_share"] = dgsm / float(variance) if variance else None
             entry["gradient_at_point"] = run.point_grads[name]
         inputs[name] = entry
-    for name, entry in inputs.items():
-        rho = rho_of.get(name, math.nan)
-        entry["contribution"] = rho * rho / squares if squares and rho == rho else 0.0
-        entry.setdefault("spearman", math.nan)
+    contributions(inputs, rho_of)
     out["inputs"] = inputs
     return out
 
