@@ -186,10 +186,10 @@ def backward(np, plan: Plan, values: list, target: int, needed: list | None = No
                 if type(g) is Undefined or type(grads[j]) is Undefined:  # (an op's own step may say why)
                     grads[j] = grads[j] if type(grads[j]) is Undefined else _located(plan, values, i, k, g)
                     continue
-                if j not in why and not np.isfinite(g).all():
+                if strict and j not in why and not np.isfinite(g).all():  # (a sweep keeps its nan: no need)
                     why[j] = why[i] if i in why else _located(plan, values, i, k, g)
                 total = g if grads[j] is None else grads[j] + g
-                if j not in why and not np.isfinite(total).all():  # as reference.py says it
+                if strict and j not in why and not np.isfinite(total).all():  # as reference.py says it
                     why[j] = Undefined(
                         f"the gradients arriving at '{shorten(plan.names[j])}' add up past the float range", j
                     )
@@ -243,7 +243,8 @@ def sends(np, plan: Plan, values: list, i: int, dout, needed=None, strict: bool 
         else:
             gs = []
             for k, (d, x) in enumerate(zip(op.array_local(np)(out, *xs), xs)):
-                c = np.broadcast_to(dout * d, out.shape)
+                # (a local derivative of exactly 1, add's and sub's: dout itself, not a product of it)
+                c = np.broadcast_to(dout if type(d) is int and d == 1 else dout * d, out.shape)
                 if not np.isfinite(c).all():  # as reference.py: d / x where 1/x alone overflows
                     first = times_local(op, dout, out, xs, k, lambda o, *a: o.array(np, *a))
                     c = np.where(np.isfinite(c), c, first)
