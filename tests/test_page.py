@@ -402,3 +402,37 @@ def test_screenshot_for_the_readme(browser, tmp_path):
     _press(browser, RIGHT, next(k for k, t in enumerate(steps) if t.startswith("dout = ∂price/∂apple_price")))
     browser.set_window_size(1100, 760)
     browser.save_screenshot(str(Path(__file__).resolve().parent.parent / "docs" / "page_apples.png"))
+
+
+def test_a_graph_too_large_for_graphviz_and_dagre_is_laid_out_in_columns(browser, tmp_path, graph_file, monkeypatch):
+    """Past GRAPHVIZ_LIMIT nodes `auto` does not wait for dot (5,000 took more than a minute), and
+    past 1,500 the page does not ask dagre (its recursion overflows at 5,000): plain columns."""
+    from cgraph_cli.commands import page as pages
+
+    lines = ["inputs:\n  a: 0.5\n  b: 1.5\nnodes:\n", "  v0: a * b\n  v1: sin(v0) + 2\n"]
+    lines += [f"  v{k}: v{k - 1} * v{k - 2}\n" if k % 2 else f"  v{k}: sin(v{k - 1}) + a\n" for k in range(2, 1600)]
+    path = graph_file("".join(lines), "big.yaml")
+    called = []
+    monkeypatch.setattr(pages, "graphviz_layout", lambda result: called.append(1))
+    html = pages.page(_result(path))
+    assert not called and "@dagrejs/dagre" in html
+    _open(browser, tmp_path, html)
+    assert browser.execute_script("return document.querySelectorAll('#graph .node').length") > 1600
+    _press(browser, END)
+    assert _shown(browser)["v1599"][1] == 1
+
+
+def test_graphviz_too_slow_is_said_under_layout_graphviz_and_passed_over_under_auto(monkeypatch):
+    import subprocess
+
+    from cgraph_cli.commands import page as pages
+    from cgraph_cli.commands.draw import ToolMissing
+
+    def too_slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], 60)
+
+    monkeypatch.setattr(subprocess, "run", too_slow)
+    result = _result(GRAPHS / "apples.yaml")
+    with pytest.raises(ToolMissing, match="took more than 60 s"):
+        pages.page(result, "graphviz")
+    assert "@dagrejs/dagre" in pages.page(result, "auto")

@@ -65,20 +65,30 @@ def live_reason(result: Result) -> str | None:
     return None
 
 
+GRAPHVIZ_LIMIT = 1_500  # nodes in the picture: past this, `auto` does not wait for dot (5,000 took > 60 s)
+
+
 def page(result: Result, layout: str = "auto") -> str:
-    """The page, whole: laid out by Graphviz ("graphviz", or "auto" where it is installed) or by
-    dagre in the page ("dagre", or "auto" without Graphviz)."""
+    """The page, whole: laid out by Graphviz ("graphviz", or "auto" where it is installed and the
+    picture has at most GRAPHVIZ_LIMIT nodes), or in the page ("dagre": dagre, or plain columns for
+    a picture too large for it)."""
     from ..show.page import page_html
 
     if layout not in LAYOUTS:
         raise ToolMissing(f"layout {layout!r}: one of {', '.join(LAYOUTS)}")
-    placed = None if layout == "dagre" else graphviz_layout(result)
-    if placed is None and layout == "graphviz":
-        raise ToolMissing(
-            "--layout graphviz needs Graphviz's dot program, which is not installed "
-            "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
-            "--layout auto lays the page out with dagre instead"
-        )
+    placed = None
+    if layout == "graphviz" or (layout == "auto" and len(_scene(result)[0]) <= GRAPHVIZ_LIMIT):
+        try:
+            placed = graphviz_layout(result)
+        except ToolMissing:
+            if layout == "graphviz":
+                raise
+        if placed is None and layout == "graphviz":
+            raise ToolMissing(
+                "--layout graphviz needs Graphviz's dot program, which is not installed "
+                "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
+                "--layout auto lays the page out with dagre instead"
+            )
     return page_html(page_data(result, placed))
 
 
@@ -130,7 +140,8 @@ def _edges(edges: list, ids: dict) -> list:
 
 
 def graphviz_layout(result: Result) -> dict | None:
-    """Where Graphviz's dot puts each node and edge (points, y down), or None without Graphviz.
+    """Where Graphviz's dot puts each node and edge (points, y down), or None without Graphviz (a
+    ToolMissing error where it takes more than a minute).
     Each edge's label is sized for the widest number it shows now, so there is room for them."""
     nodes, edges = _scene(result)
     lines = ["digraph page {", "  graph [rankdir=LR, nodesep=0.35, ranksep=0.9];", '  node [fontname="Helvetica"];']
@@ -152,8 +163,12 @@ def graphviz_layout(result: Result) -> dict | None:
     lines.append("}")
     try:
         done = subprocess.run(["dot", "-Tjson"], input="\n".join(lines).encode(), capture_output=True, timeout=60)
-    except (FileNotFoundError, subprocess.TimeoutExpired):
+    except FileNotFoundError:
         return None
+    except subprocess.TimeoutExpired:
+        raise ToolMissing(
+            "Graphviz's dot took more than 60 s on this graph; --layout dagre lays it out in the page"
+        ) from None
     if done.returncode != 0:
         return None
     laid = json.loads(done.stdout)

@@ -64,8 +64,8 @@ const OPS = {
   sin: { f: Math.sin, d: (out, x) => [Math.cos(x)] },
   cos: { f: Math.cos, d: (out, x) => [-Math.sin(x)] },
   abs: { f: Math.abs, d: (out, x) => [step(x) - step(-x)] },
-  max: { f: (...xs) => Math.max(...xs), d: shareOfTheResult, selects: true },
-  min: { f: (...xs) => Math.min(...xs), d: shareOfTheResult, selects: true },
+  max: { f: (...xs) => xs.reduce((a, b) => (b > a ? b : a)), d: shareOfTheResult, selects: true }, // Python's max: the first of ties
+  min: { f: (...xs) => xs.reduce((a, b) => (b < a ? b : a)), d: shareOfTheResult, selects: true },
   where: {
     f: (c, a, b) => (c !== 0 ? a : b),
     d: (out, c) => [0, c !== 0 ? 1 : 0, c !== 0 ? 0 : 1],
@@ -293,8 +293,11 @@ const el = (tag, attrs, parent) => {
   return e;
 };
 
+const DAGRE_LIMIT = 1500; // nodes in the picture: dagre's recursion overflows the stack at 5,000
+
 function layout() {
   if (DATA.layout) return DATA.layout;
+  if (DATA.scene.nodes.length > DAGRE_LIMIT) return columns();
   const g = new dagre.graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: "LR", nodesep: 25, ranksep: 70 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -311,6 +314,29 @@ function layout() {
     return { points: e.points.map((p) => [p.x, p.y]), label: [e.x, e.y], polyline: true };
   });
   return { by: "dagre", width: g.graph().width, height: g.graph().height, nodes, edges };
+}
+
+// Too large for dagre: a column per depth (an input's is 0, a node's one more than its deepest
+// operand's), the nodes of a column in evaluation order, straight edges. Linear in the graph.
+function columns() {
+  const depth = {};
+  const ids = DATA.scene.nodes.map(([id]) => id);
+  const into = {}, to = {};
+  DATA.scene.edges.forEach(([s, t]) => { (into[t] = into[t] || []).push(s); to[s] = to[s] || t; });
+  const order = ids.filter((id) => id.startsWith("n")).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+  for (const id of order) depth[id] = Math.max(-1, ...(into[id] || []).filter((s) => s.startsWith("n")).map((s) => depth[s])) + 1;
+  for (const id of ids) if (!(id in depth)) depth[id] = id.startsWith("c") ? depth[to[id]] - 1 : depth[into[id][0]] + 1;
+  const rows = {}, nodes = {};
+  for (const id of [...order, ...ids.filter((id) => !id.startsWith("n"))]) {
+    const col = depth[id] + 1, row = (rows[col] = (rows[col] || 0) + 1) - 1;
+    nodes[id] = [col * 170, row * 70, 40, 40];
+  }
+  const edges = DATA.scene.edges.map(([s, t]) => {
+    const a = nodes[s], b = nodes[t];
+    return { points: [[a[0] + 20, a[1]], [b[0] - 20, b[1]]], label: [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2 - 8], polyline: true };
+  });
+  const all = Object.values(nodes), most = (k) => all.reduce((m, n) => Math.max(m, n[k]), 0);
+  return { by: "columns", width: most(0) + 100, height: most(1) + 40, nodes, edges };
 }
 
 const LAYOUT = layout();
