@@ -436,3 +436,15 @@ def test_graphviz_too_slow_is_said_under_layout_graphviz_and_passed_over_under_a
     with pytest.raises(ToolMissing, match="took more than 60 s"):
         pages.page(result, "graphviz")
     assert "@dagrejs/dagre" in pages.page(result, "auto")
+
+
+def test_a_branch_where_does_not_take_needs_no_value_in_the_page_either(browser, tmp_path, invoke, graph_file):
+    path = graph_file("inputs:\n  x: 2\nnodes:\n  y: where(x > 0, log(x), 0 - x)\n")
+    _open(browser, tmp_path, _page(path))
+    _type(browser, "x", "-1")
+    assert browser.find_element("id", "message").text == ""
+    _press(browser, END)
+    want = _expected(invoke, path, "x=-1")
+    got = _shown(browser)
+    for node, (value, grad) in want.items():
+        assert got[node] == (value, grad), (node, got[node], (value, grad))

@@ -182,7 +182,7 @@ function repr(x) {
 }
 function shape(x) { return Array.isArray(x) ? [x.length, ...shape(x[0])] : []; }
 function shapeText(x) { return `(${shape(x).join(", ")}${shape(x).length === 1 ? "," : ""})`; }
-const full = (x) => (Array.isArray(x) ? JSON.stringify(x) : repr(x));
+const full = (x) => (Array.isArray(x) || x === null ? JSON.stringify(x) : repr(x)); // to the last digit; null: no value needed
 
 // --- the steps: forward node by node, then backward from the output ------------------------------
 
