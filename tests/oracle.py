@@ -142,9 +142,27 @@ def _sum(xs):
 
 
 def _product(xs):
+    """Left to right; where that underflows to 0 or overflows though the whole product need not
+    (0.5 * 5e-324 * 2.0), the factors again in an order that keeps each partial product in range:
+    the largest and the smallest in turn. (cgraph takes such a product with the exponents apart:
+    this reaches the same value its own way.)"""
     total = xs[0]
     for x in xs[1:]:
         total = total * x
+    raw = [getval(x) for x in xs]
+    if any(np.ndim(r) for r in raw) or not all(np.isfinite(raw)) or 0 in raw:
+        return total
+    if getval(total) != 0 and np.isfinite(getval(total)):
+        return total
+    order = sorted(range(len(xs)), key=lambda k: abs(raw[k]))
+    turns = []
+    while order:
+        turns.append(order.pop())  # the largest left
+        if order:
+            turns.append(order.pop(0))  # the smallest left
+    total = xs[turns[0]]
+    for k in turns[1:]:
+        total = total * xs[k]
     return total
 
 
