@@ -149,10 +149,12 @@ def _product(xs):
     total = xs[0]
     for x in xs[1:]:
         total = total * x
-    raw = [getval(x) for x in xs]
+    raw = [getval(x) for x in xs]  # (autograd's boxes' values; torch's tensors as numpy)
+    raw = [r.detach().numpy() if hasattr(r, "detach") else r for r in raw]
     if any(np.ndim(r) for r in raw) or not all(np.isfinite(raw)) or 0 in raw:
         return total
-    if getval(total) != 0 and np.isfinite(getval(total)):
+    value = float(total.detach()) if hasattr(total, "detach") else getval(total)
+    if value != 0 and np.isfinite(value):
         return total
     order = sorted(range(len(xs)), key=lambda k: abs(raw[k]))
     turns = []
