@@ -304,3 +304,15 @@ def test_log1p_past_two_to_the_53_rounds_alike_in_grad_and_derive():
     g = evaluate(plan).grad_of("x0")
     assert g == 1 / 9007199254740992.0
     assert evaluate(load_text(graph_yaml(derive(plan, "x0"), ["test"]))).value == g
+
+
+def test_a_local_derivative_without_a_value_in_a_branch_where_does_not_take_sends_nothing():
+    """Found by the fuzz test: the exponent's local derivative of mulpow(x0, -1.0, x0) is
+    xlogy(0, -1.0), which has no value whatever the inputs; its node is only in where's untaken
+    branch, so backprop never asks for it, and derive must not either."""
+    plan = load_text(
+        "inputs:\n  x0: 1.0\nnodes:\n  n2: {op: mulpow, inputs: [x0, -1.0, x0]}\n"
+        "  n5: {op: abs, inputs: [n2]}\n  n7: {op: where, inputs: [x0, x0, n5]}\noutput: n7\n"
+    )
+    assert evaluate(plan).grad_of("x0") == 1
+    assert evaluate(load_text(graph_yaml(derive(plan, "x0"), ["test"]))).value == 1

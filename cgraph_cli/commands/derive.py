@@ -75,6 +75,8 @@ def derive(plan: Plan, wrt: str, of: str | None = None, overrides: dict | None =
                     f"node '{names[i]}': its local derivatives cannot be written: {domain_reason(e)}", i
                 ) from None
             locals_ = (0,) * len(args[i])  # a node without a value anywhere (a / 0.0) is never needed
+        if i in unneeded:  # a local with no value whatever the inputs (xlogy(0, -1.0)): as the engine, 0
+            locals_ = tuple(0 if type(d) is Undefined else d for d in locals_)
         wanted = [not plan.is_literal(j) and bool(between[j]) for j in args[i]]
         repeated = {j for j, k in Counter(args[i]).items() if k > 1}
         _name_locals(emitter.nodes[start:], names, i, args[i], wanted, locals_, repeated)
