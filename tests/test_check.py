@@ -347,3 +347,15 @@ def test_a_switch_within_every_step_is_a_kink_not_a_fail(formula):
     _, checks = check(load_text(f"inputs: {{x: 0.5000000000001}}\nnodes:\n  y: {formula}\n"))
     assert checks[0].status in ("kink", "pass"), (formula, checks[0].status, checks[0].note)
     assert checks[0].status == "kink" or checks[0].step < 1e-13
+
+
+def test_check_passes_over_a_node_where_does_not_need(invoke):
+    """Found by the fuzz test: n2 = 0/0 has no value, and only where's untaken branch uses it; the
+    kink test read abs's kink of it and raised a TypeError (a traceback)."""
+    from .conftest import ROOT
+
+    path = ROOT / "tests" / "corpus" / "check_kink_of_a_node_where_does_not_need.yaml"
+    result = invoke("check", str(path), "--json")
+    assert result.exit_code == 0, result.stderr
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["x0"]["status"] == "pass" and checks["x0"]["backprop"] == 1

@@ -351,6 +351,8 @@ def _kink_crossed(plan: Plan, result: Result, on_path, target: int, up: list, do
         if op is None or not on_path[i]:
             continue
         args = plan.args[i]
+        if not all(type(values[j]) in (int, float) for values in (down, result.values, up) for j in args):
+            continue  # an operand with no value at x - h, x or x + h: a node where does not need there
         if op.period is not None and abs(float(up[args[0]]) - float(down[args[0]])) > op.period / 8:
             raise _Kink(
                 f"node '{plan.names[i]}' ({op.name}) turns over within every step x's rounding allows "
