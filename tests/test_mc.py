@@ -376,11 +376,16 @@ def test_sobol_estimators_and_intervals_match_the_formulas_worked_by_hand(graph_
             assert abs(sum(ix[key]) / 2 - classical.mean()) <= 0.25 * theirs, (name, key)
 
 
-def test_sobol_indices_of_a_linear_model_are_its_variance_shares(invoke, graph_file):
-    out = json.loads(invoke("mc", graph_file(LINEAR), "--samples", "20000", "--sobol", "--json").stdout)
+@pytest.mark.parametrize("sampler", ["lhs", "random", "sobol"])
+def test_sobol_indices_of_a_linear_model_are_its_variance_shares(invoke, graph_file, sampler):
+    """With every sampler: two Sobol sequences scrambled apart are not independent designs (their
+    indices came out near 2), so the Sobol sampler's A and B are halves of one sequence."""
+    args = ["--samples", "20000", "--sampler", sampler, "--sobol", "--json"]
+    out = json.loads(invoke("mc", graph_file(LINEAR), *args).stdout)
     for name, share in (("x", 36 / 52), ("y", 16 / 52)):
         ix = out["sobol"]["indices"][name]
         assert abs(ix["first"] - share) < 0.02 and abs(ix["total"] - share) < 0.02
+        assert ix["first_ci"][0] - 0.01 <= share <= ix["first_ci"][1] + 0.01
 
 
 def test_sobol_refuses_correlated_inputs_before_drawing_a_sample(invoke, graph_file, monkeypatch):

@@ -186,27 +186,38 @@ SOBOL_BLOCK = 16_384  # samples weighed at once in the bootstrap (a block's weig
 
 class _SobolDesign:
     """First-order (Saltelli 2010) and total (Jansen 1999) Sobol indices of each uncertain input,
-    with bootstrap 95% intervals, from N·(D+2) scenarios: A and B two independent designs (A the
-    run's own samples, B drawn with a seed of its own), AB_i A with B's column i.
-    S_i = mean((f(B) - m)·(f(AB_i) - f(A))) / V (m the mean of f over A and B: centring changes no
-    expectation and narrows the interval), ST_i = mean((f(A) - f(AB_i))²) / (2V).
+    with bootstrap 95% intervals, from N·(D+2) scenarios: A and B two independent designs, AB_i A
+    with B's column i. S_i = mean((f(B) - m)·(f(AB_i) - f(A))) / V (m the mean of f over A and B:
+    centring changes no expectation and narrows the interval), ST_i = mean((f(A) - f(AB_i))²) / (2V).
 
-    f(A) is the run's own pass. f(AB_i) starts from it: only the nodes made from input i are
-    computed again, which a black box cannot do (where an input feeds a tenth of the model, its
-    scenarios cost a tenth of a pass)."""
+    With random numbers or a Latin hypercube, A is the run's own samples (already evaluated) and B
+    a design of a seed of its own. Two Sobol sequences are not independent however they are
+    scrambled (the indices come out near 2 where they are 1): with the Sobol sampler A and B are
+    the two halves of one sequence of 2D dimensions, as Saltelli draws them, and A has a pass of
+    its own. f(AB_i) starts from f(A)'s values: only the nodes made from input i are computed
+    again, which a black box cannot do (where an input feeds a tenth of the model, its scenarios
+    cost a tenth of a pass)."""
 
     def __init__(self, np, run: MonteCarlo, positions: dict):
         from ..core.sampling import second_seed, uniforms
 
         self.run, self.positions = run, positions
-        names, n = list(run.dists), run.n
-        u = uniforms(np, run.sampler, second_seed(run.seed), len(names), n, 0, n)
+        names, n, d = list(run.dists), run.n, len(run.dists)
+        self.a = self.f_a = None  # (A is the run's own samples)
+        if run.sampler == "sobol":
+            u = uniforms(np, "sobol", run.seed, 2 * d, n, 0, n)
+            self.a = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
+            self.f_a = np.empty(n)
+            u = u[:, d:]
+        else:
+            u = uniforms(np, run.sampler, second_seed(run.seed), d, n, 0, n)
         self.b = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
         self.f_b = np.empty(n)
         self.f_ab = {name: np.empty(n) for name in names}
 
     def evaluate(self, np, given: list, base: tuple, start: int, count: int) -> None:
-        """f(B) and each f(AB_i) over samples start..start+count, from A's values and first_bad there."""
+        """f(B) and each f(AB_i) over samples start..start+count, from A's values and first_bad there
+        (`base`: the run's pass, unless A has a pass of its own)."""
         from ..core.arrays import scenarios
 
         plan, at, span = self.run.plan, self.run.of, slice(start, start + count)
@@ -214,11 +225,16 @@ class _SobolDesign:
         def output(values, first_bad):
             return np.where(first_bad >= 0, np.nan, values[at])
 
-        leaves = {self.positions[name]: column[span] for name, column in self.b.items()}
-        self.f_b[span] = output(*scenarios(np, plan, given, leaves, count, at, gradients=False)[:2])
+        def scenarios_of(columns: dict, base=None):
+            leaves = {self.positions[name]: column[span] for name, column in columns.items()}
+            return scenarios(np, plan, given, leaves, count, at, gradients=False, base=base)[:2]
+
+        if self.a is not None:
+            base = scenarios_of(self.a)
+            self.f_a[span] = output(*base)
+        self.f_b[span] = output(*scenarios_of(self.b))
         for name, column in self.f_ab.items():
-            leaf = {self.positions[name]: self.b[name][span]}
-            column[span] = output(*scenarios(np, plan, given, leaf, count, at, gradients=False, base=base)[:2])
+            column[span] = output(*scenarios_of({name: self.b[name]}, base))
 
     def indices(self, np) -> dict:
         """The indices and their intervals. Every estimator is a ratio of sums over the samples, so a
@@ -228,8 +244,11 @@ class _SobolDesign:
         times the cost to draw), and the sums of all the resamples are one matrix product per block
         of samples: no index over the whole sample, memory bounded by the block."""
         run = self.run
-        f_a = run.value.copy()
-        f_a[list(run.failed)] = np.nan
+        if self.f_a is None:
+            f_a = run.value.copy()
+            f_a[list(run.failed)] = np.nan
+        else:
+            f_a = self.f_a
         ok = np.isfinite(f_a) & np.isfinite(self.f_b)
         for column in self.f_ab.values():
             ok &= np.isfinite(column)
