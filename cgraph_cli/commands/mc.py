@@ -203,7 +203,8 @@ class _SobolDesign:
 
         self.run, self.positions = run, positions
         names, n, d = list(run.dists), run.n, len(run.dists)
-        self.a = self.f_a = None  # (A is the run's own samples)
+        self.a: dict | None = None  # A's draws, where they are not the run's own samples
+        self.f_a = None
         if run.sampler == "sobol":
             u = uniforms(np, "sobol", run.seed, 2 * d, n, 0, n)
             self.a = {name: run.dists[name].draw(np, u[:, j]) for j, name in enumerate(names)}
@@ -231,6 +232,7 @@ class _SobolDesign:
 
         if self.a is not None:
             base = scenarios_of(self.a)
+            assert self.f_a is not None
             self.f_a[span] = output(*base)
         self.f_b[span] = output(*scenarios_of(self.b))
         for name, column in self.f_ab.items():
