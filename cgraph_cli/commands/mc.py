@@ -20,7 +20,6 @@ samples with a value, and say so.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ..core.distributions import Distribution
 from ..core.errors import CgraphError, RequestError, option_number, shorten
@@ -28,35 +27,11 @@ from ..core.graph import Plan
 from ..show.formats import to_json
 from ..show.numbers import Format, entry_format, estimate_format, format_number
 from ..show.table import Table, cell
-from .mc_figures import NONLINEAR, contributions, counts, delta_method
+from .mc_figures import DEFAULT_PERCENTILES, NONLINEAR, MonteCarlo, contributions, counts, delta_method
 
 MAX_SAMPLES = 2_000_000  # kept in memory (for exact ranks and percentiles): 8 bytes × (1 + 2 per input) each
 MAX_STREAMED = 10**10  # past MAX_SAMPLES (or on Dask), reduced as they go: commands/mc_stream.py
-DEFAULT_PERCENTILES = (1, 5, 10, 50, 90, 95, 99)
 CHUNK_CELLS = 4_000_000
-
-
-class MonteCarlo:
-    """A Monte Carlo run: per sample, the output and each uncertain input's value and gradient."""
-
-    def __init__(self, plan: Plan, of: int, n: int, seed: int, sampler: str, dists: dict, target):
-        self.plan, self.of, self.n, self.seed, self.sampler = plan, of, n, seed, sampler
-        self.dists: dict[str, Distribution] = dists  # name -> Distribution, in file order
-        self.target = target
-        self.value: Any = None  # the output in each sample, an array (nan where it has no value)
-        self.drawn: dict = {}  # name -> its value in each sample
-        self.grads: dict = {}  # name -> d(output)/d(name) in each sample (inputs, not constants)
-        self.failed: dict[int, str] = {}  # sample -> why it has no value
-        self.point_grads: dict = {}  # name -> d(output)/d(name) at the point values (the delta method)
-        self.percentiles: tuple = DEFAULT_PERCENTILES
-        self.correlations: list = []  # the rank correlations imposed: (a, b, rho)
-        self.interrupted: int | None = None  # the samples asked for, where Ctrl-C stopped the run short
-        self.sobol: dict | None = None  # --sobol: each input's first and total indices, with intervals
-        self.workers = 0  # the Dask workers that reduced it (0: in process)
-
-    @property
-    def of_name(self) -> str:
-        return self.plan.names[self.of]
 
 
 def monte_carlo(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .mc_figures import contributions, counts, delta_method
+from .mc_figures import MonteCarlo, contributions, counts, delta_method
 from .remote import Interrupted, graph_text, in_process, plan_of
 
 PILOT = 65_536  # the first samples, whose range sets the histogram's
@@ -178,20 +178,14 @@ def _fold(a: dict, b: dict) -> dict:
 # -- the run: passes of chunks, in process or on Dask ------------------------------------------
 
 
-class StreamRun:
-    """A Monte Carlo run reduced as it went: what mc_table and mc_json read of a run, and its figures."""
+class StreamRun(MonteCarlo):
+    """A Monte Carlo run reduced as it went: the run's settings, and instead of its samples their
+    reductions (totals, the rank sums of the second pass, the histogram's edges)."""
 
     def __init__(self, run, totals: dict, ranks: dict | None, edges: tuple):
-        self.plan, self.of, self.n, self.seed, self.sampler = run.plan, run.of, run.n, run.seed, run.sampler
-        self.dists, self.target, self.percentiles = run.dists, run.target, run.percentiles
-        self.correlations: list = []
-        self.sobol, self.interrupted = None, None
-        self.point_grads, self.totals, self.ranks, self.edges = run.point_grads, totals, ranks, edges
-        self.workers = run.workers
-
-    @property
-    def of_name(self) -> str:
-        return self.plan.names[self.of]
+        super().__init__(run.plan, run.of, run.n, run.seed, run.sampler, run.dists, run.target)
+        self.percentiles, self.point_grads, self.workers = run.percentiles, run.point_grads, run.workers
+        self.totals, self.ranks, self.edges = totals, ranks, edges
 
     def percentile(self, p: float) -> float:
         """The p-th percentile (numpy's linear rule), read from the histogram: within a bin's width."""
