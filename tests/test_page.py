@@ -424,7 +424,7 @@ def test_a_graph_too_large_for_graphviz_and_dagre_is_laid_out_in_columns(browser
     lines += [f"  v{k}: v{k - 1} * v{k - 2}\n" if k % 2 else f"  v{k}: sin(v{k - 1}) + a\n" for k in range(2, 1600)]
     path = graph_file("".join(lines), "big.yaml")
     called = []
-    monkeypatch.setattr(pages, "graphviz_layout", lambda result: called.append(1))
+    monkeypatch.setattr(pages, "graphviz_layout", lambda result, scene=None: called.append(1))
     html = pages.page(_result(path))
     assert not called and "@dagrejs/dagre" in html
     _open(browser, tmp_path, html)

@@ -76,10 +76,10 @@ def page(result: Result, layout: str = "auto") -> str:
 
     if layout not in LAYOUTS:
         raise ToolMissing(f"layout {layout!r}: one of {', '.join(LAYOUTS)}")
-    placed = None
-    if layout == "graphviz" or (layout == "auto" and len(_scene(result)[0]) <= GRAPHVIZ_LIMIT):
+    placed, scene = None, _scene(result)
+    if layout == "graphviz" or (layout == "auto" and len(scene[0]) <= GRAPHVIZ_LIMIT):
         try:
-            placed = graphviz_layout(result)
+            placed = graphviz_layout(result, scene)
         except ToolMissing:
             if layout == "graphviz":
                 raise
@@ -89,13 +89,14 @@ def page(result: Result, layout: str = "auto") -> str:
                 "(Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz); "
                 "--layout auto lays the page out with dagre instead"
             )
-    return page_html(page_data(result, placed))
+    return page_html(page_data(result, placed, scene))
 
 
-def page_data(result: Result, layout: dict | None) -> dict:
-    """Everything the page shows, as JSON-ready data."""
+def page_data(result: Result, layout: dict | None, scene: tuple | None = None) -> dict:
+    """Everything the page shows, as JSON-ready data (`scene`: draw's _scene of the result, where
+    already made)."""
     plan = result.plan
-    nodes, edges = _scene(result)
+    nodes, edges = scene or _scene(result)
     ids = {f"n{i}": i for i in range(plan.size)}
     return {
         "name": plan.name,
@@ -139,11 +140,11 @@ def _edges(edges: list, ids: dict) -> list:
     return out
 
 
-def graphviz_layout(result: Result) -> dict | None:
+def graphviz_layout(result: Result, scene: tuple | None = None) -> dict | None:
     """Where Graphviz's dot puts each node and edge (points, y down), or None without Graphviz (a
     ToolMissing error where it takes more than a minute).
     Each edge's label is sized for the widest number it shows now, so there is room for them."""
-    nodes, edges = _scene(result)
+    nodes, edges = scene or _scene(result)
     lines = ["digraph page {", "  graph [rankdir=LR, nodesep=0.35, ranksep=0.9];", '  node [fontname="Helvetica"];']
     lines.append('  edge [fontname="Helvetica", fontsize=12];')
     for node_id, kind, name, symbol in nodes:
